@@ -1,0 +1,74 @@
+# Two entry points (README): `make run` for the demo, `make test` for the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/seatbill
+REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: install system-deps services run demo test lint fmt scenarios bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@echo "==> Python environment in $(VENV) (pinned by constraints.txt)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
+	@$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages that WeasyPrint (PDFs), pdftotext (PDF checks) and the browser tests need.
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "==> Installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "Missing Debian packages:$$missing"; echo "Install them with: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+
+# PostgreSQL and Redis must answer; start the local ones where we can.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
+	  echo "==> Starting the local PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start 2>/dev/null || true; \
+	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL does not answer on 127.0.0.1:5432: start it, or set TEST_DATABASE_URL."; exit 1; }
+	@(command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1) || { \
+	  echo "==> Starting the local Redis"; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null 2>&1 || true; \
+	  sleep 1; }
+	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || { echo "Redis does not answer on 127.0.0.1:6379: start it."; exit 1; }
+
+run: $(STAMP)
+	@echo "==> Database (SQLite, db.sqlite3) and demo data"
+	@$(BIN)/python manage.py migrate --no-input -v 0
+	@$(BIN)/python manage.py seed_demo
+	@echo "==> Serving http://127.0.0.1:8000 (Ctrl-C stops; Celery tasks run in-process)"
+	@$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP) system-deps services
+	@echo "==> Lint"
+	@$(BIN)/ruff check --quiet .
+	@echo "==> Migrations match the models"
+	@DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py makemigrations --check --dry-run >/dev/null
+	@echo "==> Test suite against PostgreSQL"
+	@DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+scenarios: $(STAMP)
+	@$(BIN)/python ../shared/tools/check_scenarios.py ../shared/scenarios --cmd "$(BIN)/python manage.py simulate"
+
+bench: $(STAMP) services
+	@DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/renewals.py
+
+lint: $(STAMP)
+	@$(BIN)/ruff check .
+
+fmt: $(STAMP)
+	@$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media staticfiles

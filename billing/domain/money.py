@@ -1,0 +1,80 @@
+"""Money in integer minor units of a currency, never float.
+
+Fractional maths is done in `Fraction` and rounded once per line, half up, by
+`round_half_up`; nothing else in the code rounds money.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+# ISO 4217 minor units of the currencies we bill in; anything else is refused.
+MINOR_UNITS = {
+    "EUR": 2, "DKK": 2, "SEK": 2, "NOK": 2, "USD": 2, "GBP": 2, "CHF": 2, "PLN": 2,
+    "CZK": 2, "HUF": 2, "RON": 2, "BGN": 2, "ISK": 0, "JPY": 0,
+}
+
+
+class UnknownCurrency(ValueError):
+    pass
+
+
+def minor_unit(currency: str) -> int:
+    try:
+        return MINOR_UNITS[currency.upper()]
+    except KeyError:
+        raise UnknownCurrency(f"Unknown currency {currency!r}; known: {', '.join(sorted(MINOR_UNITS))}.")
+
+
+def round_half_up(value: Fraction) -> int:
+    """Round an exact amount of minor units to a whole minor unit, halves away from zero."""
+    value = Fraction(value)
+    sign = -1 if value < 0 else 1
+    magnitude = abs(value)
+    whole, remainder = divmod(magnitude.numerator, magnitude.denominator)
+    if 2 * remainder >= magnitude.denominator:
+        whole += 1
+    return sign * whole
+
+
+def parse_amount(text: str | int | Decimal, currency: str) -> int:
+    """'300.00' EUR -> 30000. Refuses floats and more decimals than the currency has."""
+    if isinstance(text, float):
+        raise TypeError("Amounts are never floats; pass a string such as '300.00'.")
+    places = minor_unit(currency)
+    try:
+        value = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not an amount.")
+    if not value.is_finite():
+        raise ValueError(f"{text!r} is not an amount.")
+    scaled = value.scaleb(places)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{text!r} has more than {places} decimals for {currency}.")
+    return int(scaled)
+
+
+def format_amount(amount_minor: int, currency: str) -> str:
+    """30000 EUR -> '300.00' (plain, for machines; localized display lives in templates)."""
+    places = minor_unit(currency)
+    value = Decimal(amount_minor).scaleb(-places)
+    return f"{value:.{places}f}"
+
+
+def exact_to_decimal(value: Fraction, places: int = 6) -> Decimal:
+    """The exact (unrounded) amount kept beside each line, to `places` decimals of a minor unit."""
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-places))
+
+
+@dataclass(frozen=True)
+class Money:
+    amount_minor: int
+    currency: str
+
+    def __str__(self) -> str:
+        return f"{format_amount(self.amount_minor, self.currency)} {self.currency}"
+
+    def __add__(self, other: "Money") -> "Money":
+        if other.currency != self.currency:
+            raise ValueError(f"Cannot add {other.currency} to {self.currency}.")
+        return Money(self.amount_minor + other.amount_minor, self.currency)

@@ -1,0 +1,191 @@
+"""Issued documents: invoices, credit notes, their lines, numbering and the credit balance.
+
+An issued document never changes: there is no update path in the code, and database
+triggers (migration 0002) refuse updates of the money, number and dates of a document,
+any update or delete of its lines, and any delete of a document.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from organizations.models import Organization
+
+
+class Reason(models.TextChoices):
+    SUBSCRIPTION_CREATE = "subscription_create", "New subscription"
+    SUBSCRIPTION_CYCLE = "subscription_cycle", "Renewal"
+    SEAT_CHANGE = "seat_change", "Seat change"
+    PLAN_CHANGE = "plan_change", "Plan change"
+
+
+class TaxKind(models.TextChoices):
+    STANDARD = "standard", "Standard rate"
+    REVERSE_CHARGE = "reverse_charge", "Reverse charge"
+    OUTSIDE_SCOPE = "outside_scope", "Outside the scope of EU VAT"
+
+
+class DocumentSequence(models.Model):
+    """The customer's invoice counter; its row lock serializes every document of one customer."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
+    last_invoice_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.organization.customer_code}: {self.last_invoice_number}"
+
+
+class DocumentFields(models.Model):
+    """What invoices and credit notes share: customer and seller as they were on the issue date."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    number = models.CharField(max_length=32, unique=True)
+    issued_on = models.DateField()
+    currency = models.CharField(max_length=3)
+    subtotal_minor = models.BigIntegerField()
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, help_text="Percent.")
+    tax_kind = models.CharField(max_length=16, choices=TaxKind.choices)
+    tax_minor = models.BigIntegerField()
+    total_minor = models.BigIntegerField()
+    customer_name = models.CharField(max_length=200)
+    customer_address = models.TextField(blank=True)
+    customer_country = models.CharField(max_length=2)
+    customer_vat_id = models.CharField(max_length=32, blank=True)
+    seller_name = models.CharField(max_length=200)
+    seller_address = models.TextField(blank=True)
+    seller_country = models.CharField(max_length=2)
+    seller_vat_id = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class Invoice(DocumentFields):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PAID = "paid", "Paid"
+        VOID = "void", "Void"
+        UNCOLLECTIBLE = "uncollectible", "Uncollectible"
+
+    subscription = models.ForeignKey(
+        "billing.Subscription", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    )
+    sequence = models.PositiveIntegerField(help_text="NNNN in PREFIX-NNNN, gap-free per customer.")
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    period_start = models.DateField(help_text="The billing period this invoice covers, from.")
+    period_end = models.DateField(help_text="... to (exclusive).")
+    credit_applied_minor = models.BigIntegerField(default=0)
+    amount_due_minor = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_on", "-sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sequence"], name="invoice_sequence_unique"),
+            # One invoice per subscription, period and reason for the scheduled ones, so a
+            # retried or doubled renewal can never invoice a period twice.
+            models.UniqueConstraint(
+                fields=["subscription", "reason", "period_start"],
+                condition=Q(reason__in=["subscription_create", "subscription_cycle"]),
+                name="invoice_once_per_subscription_period_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(total_minor=models.F("subtotal_minor") + models.F("tax_minor")),
+                name="invoice_total_is_subtotal_plus_tax",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_due_minor=models.F("total_minor") - models.F("credit_applied_minor"))
+                & Q(credit_applied_minor__gte=0)
+                & Q(amount_due_minor__gte=0),
+                name="invoice_amount_due_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CreditNote(DocumentFields):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    sequence = models.PositiveIntegerField(help_text="NN in INVOICE-CN-NN, per invoice.")
+    reason = models.CharField(max_length=32, default="seat_removal")
+
+    class Meta:
+        ordering = ["-issued_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "sequence"], name="credit_note_sequence_unique"),
+            models.CheckConstraint(
+                condition=Q(total_minor=models.F("subtotal_minor") + models.F("tax_minor")),
+                name="credit_note_total_is_subtotal_plus_tax",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class LineFields(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16)
+    description = models.CharField(max_length=300)
+    interval = models.CharField(max_length=8, blank=True)
+    quantity = models.IntegerField()
+    unit_price_minor = models.BigIntegerField()
+    fraction_numerator = models.BigIntegerField()
+    fraction_denominator = models.BigIntegerField()
+    exact_amount_minor = models.DecimalField(
+        max_digits=30, decimal_places=6, help_text="Before rounding, in minor units."
+    )
+    amount_minor = models.BigIntegerField(help_text="Rounded once, half up.")
+    period_start = models.DateField()
+    period_end = models.DateField()
+
+    class Meta:
+        abstract = True
+        ordering = ["position"]
+
+
+class InvoiceLine(LineFields):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+
+    class Meta(LineFields.Meta):
+        constraints = [models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_position")]
+
+
+class CreditNoteLine(LineFields):
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="lines")
+
+    class Meta(LineFields.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["credit_note", "position"], name="credit_note_line_position")
+        ]
+
+
+class CreditBalanceEntry(models.Model):
+    """Append-only ledger of the customer's credit balance (tax included); the balance is the sum."""
+
+    class Kind(models.TextChoices):
+        CREDIT_NOTE = "credit_note", "Credit note"
+        APPLIED = "applied", "Applied to an invoice"
+        ADJUSTMENT = "adjustment", "Manual adjustment"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    amount_minor = models.BigIntegerField(help_text="Positive adds credit, negative uses it.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    credit_note = models.OneToOneField(
+        CreditNote, on_delete=models.PROTECT, null=True, blank=True, related_name="balance_entry"
+    )
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="balance_entry"
+    )
+    effective_on = models.DateField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["effective_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.effective_on} {self.kind} {self.amount_minor}"

@@ -1,0 +1,148 @@
+"""The tenant and the people in it.
+
+Every tenant-owned table in every app carries its own `organization` foreign key, so
+each query that serves a request can be scoped by it directly.
+"""
+
+import secrets
+import string
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+CUSTOMER_CODE_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def new_customer_code() -> str:
+    """Eight uppercase letters and digits: the prefix of this customer's invoice numbers."""
+    return "".join(secrets.choice(CUSTOMER_CODE_ALPHABET) for _ in range(8))
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    legal_name = models.CharField(max_length=200, blank=True)
+    address = models.TextField(blank=True)
+    country = models.CharField(max_length=2, default="DK", help_text="ISO 3166-1 alpha-2, decides tax.")
+    vat_id = models.CharField(max_length=32, blank=True)
+    billing_email = models.EmailField(blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="Turns 'now' into billing dates.")
+    language = models.CharField(max_length=8, default="en")
+    currency = models.CharField(max_length=3, default="EUR")
+    customer_code = models.CharField(
+        max_length=8, unique=True, default=new_customer_code, help_text="Invoice number prefix."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(customer_code__regex=r"^[A-Z0-9]{8}$"), name="organization_customer_code_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def invoice_name(self) -> str:
+        return self.legal_name or self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    FINANCE = "finance", "Finance"
+    MEMBER = "member", "Member"
+
+
+class Membership(models.Model):
+    """A person in an organization. Removal keeps the row (and its history) with `removed_at` set."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    # The billing interval of the paid seat this member holds on a plan with per-member
+    # intervals; blank means an included seat, or a plan whose seats are one pool.
+    seat_interval = models.CharField(max_length=8, blank=True, default="")
+    joined_at = models.DateTimeField()
+    joined_on = models.DateField(help_text="Billing date the member took their seat.")
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["joined_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user"],
+                condition=Q(removed_at__isnull=True),
+                name="membership_one_active_per_user",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "removed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} ({self.role})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.removed_at is None
+
+
+class Invitation(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    seat_interval = models.CharField(max_length=8, blank=True, default="")
+    # Only a hash of the token is stored; the token itself travels in the e-mailed link.
+    token_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "email"],
+                condition=Q(status="pending"),
+                name="invitation_one_pending_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.organization} ({self.status})"
+
+
+class AuditLogEntry(models.Model):
+    """One row per service call that changed something in an organization."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="audit_log")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True, help_text="Who, as shown: e-mail or 'system'.")
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["organization", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target}"
