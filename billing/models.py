@@ -39,8 +39,12 @@ class Plan(models.Model):
     description = models.CharField(max_length=300, blank=True)
     currency = models.CharField(max_length=3, default="EUR")
     interval = models.CharField(max_length=8, choices=Interval.choices, default=Interval.MONTH)
-    base_price_minor = models.BigIntegerField(default=0, help_text="Per interval, excluding tax, minor units.")
-    seat_price_minor = models.BigIntegerField(default=0, help_text="Per billable seat per interval, minor units.")
+    base_price_minor = models.BigIntegerField(
+        default=0, help_text="Per interval, excluding tax, minor units."
+    )
+    seat_price_minor = models.BigIntegerField(
+        default=0, help_text="Per billable seat per interval, minor units."
+    )
     included_seats = models.PositiveIntegerField(default=0)
     max_seats = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no cap.")
     seat_mode = models.CharField(max_length=8, choices=SeatMode.choices, default=SeatMode.AUTO)

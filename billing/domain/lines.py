@@ -48,3 +48,37 @@ def totals(lines: list[LineDraft], tax_rate: Decimal) -> Totals:
 def without_zero_lines(lines: list[LineDraft]) -> list[LineDraft]:
     """A line with a zero amount is left out of a document."""
     return [line for line in lines if line.amount_minor != 0]
+
+
+_INTERVAL_NOUN = {"week": "week", "month": "month", "year": "year"}
+
+
+def format_day(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def describe_period(start: dt.date, end: dt.date) -> str:
+    return f"{format_day(start)} – {format_day(end)}"
+
+
+def describe_base(plan_name: str, start: dt.date, end: dt.date) -> str:
+    return f"{plan_name}, {describe_period(start, end)}"
+
+
+def describe_seats(quantity: int, interval: str, start: dt.date, end: dt.date) -> str:
+    noun = "seat" if quantity == 1 else "seats"
+    return f"{quantity} {noun}, {interval}ly, {describe_period(start, end)}"
+
+
+def describe_proration(
+    quantity: int, fraction: Fraction, interval: str, start: dt.date, end: dt.date, *, credit: bool = False
+) -> str:
+    """'5 seats × 10/12 of a year, 1 Mar 2026 – 1 Jan 2027' (a month-prorated year keeps twelfths)."""
+    noun = "seat" if quantity == 1 else "seats"
+    shown = fraction
+    if interval == "year" and (fraction * 12).denominator == 1 and fraction != 1:
+        shown_text = f"{int(fraction * 12)}/12"
+    else:
+        shown_text = "1" if shown == 1 else f"{shown.numerator}/{shown.denominator}"
+    verb = "Unused time: " if credit else ""
+    return f"{verb}{quantity} {noun} × {shown_text} of a {_INTERVAL_NOUN[interval]}, {describe_period(start, end)}"

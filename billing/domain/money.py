@@ -10,8 +10,20 @@ from fractions import Fraction
 
 # ISO 4217 minor units of the currencies we bill in; anything else is refused.
 MINOR_UNITS = {
-    "EUR": 2, "DKK": 2, "SEK": 2, "NOK": 2, "USD": 2, "GBP": 2, "CHF": 2, "PLN": 2,
-    "CZK": 2, "HUF": 2, "RON": 2, "BGN": 2, "ISK": 0, "JPY": 0,
+    "EUR": 2,
+    "DKK": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "USD": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "PLN": 2,
+    "CZK": 2,
+    "HUF": 2,
+    "RON": 2,
+    "BGN": 2,
+    "ISK": 0,
+    "JPY": 0,
 }
 
 

@@ -1,0 +1,493 @@
+"""The billing engine's writes: subscriptions, seat quantities, charges, credits and renewal.
+
+Every function takes the billing date (`on`) and the instant (`at`) from its caller; the
+clock is read only at the edges (views, tasks, commands, `simulate`). Functions that
+change seats or issue documents run under the subscription's row lock.
+"""
+
+import datetime as dt
+from fractions import Fraction
+
+from django.db import transaction
+from django.db.models import Min, Q
+
+from billing.domain import lines as L
+from billing.domain.periods import period_containing
+from billing.domain.proration import charge_portion, credit_portion
+from invoices.models import Invoice, Reason
+from invoices.services import credit_note_issue, invoice_issue
+from organizations.audit import audit_record
+from organizations.errors import RuleViolation
+from organizations.models import Organization
+
+from .models import PendingCharge, Plan, SeatItem, SeatLedgerEntry, Subscription
+from .selectors import active_members, members_by_interval, seats_total, subscription_live
+
+APP_STORE_MAX_MEMBERS = 3  # seed 004: a team bought through a mobile app store
+
+
+class SubscriptionExists(RuleViolation):
+    code = "subscription_exists"
+
+
+class MaxSeatsExceeded(RuleViolation):
+    code = "max_seats_exceeded"
+
+
+def _actor_label(actor) -> str:
+    return getattr(actor, "email", "") or getattr(actor, "username", "") or "system"
+
+
+# Seat items ---------------------------------------------------------------------------
+
+
+def seat_item_current(*, subscription: Subscription, interval: str, on: dt.date) -> SeatItem:
+    """The paid-seat item of `interval`, created on first use with the period that holds `on`."""
+    item = SeatItem.objects.filter(subscription=subscription, interval=interval).first()
+    if item is None:
+        start, end = period_containing(subscription.anchor, interval, on)
+        item = SeatItem.objects.create(
+            organization_id=subscription.organization_id,
+            subscription=subscription,
+            interval=interval,
+            quantity=0,
+            period_start=start,
+            period_end=end,
+        )
+    return item
+
+
+def seat_quantity_set(
+    *,
+    subscription: Subscription,
+    item: SeatItem,
+    quantity: int,
+    on: dt.date,
+    at: dt.datetime,
+    reason: str,
+    actor=None,
+) -> None:
+    """Set an item's paid seats and append the change to the seat ledger."""
+    delta = quantity - item.quantity
+    if delta == 0 and reason != SeatLedgerEntry.Reason.START:
+        return
+    item.quantity = quantity
+    item.save(update_fields=["quantity"])
+    SeatLedgerEntry.objects.create(
+        organization_id=subscription.organization_id,
+        subscription=subscription,
+        interval=item.interval,
+        effective_on=on,
+        delta=delta,
+        quantity_after=quantity,
+        total_seats_after=seats_total(subscription=subscription),
+        reason=reason,
+        actor_label=_actor_label(actor),
+        created_at=at,
+    )
+
+
+def check_max_seats(*, subscription: Subscription, adding: int) -> None:
+    plan = subscription.plan
+    total = seats_total(subscription=subscription) + adding
+    if plan.max_seats is not None and total > plan.max_seats:
+        raise MaxSeatsExceeded(
+            f"{plan.name} allows at most {plan.max_seats} seats; this would make {total}. "
+            "Contact sales for a larger plan."
+        )
+
+
+# Lines --------------------------------------------------------------------------------
+
+
+def seat_charge_line(*, subscription: Subscription, item: SeatItem, count: int, on: dt.date) -> L.LineDraft:
+    plan = subscription.plan
+    portion = charge_portion(
+        proration=plan.proration,
+        anchor=subscription.anchor,
+        interval=item.interval,
+        period_start=item.period_start,
+        period_end=item.period_end,
+        on=on,
+    )
+    return L.LineDraft(
+        kind=L.PRORATION,
+        description=L.describe_proration(count, portion.fraction, item.interval, portion.start, portion.end),
+        quantity=count,
+        unit_price_minor=plan.seat_price_for(item.interval),
+        fraction=portion.fraction,
+        period_start=portion.start,
+        period_end=portion.end,
+        interval=item.interval,
+    )
+
+
+def seat_credit_line(*, subscription: Subscription, item: SeatItem, count: int, on: dt.date) -> L.LineDraft:
+    plan = subscription.plan
+    portion = credit_portion(
+        proration=plan.proration,
+        anchor=subscription.anchor,
+        interval=item.interval,
+        period_start=item.period_start,
+        period_end=item.period_end,
+        on=on,
+    )
+    return L.LineDraft(
+        kind=L.PRORATION,
+        description=L.describe_proration(
+            count, portion.fraction, item.interval, portion.start, portion.end, credit=True
+        ),
+        quantity=count,
+        unit_price_minor=plan.seat_price_for(item.interval),
+        fraction=portion.fraction,
+        period_start=portion.start,
+        period_end=portion.end,
+        interval=item.interval,
+    )
+
+
+def _pending_to_line(charge: PendingCharge) -> L.LineDraft:
+    return L.LineDraft(
+        kind=charge.kind,
+        description=charge.description,
+        quantity=charge.quantity,
+        unit_price_minor=charge.unit_price_minor,
+        fraction=Fraction(charge.fraction_numerator, charge.fraction_denominator),
+        period_start=charge.period_start,
+        period_end=charge.period_end,
+        interval=charge.interval,
+    )
+
+
+def _pending_record(*, subscription: Subscription, line: L.LineDraft, on: dt.date, invoice_on) -> None:
+    PendingCharge.objects.create(
+        organization_id=subscription.organization_id,
+        subscription=subscription,
+        kind=line.kind,
+        description=line.description,
+        interval=line.interval,
+        quantity=line.quantity,
+        unit_price_minor=line.unit_price_minor,
+        fraction_numerator=line.fraction.numerator,
+        fraction_denominator=line.fraction.denominator,
+        period_start=line.period_start,
+        period_end=line.period_end,
+        created_on=on,
+        invoice_on=invoice_on,
+    )
+
+
+# Charges and credits ------------------------------------------------------------------
+
+
+def seat_charges_record(
+    *, subscription: Subscription, lines: list[L.LineDraft], on: dt.date, at: dt.datetime
+) -> Invoice | None:
+    """Invoice mid-period seat charges as the plan's `seat_invoicing` says.
+
+    immediate: a seat_change invoice on `on`; next_day: pending, invoiced on `on + 1`
+    (on the renewal invoice when that is a renewal day); next_invoice: pending until the
+    next renewal invoice.
+    """
+    lines = L.without_zero_lines(lines)
+    if not lines:
+        return None
+    timing = subscription.plan.seat_invoicing
+    if timing == Plan.SeatInvoicing.IMMEDIATE:
+        return invoice_issue(
+            organization=subscription.organization,
+            subscription=subscription,
+            reason=Reason.SEAT_CHANGE,
+            lines=lines,
+            currency=subscription.plan.currency,
+            issued_on=on,
+            at=at,
+        )
+    invoice_on = on + dt.timedelta(days=1) if timing == Plan.SeatInvoicing.NEXT_DAY else None
+    for line in lines:
+        _pending_record(subscription=subscription, line=line, on=on, invoice_on=invoice_on)
+    return None
+
+
+def latest_seat_invoice(*, subscription: Subscription) -> Invoice | None:
+    """The latest invoice that charged seats: the one a removal's credit note corrects."""
+    return (
+        Invoice.objects.filter(subscription=subscription, lines__kind__in=[L.SEATS, L.PRORATION])
+        .order_by("-sequence")
+        .first()
+    )
+
+
+def seat_credits_record(
+    *, subscription: Subscription, lines: list[L.LineDraft], on: dt.date, at: dt.datetime
+):
+    """A removal credit: a credit note on `on` correcting the latest invoice that charged seats.
+
+    When no invoice has charged seats yet (the seats are still pending on a next_day or
+    next_invoice plan), the credit nets against those pending charges instead, as a
+    negative pending line on the same invoice.
+    """
+    lines = L.without_zero_lines(lines)
+    if not lines:
+        return None
+    invoice = latest_seat_invoice(subscription=subscription)
+    if invoice is not None:
+        return credit_note_issue(invoice=invoice, lines=lines, issued_on=on, at=at)
+    for line in lines:
+        negative = L.LineDraft(**{**line.__dict__, "quantity": -line.quantity})
+        _pending_record(subscription=subscription, line=negative, on=on, invoice_on=on + dt.timedelta(days=1))
+    return None
+
+
+# Subscription lifecycle ---------------------------------------------------------------
+
+
+def _base_and_seat_lines(
+    *, subscription: Subscription, items: list[SeatItem], include_base: bool
+) -> list[L.LineDraft]:
+    plan = subscription.plan
+    lines = []
+    if include_base:
+        lines.append(
+            L.LineDraft(
+                kind=L.BASE,
+                description=L.describe_base(
+                    plan.name, subscription.current_period_start, subscription.current_period_end
+                ),
+                quantity=1,
+                unit_price_minor=plan.base_price_minor,
+                fraction=Fraction(1),
+                period_start=subscription.current_period_start,
+                period_end=subscription.current_period_end,
+                interval=plan.interval,
+            )
+        )
+    for item in items:
+        lines.append(
+            L.LineDraft(
+                kind=L.SEATS,
+                description=L.describe_seats(
+                    item.quantity, item.interval, item.period_start, item.period_end
+                ),
+                quantity=item.quantity,
+                unit_price_minor=plan.seat_price_for(item.interval),
+                fraction=Fraction(1),
+                period_start=item.period_start,
+                period_end=item.period_end,
+                interval=item.interval,
+            )
+        )
+    return lines
+
+
+@transaction.atomic
+def subscription_create(
+    *,
+    organization: Organization,
+    plan: Plan,
+    start_on: dt.date,
+    at: dt.datetime,
+    seats: int = 0,
+    committed_seats: int = 0,
+    acting_user=None,
+    source: str = Subscription.Source.WEB,
+) -> Subscription:
+    """Start a subscription on `start_on` (its anchor) and invoice the first period in advance.
+
+    Seats start at max(seats, included, committed, members); members beyond the included
+    seats take paid seats on the plan's interval.
+    """
+    Organization.objects.select_for_update().get(pk=organization.pk)
+    if subscription_live(organization=organization) is not None:
+        raise SubscriptionExists("This organization already has a subscription; change its plan instead.")
+    members = active_members(organization=organization)
+    member_count = members.count()
+    total = max(seats, plan.included_seats, committed_seats, member_count)
+    if plan.max_seats is not None and total > plan.max_seats:
+        raise MaxSeatsExceeded(f"{plan.name} allows at most {plan.max_seats} seats, not {total}.")
+    if source == Subscription.Source.APP_STORE and member_count > APP_STORE_MAX_MEMBERS:
+        raise MaxSeatsExceeded(
+            f"A team bought through an app store has at most {APP_STORE_MAX_MEMBERS} members."
+        )
+    period_start, period_end = period_containing(start_on, plan.interval, start_on)
+    subscription = Subscription.objects.create(
+        organization=organization,
+        plan=plan,
+        anchor=start_on,
+        current_period_start=period_start,
+        current_period_end=period_end,
+        committed_seats=committed_seats,
+        source=source,
+        created_at=at,
+    )
+    item = seat_item_current(subscription=subscription, interval=plan.interval, on=start_on)
+    seat_quantity_set(
+        subscription=subscription,
+        item=item,
+        quantity=total - plan.included_seats,
+        on=start_on,
+        at=at,
+        reason=SeatLedgerEntry.Reason.START,
+        actor=acting_user,
+    )
+    if plan.has_seat_intervals:
+        # Members beyond the included seats pay on the plan's own interval.
+        beyond = list(members.order_by("joined_at", "id")[plan.included_seats :])
+        members.filter(pk__in=[m.pk for m in beyond]).update(seat_interval=plan.interval)
+    invoice_issue(
+        organization=organization,
+        subscription=subscription,
+        reason=Reason.SUBSCRIPTION_CREATE,
+        lines=_base_and_seat_lines(subscription=subscription, items=[item], include_base=True),
+        currency=plan.currency,
+        issued_on=start_on,
+        at=at,
+        period_start=period_start,
+        period_end=period_end,
+    )
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="subscription.create",
+        at=at,
+        target=plan.code,
+        details={"seats": total, "start_on": start_on.isoformat()},
+    )
+    return subscription
+
+
+def _renewal_quantity(*, subscription: Subscription, item: SeatItem, members: dict[str, int]) -> int:
+    plan = subscription.plan
+    if plan.renewal_seats == Plan.RenewalSeats.KEEP:
+        return item.quantity
+    if plan.has_seat_intervals:
+        return members.get(item.interval, 0)
+    in_use = max(sum(members.values()), subscription.committed_seats, plan.included_seats)
+    return in_use - plan.included_seats
+
+
+def _due_pending(subscription: Subscription, on: dt.date, *, renewal: bool):
+    due = Q(invoice_on__lte=on)
+    if renewal:
+        due |= Q(invoice_on__isnull=True)
+    return list(subscription.pending_charges.filter(due, invoice__isnull=True).order_by("created_on", "id"))
+
+
+def _renew_on(*, subscription: Subscription, day: dt.date, at: dt.datetime, renew_base: bool) -> None:
+    plan = subscription.plan
+    pending = _due_pending(subscription, day, renewal=True)
+    if renew_base and (subscription.cancel_at_period_end or not subscription.auto_renew):
+        subscription.status = Subscription.Status.CANCELED
+        subscription.canceled_on = day
+        subscription.save(update_fields=["status", "canceled_on"])
+        audit_record(
+            organization=subscription.organization,
+            actor=None,
+            action="subscription.cancel",
+            at=at,
+            target=plan.code,
+            details={"on": day.isoformat(), "why": "cancel at period end"},
+        )
+        lines, reason, items = [_pending_to_line(c) for c in pending], Reason.SEAT_CHANGE, []
+    else:
+        members = members_by_interval(organization=subscription.organization)
+        items = [i for i in subscription.seat_items.all() if i.period_end == day]
+        for item in items:
+            item.period_start, item.period_end = period_containing(subscription.anchor, item.interval, day)
+            item.save(update_fields=["period_start", "period_end"])
+            seat_quantity_set(
+                subscription=subscription,
+                item=item,
+                quantity=_renewal_quantity(subscription=subscription, item=item, members=members),
+                on=day,
+                at=at,
+                reason=SeatLedgerEntry.Reason.RENEWAL,
+            )
+        if renew_base:
+            subscription.current_period_start, subscription.current_period_end = period_containing(
+                subscription.anchor, plan.interval, day
+            )
+            subscription.save(update_fields=["current_period_start", "current_period_end"])
+        lines = _base_and_seat_lines(subscription=subscription, items=items, include_base=renew_base)
+        lines += [_pending_to_line(c) for c in pending]
+        reason = Reason.SUBSCRIPTION_CYCLE
+    invoice = invoice_issue(
+        organization=subscription.organization,
+        subscription=subscription,
+        reason=reason,
+        lines=lines,
+        currency=plan.currency,
+        issued_on=day,
+        at=at,
+        period_start=day if reason == Reason.SUBSCRIPTION_CYCLE else None,
+        period_end=max(
+            [i.period_end for i in items] + ([subscription.current_period_end] if renew_base else [])
+        )
+        if reason == Reason.SUBSCRIPTION_CYCLE
+        else None,
+    )
+    PendingCharge.objects.filter(pk__in=[c.pk for c in pending]).update(invoice=invoice)
+
+
+def _invoice_pending(*, subscription: Subscription, day: dt.date, at: dt.datetime) -> None:
+    pending = _due_pending(subscription, day, renewal=False)
+    invoice = invoice_issue(
+        organization=subscription.organization,
+        subscription=subscription,
+        reason=Reason.SEAT_CHANGE,
+        lines=[_pending_to_line(c) for c in pending],
+        currency=subscription.plan.currency,
+        issued_on=day,
+        at=at,
+    )
+    PendingCharge.objects.filter(pk__in=[c.pk for c in pending]).update(invoice=invoice)
+
+
+def _next_due_day(subscription: Subscription, on: dt.date) -> dt.date | None:
+    candidates = [subscription.current_period_end]
+    candidates += [item.period_end for item in subscription.seat_items.all()]
+    pending_day = subscription.pending_charges.filter(
+        invoice__isnull=True, invoice_on__isnull=False
+    ).aggregate(day=Min("invoice_on"))["day"]
+    if pending_day is not None:
+        candidates.append(pending_day)
+    due = [day for day in candidates if day <= on]
+    return min(due) if due else None
+
+
+@transaction.atomic
+def subscription_renew(*, subscription: Subscription, on: dt.date, at: dt.datetime) -> Subscription:
+    """Bring a subscription up to date on `on`: every renewal and pending charge due by then.
+
+    Works through the due days in order (so a scheduler that was down catches up with one
+    document per day, as if it had run each day). On a day where the plan's period or any
+    seat interval renews, one subscription_cycle invoice carries the base line, a seats line
+    per renewing interval and the pending charges; otherwise the pending next_day charges
+    become a seat_change invoice. Idempotent: calling it again for the same day issues
+    nothing, because every step moves the periods or marks the charges invoiced under the
+    subscription's row lock.
+    """
+    subscription = (
+        Subscription.objects.select_for_update()
+        .select_related("plan", "organization")
+        .get(pk=subscription.pk)
+    )
+    while subscription.status != Subscription.Status.CANCELED:
+        day = _next_due_day(subscription, on)
+        if day is None:
+            break
+        renew_base = subscription.current_period_end == day
+        renews_items = subscription.seat_items.filter(period_end=day).exists()
+        if renew_base or renews_items:
+            _renew_on(subscription=subscription, day=day, at=at, renew_base=renew_base)
+        else:
+            _invoice_pending(subscription=subscription, day=day, at=at)
+    return subscription
+
+
+def subscription_bring_up_to_date(*, organization: Organization, on: dt.date, at: dt.datetime):
+    """Lock the live subscription and renew it first: 'on a renewal day the renewal happens first'."""
+    subscription = subscription_live(organization=organization, lock=True)
+    if subscription is None:
+        return None
+    return subscription_renew(subscription=subscription, on=on, at=at)

@@ -1,0 +1,56 @@
+from django.contrib import admin
+
+from .models import CreditBalanceEntry, CreditNote, CreditNoteLine, Invoice, InvoiceLine
+
+
+class ReadOnlyMixin:
+    """Issued documents never change: the admin shows them, nothing more."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+class InvoiceLineInline(ReadOnlyMixin, admin.TabularInline):
+    model = InvoiceLine
+    extra = 0
+
+
+class CreditNoteLineInline(ReadOnlyMixin, admin.TabularInline):
+    model = CreditNoteLine
+    extra = 0
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "number",
+        "organization",
+        "issued_on",
+        "reason",
+        "total_minor",
+        "amount_due_minor",
+        "status",
+    )
+    list_filter = ("status", "reason", "organization")
+    search_fields = ("number", "organization__name")
+    inlines = [InvoiceLineInline]
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("number", "invoice", "organization", "issued_on", "total_minor")
+    list_filter = ("organization",)
+    search_fields = ("number", "invoice__number")
+    inlines = [CreditNoteLineInline]
+
+
+@admin.register(CreditBalanceEntry)
+class CreditBalanceEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("organization", "effective_on", "kind", "amount_minor", "currency")
+    list_filter = ("kind", "organization")

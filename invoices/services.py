@@ -1,0 +1,192 @@
+"""Issuing invoices and credit notes: numbering, tax, credit balance.
+
+Every document of one customer is issued under the row lock of its DocumentSequence, so
+numbers are gap-free and unrepeated and the credit balance never goes negative, however
+many requests and workers issue at once. The number is assigned inside the issuing
+transaction: a rollback takes the number back with the document.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+
+from billing.domain.lines import LineDraft, totals, without_zero_lines
+from billing.domain.money import exact_to_decimal
+from billing.domain.tax import tax_treatment
+from organizations.models import Organization
+
+from .models import (
+    CreditBalanceEntry,
+    CreditNote,
+    CreditNoteLine,
+    DocumentSequence,
+    Invoice,
+    InvoiceLine,
+)
+
+
+def _lock_sequence(organization: Organization) -> DocumentSequence:
+    DocumentSequence.objects.get_or_create(organization=organization)
+    return DocumentSequence.objects.select_for_update().get(organization=organization)
+
+
+def credit_balance_minor(*, organization: Organization, currency: str) -> int:
+    total = CreditBalanceEntry.objects.filter(organization=organization, currency=currency).aggregate(
+        total=Sum("amount_minor")
+    )["total"]
+    return total or 0
+
+
+def _party_fields(organization: Organization) -> dict:
+    return {
+        "customer_name": organization.invoice_name,
+        "customer_address": organization.address,
+        "customer_country": organization.country,
+        "customer_vat_id": organization.vat_id,
+        "seller_name": settings.SELLER_LEGAL_NAME,
+        "seller_address": settings.SELLER_ADDRESS,
+        "seller_country": settings.SELLER_COUNTRY,
+        "seller_vat_id": settings.SELLER_VAT_ID,
+    }
+
+
+def _line_fields(line: LineDraft, position: int, organization: Organization) -> dict:
+    return {
+        "organization": organization,
+        "position": position,
+        "kind": line.kind,
+        "description": line.description,
+        "interval": line.interval,
+        "quantity": line.quantity,
+        "unit_price_minor": line.unit_price_minor,
+        "fraction_numerator": line.fraction.numerator,
+        "fraction_denominator": line.fraction.denominator,
+        "exact_amount_minor": exact_to_decimal(line.exact_minor),
+        "amount_minor": line.amount_minor,
+        "period_start": line.period_start,
+        "period_end": line.period_end,
+    }
+
+
+@transaction.atomic
+def invoice_issue(
+    *,
+    organization: Organization,
+    subscription,
+    reason: str,
+    lines: list[LineDraft],
+    currency: str,
+    issued_on: dt.date,
+    at: dt.datetime,
+    period_start: dt.date | None = None,
+    period_end: dt.date | None = None,
+) -> Invoice | None:
+    """Issue an invoice for `lines` (zero lines left out); None when nothing is left to invoice.
+
+    The customer's credit balance is applied at once: credit_applied = min(balance, total).
+    """
+    lines = without_zero_lines(lines)
+    if not lines:
+        return None
+    treatment = tax_treatment(
+        seller_country=settings.SELLER_COUNTRY,
+        customer_country=organization.country,
+        customer_vat_id=organization.vat_id,
+    )
+    money = totals(lines, treatment.rate)
+    sequence = _lock_sequence(organization)
+    balance = credit_balance_minor(organization=organization, currency=currency)
+    applied = max(0, min(balance, money.total_minor))
+    sequence.last_invoice_number += 1
+    sequence.save(update_fields=["last_invoice_number"])
+    amount_due = money.total_minor - applied
+    invoice = Invoice.objects.create(
+        organization=organization,
+        subscription=subscription,
+        number=f"{organization.customer_code}-{sequence.last_invoice_number:04d}",
+        sequence=sequence.last_invoice_number,
+        reason=reason,
+        issued_on=issued_on,
+        currency=currency,
+        period_start=period_start or min(line.period_start for line in lines),
+        period_end=period_end or max(line.period_end for line in lines),
+        subtotal_minor=money.subtotal_minor,
+        tax_rate=treatment.rate,
+        tax_kind=treatment.kind,
+        tax_minor=money.tax_minor,
+        total_minor=money.total_minor,
+        credit_applied_minor=applied,
+        amount_due_minor=amount_due,
+        # Nothing left to pay: settled by credit (Stripe marks such invoices paid too).
+        status=Invoice.Status.PAID if amount_due == 0 else Invoice.Status.OPEN,
+        status_changed_at=at if amount_due == 0 else None,
+        created_at=at,
+        **_party_fields(organization),
+    )
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(invoice=invoice, **_line_fields(line, position, organization))
+        for position, line in enumerate(lines, start=1)
+    )
+    if applied:
+        CreditBalanceEntry.objects.create(
+            organization=organization,
+            currency=currency,
+            amount_minor=-applied,
+            kind=CreditBalanceEntry.Kind.APPLIED,
+            invoice=invoice,
+            effective_on=issued_on,
+            created_at=at,
+        )
+    return invoice
+
+
+@transaction.atomic
+def credit_note_issue(
+    *,
+    invoice: Invoice,
+    lines: list[LineDraft],
+    issued_on: dt.date,
+    at: dt.datetime,
+    reason: str = "seat_removal",
+) -> CreditNote | None:
+    """Issue a credit note correcting `invoice`, at the invoice's tax rate, to the credit balance."""
+    lines = without_zero_lines(lines)
+    if not lines:
+        return None
+    organization = invoice.organization
+    _lock_sequence(organization)
+    money = totals(lines, Decimal(invoice.tax_rate))
+    number_in_invoice = CreditNote.objects.filter(invoice=invoice).count() + 1
+    note = CreditNote.objects.create(
+        organization=organization,
+        invoice=invoice,
+        number=f"{invoice.number}-CN-{number_in_invoice:02d}",
+        sequence=number_in_invoice,
+        reason=reason,
+        issued_on=issued_on,
+        currency=invoice.currency,
+        subtotal_minor=money.subtotal_minor,
+        tax_rate=invoice.tax_rate,
+        tax_kind=invoice.tax_kind,
+        tax_minor=money.tax_minor,
+        total_minor=money.total_minor,
+        created_at=at,
+        **_party_fields(organization),
+    )
+    CreditNoteLine.objects.bulk_create(
+        CreditNoteLine(credit_note=note, **_line_fields(line, position, organization))
+        for position, line in enumerate(lines, start=1)
+    )
+    CreditBalanceEntry.objects.create(
+        organization=organization,
+        currency=invoice.currency,
+        amount_minor=money.total_minor,
+        kind=CreditBalanceEntry.Kind.CREDIT_NOTE,
+        credit_note=note,
+        effective_on=issued_on,
+        created_at=at,
+    )
+    return note

@@ -1,0 +1,298 @@
+"""Joining and leaving an organization, and buying and reassigning seats.
+
+These are the only entry points for people taking or releasing a seat (invitations,
+the members page, the API, SSO and SCIM later, `simulate`). Each runs under the
+subscription's row lock, brings the subscription up to date first (a renewal due today
+happens before the day's actions), and is refused whole with a rule code when it would
+break a rule: nothing changes.
+"""
+
+import datetime as dt
+
+from django.db import transaction
+
+from billing import services as engine
+from billing.domain.periods import INTERVALS_LONGEST_FIRST
+from billing.models import Plan, SeatLedgerEntry, Subscription
+from billing.selectors import active_members, members_by_interval, seats_total
+from organizations import services as org_services
+from organizations.audit import audit_record
+from organizations.errors import RuleViolation
+from organizations.models import Invitation, Membership, Organization
+
+
+class SeatUnavailable(RuleViolation):
+    code = "seat_unavailable"
+
+
+class InvalidSeatInterval(RuleViolation):
+    code = "invalid_interval"
+
+
+def _interval_for(plan: Plan, requested: str) -> str:
+    interval = requested or plan.interval
+    if plan.has_seat_intervals and interval not in plan.seat_prices_by_interval():
+        offered = ", ".join(sorted(plan.seat_prices_by_interval()))
+        raise InvalidSeatInterval(f"{plan.name} bills seats {offered}; not {interval!r}.")
+    if not plan.has_seat_intervals and requested and requested != plan.interval:
+        raise InvalidSeatInterval(f"{plan.name} bills every seat {plan.interval}ly.")
+    return interval
+
+
+def _buy(
+    *, subscription: Subscription, interval: str, count: int, on: dt.date, at: dt.datetime, reason: str, actor
+) -> None:
+    item = engine.seat_item_current(subscription=subscription, interval=interval, on=on)
+    line = engine.seat_charge_line(subscription=subscription, item=item, count=count, on=on)
+    engine.seat_quantity_set(
+        subscription=subscription,
+        item=item,
+        quantity=item.quantity + count,
+        on=on,
+        at=at,
+        reason=reason,
+        actor=actor,
+    )
+    engine.seat_charges_record(subscription=subscription, lines=[line], on=on, at=at)
+
+
+@transaction.atomic
+def seat_purchase(
+    *,
+    organization: Organization,
+    count: int,
+    on: dt.date,
+    at: dt.datetime,
+    acting_user=None,
+    interval: str = "",
+) -> Subscription:
+    """An owner buys `count` seats, charged prorated for the rest of the seats' period."""
+    if count < 1:
+        raise RuleViolation("Buy at least one seat.", code="invalid_count")
+    subscription = engine.subscription_bring_up_to_date(organization=organization, on=on, at=at)
+    if subscription is None:
+        raise RuleViolation(
+            "This organization has no subscription yet; choose a plan first.", code="no_subscription"
+        )
+    interval = _interval_for(subscription.plan, interval)
+    engine.check_max_seats(subscription=subscription, adding=count)
+    _buy(
+        subscription=subscription,
+        interval=interval,
+        count=count,
+        on=on,
+        at=at,
+        reason=SeatLedgerEntry.Reason.PURCHASE,
+        actor=acting_user,
+    )
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="seats.purchase",
+        at=at,
+        details={"count": count, "interval": interval, "on": on.isoformat()},
+    )
+    return subscription
+
+
+@transaction.atomic
+def members_add(
+    *,
+    organization: Organization,
+    users: list,
+    role: str,
+    on: dt.date,
+    at: dt.datetime,
+    acting_user=None,
+    seat_interval: str = "",
+) -> list[Membership]:
+    """Add people as members, each taking a seat; in `auto` mode missing seats are bought.
+
+    Members fill the included seats first; on a plan with per-member intervals a member
+    beyond them takes a paid seat of their interval, reusing an unused one before buying.
+    """
+    subscription = engine.subscription_bring_up_to_date(organization=organization, on=on, at=at)
+    assigned = [""] * len(users)
+    if subscription is not None:
+        plan = subscription.plan
+        interval = _interval_for(plan, seat_interval)
+        members = active_members(organization=organization).count()
+        if (
+            subscription.source == Subscription.Source.APP_STORE
+            and members + len(users) > engine.APP_STORE_MAX_MEMBERS
+        ):
+            raise engine.MaxSeatsExceeded(
+                f"A team bought through a mobile app store has at most {engine.APP_STORE_MAX_MEMBERS} members; "
+                "switch to a web subscription to add more."
+            )
+        if plan.has_seat_intervals:
+            by_interval = members_by_interval(organization=organization)
+            free_included = max(0, plan.included_seats - by_interval.get("", 0))
+            on_free = min(len(users), free_included)
+            paying = len(users) - on_free
+            item = engine.seat_item_current(subscription=subscription, interval=interval, on=on)
+            unused_paid = max(0, item.quantity - by_interval.get(interval, 0))
+            to_buy = max(0, paying - unused_paid)
+            assigned = [""] * on_free + [interval] * paying
+        else:
+            to_buy = max(0, len(users) - (seats_total(subscription=subscription) - members))
+            if to_buy and plan.seat_mode == Plan.SeatMode.MANUAL:
+                raise SeatUnavailable(
+                    f"No free seat: {members} of {seats_total(subscription=subscription)} seats are taken. "
+                    "An owner must buy more seats before anyone else can join."
+                )
+        if to_buy:
+            engine.check_max_seats(subscription=subscription, adding=to_buy)
+            _buy(
+                subscription=subscription,
+                interval=interval,
+                count=to_buy,
+                on=on,
+                at=at,
+                reason=SeatLedgerEntry.Reason.AUTO_PURCHASE,
+                actor=acting_user,
+            )
+    created = [
+        org_services.membership_create(
+            organization=organization, user=user, role=role, at=at, on=on, seat_interval=seat
+        )
+        for user, seat in zip(users, assigned)
+    ]
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="members.add",
+        at=at,
+        target=", ".join(str(u) for u in users)[:200],
+        details={"role": role, "count": len(users)},
+    )
+    return created
+
+
+def _promote_onto_free_seats(*, organization: Organization, freed: int) -> None:
+    """A free seat is never left empty while someone pays: move payers onto it, longest interval first."""
+    for _ in range(freed):
+        payers = active_members(organization=organization).exclude(seat_interval="")
+        for interval in INTERVALS_LONGEST_FIRST:
+            payer = payers.filter(seat_interval=interval).order_by("joined_at", "id").first()
+            if payer is not None:
+                Membership.objects.filter(pk=payer.pk).update(seat_interval="")
+                break
+        else:
+            return
+
+
+def _give_back_unused_seats(*, subscription: Subscription, on: dt.date, at: dt.datetime, actor) -> None:
+    """Under `credit`: give back paid seats nobody uses any more, each credited for its own period."""
+    plan = subscription.plan
+    organization = subscription.organization
+    by_interval = members_by_interval(organization=organization)
+    lines = []
+    for item in subscription.seat_items.order_by("id"):
+        if plan.has_seat_intervals:
+            keep = by_interval.get(item.interval, 0)
+        else:
+            members = sum(by_interval.values())
+            keep = max(members, subscription.committed_seats, plan.included_seats) - plan.included_seats
+        give_back = item.quantity - keep
+        if give_back <= 0:
+            continue
+        lines.append(engine.seat_credit_line(subscription=subscription, item=item, count=give_back, on=on))
+        engine.seat_quantity_set(
+            subscription=subscription,
+            item=item,
+            quantity=keep,
+            on=on,
+            at=at,
+            reason=SeatLedgerEntry.Reason.REMOVAL,
+            actor=actor,
+        )
+    engine.seat_credits_record(subscription=subscription, lines=lines, on=on, at=at)
+
+
+@transaction.atomic
+def members_remove(
+    *,
+    organization: Organization,
+    memberships: list[Membership],
+    on: dt.date,
+    at: dt.datetime,
+    acting_user=None,
+) -> None:
+    """Remove members (their history stays). Under `credit` unused paid seats are given back
+    and credited; under `none` the seats stay paid until renewal and are reused."""
+    subscription = engine.subscription_bring_up_to_date(organization=organization, on=on, at=at)
+    memberships = [m for m in memberships if m.organization_id == organization.pk]
+    org_services.ensure_not_last_owner(memberships)
+    freed_included = sum(1 for m in memberships if m.seat_interval == "")
+    for membership in memberships:
+        org_services.membership_end(membership=membership, at=at, acting_user=acting_user)
+    if subscription is not None:
+        if subscription.plan.has_seat_intervals:
+            _promote_onto_free_seats(organization=organization, freed=freed_included)
+        if subscription.plan.seat_removal == Plan.SeatRemoval.CREDIT:
+            _give_back_unused_seats(subscription=subscription, on=on, at=at, actor=acting_user)
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="members.remove",
+        at=at,
+        target=", ".join(str(m.user) for m in memberships)[:200],
+        details={"count": len(memberships)},
+    )
+
+
+@transaction.atomic
+def seat_reassign(
+    *,
+    organization: Organization,
+    membership: Membership,
+    to_user,
+    on: dt.date,
+    at: dt.datetime,
+    acting_user=None,
+) -> Membership:
+    """Give a member's seat to another person (seed 002: seats cannot be removed mid-term, only
+    reassigned). No charge and no credit: the seat changes hands."""
+    engine.subscription_bring_up_to_date(organization=organization, on=on, at=at)
+    if membership.organization_id != organization.pk or membership.removed_at is not None:
+        raise RuleViolation("That person is not a member of this organization.", code="not_a_member")
+    org_services.ensure_not_last_owner([membership])
+    org_services.membership_end(membership=membership, at=at, acting_user=acting_user)
+    new_member = org_services.membership_create(
+        organization=organization,
+        user=to_user,
+        role=membership.role if membership.role != "owner" else "member",
+        at=at,
+        on=on,
+        seat_interval=membership.seat_interval,
+    )
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="seats.reassign",
+        at=at,
+        target=f"{membership.user} -> {to_user}",
+    )
+    return new_member
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user, on: dt.date, at: dt.datetime) -> Membership:
+    """The invited person joins: takes a seat by the same rules as any new member."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != Invitation.Status.PENDING or invitation.expires_at <= at:
+        raise RuleViolation(
+            "This invitation is no longer valid; ask for a new one.", code="invitation_invalid"
+        )
+    (membership,) = members_add(
+        organization=invitation.organization,
+        users=[user],
+        role=invitation.role,
+        on=on,
+        at=at,
+        acting_user=user,
+        seat_interval=invitation.seat_interval,
+    )
+    org_services.invitation_mark_accepted(invitation=invitation, at=at)
+    return membership
