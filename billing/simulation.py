@@ -45,7 +45,7 @@ def _date(value, where: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise ScenarioInvalid(f"{where}: {value!r} is not a date (YYYY-MM-DD).")
+        raise ScenarioInvalid(f"{where}: {value!r} is not a date (YYYY-MM-DD).") from None
 
 
 def _count(value, where: str, minimum: int = 0) -> int:
@@ -66,7 +66,7 @@ def _plan_from(spec: dict) -> Plan:
         seat = parse_amount(spec.get("seat_price", "0"), currency)
         intervals = {k: parse_amount(v, currency) for k, v in (spec.get("seat_intervals") or {}).items()}
     except (TypeError, ValueError) as error:
-        raise ScenarioInvalid(f"plan: {error}")
+        raise ScenarioInvalid(f"plan: {error}") from None
     if any(k not in INTERVALS for k in intervals):
         raise ScenarioInvalid(f"plan.seat_intervals: intervals are {', '.join(INTERVALS)}.")
     if spec["interval"] == "week" and spec["proration"] == "month":
@@ -320,7 +320,7 @@ def run_scenario(scenario: dict, *, keep: bool = False) -> dict:
                     acting_user=owner,
                 )
             except RuleViolation as error:
-                raise ScenarioInvalid(f"The subscription cannot start: {error.message}")
+                raise ScenarioInvalid(f"The subscription cannot start: {error.message}") from None
             sim = Simulation(organization, subscription, owner)
             if members > 1:
                 seat_services.members_add(
@@ -371,6 +371,6 @@ def load_scenario(path: str) -> dict:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except OSError as error:
-        raise ScenarioInvalid(f"Cannot read {path}: {error.strerror}.")
+        raise ScenarioInvalid(f"Cannot read {path}: {error.strerror}.") from None
     except json.JSONDecodeError as error:
-        raise ScenarioInvalid(f"{path} is not valid JSON: {error}.")
+        raise ScenarioInvalid(f"{path} is not valid JSON: {error}.") from None

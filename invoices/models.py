@@ -146,6 +146,9 @@ class LineFields(models.Model):
         abstract = True
         ordering = ["position"]
 
+    def __str__(self) -> str:
+        return self.description
+
 
 class InvoiceLine(LineFields):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")

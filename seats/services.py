@@ -122,8 +122,8 @@ def members_add(
             and members + len(users) > engine.APP_STORE_MAX_MEMBERS
         ):
             raise engine.MaxSeatsExceeded(
-                f"A team bought through a mobile app store has at most {engine.APP_STORE_MAX_MEMBERS} members; "
-                "switch to a web subscription to add more."
+                f"A team bought through a mobile app store has at most {engine.APP_STORE_MAX_MEMBERS} "
+                "members; switch to a web subscription to add more."
             )
         if plan.has_seat_intervals:
             by_interval = members_by_interval(organization=organization)
@@ -156,7 +156,7 @@ def members_add(
         org_services.membership_create(
             organization=organization, user=user, role=role, at=at, on=on, seat_interval=seat
         )
-        for user, seat in zip(users, assigned)
+        for user, seat in zip(users, assigned, strict=True)
     ]
     audit_record(
         organization=organization,

@@ -81,4 +81,5 @@ def describe_proration(
     else:
         shown_text = "1" if shown == 1 else f"{shown.numerator}/{shown.denominator}"
     verb = "Unused time: " if credit else ""
-    return f"{verb}{quantity} {noun} × {shown_text} of a {_INTERVAL_NOUN[interval]}, {describe_period(start, end)}"
+    period = describe_period(start, end)
+    return f"{verb}{quantity} {noun} × {shown_text} of a {_INTERVAL_NOUN[interval]}, {period}"

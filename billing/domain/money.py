@@ -35,7 +35,8 @@ def minor_unit(currency: str) -> int:
     try:
         return MINOR_UNITS[currency.upper()]
     except KeyError:
-        raise UnknownCurrency(f"Unknown currency {currency!r}; known: {', '.join(sorted(MINOR_UNITS))}.")
+        known = ", ".join(sorted(MINOR_UNITS))
+        raise UnknownCurrency(f"Unknown currency {currency!r}; known: {known}.") from None
 
 
 def round_half_up(value: Fraction) -> int:
@@ -57,7 +58,7 @@ def parse_amount(text: str | int | Decimal, currency: str) -> int:
     try:
         value = Decimal(str(text).strip())
     except InvalidOperation:
-        raise ValueError(f"{text!r} is not an amount.")
+        raise ValueError(f"{text!r} is not an amount.") from None
     if not value.is_finite():
         raise ValueError(f"{text!r} is not an amount.")
     scaled = value.scaleb(places)

@@ -52,7 +52,9 @@ OUTSIDE_SCOPE = "outside_scope"
 
 MENTIONS = {
     STANDARD: "",
-    REVERSE_CHARGE: "Reverse charge: VAT to be accounted for by the recipient (Article 196, Directive 2006/112/EC).",
+    REVERSE_CHARGE: (
+        "Reverse charge: VAT to be accounted for by the recipient (Article 196, Directive 2006/112/EC)."
+    ),
     OUTSIDE_SCOPE: "Outside the scope of EU VAT.",
 }
 
