@@ -7,7 +7,7 @@ a person who is not a member gets 404 (the organization's existence is not revea
 a member without the capability gets 403.
 """
 
-from enum import Enum
+from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -15,7 +15,7 @@ from django.http import Http404
 from .models import Membership, Organization, Role
 
 
-class Capability(str, Enum):
+class Capability(StrEnum):
     VIEW = "view"  # see the organization at all
     MANAGE_PLAN = "manage_plan"  # change plan, buy seats, billing details, payment methods
     MANAGE_MEMBERS = "manage_members"  # invite, remove, change roles, reassign seats
@@ -58,6 +58,6 @@ def require(membership: Membership, capability: Capability) -> None:
 
 def organizations_of(user):
     """The organizations a user is an active member of, for the switcher."""
-    return Organization.objects.filter(
-        memberships__user=user, memberships__removed_at__isnull=True
-    ).order_by("name")
+    return Organization.objects.filter(memberships__user=user, memberships__removed_at__isnull=True).order_by(
+        "name"
+    )

@@ -1,0 +1,646 @@
+"""Writes for organizations, memberships and invitations.
+
+Every function takes keyword-only arguments and the instant `at` (and the billing date
+`on` where one is needed) from its caller: nothing here reads the clock. Each change
+runs in one transaction and writes an audit row in it; a refusal raises `RuleViolation`
+before anything is written, so nothing changes.
+
+Joining and leaving with seats goes through `seats.services` (members_add,
+members_remove, invitation_accept, seat_reassign); those call the low-level
+`membership_create` / `membership_end` / `invitation_mark_accepted` below, which know
+nothing about seats.
+"""
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.text import slugify
+
+from .audit import audit_record
+from .errors import LastOwner, RuleViolation
+from .models import Invitation, Membership, Organization, Role
+
+BILLING_DETAIL_FIELDS = ("legal_name", "address", "country", "vat_id", "billing_email")
+# Settings an organization can be created with besides its billing details.
+ORGANIZATION_OPTION_FIELDS = ("description", "time_zone", "language", "currency")
+
+# Paths under /o/ that are pages, not organizations.
+RESERVED_SLUGS = frozenset({"new"})
+SLUG_MAX_LENGTH = 80
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+
+def _billing_date(organization: Organization, at: dt.datetime) -> dt.date:
+    """The organization's calendar date at instant `at` (its time zone turns instants into billing dates)."""
+    return at.astimezone(ZoneInfo(organization.time_zone)).date()
+
+
+def _normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _active_membership_of(organization: Organization, user) -> Membership | None:
+    if user is None or not getattr(user, "pk", None):
+        return None
+    return Membership.objects.filter(organization=organization, user=user, removed_at__isnull=True).first()
+
+
+def _ensure_owner_for_owner_change(*, organization: Organization, acting_user, what: str) -> None:
+    """Only an owner makes, unmakes or removes owners. System actions (acting_user None) are trusted."""
+    if acting_user is None:
+        return
+    acting = _active_membership_of(organization, acting_user)
+    if acting is None or acting.role != Role.OWNER:
+        raise RuleViolation(
+            f"Only an owner can {what}. Ask an owner of {organization.name}.", code="owner_required"
+        )
+
+
+def _validate_role(role: str) -> str:
+    if role not in Role.values:
+        raise RuleViolation(f"Unknown role {role!r}.", code="invalid_role", field="role")
+    return role
+
+
+def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
+    unknown = set(details) - set(allowed)
+    if unknown:
+        raise TypeError(f"Unknown organization fields: {', '.join(sorted(unknown))}")
+    cleaned = {}
+    for name, value in details.items():
+        value = (value or "").strip() if isinstance(value, str) or value is None else value
+        if name == "country":
+            value = value.upper()
+            if not re.fullmatch(r"[A-Z]{2}", value):
+                raise RuleViolation(
+                    "Country must be a two-letter ISO code, such as DK or DE.",
+                    code="invalid_country",
+                    field=name,
+                )
+        elif name == "vat_id":
+            value = re.sub(r"[\s.\-]", "", value).upper()
+            if value and not re.fullmatch(r"[A-Z0-9]{4,32}", value):
+                raise RuleViolation(
+                    "A VAT ID is letters and digits, such as DK12345678.", code="invalid_vat_id", field=name
+                )
+        elif name == "billing_email":
+            value = _normalize_email(value)
+            if value:
+                try:
+                    validate_email(value)
+                except ValidationError:
+                    raise RuleViolation(
+                        "Enter a valid billing e-mail address.", code="invalid_email", field=name
+                    ) from None
+        elif name == "time_zone":
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise RuleViolation(
+                    f"Unknown time zone {value!r}; use a name like Europe/Copenhagen.",
+                    code="invalid_time_zone",
+                    field=name,
+                ) from None
+        elif name == "currency":
+            value = value.upper()
+            if not re.fullmatch(r"[A-Z]{3}", value):
+                raise RuleViolation(
+                    "Currency must be a three-letter code, such as EUR.", code="invalid_currency", field=name
+                )
+        cleaned[name] = value
+    return cleaned
+
+
+def _unique_slug(base: str) -> str:
+    base = (slugify(base) or "organization")[: SLUG_MAX_LENGTH - 4].strip("-") or "organization"
+    candidate, n = base, 1
+    while candidate in RESERVED_SLUGS or Organization.objects.filter(slug=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+# ---------------------------------------------------------------------------
+# Organizations
+
+
+def organization_create(
+    *, name: str, owner, at: dt.datetime, slug: str | None = None, **details
+) -> Organization:
+    """Create an organization; `owner` becomes its first owner.
+
+    `details` are billing details (legal_name, address, country, vat_id, billing_email) and
+    options (description, time_zone, language, currency). The slug is derived from the name
+    and made unique unless given; a given slug that is taken is refused.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise RuleViolation("Give the organization a name.", code="invalid_name", field="name")
+    cleaned = _clean_details(details, allowed=BILLING_DETAIL_FIELDS + ORGANIZATION_OPTION_FIELDS)
+    if slug is not None:
+        slug = slugify(slug)
+        if not slug or slug in RESERVED_SLUGS or len(slug) > SLUG_MAX_LENGTH:
+            raise RuleViolation(
+                "Choose another address for the organization.", code="invalid_slug", field="slug"
+            )
+    for _attempt in range(5):
+        chosen = slug or _unique_slug(name)
+        if slug is not None and Organization.objects.filter(slug=chosen).exists():
+            raise RuleViolation(
+                f"The address {chosen!r} is taken; choose another.", code="slug_taken", field="slug"
+            )
+        try:
+            with transaction.atomic():
+                organization = Organization.objects.create(name=name, slug=chosen, **cleaned)
+                membership_create(
+                    organization=organization,
+                    user=owner,
+                    role=Role.OWNER,
+                    at=at,
+                    on=_billing_date(organization, at),
+                    acting_user=owner,
+                )
+                audit_record(
+                    organization=organization,
+                    actor=owner,
+                    action="organization.created",
+                    at=at,
+                    target=organization.slug,
+                    details={"name": name, **cleaned},
+                )
+                return organization
+        except IntegrityError:
+            # Someone took the slug (or the customer code) between the check and the insert.
+            if slug is not None:
+                raise RuleViolation(
+                    f"The address {chosen!r} is taken; choose another.", code="slug_taken", field="slug"
+                ) from None
+    raise RuleViolation("Could not find a free address for the organization; try again.", code="slug_taken")
+
+
+@transaction.atomic
+def organization_update_billing_details(
+    *, organization: Organization, at: dt.datetime, acting_user=None, **details
+) -> Organization:
+    """Change billing details: legal_name, address, country (2 letters), vat_id, billing_email.
+
+    Only the fields passed change; the audit row records each change as [old, new].
+    """
+    cleaned = _clean_details(details, allowed=BILLING_DETAIL_FIELDS)
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    changes = {
+        name: [getattr(locked, name), value]
+        for name, value in cleaned.items()
+        if getattr(locked, name) != value
+    }
+    if not changes:
+        return locked
+    for name, (_old, new) in changes.items():
+        setattr(locked, name, new)
+        setattr(organization, name, new)
+    locked.save(update_fields=list(changes))
+    audit_record(
+        organization=locked,
+        actor=acting_user,
+        action="organization.billing_details_updated",
+        at=at,
+        target=locked.slug,
+        details=changes,
+    )
+    return locked
+
+
+# ---------------------------------------------------------------------------
+# Invitations
+
+
+def invitation_accept_path(token: str) -> str:
+    return reverse("invitation_accept", kwargs={"token": token})
+
+
+def _invitation_send(*, invitation: Invitation, token: str, base_url: str) -> None:
+    """Send the invitation e-mail once the transaction commits (never for a rolled-back invitation)."""
+    base = (base_url or getattr(settings, "SITE_URL", "") or "http://127.0.0.1:8000").rstrip("/")
+    inviter = invitation.invited_by
+    context = {
+        "organization_name": invitation.organization.name,
+        "inviter": (inviter.get_full_name() or inviter.email or inviter.get_username()) if inviter else "",
+        "role": invitation.get_role_display(),
+        "accept_url": f"{base}{invitation_accept_path(token)}",
+        "expires_at": invitation.expires_at,
+    }
+    subject = f"You are invited to join {invitation.organization.name}"
+    body = render_to_string("organizations/email/invitation.txt", context)
+    recipient = invitation.email
+    transaction.on_commit(lambda: send_mail(subject, body, None, [recipient]))
+
+
+def _ensure_not_member_by_email(*, organization: Organization, email: str) -> None:
+    User = get_user_model()
+    user_ids = User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).values("pk")
+    if Membership.objects.filter(
+        organization=organization, user__in=user_ids, removed_at__isnull=True
+    ).exists():
+        raise RuleViolation(
+            f"{email} is already a member of {organization.name}.", code="already_member", field="email"
+        )
+
+
+def _new_token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(32)
+    return token, _token_hash(token)
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    organization: Organization,
+    email: str,
+    role: str,
+    invited_by,
+    at: dt.datetime,
+    seat_interval: str = "",
+    base_url: str = "",
+) -> Invitation:
+    """Invite `email` to join with `role`; e-mails the accept link after commit.
+
+    Only a hash of the token is stored; the returned invitation carries the token in the
+    unsaved attribute `token` for the caller (the API shows it once). `base_url`
+    ("https://host") prefixes the link; default settings.SITE_URL.
+    """
+    email = _normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise RuleViolation("Enter a valid e-mail address.", code="invalid_email", field="email") from None
+    _validate_role(role)
+    if role == Role.OWNER:
+        _ensure_owner_for_owner_change(
+            organization=organization, acting_user=invited_by, what="invite an owner"
+        )
+    # Serialize invitations of one organization so the duplicate checks below hold.
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    _ensure_not_member_by_email(organization=organization, email=email)
+    pending = Invitation.objects.filter(
+        organization=organization, email__iexact=email, status=Invitation.Status.PENDING
+    ).first()
+    if pending is not None:
+        if pending.expires_at > at:
+            raise RuleViolation(
+                f"{email} already has a pending invitation; resend it instead of inviting again.",
+                code="invitation_pending",
+                field="email",
+            )
+        pending.status = Invitation.Status.EXPIRED
+        pending.save(update_fields=["status"])
+    token, token_hash = _new_token()
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email=email,
+        role=role,
+        seat_interval=seat_interval,
+        token_hash=token_hash,
+        invited_by=invited_by if getattr(invited_by, "pk", None) else None,
+        created_at=at,
+        sent_at=at,
+        expires_at=at + dt.timedelta(days=settings.INVITATION_VALID_DAYS),
+    )
+    invitation.token = token
+    audit_record(
+        organization=organization,
+        actor=invited_by,
+        action="invitation.created",
+        at=at,
+        target=email,
+        details={
+            "role": role,
+            "seat_interval": seat_interval,
+            "expires_at": invitation.expires_at.isoformat(),
+        },
+    )
+    _invitation_send(invitation=invitation, token=token, base_url=base_url)
+    return invitation
+
+
+def _lock_invitation(invitation: Invitation) -> Invitation:
+    return (
+        Invitation.objects.select_for_update()
+        .select_related("organization", "invited_by")
+        .get(pk=invitation.pk)
+    )
+
+
+@transaction.atomic
+def invitation_resend(
+    *, invitation: Invitation, at: dt.datetime, acting_user=None, base_url: str = ""
+) -> Invitation:
+    """Send a pending (or expired) invitation again with a new link and a new expiry.
+
+    The old link stops working. Accepted and revoked invitations cannot be resent.
+    """
+    locked = _lock_invitation(invitation)
+    if locked.status not in (Invitation.Status.PENDING, Invitation.Status.EXPIRED):
+        raise RuleViolation(
+            f"The invitation to {locked.email} was {locked.get_status_display().lower()}; "
+            "invite them again instead.",
+            code="invitation_closed",
+        )
+    organization = locked.organization
+    if locked.status == Invitation.Status.EXPIRED:
+        if (
+            Invitation.objects.filter(
+                organization=organization, email__iexact=locked.email, status=Invitation.Status.PENDING
+            )
+            .exclude(pk=locked.pk)
+            .exists()
+        ):
+            raise RuleViolation(
+                f"{locked.email} already has a newer pending invitation; resend that one.",
+                code="invitation_pending",
+            )
+    _ensure_not_member_by_email(organization=organization, email=locked.email)
+    token, token_hash = _new_token()
+    locked.token_hash = token_hash
+    locked.status = Invitation.Status.PENDING
+    locked.sent_at = at
+    locked.expires_at = at + dt.timedelta(days=settings.INVITATION_VALID_DAYS)
+    locked.save(update_fields=["token_hash", "status", "sent_at", "expires_at"])
+    locked.token = token
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="invitation.resent",
+        at=at,
+        target=locked.email,
+        details={"expires_at": locked.expires_at.isoformat()},
+    )
+    _invitation_send(invitation=locked, token=token, base_url=base_url)
+    return locked
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, at: dt.datetime, acting_user=None) -> Invitation:
+    """Withdraw a pending invitation: its link stops working."""
+    locked = _lock_invitation(invitation)
+    if locked.status not in (Invitation.Status.PENDING, Invitation.Status.EXPIRED):
+        raise RuleViolation(
+            f"The invitation to {locked.email} was already {locked.get_status_display().lower()}.",
+            code="invitation_closed",
+        )
+    locked.status = Invitation.Status.REVOKED
+    locked.save(update_fields=["status"])
+    invitation.status = locked.status
+    audit_record(
+        organization=locked.organization,
+        actor=acting_user,
+        action="invitation.revoked",
+        at=at,
+        target=locked.email,
+    )
+    return locked
+
+
+def invitation_get_valid(*, token: str, at: dt.datetime) -> Invitation:
+    """The invitation behind an e-mailed link, if it can still be accepted at `at`.
+
+    Raises RuleViolation(code="invitation_invalid") saying why not (unknown, revoked, used,
+    expired) and what to do. Reads only.
+    """
+    invitation = (
+        Invitation.objects.select_related("organization", "invited_by")
+        .filter(token_hash=_token_hash(token or ""))
+        .first()
+    )
+    code = "invitation_invalid"
+    if invitation is None:
+        raise RuleViolation(
+            "This invitation link is not valid. It may have been replaced by a newer e-mail: "
+            "use the link in the latest invitation, or ask for a new one.",
+            code=code,
+        )
+    org_name = invitation.organization.name
+    inviter = invitation.invited_by.email if invitation.invited_by else f"an owner of {org_name}"
+    if invitation.status == Invitation.Status.ACCEPTED:
+        raise RuleViolation(
+            f"This invitation to {org_name} has already been used. Log in to continue.", code=code
+        )
+    if invitation.status == Invitation.Status.REVOKED:
+        raise RuleViolation(
+            f"This invitation to {org_name} was withdrawn. Ask {inviter} if you should still join.", code=code
+        )
+    if invitation.status == Invitation.Status.EXPIRED or invitation.expires_at <= at:
+        raise RuleViolation(
+            f"This invitation to {org_name} has expired. Ask {inviter} to send it again.", code=code
+        )
+    return invitation
+
+
+@transaction.atomic
+def invitation_mark_accepted(*, invitation: Invitation, at: dt.datetime, user=None) -> Invitation:
+    """Close the invitation as used. Low level: `seats.services.invitation_accept` adds the member."""
+    locked = _lock_invitation(invitation)
+    if locked.status != Invitation.Status.PENDING or locked.expires_at <= at:
+        raise RuleViolation(
+            "This invitation is no longer valid; ask for a new one.", code="invitation_invalid"
+        )
+    locked.status = Invitation.Status.ACCEPTED
+    locked.accepted_at = at
+    locked.save(update_fields=["status", "accepted_at"])
+    invitation.status, invitation.accepted_at = locked.status, locked.accepted_at
+    audit_record(
+        organization=locked.organization,
+        actor=user,
+        action="invitation.accepted",
+        at=at,
+        target=locked.email,
+        details={"role": locked.role},
+    )
+    return locked
+
+
+# ---------------------------------------------------------------------------
+# Memberships (low level: no seats)
+
+
+def ensure_not_last_owner(memberships_to_remove: Iterable[Membership]) -> None:
+    """Refuse (LastOwner) if removing or demoting these memberships leaves an organization without an owner.
+
+    Locks the organization's active owner rows (in id order, so concurrent callers queue
+    instead of deadlocking): two owners removing each other at once cannot both succeed.
+    Call it inside the caller's transaction.
+    """
+    by_organization: dict[int, set[int]] = {}
+    for membership in memberships_to_remove:
+        by_organization.setdefault(membership.organization_id, set()).add(membership.pk)
+    for organization_id, leaving in by_organization.items():
+        with transaction.atomic():
+            owners = set(
+                Membership.objects.select_for_update()
+                .filter(organization_id=organization_id, role=Role.OWNER, removed_at__isnull=True)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+        if owners & leaving and not owners - leaving:
+            organization = Organization.objects.get(pk=organization_id)
+            raise LastOwner(
+                f"{organization.name} needs at least one owner. "
+                "Make someone else an owner first, then try again."
+            )
+
+
+@transaction.atomic
+def membership_create(
+    *,
+    organization: Organization,
+    user,
+    role: str,
+    at: dt.datetime,
+    on: dt.date,
+    seat_interval: str = "",
+    acting_user=None,
+) -> Membership:
+    """Make `user` an active member (low level: takes no seat). Refused if already an active member."""
+    _validate_role(role)
+    if role == Role.OWNER and acting_user is not None and acting_user != user:
+        _ensure_owner_for_owner_change(
+            organization=organization, acting_user=acting_user, what="add an owner"
+        )
+    if Membership.objects.filter(organization=organization, user=user, removed_at__isnull=True).exists():
+        raise RuleViolation(f"{user} is already a member of {organization.name}.", code="already_member")
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(
+                organization=organization,
+                user=user,
+                role=role,
+                seat_interval=seat_interval,
+                joined_at=at,
+                joined_on=on,
+            )
+    except IntegrityError:
+        # A concurrent request added the same person first (one active membership per user).
+        raise RuleViolation(
+            f"{user} is already a member of {organization.name}.", code="already_member"
+        ) from None
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="member.added",
+        at=at,
+        target=str(user),
+        details={"role": role, "joined_on": on.isoformat(), "seat_interval": seat_interval},
+    )
+    return membership
+
+
+def _lock_membership(membership: Membership) -> Membership:
+    return Membership.objects.select_for_update().select_related("organization", "user").get(pk=membership.pk)
+
+
+@transaction.atomic
+def membership_end(*, membership: Membership, at: dt.datetime, acting_user=None) -> Membership:
+    """Remove a member (low level: releases no seat). The row stays, with `removed_at` set.
+
+    Refused with LastOwner for the last active owner; only an owner removes an owner.
+    """
+    ensure_not_last_owner([membership])
+    locked = _lock_membership(membership)
+    if locked.removed_at is not None:
+        raise RuleViolation(f"{locked.user} is no longer a member.", code="not_a_member")
+    if locked.role == Role.OWNER and acting_user != locked.user:
+        _ensure_owner_for_owner_change(
+            organization=locked.organization, acting_user=acting_user, what="remove an owner"
+        )
+    locked.removed_at = at
+    locked.save(update_fields=["removed_at"])
+    membership.removed_at = at
+    audit_record(
+        organization=locked.organization,
+        actor=acting_user,
+        action="member.removed",
+        at=at,
+        target=str(locked.user),
+        details={"role": locked.role},
+    )
+    return locked
+
+
+@transaction.atomic
+def membership_role_change(
+    *, membership: Membership, role: str, at: dt.datetime, acting_user=None
+) -> Membership:
+    """Give a member another role.
+
+    LastOwner when demoting the last owner; only an owner makes or unmakes owners.
+    """
+    _validate_role(role)
+    if role != Role.OWNER:
+        # Locks the owner rows before the member's row, in the same order as membership_end.
+        ensure_not_last_owner([membership])
+    locked = _lock_membership(membership)
+    if locked.removed_at is not None:
+        raise RuleViolation(f"{locked.user} is no longer a member.", code="not_a_member")
+    if locked.role == role:
+        return locked
+    if Role.OWNER in (locked.role, role):
+        _ensure_owner_for_owner_change(
+            organization=locked.organization, acting_user=acting_user, what="change who is an owner"
+        )
+    old_role = locked.role
+    locked.role = role
+    locked.save(update_fields=["role"])
+    membership.role = role
+    audit_record(
+        organization=locked.organization,
+        actor=acting_user,
+        action="member.role_changed",
+        at=at,
+        target=str(locked.user),
+        details={"from": old_role, "to": role},
+    )
+    return locked
+
+
+# ---------------------------------------------------------------------------
+# People
+
+
+def user_create(*, email: str, password: str, first_name: str = "", last_name: str = ""):
+    """A new login for a person who accepts an invitation: username = e-mail.
+
+    The caller validates the password (AUTH_PASSWORD_VALIDATORS) as form input. Refused if
+    an account with that e-mail exists: that person logs in instead.
+    """
+    User = get_user_model()
+    email = _normalize_email(email)
+    if User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
+        raise RuleViolation(
+            f"An account for {email} exists already: log in to continue.", code="account_exists"
+        )
+    return User.objects.create_user(
+        username=email,
+        email=email,
+        password=password,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+    )
