@@ -131,8 +131,27 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
     return cleaned
 
 
+# Letters NFKD does not decompose into ASCII (slugify would drop them).
+_SLUG_TRANSLITERATION = str.maketrans(
+    {
+        "æ": "ae",
+        "Æ": "AE",
+        "ø": "oe",
+        "Ø": "OE",
+        "å": "aa",
+        "Å": "AA",
+        "ß": "ss",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+    }
+)
+
+
 def _unique_slug(base: str) -> str:
-    base = (slugify(base) or "organization")[: SLUG_MAX_LENGTH - 4].strip("-") or "organization"
+    base = (slugify(base.translate(_SLUG_TRANSLITERATION)) or "organization")[: SLUG_MAX_LENGTH - 4].strip(
+        "-"
+    ) or "organization"
     candidate, n = base, 1
     while candidate in RESERVED_SLUGS or Organization.objects.filter(slug=candidate).exists():
         n += 1
@@ -344,7 +363,7 @@ def invitation_create(
 
 def _lock_invitation(invitation: Invitation) -> Invitation:
     return (
-        Invitation.objects.select_for_update()
+        Invitation.objects.select_for_update(of=("self",))
         .select_related("organization", "invited_by")
         .get(pk=invitation.pk)
     )
@@ -554,7 +573,11 @@ def membership_create(
 
 
 def _lock_membership(membership: Membership) -> Membership:
-    return Membership.objects.select_for_update().select_related("organization", "user").get(pk=membership.pk)
+    return (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("organization", "user")
+        .get(pk=membership.pk)
+    )
 
 
 @transaction.atomic

@@ -45,7 +45,7 @@ def test_slugs_are_unique_and_avoid_reserved_paths(at):
     assert services.organization_create(name="Acme", owner=user, at=at).slug == "acme-2"
     assert services.organization_create(name="ACME!", owner=user, at=at).slug == "acme-3"
     assert services.organization_create(name="New", owner=user, at=at).slug == "new-2"
-    assert services.organization_create(name="Ærø Øl", owner=user, at=at).slug == "r-l"
+    assert services.organization_create(name="Ærø Øl & Café", owner=user, at=at).slug == "aeroe-oel-cafe"
     assert services.organization_create(name="!!!", owner=user, at=at).slug == "organization"
 
 
