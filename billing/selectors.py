@@ -1,12 +1,16 @@
 """Organization-scoped reads of plans and subscription state."""
 
+import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
-from django.db.models import Count, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 
+from config.clock import today_in
+from invoices.services import credit_balance_minor
 from organizations.models import Membership, Organization
 
-from .models import Plan, SeatItem, Subscription
+from .models import PendingCharge, Plan, SeatItem, Subscription
 
 
 def plan_list(*, public_only: bool = True):
@@ -63,3 +67,82 @@ def seat_summary(*, organization: Organization) -> SeatSummary | None:
         committed=subscription.committed_seats,
         max_seats=subscription.plan.max_seats,
     )
+
+
+def state_token(*, organization: Organization, on) -> str:
+    """A fingerprint of everything a preview's prices depend on.
+
+    A preview carries it; confirming compares it under the subscription's lock, so a
+    change made meanwhile (someone bought seats, a renewal ran, credit was used) refuses
+    the confirmation instead of silently charging another amount.
+    """
+    subscription = subscription_live(organization=organization)
+    parts = [str(on)]
+    if subscription is not None:
+        parts += [
+            subscription.pk,
+            subscription.plan_id,
+            subscription.status,
+            subscription.anchor,
+            subscription.current_period_start,
+            subscription.current_period_end,
+            subscription.committed_seats,
+        ]
+        parts += [
+            (item.interval, item.quantity, item.period_start, item.period_end)
+            for item in subscription.seat_items.order_by("interval")
+        ]
+        parts += list(
+            subscription.pending_charges.filter(invoice__isnull=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        parts.append(credit_balance_minor(organization=organization, currency=subscription.plan.currency))
+    parts += sorted(members_by_interval(organization=organization).items())
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+# No time zone is more than 14 hours ahead of UTC (Pacific/Kiritimati, UTC+14), so no
+# organization's "today" is later than this many hours after the UTC instant.
+MAX_UTC_OFFSET = dt.timedelta(hours=14)
+
+
+def subscriptions_due(*, at: dt.datetime) -> list[int]:
+    """Ids, ascending, of the live subscriptions with something due at instant `at`.
+
+    Due: the subscription's period, a seat item's period or a pending charge's invoice
+    date (`invoice_on`) falls on or before today in the organization's time zone, so
+    `subscription_renew` has work to do. One query finds the candidates with the latest
+    date any time zone can have; each is then checked against its own zone's today,
+    computed once per zone. Canceled subscriptions are never due.
+    """
+    latest_today = (at.astimezone(dt.UTC) + MAX_UTC_OFFSET).date()
+    first_item_end = (
+        SeatItem.objects.filter(subscription=OuterRef("pk")).order_by("period_end").values("period_end")[:1]
+    )
+    first_pending_on = (
+        PendingCharge.objects.filter(
+            subscription=OuterRef("pk"), invoice__isnull=True, invoice_on__isnull=False
+        )
+        .order_by("invoice_on")
+        .values("invoice_on")[:1]
+    )
+    candidates = (
+        Subscription.objects.exclude(status=Subscription.Status.CANCELED)
+        .annotate(item_due_on=Subquery(first_item_end), pending_due_on=Subquery(first_pending_on))
+        .filter(
+            Q(current_period_end__lte=latest_today)
+            | Q(item_due_on__lte=latest_today)
+            | Q(pending_due_on__lte=latest_today)
+        )
+        .order_by("pk")
+        .values_list("pk", "organization__time_zone", "current_period_end", "item_due_on", "pending_due_on")
+    )
+    today_by_zone: dict[str, dt.date] = {}
+    due = []
+    for pk, zone, *days in candidates.iterator(chunk_size=5000):
+        if zone not in today_by_zone:
+            today_by_zone[zone] = today_in(zone, at=at)
+        if min(day for day in days if day is not None) <= today_by_zone[zone]:
+            due.append(pk)
+    return due

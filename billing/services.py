@@ -21,7 +21,7 @@ from organizations.errors import RuleViolation
 from organizations.models import Organization
 
 from .models import PendingCharge, Plan, SeatItem, SeatLedgerEntry, Subscription
-from .selectors import active_members, members_by_interval, seats_total, subscription_live
+from .selectors import active_members, members_by_interval, seats_total, state_token, subscription_live
 
 APP_STORE_MAX_MEMBERS = 3  # seed 004: a team bought through a mobile app store
 
@@ -32,6 +32,19 @@ class SubscriptionExists(RuleViolation):
 
 class MaxSeatsExceeded(RuleViolation):
     code = "max_seats_exceeded"
+
+
+class PreviewStale(RuleViolation):
+    code = "preview_stale"
+
+
+def ensure_fresh(*, organization: Organization, on: dt.date, expected_token: str | None) -> None:
+    """Refuse a confirmation whose preview no longer matches (call under the subscription lock)."""
+    if expected_token and state_token(organization=organization, on=on) != expected_token:
+        raise PreviewStale(
+            "Something changed since you reviewed this (seats, plan, credit or the date). "
+            "Review the new amounts and confirm again."
+        )
 
 
 def _actor_label(actor) -> str:
@@ -146,7 +159,8 @@ def seat_credit_line(*, subscription: Subscription, item: SeatItem, count: int, 
     )
 
 
-def _pending_to_line(charge: PendingCharge) -> L.LineDraft:
+def pending_line(charge: PendingCharge) -> L.LineDraft:
+    """The invoice line a pending charge becomes."""
     return L.LineDraft(
         kind=charge.kind,
         description=charge.description,
@@ -388,7 +402,7 @@ def _renew_on(*, subscription: Subscription, day: dt.date, at: dt.datetime, rene
             target=plan.code,
             details={"on": day.isoformat(), "why": "cancel at period end"},
         )
-        lines, reason, items = [_pending_to_line(c) for c in pending], Reason.SEAT_CHANGE, []
+        lines, reason, items = [pending_line(c) for c in pending], Reason.SEAT_CHANGE, []
     else:
         members = members_by_interval(organization=subscription.organization)
         items = [i for i in subscription.seat_items.all() if i.period_end == day]
@@ -409,7 +423,7 @@ def _renew_on(*, subscription: Subscription, day: dt.date, at: dt.datetime, rene
             )
             subscription.save(update_fields=["current_period_start", "current_period_end"])
         lines = _base_and_seat_lines(subscription=subscription, items=items, include_base=renew_base)
-        lines += [_pending_to_line(c) for c in pending]
+        lines += [pending_line(c) for c in pending]
         reason = Reason.SUBSCRIPTION_CYCLE
     invoice = invoice_issue(
         organization=subscription.organization,
@@ -435,7 +449,7 @@ def _invoice_pending(*, subscription: Subscription, day: dt.date, at: dt.datetim
         organization=subscription.organization,
         subscription=subscription,
         reason=Reason.SEAT_CHANGE,
-        lines=[_pending_to_line(c) for c in pending],
+        lines=[pending_line(c) for c in pending],
         currency=subscription.plan.currency,
         issued_on=day,
         at=at,
@@ -491,3 +505,166 @@ def subscription_bring_up_to_date(*, organization: Organization, on: dt.date, at
     if subscription is None:
         return None
     return subscription_renew(subscription=subscription, on=on, at=at)
+
+
+# Plan changes -------------------------------------------------------------------------
+
+
+class PlanChangeRefused(RuleViolation):
+    code = "plan_change_refused"
+
+
+def _plan_lines(
+    *, plan: Plan, billable: int, fraction: Fraction, start: dt.date, end: dt.date, sign: int, what: str
+) -> list[L.LineDraft]:
+    """A plan's base and seats for [start, end) at `fraction` of its period; sign -1 credits them."""
+    fraction_text = "1" if fraction == 1 else f"{fraction.numerator}/{fraction.denominator}"
+    period = L.describe_period(start, end)
+    lines = [
+        L.LineDraft(
+            kind=L.PRORATION,
+            description=f"{what}: {plan.name} × {fraction_text}, {period}",
+            quantity=sign,
+            unit_price_minor=plan.base_price_minor,
+            fraction=fraction,
+            period_start=start,
+            period_end=end,
+            interval=plan.interval,
+        )
+    ]
+    if billable:
+        lines.append(
+            L.LineDraft(
+                kind=L.PRORATION,
+                description=f"{what}: {billable} seats of {plan.name} × {fraction_text}, {period}",
+                quantity=sign * billable,
+                unit_price_minor=plan.seat_price_minor,
+                fraction=fraction,
+                period_start=start,
+                period_end=end,
+                interval=plan.interval,
+            )
+        )
+    return lines
+
+
+@transaction.atomic
+def plan_change(
+    *,
+    organization: Organization,
+    plan: Plan,
+    on: dt.date,
+    at: dt.datetime,
+    acting_user=None,
+    expected_token: str | None = None,
+) -> Subscription:
+    """Move the subscription to `plan` on `on`, at once.
+
+    The unused part of the old plan (base and billable seats) is credited and the new plan
+    charged for the rest of the period, by day. A change of interval starts a new period
+    on `on` (the new plan is charged in full). One `plan_change` invoice when the net is a
+    charge; a credit note to the balance when it is a credit. Seats carry over, raised to
+    the new plan's included seats and the commitment; a plan whose max seats is below the
+    members is refused.
+    """
+    subscription = subscription_bring_up_to_date(organization=organization, on=on, at=at)
+    if subscription is None:
+        raise PlanChangeRefused("This organization has no subscription yet; subscribe first.")
+    ensure_fresh(organization=organization, on=on, expected_token=expected_token)
+    old = subscription.plan
+    if plan.pk == old.pk:
+        raise PlanChangeRefused(f"You are already on {plan.name}.")
+    if old.has_seat_intervals or plan.has_seat_intervals:
+        raise PlanChangeRefused(
+            "Plans with per-member billing intervals are changed by our support team; contact us."
+        )
+    if plan.currency != old.currency:
+        raise PlanChangeRefused(f"{plan.name} is billed in {plan.currency}, your plan in {old.currency}.")
+    members = active_members(organization=organization).count()
+    if plan.max_seats is not None and members > plan.max_seats:
+        raise PlanChangeRefused(
+            f"{plan.name} allows at most {plan.max_seats} members and you have {members}. "
+            f"Remove {members - plan.max_seats} first, or choose a larger plan."
+        )
+    old_total = seats_total(subscription=subscription)
+    new_total = max(old_total, plan.included_seats, subscription.committed_seats)
+    if plan.max_seats is not None:
+        new_total = min(new_total, plan.max_seats)
+    start, end = subscription.current_period_start, subscription.current_period_end
+    unused = Fraction((end - on).days, (end - start).days)
+    lines = _plan_lines(
+        plan=old,
+        billable=old_total - old.included_seats,
+        fraction=unused,
+        start=on,
+        end=end,
+        sign=-1,
+        what="Unused time",
+    )
+    if plan.interval != old.interval:
+        subscription.anchor = on
+        start, end = period_containing(on, plan.interval, on)
+        charged = Fraction(1)
+    else:
+        charged = unused
+    lines += _plan_lines(
+        plan=plan,
+        billable=new_total - plan.included_seats,
+        fraction=charged,
+        start=on,
+        end=end,
+        sign=1,
+        what="Remaining time",
+    )
+    subscription.plan = plan
+    subscription.current_period_start, subscription.current_period_end = start, end
+    subscription.save(update_fields=["plan", "anchor", "current_period_start", "current_period_end"])
+    item = subscription.seat_items.get(interval=old.interval)
+    item.interval, item.period_start, item.period_end = plan.interval, start, end
+    item.save(update_fields=["interval", "period_start", "period_end"])
+    seat_quantity_set(
+        subscription=subscription,
+        item=item,
+        quantity=new_total - plan.included_seats,
+        on=on,
+        at=at,
+        reason=SeatLedgerEntry.Reason.PLAN_CHANGE,
+        actor=acting_user,
+    )
+    lines = L.without_zero_lines(lines)
+    net = sum(line.amount_minor for line in lines)
+    if net > 0:
+        invoice_issue(
+            organization=organization,
+            subscription=subscription,
+            reason=Reason.PLAN_CHANGE,
+            lines=lines,
+            currency=plan.currency,
+            issued_on=on,
+            at=at,
+            period_start=on,
+            period_end=end,
+        )
+    elif net < 0:
+        corrected = Invoice.objects.filter(subscription=subscription).order_by("-sequence").first()
+        credit_note_issue(
+            invoice=corrected,
+            lines=[_negated(line) for line in lines],
+            issued_on=on,
+            at=at,
+            reason="plan_change",
+        )
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="subscription.plan_change",
+        at=at,
+        target=plan.code,
+        details={"from": old.code, "to": plan.code, "on": on.isoformat()},
+    )
+    return subscription
+
+
+def _negated(line: L.LineDraft) -> L.LineDraft:
+    """On a credit note, credits are positive and charges negative."""
+    return L.LineDraft(**{**line.__dict__, "quantity": -line.quantity})

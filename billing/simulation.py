@@ -291,7 +291,8 @@ def _organization_for(scenario: dict, owner, at: dt.datetime) -> Organization:
     return organization
 
 
-def run_scenario(scenario: dict, *, keep: bool = False) -> dict:
+def run_scenario(scenario: dict, *, keep: bool = False, after_each_step=None) -> dict:
+    """Play `scenario`; `after_each_step(subscription, day, clock)` runs after every renewal and action."""
     start, until, actions = _validate(scenario)
     clock = Clock(start)
 
@@ -335,12 +336,16 @@ def run_scenario(scenario: dict, *, keep: bool = False) -> dict:
             while day <= until:
                 clock.day, clock.tick = day, 0
                 subscription_renew(subscription=subscription, on=day, at=clock.at())
+                if after_each_step:
+                    after_each_step(subscription, day, clock)
                 for action in (a for a in actions if a["on"] == day.isoformat()):
                     try:
                         with transaction.atomic():
                             _play(sim, action, day, clock)
                     except RuleViolation as error:
                         sim.refused.append({"on": day.isoformat(), "do": action["do"], "code": error.code})
+                    if after_each_step:
+                        after_each_step(subscription, day, clock)
                 day += dt.timedelta(days=1)
             subscription.refresh_from_db()
             result = {

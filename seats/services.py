@@ -65,8 +65,12 @@ def seat_purchase(
     at: dt.datetime,
     acting_user=None,
     interval: str = "",
+    expected_token: str | None = None,
 ) -> Subscription:
-    """An owner buys `count` seats, charged prorated for the rest of the seats' period."""
+    """An owner buys `count` seats, charged prorated for the rest of the seats' period.
+
+    With `expected_token` (from a preview), refused as `preview_stale` if anything changed.
+    """
     if count < 1:
         raise RuleViolation("Buy at least one seat.", code="invalid_count")
     subscription = engine.subscription_bring_up_to_date(organization=organization, on=on, at=at)
@@ -74,6 +78,7 @@ def seat_purchase(
         raise RuleViolation(
             "This organization has no subscription yet; choose a plan first.", code="no_subscription"
         )
+    engine.ensure_fresh(organization=organization, on=on, expected_token=expected_token)
     interval = _interval_for(subscription.plan, interval)
     engine.check_max_seats(subscription=subscription, adding=count)
     _buy(
@@ -105,6 +110,7 @@ def members_add(
     at: dt.datetime,
     acting_user=None,
     seat_interval: str = "",
+    expected_token: str | None = None,
 ) -> list[Membership]:
     """Add people as members, each taking a seat; in `auto` mode missing seats are bought.
 
@@ -112,6 +118,7 @@ def members_add(
     beyond them takes a paid seat of their interval, reusing an unused one before buying.
     """
     subscription = engine.subscription_bring_up_to_date(organization=organization, on=on, at=at)
+    engine.ensure_fresh(organization=organization, on=on, expected_token=expected_token)
     assigned = [""] * len(users)
     if subscription is not None:
         plan = subscription.plan

@@ -5,7 +5,7 @@ Fractional maths is done in `Fraction` and rounded once per line, half up, by
 """
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 from fractions import Fraction
 
 # ISO 4217 minor units of the currencies we bill in; anything else is refused.
@@ -61,7 +61,12 @@ def parse_amount(text: str | int | Decimal, currency: str) -> int:
         raise ValueError(f"{text!r} is not an amount.") from None
     if not value.is_finite():
         raise ValueError(f"{text!r} is not an amount.")
-    scaled = value.scaleb(places)
+    # Scale exactly: the default context rounds past 28 digits and flushes tiny values to 0, which
+    # would accept a 3-decimal amount such as '12345678901234567890123456.789' or '1e-999999999'.
+    try:
+        scaled = value.scaleb(places, context=Context(traps=[Inexact, Overflow, InvalidOperation]))
+    except (Inexact, Overflow, InvalidOperation):
+        raise ValueError(f"{text!r} is not an amount we can bill exactly in {currency}.") from None
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{text!r} has more than {places} decimals for {currency}.")
     return int(scaled)

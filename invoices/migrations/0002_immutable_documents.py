@@ -10,17 +10,54 @@ from django.db import migrations
 
 FROZEN = {
     "invoices_invoice": [
-        "organization_id", "number", "sequence", "issued_on", "subscription_id", "reason", "currency",
-        "subtotal_minor", "tax_rate", "tax_kind", "tax_minor", "total_minor", "credit_applied_minor",
-        "amount_due_minor", "period_start", "period_end", "customer_name", "customer_address",
-        "customer_country", "customer_vat_id", "seller_name", "seller_address", "seller_country",
-        "seller_vat_id", "created_at",
+        "organization_id",
+        "number",
+        "sequence",
+        "issued_on",
+        "subscription_id",
+        "reason",
+        "currency",
+        "subtotal_minor",
+        "tax_rate",
+        "tax_kind",
+        "tax_minor",
+        "total_minor",
+        "credit_applied_minor",
+        "amount_due_minor",
+        "period_start",
+        "period_end",
+        "customer_name",
+        "customer_address",
+        "customer_country",
+        "customer_vat_id",
+        "seller_name",
+        "seller_address",
+        "seller_country",
+        "seller_vat_id",
+        "created_at",
     ],
     "invoices_creditnote": [
-        "organization_id", "number", "sequence", "issued_on", "invoice_id", "reason", "currency",
-        "subtotal_minor", "tax_rate", "tax_kind", "tax_minor", "total_minor", "customer_name",
-        "customer_address", "customer_country", "customer_vat_id", "seller_name", "seller_address",
-        "seller_country", "seller_vat_id", "created_at",
+        "organization_id",
+        "number",
+        "sequence",
+        "issued_on",
+        "invoice_id",
+        "reason",
+        "currency",
+        "subtotal_minor",
+        "tax_rate",
+        "tax_kind",
+        "tax_minor",
+        "total_minor",
+        "customer_name",
+        "customer_address",
+        "customer_country",
+        "customer_vat_id",
+        "seller_name",
+        "seller_address",
+        "seller_country",
+        "seller_vat_id",
+        "created_at",
     ],
 }
 APPEND_ONLY = ["invoices_invoiceline", "invoices_creditnoteline", "invoices_creditbalanceentry"]
@@ -74,14 +111,16 @@ def install(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     statements = _postgres_sql() if vendor == "postgresql" else _sqlite_sql() if vendor == "sqlite" else []
     for sql in statements:
-        schema_editor.execute(sql)
+        schema_editor.execute(sql, params=None)
 
 
 def uninstall(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     for table in ALL:
         suffix = "frozen" if table in FROZEN else "append_only"
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_{suffix}" + (f" ON {table}" if vendor == "postgresql" else ""))
+        schema_editor.execute(
+            f"DROP TRIGGER IF EXISTS {table}_{suffix}" + (f" ON {table}" if vendor == "postgresql" else "")
+        )
         if vendor == "postgresql":
             schema_editor.execute(f"DROP FUNCTION IF EXISTS {table}_{suffix}()")
 
