@@ -137,6 +137,26 @@ def test_parse_amount_refuses_more_decimals_than_the_currency_has(text, currency
         parse_amount(text, currency)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Past 28 significant digits the default decimal context would round these silently.
+        "12345678901234567890123456.789",
+        "12345678901234567890123456789012.00",
+        # The default context would flush this to 0 and overflow on that.
+        "1e-999999999",
+        "1e999999999",
+    ],
+)
+def test_parse_amount_refuses_what_it_cannot_scale_exactly(text):
+    with pytest.raises(ValueError, match="exactly"):
+        parse_amount(text, "EUR")
+
+
+def test_parse_amount_keeps_trailing_zeros_beyond_28_digits_exact():
+    assert parse_amount("1.000000000000000000000000000000000", "EUR") == 100
+
+
 @pytest.mark.parametrize("text", ["", "abc", "1,00", "12 EUR", "NaN", "Infinity", "-inf", "1/3"])
 def test_parse_amount_refuses_what_is_not_an_amount(text):
     with pytest.raises(ValueError, match="is not an amount"):
