@@ -40,3 +40,24 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.MEMBER
     joined_at = factory.LazyFunction(timezone.now)
     joined_on = factory.LazyFunction(lambda: dt.date.today())
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    """A monthly team plan by day; override any billing-rules.md field."""
+
+    class Meta:
+        model = "billing.Plan"
+
+    code = factory.Sequence(lambda n: f"plan-{n}")
+    name = factory.Sequence(lambda n: f"Plan {n}")
+    currency = "EUR"
+    interval = "month"
+    base_price_minor = 2000
+    seat_price_minor = 1000
+    included_seats = 3
+    max_seats = 50
+    seat_mode = "auto"
+    seat_removal = "credit"
+    renewal_seats = "in_use"
+    seat_invoicing = "immediate"
+    proration = "day"
