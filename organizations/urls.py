@@ -1,1 +1,52 @@
-urlpatterns = []
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+auth_patterns = [
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"
+    ),
+]
+
+urlpatterns = [
+    *auth_patterns,
+    path("", views.home, name="home"),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("o/new/", views.organization_create, name="organization_create"),
+    path("o/<slug:slug>/", views.organization_overview, name="organization_overview"),
+    path("o/<slug:slug>/members/", views.organization_members, name="organization_members"),
+    path("o/<slug:slug>/members/invite/", views.member_invite, name="member_invite"),
+    path(
+        "o/<slug:slug>/members/<int:membership_id>/role/",
+        views.membership_role_change,
+        name="membership_role_change",
+    ),
+    path(
+        "o/<slug:slug>/members/<int:membership_id>/remove/", views.membership_remove, name="membership_remove"
+    ),
+    path("o/<slug:slug>/members/<int:membership_id>/reassign/", views.seat_reassign, name="seat_reassign"),
+    path(
+        "o/<slug:slug>/invitations/<int:invitation_id>/resend/",
+        views.invitation_resend,
+        name="invitation_resend",
+    ),
+    path(
+        "o/<slug:slug>/invitations/<int:invitation_id>/revoke/",
+        views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path("o/<slug:slug>/settings/", views.organization_settings, name="organization_settings"),
+    path("o/<slug:slug>/audit/", views.organization_audit_log, name="organization_audit_log"),
+]

@@ -1,0 +1,112 @@
+"""Forms parse input; the rules (unique slug, 2-letter country, last owner...) live in services."""
+
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+
+from .models import Organization, Role
+
+
+def _input(**attrs):
+    return {"class": "input", **attrs}
+
+
+class OrganizationCreateForm(forms.Form):
+    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs=_input(autofocus=True)))
+    country = forms.CharField(
+        max_length=2,
+        initial="DK",
+        help_text="Two letters (ISO 3166-1), such as DK or DE: decides tax on invoices.",
+        widget=forms.TextInput(attrs=_input(size=2, autocomplete="country")),
+    )
+
+
+class BillingDetailsForm(forms.Form):
+    legal_name = forms.CharField(
+        label="Company name", max_length=200, required=False, widget=forms.TextInput(attrs=_input())
+    )
+    address = forms.CharField(required=False, widget=forms.Textarea(attrs={"class": "textarea", "rows": 3}))
+    country = forms.CharField(
+        max_length=2,
+        help_text="Two letters (ISO 3166-1), such as DK or DE.",
+        widget=forms.TextInput(attrs=_input(size=2, autocomplete="country")),
+    )
+    vat_id = forms.CharField(
+        label="VAT ID", max_length=32, required=False, widget=forms.TextInput(attrs=_input())
+    )
+    billing_email = forms.EmailField(
+        label="Billing e-mail",
+        required=False,
+        help_text="Invoices and receipts are sent here.",
+        widget=forms.EmailInput(attrs=_input()),
+    )
+
+    @classmethod
+    def initial_from(cls, organization: Organization) -> dict:
+        return {name: getattr(organization, name) for name in cls.base_fields}
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(
+        label="E-mail", widget=forms.EmailInput(attrs=_input(placeholder="name@company.com"))
+    )
+    role = forms.ChoiceField(
+        choices=Role.choices, initial=Role.MEMBER, widget=forms.Select(attrs={"class": "select"})
+    )
+
+    def __init__(self, *args, role_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if role_choices is not None:
+            self.fields["role"].choices = role_choices
+
+
+class RoleChangeForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class SeatReassignForm(forms.Form):
+    email = forms.EmailField(
+        label="Give the seat to",
+        help_text="The e-mail of a person who already has an account. Otherwise remove and invite instead.",
+        widget=forms.EmailInput(attrs=_input()),
+    )
+
+
+class AcceptSignupForm(forms.Form):
+    """A new person sets a password to join; the e-mail is the invitation's."""
+
+    first_name = forms.CharField(max_length=150, required=False, widget=forms.TextInput(attrs=_input()))
+    last_name = forms.CharField(max_length=150, required=False, widget=forms.TextInput(attrs=_input()))
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs=_input(autocomplete="new-password")),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs=_input(autocomplete="new-password")),
+    )
+
+    def __init__(self, *args, email: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", "The two passwords differ.")
+        elif password1:
+            User = get_user_model()
+            candidate = User(
+                username=self.email,
+                email=self.email,
+                first_name=cleaned.get("first_name", ""),
+                last_name=cleaned.get("last_name", ""),
+            )
+            try:
+                password_validation.validate_password(password1, candidate)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned

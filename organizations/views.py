@@ -1,0 +1,376 @@
+"""Pages of the organizations app: parse, authorize (org_view), call one selector or service, render.
+
+Joining and leaving go through the seat-aware entry points (`membership_services()`:
+members_remove, invitation_accept, seat_reassign); the clock is read here and passed down.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from config import clock
+
+from . import selectors, services
+from .errors import RuleViolation
+from .forms import (
+    AcceptSignupForm,
+    BillingDetailsForm,
+    InvitationForm,
+    OrganizationCreateForm,
+    RoleChangeForm,
+    SeatReassignForm,
+)
+from .membership_entry import membership_services
+from .models import Role
+from .tenancy import Capability
+from .views_base import org_view, refusal_message
+
+
+def _billing_date(organization, at):
+    return clock.today_in(organization.time_zone, at=at)
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def _redirect(request, url: str):
+    """A redirect that also works for an HTMX request (full page navigation)."""
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+# ---------------------------------------------------------------------------
+# Home and creating an organization
+
+
+@login_required
+def home(request):
+    organization = selectors.organization_first_for_user(user=request.user)
+    if organization is not None:
+        return redirect("organization_overview", slug=organization.slug)
+    return render(request, "organizations/no_organization.html", {"form": OrganizationCreateForm()})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organization_create(request):
+    form = OrganizationCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            organization = services.organization_create(
+                name=form.cleaned_data["name"],
+                country=form.cleaned_data["country"],
+                owner=request.user,
+                at=clock.now(),
+            )
+        except RuleViolation as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"{organization.name} is ready. Invite your team from Members.")
+            return redirect("organization_overview", slug=organization.slug)
+    return render(request, "organizations/organization_create.html", {"form": form})
+
+
+# ---------------------------------------------------------------------------
+# Organization pages
+
+
+@org_view(Capability.VIEW)
+def organization_overview(request, slug):
+    overview = selectors.organization_overview(
+        organization=request.organization, membership=request.membership
+    )
+    docs_url = getattr(settings, "DOCS_URL", "") or reverse("api-docs")
+    return render(request, "organizations/overview.html", {"overview": overview, "docs_url": docs_url})
+
+
+def _members_response(request, *, invite_form=None, reassign=None, error=None, status=200):
+    """The members page; for an HTMX request only its panel (the part the forms swap)."""
+    page = selectors.members_page(
+        organization=request.organization, membership=request.membership, at=clock.now()
+    )
+    if invite_form is None:
+        invite_form = InvitationForm(role_choices=page.role_choices)
+    context = {"page": page, "invite_form": invite_form, "error": error}
+    template = "organizations/members.html"
+    if getattr(request, "htmx", False):
+        template += "#members-panel"
+    return render(request, template, context, status=status)
+
+
+def _after_change(request, message: str):
+    messages.success(request, message)
+    url = reverse("organization_members", kwargs={"slug": request.organization.slug})
+    if getattr(request, "htmx", False):
+        return _members_response(request)
+    return redirect(url)
+
+
+@org_view(Capability.MANAGE_MEMBERS)
+@require_http_methods(["GET"])
+def organization_members(request, slug):
+    return _members_response(request)
+
+
+@org_view(Capability.MANAGE_MEMBERS)
+@require_POST
+def member_invite(request, slug):
+    page_roles = selectors.members_page(
+        organization=request.organization, membership=request.membership, at=clock.now()
+    ).role_choices
+    form = InvitationForm(request.POST, role_choices=page_roles)
+    if not form.is_valid():
+        return _members_response(request, invite_form=form)
+    try:
+        invitation = services.invitation_create(
+            organization=request.organization,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            invited_by=request.user,
+            at=clock.now(),
+            base_url=_base_url(request),
+        )
+    except RuleViolation as exc:
+        if exc.field in form.fields:
+            form.add_error(exc.field, exc.message)
+            return _members_response(request, invite_form=form)
+        return _members_response(request, invite_form=form, error=refusal_message(request, exc))
+    return _after_change(request, f"Invitation sent to {invitation.email}.")
+
+
+def _invitation_or_404(request, invitation_id):
+    invitation = selectors.invitation_get(organization=request.organization, invitation_id=invitation_id)
+    if invitation is None:
+        raise Http404("No such invitation.")
+    return invitation
+
+
+@org_view(Capability.MANAGE_MEMBERS)
+@require_POST
+def invitation_resend(request, slug, invitation_id):
+    invitation = _invitation_or_404(request, invitation_id)
+    try:
+        services.invitation_resend(
+            invitation=invitation, at=clock.now(), acting_user=request.user, base_url=_base_url(request)
+        )
+    except RuleViolation as exc:
+        return _members_response(request, error=refusal_message(request, exc))
+    return _after_change(
+        request, f"Invitation sent again to {invitation.email}; the old link no longer works."
+    )
+
+
+@org_view(Capability.MANAGE_MEMBERS)
+@require_POST
+def invitation_revoke(request, slug, invitation_id):
+    invitation = _invitation_or_404(request, invitation_id)
+    try:
+        services.invitation_revoke(invitation=invitation, at=clock.now(), acting_user=request.user)
+    except RuleViolation as exc:
+        return _members_response(request, error=refusal_message(request, exc))
+    return _after_change(request, f"Invitation to {invitation.email} withdrawn.")
+
+
+def _membership_or_404(request, membership_id):
+    membership = selectors.membership_get(organization=request.organization, membership_id=membership_id)
+    if membership is None:
+        raise Http404("No such member.")
+    return membership
+
+
+def _after_own_change(request):
+    """The viewer changed their own membership: they may no longer see this page."""
+    return _redirect(request, reverse("home"))
+
+
+@org_view(Capability.MANAGE_MEMBERS)
+@require_POST
+def membership_role_change(request, slug, membership_id):
+    membership = _membership_or_404(request, membership_id)
+    form = RoleChangeForm(request.POST)
+    if not form.is_valid():
+        return _members_response(request, error="Choose one of the roles listed.")
+    try:
+        services.membership_role_change(
+            membership=membership, role=form.cleaned_data["role"], at=clock.now(), acting_user=request.user
+        )
+    except RuleViolation as exc:
+        return _members_response(request, error=refusal_message(request, exc))
+    message = f"{membership.user.email or membership.user} is now {Role(membership.role).label.lower()}."
+    if membership.pk == request.membership.pk and membership.role not in (Role.OWNER, Role.ADMIN):
+        messages.success(request, message)
+        return _after_own_change(request)
+    return _after_change(request, message)
+
+
+@org_view(Capability.MANAGE_MEMBERS)
+@require_POST
+def membership_remove(request, slug, membership_id):
+    membership = _membership_or_404(request, membership_id)
+    at = clock.now()
+    try:
+        membership_services().members_remove(
+            organization=request.organization,
+            memberships=[membership],
+            on=_billing_date(request.organization, at),
+            at=at,
+            acting_user=request.user,
+        )
+    except RuleViolation as exc:
+        return _members_response(request, error=refusal_message(request, exc))
+    message = f"{membership.user.email or membership.user} was removed from {request.organization.name}."
+    if membership.pk == request.membership.pk:
+        messages.success(request, message)
+        return _after_own_change(request)
+    return _after_change(request, message)
+
+
+@org_view(Capability.MANAGE_MEMBERS)
+@require_http_methods(["GET", "POST"])
+def seat_reassign(request, slug, membership_id):
+    membership = _membership_or_404(request, membership_id)
+    form = SeatReassignForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        to_user = selectors.user_get_by_email(email=form.cleaned_data["email"])
+        if to_user is None:
+            form.add_error(
+                "email", "Nobody has an account with this e-mail yet. Invite them from Members instead."
+            )
+        else:
+            at = clock.now()
+            try:
+                membership_services().seat_reassign(
+                    organization=request.organization,
+                    membership=membership,
+                    to_user=to_user,
+                    on=_billing_date(request.organization, at),
+                    at=at,
+                    acting_user=request.user,
+                )
+            except RuleViolation as exc:
+                error = refusal_message(request, exc)
+            else:
+                messages.success(request, f"The seat of {membership.user} now belongs to {to_user}.")
+                if membership.pk == request.membership.pk:
+                    return _after_own_change(request)
+                return _redirect(request, reverse("organization_members", kwargs={"slug": slug}))
+    return render(
+        request, "organizations/seat_reassign.html", {"membership": membership, "form": form, "error": error}
+    )
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_http_methods(["GET", "POST"])
+def organization_settings(request, slug):
+    organization = request.organization
+    if request.method == "POST":
+        form = BillingDetailsForm(request.POST)
+        if form.is_valid():
+            try:
+                services.organization_update_billing_details(
+                    organization=organization, at=clock.now(), acting_user=request.user, **form.cleaned_data
+                )
+            except RuleViolation as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, "Billing details saved. New invoices use them.")
+                return redirect("organization_settings", slug=organization.slug)
+    else:
+        form = BillingDetailsForm(initial=BillingDetailsForm.initial_from(organization))
+    return render(request, "organizations/settings.html", {"form": form})
+
+
+@org_view(Capability.VIEW_AUDIT_LOG)
+@require_http_methods(["GET"])
+def organization_audit_log(request, slug):
+    page = selectors.audit_log_page(
+        organization=request.organization, page_number=request.GET.get("page") or 1
+    )
+    return render(request, "organizations/audit_log.html", {"page": page})
+
+
+# ---------------------------------------------------------------------------
+# Accepting an invitation (the link in the e-mail)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request, token):
+    at = clock.now()
+    try:
+        invitation = services.invitation_get_valid(token=token, at=at)
+    except RuleViolation as exc:
+        return render(request, "organizations/invitation_invalid.html", {"message": exc.message}, status=410)
+    organization = invitation.organization
+    context = {"invitation": invitation, "organization": organization, "error": None}
+
+    if request.user.is_authenticated:
+        same_person = (request.user.email or request.user.get_username()).strip().lower() == invitation.email
+        if not same_person:
+            return render(request, "organizations/invitation_accept.html", {**context, "state": "other_user"})
+        if selectors.membership_active_get(organization=organization, user=request.user) is not None:
+            return render(
+                request, "organizations/invitation_accept.html", {**context, "state": "already_member"}
+            )
+        if request.method == "POST":
+            try:
+                membership_services().invitation_accept(
+                    invitation=invitation, user=request.user, on=_billing_date(organization, at), at=at
+                )
+            except RuleViolation as exc:
+                context["error"] = _accept_refusal(exc, organization, invitation)
+            else:
+                messages.success(request, f"Welcome to {organization.name}.")
+                return redirect("organization_overview", slug=organization.slug)
+        return render(request, "organizations/invitation_accept.html", {**context, "state": "join"})
+
+    if selectors.user_get_by_email(email=invitation.email) is not None:
+        login_url = f"{reverse('login')}?next={request.path}"
+        return render(
+            request,
+            "organizations/invitation_accept.html",
+            {**context, "state": "log_in", "login_url": login_url},
+        )
+
+    form = AcceptSignupForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                user = services.user_create(
+                    email=invitation.email,
+                    password=form.cleaned_data["password1"],
+                    first_name=form.cleaned_data["first_name"],
+                    last_name=form.cleaned_data["last_name"],
+                )
+                membership_services().invitation_accept(
+                    invitation=invitation, user=user, on=_billing_date(organization, at), at=at
+                )
+        except RuleViolation as exc:
+            context["error"] = _accept_refusal(exc, organization, invitation)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to {organization.name}.")
+            return redirect("organization_overview", slug=organization.slug)
+    return render(
+        request, "organizations/invitation_accept.html", {**context, "state": "sign_up", "form": form}
+    )
+
+
+def _accept_refusal(exc: RuleViolation, organization, invitation) -> str:
+    """What the invited person reads when joining is refused; they are not a member, so no seats link."""
+    inviter = invitation.invited_by.email if invitation.invited_by else f"an owner of {organization.name}"
+    if exc.code in {"seat_unavailable", "max_seats_exceeded"}:
+        return (
+            f"{organization.name} has no free seat for you right now. "
+            f"Ask {inviter} to have an owner buy a seat, then open this link again."
+        )
+    return exc.message

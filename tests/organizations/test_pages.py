@@ -1,0 +1,312 @@
+"""The pages: home, creating an organization, overview, members actions, settings, audit log, layout."""
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from organizations import services
+from organizations.errors import RuleViolation
+from organizations.models import AuditLogEntry, Invitation, Membership, Organization, Role
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(name, organization, **kwargs):
+    return reverse(name, kwargs={"slug": organization.slug, **kwargs})
+
+
+# ---------------------------------------------------------------------------
+# Home, creating, overview, layout
+
+
+def test_home_sends_anonymous_visitors_to_log_in(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_home_without_an_organization_offers_to_create_one(client):
+    client.force_login(UserFactory())
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "No organization yet" in html and f'action="{reverse("organization_create")}"' in html
+
+
+def test_home_opens_the_first_organization(client, owner):
+    client.force_login(owner.user)
+    assert client.get("/")["Location"] == _url("organization_overview", owner.organization)
+
+
+def test_creating_an_organization_makes_you_its_owner(client):
+    user = UserFactory()
+    client.force_login(user)
+
+    response = client.post(reverse("organization_create"), {"name": "Nordlys ApS", "country": "dk"})
+
+    organization = Organization.objects.get(name="Nordlys ApS")
+    assert response["Location"] == _url("organization_overview", organization)
+    assert organization.country == "DK"
+    assert Membership.objects.get(organization=organization).user == user
+    assert AuditLogEntry.objects.filter(organization=organization, action="organization.created").exists()
+
+
+def test_a_bad_country_keeps_what_was_typed(client):
+    client.force_login(UserFactory())
+    response = client.post(reverse("organization_create"), {"name": "Nordlys ApS", "country": "1x"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "two-letter" in html and 'value="Nordlys ApS"' in html
+    assert not Organization.objects.exists()
+
+
+def test_overview_shows_name_role_and_member_count(client, owner, make_member):
+    make_member()
+    client.force_login(owner.user)
+    response = client.get(_url("organization_overview", owner.organization))
+    html = response.content.decode()
+    assert response.context["overview"].member_count == 2
+    assert '<h1 class="page-title">Organization</h1>' in html
+    assert owner.organization.name in html and "Owner" in html
+    assert 'href="/api/docs/"' in html
+
+
+def test_layout_has_switcher_csrf_header_htmx_and_logout(client, owner):
+    other = MembershipFactory(user=owner.user, organization=OrganizationFactory(name="Zeta Corp"))
+    client.force_login(owner.user)
+    html = client.get(_url("organization_overview", owner.organization)).content.decode()
+    assert 'hx-headers=\'{"X-CSRFToken": "' in html
+    assert "/static/vendor/htmx.min.js" in html and "/static/css/app.css" in html
+    assert _url("organization_overview", other.organization) in html and "Zeta Corp" in html
+    assert f'action="{reverse("logout")}"' in html
+
+
+def test_logout_and_password_reset_pages(client, owner):
+    client.force_login(owner.user)
+    assert client.post(reverse("logout"))["Location"] == reverse("login")
+    assert client.get(reverse("password_reset")).status_code == 200
+    response = client.post(reverse("password_reset"), {"email": owner.user.email})
+    assert response["Location"] == reverse("password_reset_done")
+    (message,) = mail.outbox
+    assert "/password/reset/" in message.body
+    assert client.get(reverse("password_reset_done")).status_code == 200
+
+
+# ---------------------------------------------------------------------------
+# Members
+
+
+def test_invite_refusal_keeps_the_input_and_says_why(client, owner, make_member):
+    make_member(email="taken@example.com")
+    client.force_login(owner.user)
+
+    response = client.post(
+        _url("member_invite", owner.organization), {"email": "taken@example.com", "role": "admin"}
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "already a member" in html
+    assert 'value="taken@example.com"' in html
+    assert '<option value="admin" selected>' in html
+    assert not Invitation.objects.exists()
+
+
+def test_htmx_invite_answers_with_the_members_panel_only(client, owner, django_capture_on_commit_callbacks):
+    client.force_login(owner.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            _url("member_invite", owner.organization),
+            {"email": "hx@example.com", "role": "member"},
+            headers={"HX-Request": "true"},
+        )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<div id="members-panel"')
+    assert "Invitation sent to hx@example.com" in html and "<html" not in html
+    assert len(mail.outbox) == 1
+
+
+def test_an_admin_is_not_offered_the_owner_role(client, owner, make_member):
+    admin = make_member(Role.ADMIN)
+    client.force_login(admin.user)
+    response = client.get(_url("organization_members", owner.organization))
+    assert [value for value, _label in response.context["page"].role_choices] == [
+        "admin",
+        "finance",
+        "member",
+    ]
+    rows = {row.membership.pk: row for row in response.context["page"].members}
+    assert not rows[owner.pk].can_remove and rows[admin.pk].can_remove
+
+
+def test_remove_a_member(client, owner, make_member):
+    member = make_member()
+    client.force_login(owner.user)
+
+    response = client.post(_url("membership_remove", owner.organization, membership_id=member.pk))
+
+    assert response["Location"] == _url("organization_members", owner.organization)
+    member.refresh_from_db()
+    assert member.removed_at is not None
+    assert AuditLogEntry.objects.filter(organization=owner.organization, action="member.removed").exists()
+    assert "was removed" in client.get(response["Location"]).content.decode()
+
+
+def test_removing_the_last_owner_over_http_is_refused_with_what_to_do(client, owner, make_member):
+    make_member(Role.ADMIN)
+    client.force_login(owner.user)
+
+    response = client.post(_url("membership_remove", owner.organization, membership_id=owner.pk))
+
+    assert response.status_code == 200
+    assert "Make someone else an owner first" in response.content.decode()
+    owner.refresh_from_db()
+    assert owner.removed_at is None
+    assert not AuditLogEntry.objects.filter(organization=owner.organization).exists()
+
+
+def test_demoting_the_last_owner_over_http_is_refused(client, owner):
+    client.force_login(owner.user)
+    response = client.post(
+        _url("membership_role_change", owner.organization, membership_id=owner.pk), {"role": "member"}
+    )
+    assert "needs at least one owner" in response.content.decode()
+    owner.refresh_from_db()
+    assert owner.role == Role.OWNER
+
+
+def test_change_role(client, owner, make_member):
+    member = make_member()
+    client.force_login(owner.user)
+    client.post(
+        _url("membership_role_change", owner.organization, membership_id=member.pk), {"role": "finance"}
+    )
+    member.refresh_from_db()
+    assert member.role == Role.FINANCE
+
+
+def test_leaving_sends_you_home(client, owner, make_member):
+    make_member(Role.OWNER)
+    client.force_login(owner.user)
+    response = client.post(_url("membership_remove", owner.organization, membership_id=owner.pk))
+    assert response["Location"] == reverse("home")
+
+
+def test_resend_and_revoke(client, owner, at, django_capture_on_commit_callbacks):
+    invitation = services.invitation_create(
+        organization=owner.organization, email="p@example.com", role=Role.MEMBER, invited_by=owner.user, at=at
+    )
+    client.force_login(owner.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(_url("invitation_resend", owner.organization, invitation_id=invitation.pk))
+    assert len(mail.outbox) == 1
+    client.post(_url("invitation_revoke", owner.organization, invitation_id=invitation.pk))
+    invitation.refresh_from_db()
+    assert invitation.status == Invitation.Status.REVOKED
+    response = client.post(_url("invitation_revoke", owner.organization, invitation_id=invitation.pk))
+    assert "already revoked" in response.content.decode()
+
+
+def test_reassign_a_seat(client, owner, make_member):
+    member = make_member(Role.FINANCE)
+    newcomer = UserFactory(username="newcomer@example.com")
+    client.force_login(owner.user)
+    url = _url("seat_reassign", owner.organization, membership_id=member.pk)
+    assert client.get(url).status_code == 200
+
+    unknown = client.post(url, {"email": "nobody@example.com"})
+    assert (
+        "Invite them" in unknown.content.decode() and 'value="nobody@example.com"' in unknown.content.decode()
+    )
+
+    response = client.post(url, {"email": "newcomer@example.com"})
+
+    assert response["Location"] == _url("organization_members", owner.organization)
+    member.refresh_from_db()
+    assert member.removed_at is not None
+    assert Membership.objects.get(organization=owner.organization, user=newcomer).role == Role.FINANCE
+
+
+class _NoSeat:
+    @staticmethod
+    def seat_reassign(**kwargs):
+        raise RuleViolation("No free seat: 5 of 5 seats are taken.", code="seat_unavailable")
+
+
+@pytest.mark.parametrize("role, expected", [(Role.OWNER, "Buy seats</a>"), (Role.ADMIN, "Ask an owner of")])
+def test_seat_refusals_say_what_to_do_next(client, owner, make_member, monkeypatch, role, expected):
+    viewer = owner if role == Role.OWNER else make_member(role)
+    member = make_member()
+    UserFactory(username="next@example.com")
+    monkeypatch.setattr("organizations.views.membership_services", lambda: _NoSeat)
+    client.force_login(viewer.user)
+
+    response = client.post(
+        _url("seat_reassign", owner.organization, membership_id=member.pk), {"email": "next@example.com"}
+    )
+
+    html = response.content.decode()
+    assert "No free seat" in html and expected in html
+    assert (f'href="/o/{owner.organization.slug}/seats/"' in html) == (role == Role.OWNER)
+    assert 'value="next@example.com"' in html
+
+
+# ---------------------------------------------------------------------------
+# Settings and audit log
+
+
+def test_settings_saves_billing_details(client, owner):
+    client.force_login(owner.user)
+    url = _url("organization_settings", owner.organization)
+    form = client.get(url).context["form"]
+    assert form.initial["country"] == "DK"
+
+    data = {"legal_name": "Firm A/S", "address": "Gade 2", "country": "se", "vat_id": "", "billing_email": ""}
+    response = client.post(url, data)
+
+    assert response["Location"] == url
+    organization = Organization.objects.get(pk=owner.organization.pk)
+    assert (organization.legal_name, organization.country) == ("Firm A/S", "SE")
+    assert (
+        AuditLogEntry.objects.get(organization=organization).action == "organization.billing_details_updated"
+    )
+
+
+def test_settings_refusal_keeps_every_input(client, owner):
+    client.force_login(owner.user)
+    data = {
+        "legal_name": "Firm A/S",
+        "address": "Gade 2",
+        "country": "S1",
+        "vat_id": "SE1234",
+        "billing_email": "",
+    }
+    response = client.post(_url("organization_settings", owner.organization), data)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "two-letter" in html and 'value="Firm A/S"' in html and "Gade 2" in html and 'value="S1"' in html
+    assert Organization.objects.get(pk=owner.organization.pk).legal_name != "Firm A/S"
+
+
+def test_audit_log_lists_entries_newest_first_in_pages(client, owner, at):
+    for n in range(55):
+        AuditLogEntry.objects.create(
+            organization=owner.organization,
+            actor_label="x",
+            action=f"thing.{n}",
+            at=at.replace(minute=n % 60),
+        )
+    AuditLogEntry.objects.create(
+        organization=OrganizationFactory(), actor_label="x", action="elsewhere", at=at
+    )
+    client.force_login(owner.user)
+    url = _url("organization_audit_log", owner.organization)
+
+    first = client.get(url)
+    second = client.get(url, {"page": 2})
+
+    assert [e.action for e in first.context["page"].object_list][:2] == ["thing.54", "thing.53"]
+    assert len(second.context["page"].object_list) == 5
+    assert "elsewhere" not in first.content.decode() + second.content.decode()

@@ -1,0 +1,254 @@
+"""Tenancy: a member of one organization never reaches another organization's pages.
+
+Walks EVERY URL pattern of the project (django.urls.get_resolver, through every
+include) whose route names an organization: a `slug`/`org_slug`/`organization_slug`
+or an `organization_id`/`org_id`/`organization_pk` keyword argument (the names
+organizations.views_base.bind_organization reads). Each is requested by a logged-in
+owner of ANOTHER organization and must answer 404, so URLs added later are covered
+without touching this test. Object keyword arguments (`membership_id`, `invoice_id`,
+`number`, ...) are filled with objects that belong to the victim organization, so a
+view that forgot the organization check cannot pass by answering "no such object".
+"""
+
+import re
+import uuid
+
+import pytest
+from django.apps import apps
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls.resolvers import RoutePattern
+
+from organizations import services
+from organizations.models import AuditLogEntry, Invitation, Membership, Role
+from organizations.views_base import ORGANIZATION_ID_KWARGS, ORGANIZATION_SLUG_KWARGS
+from tests import factories
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ORGANIZATION_KWARGS = set(ORGANIZATION_SLUG_KWARGS) | set(ORGANIZATION_ID_KWARGS)
+STRICT_METHODS = ("get", "post")  # must answer 404
+OTHER_METHODS = ("put", "patch", "delete")  # 404, or what a nonexistent organization gets (e.g. 405)
+NO_SUCH_SLUG = "no-such-organization-xyz"
+NO_SUCH_ID = 987654321
+# Plausible values for keyword arguments that name no object of the organization.
+GENERIC_VALUES = {
+    "format": "json",
+    "year": 2026,
+    "month": 3,
+    "day": 1,
+    "on": "2026-03-01",
+    "date": "2026-03-01",
+}
+
+
+def _walk(patterns, prefix=()):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, (*prefix, entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield (*prefix, entry.pattern), entry
+
+
+def _kwarg_names(parts) -> list[str]:
+    names = []
+    for part in parts:
+        names += list(part.converters) if isinstance(part, RoutePattern) else list(part.regex.groupindex)
+    return names
+
+
+def organization_patterns():
+    found = []
+    for parts, pattern in _walk(get_resolver().url_patterns):
+        names = _kwarg_names(parts)
+        if ORGANIZATION_KWARGS & set(names):
+            found.append((parts, pattern, names))
+    return found
+
+
+_ROUTE_PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<parameter>[^>]+)>")
+_REGEX_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>(?:[^()\\]|\\.|\([^()]*\))*\)")
+
+
+def _build_path(parts, values: dict) -> str:
+    path = ""
+    for part in parts:
+        if isinstance(part, RoutePattern):
+            route = str(part._route)
+            path += _ROUTE_PARAM.sub(
+                lambda m, part=part: str(part.converters[m["parameter"]].to_url(values[m["parameter"]])),
+                route,
+            )
+        else:
+            regex = _REGEX_GROUP.sub(lambda m: str(values[m["name"]]), part.regex.pattern)
+            regex = regex.lstrip("^").rstrip("$").replace("/?", "/").replace("\\Z", "")
+            path += re.sub(r"\\(.)", r"\1", regex)
+    return "/" + path
+
+
+def _org_scoped_models():
+    return [m for m in apps.get_models() if any(f.name == "organization" for f in m._meta.fields)]
+
+
+def _populate(victim):
+    """Rows of every organization-owned model for the victim, through the shared factories."""
+    for name in dir(factories):
+        factory = getattr(factories, name)
+        model = getattr(getattr(factory, "_meta", None), "model", None)
+        if model is None or not name.endswith("Factory"):
+            continue
+        if not any(f.name == "organization" for f in model._meta.fields):
+            continue
+        if model.objects.filter(organization=victim).exists():
+            continue
+        try:
+            with transaction.atomic():
+                factory(organization=victim)
+        except Exception:  # a factory that needs more than an organization: its objects stay unfilled
+            pass
+
+
+def _object_value(name: str, victim):
+    """A value for keyword `name` taken from a row of the victim organization, or None."""
+    stem = re.sub(r"_(id|pk|uuid|number|code)$", "", name).replace("_", "")
+    field = name[len(stem) + 1 :] if "_" in name else name
+    for model in _org_scoped_models():
+        row = model.objects.filter(organization=victim).order_by("pk").first()
+        if row is None:
+            continue
+        if model._meta.model_name == stem:
+            if field in ("id", "pk", name):
+                return row.pk
+            for candidate in (field, name):
+                if hasattr(row, candidate):
+                    return getattr(row, candidate)
+            return row.pk
+    for model in _org_scoped_models():  # a field of that name on any victim row (e.g. `number`)
+        if name in {f.name for f in model._meta.fields} and name not in ("id", "organization"):
+            row = model.objects.filter(organization=victim).order_by("pk").first()
+            if row is not None:
+                return getattr(row, name)
+    return None
+
+
+def _values(names, victim, *, slug, organization_id):
+    values = {}
+    for name in names:
+        if name in ORGANIZATION_SLUG_KWARGS:
+            values[name] = slug
+        elif name in ORGANIZATION_ID_KWARGS:
+            values[name] = organization_id
+        elif name in GENERIC_VALUES:
+            values[name] = GENERIC_VALUES[name]
+        else:
+            value = _object_value(name, victim)
+            if value is None:
+                value = (
+                    Membership.objects.filter(organization=victim).first().pk
+                    if name in ("pk", "id")
+                    else None
+                )
+            if value is None:
+                value = uuid.uuid4() if "uuid" in name else 1
+            values[name] = value
+    return values
+
+
+@pytest.fixture
+def victim(at):
+    organization = OrganizationFactory(slug="victim-co")
+    owner = MembershipFactory(organization=organization, role=Role.OWNER)
+    MembershipFactory(organization=organization, role=Role.MEMBER)
+    services.invitation_create(
+        organization=organization,
+        email="pending@victim.example",
+        role=Role.MEMBER,
+        invited_by=owner.user,
+        at=at,
+    )
+    _populate(organization)
+    return organization
+
+
+def test_the_walker_sees_the_organization_pages():
+    names = {pattern.name for _parts, pattern, _names in organization_patterns()}
+    assert {
+        "organization_overview",
+        "organization_members",
+        "member_invite",
+        "membership_role_change",
+        "membership_remove",
+        "seat_reassign",
+        "invitation_resend",
+        "invitation_revoke",
+        "organization_settings",
+        "organization_audit_log",
+    } <= names
+
+
+def _reachable_by_a_stranger(client, victim) -> tuple[list[str], int]:
+    """Request every organization URL of `victim` as an owner of another organization."""
+    attacker = MembershipFactory(role=Role.OWNER, user=UserFactory(username="attacker@example.com"))
+    client.force_login(attacker.user)
+    failures, checked = [], 0
+    for parts, pattern, names in organization_patterns():
+        values = _values(names, victim, slug=victim.slug, organization_id=victim.pk)
+        path = _build_path(parts, values)
+        match = resolve(path)
+        assert match.func == pattern.callback, f"could not build a URL for {pattern!r}: {path} went elsewhere"
+        absent_values = {**values, **_values(names, victim, slug=NO_SUCH_SLUG, organization_id=NO_SUCH_ID)}
+        absent = _build_path(parts, absent_values)
+        for method in STRICT_METHODS + OTHER_METHODS:
+            status = getattr(client, method)(path).status_code
+            checked += 1
+            if status == 404:
+                continue
+            if method in OTHER_METHODS and status == getattr(client, method)(absent).status_code:
+                continue  # answers as for an organization that does not exist: reveals nothing
+            failures.append(
+                f"{method.upper()} {path} ({pattern.name or pattern.callback.__qualname__}) -> {status}"
+            )
+    return failures, checked
+
+
+def _victim_state(victim):
+    return (
+        list(Membership.objects.filter(organization=victim).values_list("pk", "role", "removed_at")),
+        list(
+            Invitation.objects.filter(organization=victim).values_list("status", "token_hash", "expires_at")
+        ),
+        AuditLogEntry.objects.filter(organization=victim).count(),
+    )
+
+
+def test_every_organization_url_is_404_for_a_member_of_another_organization(client, victim):
+    before = _victim_state(victim)
+
+    failures, checked = _reachable_by_a_stranger(client, victim)
+
+    assert not failures, "Reachable by a member of another organization:\n" + "\n".join(failures)
+    assert checked >= 50
+    assert _victim_state(victim) == before
+
+
+def test_the_walk_catches_a_page_without_the_organization_check(client, victim, settings):
+    settings.ROOT_URLCONF = "tests.organizations.leaky_urls"
+
+    failures, _checked = _reachable_by_a_stranger(client, victim)
+
+    leak = f"/o/{victim.slug}/leak/{_object_value('membership_id', victim)}/ (leak) -> 200"
+    assert failures == [f"{method} {leak}" for method in ("GET", "POST", "PUT", "PATCH", "DELETE")]
+
+
+def test_a_removed_member_is_a_stranger(client, victim, at):
+    membership = Membership.objects.filter(organization=victim, role=Role.MEMBER).first()
+    services.membership_end(membership=membership, at=at)
+    client.force_login(membership.user)
+    assert client.get(f"/o/{victim.slug}/").status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, victim):
+    response = client.get(f"/o/{victim.slug}/members/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=")
