@@ -1,0 +1,206 @@
+"""Pure usage rules: reading one reported event, the accepted time window, summing a batch
+per rollup key, entitlement arithmetic and alert thresholds. No ORM, settings or clock.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+AI_TOKENS, DOCUMENTS, AGENTS, SEATS = "ai_tokens", "documents", "agents", "seats"
+REPORTED_METERS = (AI_TOKENS, DOCUMENTS, AGENTS)
+ALL_METERS = (AI_TOKENS, DOCUMENTS, AGENTS, SEATS)
+PERIOD_METERS = (AI_TOKENS,)  # summed over the billing period
+COUNT_METERS = (DOCUMENTS, AGENTS)  # a current count: +n created, -n deleted
+
+MAX_BATCH = 1000
+MAX_EVENT_ID_LENGTH = 128
+MAX_DIMENSION_LENGTH = 64
+MAX_QUANTITY = 10**12
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+ALERT_THRESHOLDS = (80, 100)  # percent of the limit at which owners are e-mailed, once per period
+
+
+@dataclass(frozen=True)
+class Event:
+    index: int
+    event_id: str
+    meter: str
+    quantity: int
+    occurred_at: dt.datetime  # aware
+    model: str
+    action: str
+
+
+@dataclass(frozen=True)
+class EventError:
+    index: int
+    event_id: str
+    code: str
+    message: str
+
+
+def _text(value) -> str | None:
+    return value.strip() if isinstance(value, str) else None
+
+
+def event_parse(raw, *, index: int) -> Event | EventError:
+    """Read one reported event.
+
+    Shape: {"event_id", "meter", "quantity", "timestamp", "dimensions": {"model", "action"}}.
+    """
+    if not isinstance(raw, dict):
+        return EventError(index, "", "invalid_event", "An event must be a JSON object.")
+    event_id = _text(raw.get("event_id"))
+    if not event_id:
+        return EventError(
+            index, "", "missing_event_id", "event_id is required: a non-empty string you choose."
+        )
+    if len(event_id) > MAX_EVENT_ID_LENGTH:
+        return EventError(
+            index,
+            event_id[:MAX_EVENT_ID_LENGTH],
+            "invalid_event_id",
+            f"event_id is at most {MAX_EVENT_ID_LENGTH} characters.",
+        )
+
+    def error(code: str, message: str) -> EventError:
+        return EventError(index, event_id, code, message)
+
+    meter = raw.get("meter")
+    if meter == SEATS:
+        return error(
+            "meter_not_reportable", "Seats are counted from the team's members and are never reported."
+        )
+    if meter not in REPORTED_METERS:
+        return error("unknown_meter", f"meter must be one of {', '.join(REPORTED_METERS)}; got {meter!r}.")
+
+    quantity = raw.get("quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        return error("invalid_quantity", "quantity must be a whole number.")
+    if abs(quantity) > MAX_QUANTITY:
+        return error("invalid_quantity", f"quantity must be at most {MAX_QUANTITY:,} in size.")
+    if meter in PERIOD_METERS and quantity <= 0:
+        return error("invalid_quantity", f"{meter} quantity must be positive.")
+    if meter in COUNT_METERS and quantity == 0:
+        return error(
+            "invalid_quantity", f"{meter} quantity is +n for created and -n for deleted; 0 changes nothing."
+        )
+
+    timestamp = raw.get("timestamp")
+    if not isinstance(timestamp, str):
+        return error(
+            "missing_timestamp",
+            "timestamp is required: ISO 8601 with a time zone, e.g. 2026-05-01T12:00:00Z.",
+        )
+    try:
+        occurred_at = dt.datetime.fromisoformat(timestamp)
+    except ValueError:
+        return error("invalid_timestamp", f"timestamp {timestamp!r} is not ISO 8601.")
+    if occurred_at.tzinfo is None or occurred_at.utcoffset() is None:
+        return error("invalid_timestamp", "timestamp needs a time zone (Z or +hh:mm).")
+
+    dimensions = raw.get("dimensions") or {}
+    if not isinstance(dimensions, dict):
+        return error("invalid_dimensions", 'dimensions must be an object: {"model": ..., "action": ...}.')
+    values = {}
+    for name in ("model", "action"):
+        value = dimensions.get(name, "")
+        if value is None:
+            value = ""
+        if not isinstance(value, str) or len(value) > MAX_DIMENSION_LENGTH:
+            return error(
+                "invalid_dimensions",
+                f"dimensions.{name} must be text of at most {MAX_DIMENSION_LENGTH} characters.",
+            )
+        values[name] = value.strip()
+    return Event(
+        index, event_id, meter, quantity, occurred_at.astimezone(dt.UTC), values["model"], values["action"]
+    )
+
+
+def window_check(
+    event: Event, *, local_day: dt.date, earliest_day: dt.date, at: dt.datetime
+) -> EventError | None:
+    """Refuse events from before the previous period or more than 5 minutes in the future."""
+    if local_day < earliest_day:
+        return EventError(
+            event.index,
+            event.event_id,
+            "timestamp_too_old",
+            f"timestamp is before {earliest_day.isoformat()}, the start of the previous billing period; "
+            "such usage can no longer be counted.",
+        )
+    if event.occurred_at > at + FUTURE_TOLERANCE:
+        return EventError(
+            event.index,
+            event.event_id,
+            "timestamp_in_future",
+            "timestamp is more than 5 minutes in the future; check the sender's clock.",
+        )
+    return None
+
+
+def local_day(instant: dt.datetime, tz: ZoneInfo) -> dt.date:
+    return instant.astimezone(tz).date()
+
+
+@dataclass(frozen=True)
+class Sums:
+    """A batch summed per rollup key, each mapping in sorted key order (the upsert order)."""
+
+    period: list[tuple[tuple[str, dt.date], int]]  # (meter, period_start) -> tokens
+    counters: list[tuple[str, int]]  # meter -> change of the count
+    daily: list[tuple[tuple[dt.date, str, str, str], int]]  # (day, meter, model, action) -> quantity
+
+
+def batch_sums(rows: list[tuple[Event, dt.date, dt.date]]) -> Sums:
+    """Sum (event, local day, period start) rows per rollup key; keys sorted so every
+    connection locks rollup rows in the same order (no deadlocks)."""
+    period: dict = defaultdict(int)
+    counters: dict = defaultdict(int)
+    daily: dict = defaultdict(int)
+    for event, day, start in rows:
+        if event.meter in PERIOD_METERS:
+            period[(event.meter, start)] += event.quantity
+        else:
+            counters[event.meter] += event.quantity
+        daily[(day, event.meter, event.model, event.action)] += event.quantity
+    return Sums(sorted(period.items()), sorted(counters.items()), sorted(daily.items()))
+
+
+def thresholds_reached(*, used: int, limit: int | None) -> list[int]:
+    """The alert thresholds (percent) that `used` has reached against `limit`."""
+    if limit is None or limit <= 0:
+        return []
+    return [t for t in ALERT_THRESHOLDS if used * 100 >= t * limit]
+
+
+def percent_used(*, used: int, limit: int | None) -> int | None:
+    """Whole percent, rounded down (so 100 % means the limit is really reached); None when unlimited."""
+    if limit is None:
+        return None
+    if limit <= 0:
+        return 100 if used > 0 else 0
+    return max(0, used) * 100 // limit
+
+
+def allowed(*, used: int, limit: int | None, hard: bool, quantity: int) -> bool:
+    """May `quantity` more be used? A hard limit says no once used + quantity passes the limit
+    (and, for quantity 0, once the limit is reached); a soft limit always says yes."""
+    if limit is None or not hard:
+        return True
+    if quantity <= 0:
+        return used < limit
+    return used + quantity <= limit
+
+
+def cost_minor(*, tokens: int, price_per_1k_minor: Decimal) -> Decimal:
+    """Exact cost of `tokens` in minor units (not rounded)."""
+    return Decimal(tokens) * price_per_1k_minor / 1000
+
+
+def round_minor(value: Decimal) -> int:
+    """Round minor units once, half up."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -1,0 +1,427 @@
+"""Organization-scoped reads of usage: entitlements, the overview's meters and statistics.
+
+Everything here reads the rollups (`UsagePeriodTotal`, `UsageCounter`, `UsageDailyTotal`),
+never the raw events, so the answers cost the same with 10 or 10 million events.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models.functions import TruncDate, TruncMonth
+
+from billing.domain.periods import MONTH, add_months, period_containing, period_index, period_start
+from billing.models import Meter, PlanLimit, Subscription
+from billing.selectors import seat_summary, subscription_live
+from organizations.models import Organization
+
+from . import domain as D
+from .models import ApiKey, ModelPrice, UsageCounter, UsageDailyTotal, UsageEvent, UsagePeriodTotal
+
+# Without a live subscription, usage periods are calendar months and nothing is included.
+NO_PLAN_ANCHOR = dt.date(2000, 1, 1)
+METER_LABELS = dict(Meter.choices)
+
+
+@dataclass(frozen=True)
+class MeteringPlan:
+    """What ingestion needs to know about an organization: its dates, periods and limits."""
+
+    time_zone: ZoneInfo
+    anchor: dt.date
+    interval: str
+    plan_name: str | None
+    limits: dict[str, tuple[int | None, bool]] = field(default_factory=dict)  # meter -> (limit, hard)
+
+    @property
+    def has_plan(self) -> bool:
+        return self.plan_name is not None
+
+    def period(self, day: dt.date) -> tuple[dt.date, dt.date]:
+        """The usage period [start, end) holding `day`: the billing period of the subscription."""
+        return period_containing(self.anchor, self.interval, day)
+
+    def earliest_day(self, day: dt.date) -> dt.date:
+        """Start of the period before the one holding `day`: older usage is refused."""
+        return period_start(self.anchor, self.interval, period_index(self.anchor, self.interval, day) - 1)
+
+    def limit(self, meter: str) -> tuple[int | None, bool]:
+        """(limit, hard). No plan: (0, hard). A plan without a row for the meter: unlimited."""
+        if not self.has_plan:
+            return 0, True
+        return self.limits.get(meter, (None, False))
+
+
+def metering_plan(*, organization: Organization) -> MeteringPlan:
+    subscription = subscription_live(organization=organization)
+    tz = ZoneInfo(organization.time_zone)
+    if subscription is None:
+        return MeteringPlan(time_zone=tz, anchor=NO_PLAN_ANCHOR, interval=MONTH, plan_name=None)
+    limits = {
+        row.meter: (row.limit, row.hard) for row in PlanLimit.objects.filter(plan_id=subscription.plan_id)
+    }
+    return MeteringPlan(
+        time_zone=tz,
+        anchor=subscription.anchor,
+        interval=subscription.plan.interval,
+        plan_name=subscription.plan.name,
+        limits=limits,
+    )
+
+
+# Entitlements ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    meter: str
+    limit: int | None  # None: unlimited
+    used: int
+    hard: bool
+    quantity: int
+    resets_on: dt.date | None  # None: a current count, never reset
+    allowed: bool
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+    @property
+    def overage(self) -> int:
+        """Recorded usage beyond the limit (usage is never refused, so it can exceed a hard limit)."""
+        return 0 if self.limit is None else max(0, self.used - self.limit)
+
+    @property
+    def percent(self) -> int | None:
+        return D.percent_used(used=self.used, limit=self.limit)
+
+    @property
+    def label(self) -> str:
+        return METER_LABELS.get(self.meter, self.meter)
+
+
+def _limit_subquery(meter: str, column: str):
+    return Subquery(PlanLimit.objects.filter(plan_id=OuterRef("plan_id"), meter=meter).values(column)[:1])
+
+
+def _used_subquery(meter: str, period_column: str = "current_period_start"):
+    if meter in D.PERIOD_METERS:
+        rollup = UsagePeriodTotal.objects.filter(
+            organization_id=OuterRef("organization_id"), meter=meter, period_start=OuterRef(period_column)
+        ).values("total")
+    else:
+        rollup = UsageCounter.objects.filter(organization_id=OuterRef("organization_id"), meter=meter).values(
+            "count"
+        )
+    return Subquery(rollup[:1])
+
+
+def _rollup_used(*, organization: Organization, meter: str, period_start_on: dt.date) -> int:
+    if meter in D.PERIOD_METERS:
+        rows = UsagePeriodTotal.objects.filter(
+            organization=organization, meter=meter, period_start=period_start_on
+        )
+        return rows.values_list("total", flat=True).first() or 0
+    return (
+        UsageCounter.objects.filter(organization=organization, meter=meter)
+        .values_list("count", flat=True)
+        .first()
+        or 0
+    )
+
+
+def _reported_entitlements(
+    *, organization: Organization, meters: list[str], quantity: int, on: dt.date
+) -> tuple[list[Entitlement], dict]:
+    """Entitlements of reported meters from ONE query: the live subscription, annotated with each
+    meter's limit, hardness and rollup value for the stored current period."""
+    annotations = {"plan_interval": F("plan__interval"), "plan_name": F("plan__name")}
+    for meter in meters:
+        annotations[f"{meter}__limit"] = _limit_subquery(meter, "limit")
+        annotations[f"{meter}__hard"] = _limit_subquery(meter, "hard")
+        annotations[f"{meter}__has_limit"] = _limit_subquery(meter, "id")
+        annotations[f"{meter}__used"] = _used_subquery(meter)
+    row = (
+        Subscription.objects.filter(organization=organization)
+        .exclude(status=Subscription.Status.CANCELED)
+        .annotate(**annotations)
+        .values("anchor", "current_period_start", "current_period_end", *annotations)
+        .first()
+    )
+    results = []
+    if row is None:
+        start, end = period_containing(NO_PLAN_ANCHOR, MONTH, on)
+        for meter in meters:
+            used = _rollup_used(organization=organization, meter=meter, period_start_on=start)
+            results.append(_entitlement(meter, 0, True, used, quantity, end))
+        return results, {"plan_name": None, "period_start": start, "period_end": end}
+    start, end = row["current_period_start"], row["current_period_end"]
+    stale = not (start <= on < end)  # renewal not yet run, or a date asked for outside the period
+    if stale:
+        start, end = period_containing(row["anchor"], row["plan_interval"], on)
+    for meter in meters:
+        used = row[f"{meter}__used"] or 0
+        if stale and meter in D.PERIOD_METERS:
+            used = _rollup_used(organization=organization, meter=meter, period_start_on=start)
+        if row[f"{meter}__has_limit"] is None:
+            limit, hard = None, False
+        else:
+            limit, hard = row[f"{meter}__limit"], bool(row[f"{meter}__hard"])
+        results.append(_entitlement(meter, limit, hard, used, quantity, end))
+    return results, {"plan_name": row["plan_name"], "period_start": start, "period_end": end}
+
+
+def _entitlement(meter, limit, hard, used, quantity, period_end) -> Entitlement:
+    return Entitlement(
+        meter=meter,
+        limit=limit,
+        used=used,
+        hard=hard,
+        quantity=quantity,
+        resets_on=period_end if meter in D.PERIOD_METERS else None,
+        allowed=D.allowed(used=used, limit=limit, hard=hard, quantity=quantity),
+    )
+
+
+def _seat_entitlement(*, organization: Organization, quantity: int) -> Entitlement:
+    """Seats: used = active members, limit = seats the organization has (included + paid),
+    hard unless the plan's seat limit row says soft. Derived from the seats data, never reported."""
+    summary = seat_summary(organization=organization)
+    if summary is None:
+        return _entitlement(D.SEATS, 0, True, 0, quantity, None)
+    row = (
+        PlanLimit.objects.filter(plan__subscriptions__organization=organization, meter=D.SEATS)
+        .exclude(plan__subscriptions__status=Subscription.Status.CANCELED)
+        .values("hard")
+        .first()
+    )
+    hard = True if row is None else row["hard"]
+    return _entitlement(D.SEATS, summary.seats, hard, summary.members, quantity, None)
+
+
+def entitlement(*, organization: Organization, meter: str, quantity: int, on: dt.date) -> Entitlement:
+    """May the organization use `quantity` more of `meter` on date `on` (the organization's date)?"""
+    if meter == D.SEATS:
+        return _seat_entitlement(organization=organization, quantity=quantity)
+    results, _ = _reported_entitlements(organization=organization, meters=[meter], quantity=quantity, on=on)
+    return results[0]
+
+
+def entitlements_all(*, organization: Organization, on: dt.date) -> list[Entitlement]:
+    """All four meters, in catalogue order."""
+    results, _ = _reported_entitlements(
+        organization=organization, meters=list(D.REPORTED_METERS), quantity=0, on=on
+    )
+    return [*results, _seat_entitlement(organization=organization, quantity=0)]
+
+
+# The overview's usage card -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageOverview:
+    plan_name: str | None
+    period_start: dt.date
+    resets_on: dt.date
+    meters: list[Entitlement]
+
+    @property
+    def overall_percent(self) -> int:
+        """The badge ("0% USED"): the highest percent of any limited meter."""
+        return max((m.percent for m in self.meters if m.percent is not None), default=0)
+
+
+def usage_overview(*, organization: Organization, on: dt.date) -> UsageOverview:
+    results, period = _reported_entitlements(
+        organization=organization, meters=list(D.REPORTED_METERS), quantity=0, on=on
+    )
+    meters = [*results, _seat_entitlement(organization=organization, quantity=0)]
+    return UsageOverview(
+        plan_name=period["plan_name"],
+        period_start=period["period_start"],
+        resets_on=period["period_end"],
+        meters=meters,
+    )
+
+
+# Statistics --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Series:
+    """A chart-ready series: labels and values of the same length."""
+
+    name: str
+    unit: str
+    labels: list[str]
+    values: list
+    period_start: dt.date
+    period_end: dt.date  # exclusive
+    currency: str | None = None
+
+
+def _tokens(organization: Organization):
+    return UsageDailyTotal.objects.filter(organization=organization, meter=D.AI_TOKENS)
+
+
+def tokens_daily(*, organization: Organization, on: dt.date) -> Series:
+    """AI tokens per day over the current billing period (every day, zeros included)."""
+    start, end = metering_plan(organization=organization).period(on)
+    rows = (
+        _tokens(organization)
+        .filter(day__gte=start, day__lt=end)
+        .values("day")
+        .annotate(total=Sum("quantity"))
+    )
+    by_day = {row["day"]: row["total"] for row in rows}
+    days = [start + dt.timedelta(days=n) for n in range((end - start).days)]
+    return Series(
+        "tokens_daily", "tokens", [d.isoformat() for d in days], [by_day.get(d, 0) for d in days], start, end
+    )
+
+
+def tokens_monthly(*, organization: Organization, on: dt.date, months: int = 12) -> Series:
+    """AI tokens per calendar month over the last `months` months, this month included."""
+    first = add_months(on.replace(day=1), -(months - 1))
+    end = add_months(on.replace(day=1), 1)
+    rows = (
+        _tokens(organization)
+        .filter(day__gte=first, day__lt=end)
+        .annotate(month=TruncMonth("day"))
+        .values("month")
+        .annotate(total=Sum("quantity"))
+    )
+    by_month = {row["month"]: row["total"] for row in rows}
+    starts = [add_months(first, n) for n in range(months)]
+    return Series(
+        "tokens_monthly",
+        "tokens",
+        [m.strftime("%Y-%m") for m in starts],
+        [by_month.get(m, 0) for m in starts],
+        first,
+        end,
+    )
+
+
+def tokens_by_model(*, organization: Organization, on: dt.date) -> Series:
+    """AI tokens per AI model over the current billing period, largest first."""
+    start, end = metering_plan(organization=organization).period(on)
+    rows = (
+        _tokens(organization)
+        .filter(day__gte=start, day__lt=end)
+        .values("model")
+        .annotate(total=Sum("quantity"))
+        .order_by("-total", "model")
+    )
+    return Series(
+        "tokens_by_model",
+        "tokens",
+        [row["model"] or "unknown" for row in rows],
+        [row["total"] for row in rows],
+        start,
+        end,
+    )
+
+
+def cost_by_action(*, organization: Organization, on: dt.date) -> Series:
+    """Cost of AI tokens per action type over the current billing period, in minor units:
+    tokens x the model's price per 1,000 tokens, summed exactly and rounded once per action.
+    Tokens of a model without a price cost nothing here."""
+    start, end = metering_plan(organization=organization).period(on)
+    rows = (
+        _tokens(organization)
+        .filter(day__gte=start, day__lt=end)
+        .values("action", "model")
+        .annotate(total=Sum("quantity"))
+    )
+    prices = {p.model: p for p in ModelPrice.objects.all()}
+    exact: dict[str, Decimal] = defaultdict(Decimal)
+    currency = None
+    for row in rows:
+        price = prices.get(row["model"])
+        action = row["action"] or "unknown"
+        if price is None:
+            exact[action] += 0
+            continue
+        currency = currency or price.currency
+        exact[action] += D.cost_minor(tokens=row["total"], price_per_1k_minor=price.price_per_1k_tokens_minor)
+    ordered = sorted(exact.items(), key=lambda item: (-item[1], item[0]))
+    return Series(
+        "cost_by_action",
+        "minor",
+        [action for action, _ in ordered],
+        [D.round_minor(value) for _, value in ordered],
+        start,
+        end,
+        currency=currency or organization.currency,
+    )
+
+
+STATISTICS = {
+    "daily": tokens_daily,
+    "monthly": tokens_monthly,
+    "models": tokens_by_model,
+    "actions": cost_by_action,
+}
+
+
+# API keys ------------------------------------------------------------------------------------
+
+
+def api_key_list(*, organization: Organization):
+    return ApiKey.objects.filter(organization=organization).select_related("created_by")
+
+
+def api_key_by_hash(*, secret_hash: str) -> ApiKey | None:
+    return ApiKey.objects.select_related("organization").filter(secret_hash=secret_hash).first()
+
+
+# Rollups, live and recomputed (usage_rebuild) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rollups:
+    period: dict  # (meter, period_start) -> total
+    counters: dict  # meter -> count
+    daily: dict  # (day, meter, model, action) -> quantity
+
+
+def rollups_live(*, organization: Organization) -> Rollups:
+    return Rollups(
+        period={
+            (row.meter, row.period_start): row.total
+            for row in UsagePeriodTotal.objects.filter(organization=organization)
+        },
+        counters={row.meter: row.count for row in UsageCounter.objects.filter(organization=organization)},
+        daily={
+            (row.day, row.meter, row.model, row.action): row.quantity
+            for row in UsageDailyTotal.objects.filter(organization=organization)
+        },
+    )
+
+
+def rollups_recomputed(*, organization: Organization) -> Rollups:
+    """The rollups as the raw events say they should be: grouped per local day in the database,
+    then days folded into billing periods exactly as ingestion does."""
+    plan = metering_plan(organization=organization)
+    rows = (
+        UsageEvent.objects.filter(organization=organization)
+        .annotate(day=TruncDate("occurred_at", tzinfo=plan.time_zone))
+        .values("day", "meter", "model", "action")
+        .annotate(quantity_sum=Sum("quantity"))
+        .order_by()
+    )
+    period: dict = defaultdict(int)
+    counters: dict = defaultdict(int)
+    daily: dict = {}
+    for row in rows:
+        day, meter, quantity = row["day"], row["meter"], row["quantity_sum"]
+        daily[(day, meter, row["model"], row["action"])] = quantity
+        if meter in D.PERIOD_METERS:
+            period[(meter, plan.period(day)[0])] += quantity
+        else:
+            counters[meter] += quantity
+    return Rollups(period=dict(period), counters=dict(counters), daily=daily)

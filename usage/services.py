@@ -1,0 +1,410 @@
+"""Usage writes: recording batches of events with their rollups, API keys, limit alerts.
+
+Recording a batch, in one transaction:
+1. claim the event ids in `usage_usageeventkey` with INSERT ... ON CONFLICT DO NOTHING
+   RETURNING, ids sorted: an id counts only if its key row is new, so replays and
+   concurrent repeats count once;
+2. insert the raw events of the claimed ids;
+3. sum the new events per rollup key and upsert each rollup in sorted key order, so every
+   connection takes row locks in the same order (no deadlocks), one statement per table;
+4. mark and e-mail 80 % / 100 % of a limit once per period (a unique sent-marker row).
+Usage that happened is always recorded: limits are answered by entitlements, never here.
+"""
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.template.loader import render_to_string
+
+from organizations.audit import audit_record
+from organizations.errors import RuleViolation
+from organizations.models import Membership, Organization, Role
+
+from . import domain as D
+from .models import ApiKey, UsageCounter, UsageDailyTotal, UsageEvent, UsagePeriodTotal
+from .selectors import METER_LABELS, MeteringPlan, metering_plan, rollups_live, rollups_recomputed
+
+API_KEY_PREFIX = "sbk_"
+# Advisory lock namespace: ingestion holds it shared per organization, usage_rebuild exclusive.
+ADVISORY_LOCK_CLASS = 7301
+LAST_USED_RESOLUTION = dt.timedelta(seconds=60)  # last_used_at is written at most once a minute
+
+
+class BatchTooLarge(RuleViolation):
+    code = "batch_too_large"
+
+
+@dataclass(frozen=True)
+class EventResult:
+    index: int
+    event_id: str
+    status: str  # "accepted" | "duplicate" | "rejected"
+    code: str = ""
+    message: str = ""
+
+    @property
+    def duplicate(self) -> bool:
+        return self.status == "duplicate"
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "rejected"
+
+
+# Recording ---------------------------------------------------------------------------------
+
+
+def _values(rows: int, width: int) -> str:
+    group = "(" + ", ".join(["%s"] * width) + ")"
+    return ", ".join([group] * rows)
+
+
+def _claim_event_ids(cursor, *, organization_id: int, event_ids: list[str]) -> set[str]:
+    """Insert the key rows of `event_ids` (sorted); return the ids that were new."""
+    claimed: set[str] = set()
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start : start + 500]
+        params = [value for event_id in chunk for value in (organization_id, event_id)]
+        cursor.execute(
+            "INSERT INTO usage_usageeventkey (organization_id, event_id) VALUES "
+            + _values(len(chunk), 2)
+            + " ON CONFLICT DO NOTHING RETURNING event_id",
+            params,
+        )
+        claimed.update(row[0] for row in cursor.fetchall())
+    return claimed
+
+
+def _upsert_rollups(cursor, *, organization_id: int, sums: D.Sums) -> tuple[dict, dict]:
+    """Add the batch's sums to the rollups; return the new period totals and counts."""
+    period_after: dict = {}
+    counts_after: dict = {}
+    if sums.period:
+        params = [v for (meter, start), total in sums.period for v in (organization_id, meter, start, total)]
+        cursor.execute(
+            "INSERT INTO usage_usageperiodtotal (organization_id, meter, period_start, total) VALUES "
+            + _values(len(sums.period), 4)
+            + " ON CONFLICT (organization_id, meter, period_start)"
+            " DO UPDATE SET total = usage_usageperiodtotal.total + EXCLUDED.total"
+            " RETURNING meter, period_start, total",
+            params,
+        )
+        period_after = {(meter, _as_date(start)): total for meter, start, total in cursor.fetchall()}
+    if sums.counters:
+        params = [v for meter, change in sums.counters for v in (organization_id, meter, change)]
+        cursor.execute(
+            "INSERT INTO usage_usagecounter (organization_id, meter, count) VALUES "
+            + _values(len(sums.counters), 3)
+            + " ON CONFLICT (organization_id, meter)"
+            " DO UPDATE SET count = usage_usagecounter.count + EXCLUDED.count"
+            " RETURNING meter, count",
+            params,
+        )
+        counts_after = dict(cursor.fetchall())
+    for start in range(0, len(sums.daily), 500):
+        chunk = sums.daily[start : start + 500]
+        params = [
+            v
+            for (day, meter, model, action), quantity in chunk
+            for v in (organization_id, day, meter, model, action, quantity)
+        ]
+        cursor.execute(
+            "INSERT INTO usage_usagedailytotal (organization_id, day, meter, model, action, quantity) VALUES "
+            + _values(len(chunk), 6)
+            + " ON CONFLICT (organization_id, day, meter, model, action)"
+            " DO UPDATE SET quantity = usage_usagedailytotal.quantity + EXCLUDED.quantity",
+            params,
+        )
+    return period_after, counts_after
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def usage_lock_shared(*, organization_id: int) -> None:
+    """Ingestion runs concurrently with itself, never with a rebuild of the same organization."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock_shared(%s, %s)", [ADVISORY_LOCK_CLASS, organization_id]
+            )
+
+
+def usage_lock_exclusive(*, organization_id: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, organization_id])
+
+
+def usage_record_batch(*, organization: Organization, events: list, at: dt.datetime) -> list[EventResult]:
+    """Record reported usage events; one result per event, in order (index, status, code, message).
+
+    Bad events are rejected with a reason and the good ones kept; an event id the
+    organization sent before (or earlier in this batch) answers success with status
+    "duplicate" and is not counted again.
+    """
+    if len(events) > D.MAX_BATCH:
+        raise BatchTooLarge(
+            f"A batch holds at most {D.MAX_BATCH:,} events; this one has {len(events):,}. "
+            "Split it and send again."
+        )
+    plan = metering_plan(organization=organization)
+    today = D.local_day(at, plan.time_zone)
+    earliest = plan.earliest_day(today)
+
+    results: list[EventResult | None] = [None] * len(events)
+    firsts: dict[str, tuple[D.Event, dt.date, dt.date]] = {}
+    for index, raw in enumerate(events):
+        parsed = D.event_parse(raw, index=index)
+        if isinstance(parsed, D.Event):
+            day = D.local_day(parsed.occurred_at, plan.time_zone)
+            refused = D.window_check(parsed, local_day=day, earliest_day=earliest, at=at)
+            if refused is None:
+                if parsed.event_id in firsts:
+                    results[index] = EventResult(index, parsed.event_id, "duplicate")
+                else:
+                    firsts[parsed.event_id] = (parsed, day, plan.period(day)[0])
+                continue
+            parsed = refused
+        results[index] = EventResult(index, parsed.event_id, "rejected", parsed.code, parsed.message)
+
+    if firsts:
+        with transaction.atomic():
+            usage_lock_shared(organization_id=organization.pk)
+            with connection.cursor() as cursor:
+                claimed = _claim_event_ids(cursor, organization_id=organization.pk, event_ids=sorted(firsts))
+                new_rows = [firsts[event_id] for event_id in sorted(claimed)]
+                if new_rows:
+                    UsageEvent.objects.bulk_create(
+                        [
+                            UsageEvent(
+                                organization_id=organization.pk,
+                                event_id=event.event_id,
+                                meter=event.meter,
+                                quantity=event.quantity,
+                                occurred_at=event.occurred_at,
+                                model=event.model,
+                                action=event.action,
+                                received_at=at,
+                            )
+                            for event, _day, _start in new_rows
+                        ],
+                        batch_size=1000,
+                    )
+                    period_after, counts_after = _upsert_rollups(
+                        cursor, organization_id=organization.pk, sums=D.batch_sums(new_rows)
+                    )
+                    _alerts_record(
+                        organization=organization,
+                        plan=plan,
+                        period_after=period_after,
+                        counts_after=counts_after,
+                        current_start=plan.period(today)[0],
+                        at=at,
+                    )
+        for event_id, (event, _day, _start) in firsts.items():
+            status = "accepted" if event_id in claimed else "duplicate"
+            results[event.index] = EventResult(event.index, event_id, status)
+    return results  # type: ignore[return-value]
+
+
+# Limit alerts --------------------------------------------------------------------------------
+
+
+def _alerts_record(
+    *,
+    organization: Organization,
+    plan: MeteringPlan,
+    period_after: dict,
+    counts_after: dict,
+    current_start: dt.date,
+    at: dt.datetime,
+) -> None:
+    """Insert a sent-marker per (meter, period, threshold) reached; e-mail owners for each new one."""
+    reached = []
+    for (meter, start), total in period_after.items():
+        if start == current_start:
+            limit, _hard = plan.limit(meter)
+            reached += [
+                (meter, start, t, total, limit) for t in D.thresholds_reached(used=total, limit=limit)
+            ]
+    for meter, count in counts_after.items():
+        limit, _hard = plan.limit(meter)
+        reached += [
+            (meter, current_start, t, count, limit) for t in D.thresholds_reached(used=count, limit=limit)
+        ]
+    if not reached or not plan.has_plan:
+        return
+    reached.sort()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO usage_usagealert"
+            ' (organization_id, meter, period_start, threshold, used, "limit", sent_at)'
+            " VALUES "
+            + _values(len(reached), 7)
+            + " ON CONFLICT (organization_id, meter, period_start, threshold)"
+            " DO NOTHING RETURNING meter, threshold",
+            [
+                v
+                for meter, start, t, used, limit in reached
+                for v in (organization.pk, meter, start, t, used, limit, at)
+            ],
+        )
+        new = {(meter, threshold) for meter, threshold in cursor.fetchall()}
+    for meter, start, threshold, used, limit in reached:
+        if (meter, threshold) in new:
+            _alert_email(
+                organization=organization,
+                meter=meter,
+                threshold=threshold,
+                used=used,
+                limit=limit,
+                plan=plan,
+                start=start,
+            )
+
+
+def _alert_email(*, organization, meter, threshold, used, limit, plan: MeteringPlan, start: dt.date) -> None:
+    recipients = list(
+        Membership.objects.filter(organization=organization, role=Role.OWNER, removed_at__isnull=True)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    if not recipients:
+        return
+    label = METER_LABELS.get(meter, meter)
+    context = {
+        "organization_name": organization.name,
+        "meter_label": label,
+        "threshold": threshold,
+        "used": used,
+        "limit": limit,
+        "plan_name": plan.plan_name,
+        "resets_on": plan.period(start)[1] if meter in D.PERIOD_METERS else None,
+        "hard": plan.limit(meter)[1],
+    }
+    subject = f"{organization.name}: {label} at {threshold}% of your plan's limit"
+    body = render_to_string("usage/email/limit_alert.txt", context)
+    transaction.on_commit(lambda: send_mail(subject, body, None, recipients))
+
+
+# API keys ------------------------------------------------------------------------------------
+
+
+def api_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(
+    *, organization: Organization, name: str, at: dt.datetime, acting_user=None
+) -> tuple[ApiKey, str]:
+    """Create a key; returns (the key row, the whole secret key). The secret is shown once:
+    only its SHA-256 is stored."""
+    name = (name or "").strip()
+    if not name:
+        raise RuleViolation("Give the key a name, e.g. where it is used.", code="name_required", field="name")
+    if len(name) > 100:
+        raise RuleViolation("The name is at most 100 characters.", code="name_too_long", field="name")
+    prefix = API_KEY_PREFIX + secrets.token_hex(6)
+    secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        organization=organization,
+        name=name,
+        prefix=prefix,
+        secret_hash=api_key_hash(secret),
+        created_by=acting_user if getattr(acting_user, "pk", None) else None,
+        created_at=at,
+    )
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="api_key.created",
+        at=at,
+        target=prefix,
+        details={"name": name},
+    )
+    return api_key, secret
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, at: dt.datetime, acting_user=None) -> ApiKey:
+    """Revoke a key at once; revoking a revoked key changes nothing."""
+    locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if locked.revoked_at is not None:
+        return locked
+    locked.revoked_at = at
+    locked.save(update_fields=["revoked_at"])
+    audit_record(
+        organization=locked.organization,
+        actor=acting_user,
+        action="api_key.revoked",
+        at=at,
+        target=locked.prefix,
+    )
+    return locked
+
+
+def api_key_touch(*, api_key: ApiKey, at: dt.datetime) -> None:
+    """Record use of a key, at most once a minute (no row write on every request of the hot path)."""
+    if api_key.last_used_at is not None and at - api_key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=at)
+    api_key.last_used_at = at
+
+
+# Rebuilding the rollups ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    organization_id: int
+    changed: bool
+    period_rows: int
+    counter_rows: int
+    daily_rows: int
+
+
+def usage_rollups_rebuild(*, organization: Organization, write: bool = True) -> RebuildResult:
+    """Recompute an organization's rollups from its raw events; with `write`, replace the live ones.
+
+    Holds the organization's usage lock exclusively, so no batch is half counted meanwhile.
+    `changed` says whether the live rollups differed from the recomputed ones.
+    """
+    with transaction.atomic():
+        usage_lock_exclusive(organization_id=organization.pk)
+        fresh = rollups_recomputed(organization=organization)
+        changed = fresh != rollups_live(organization=organization)
+        if changed and write:
+            org_id = organization.pk
+            UsagePeriodTotal.objects.filter(organization_id=org_id).delete()
+            UsageCounter.objects.filter(organization_id=org_id).delete()
+            UsageDailyTotal.objects.filter(organization_id=org_id).delete()
+            UsagePeriodTotal.objects.bulk_create(
+                UsagePeriodTotal(organization_id=org_id, meter=meter, period_start=start, total=total)
+                for (meter, start), total in sorted(fresh.period.items())
+            )
+            UsageCounter.objects.bulk_create(
+                UsageCounter(organization_id=org_id, meter=meter, count=count)
+                for meter, count in sorted(fresh.counters.items())
+            )
+            UsageDailyTotal.objects.bulk_create(
+                (
+                    UsageDailyTotal(
+                        organization_id=org_id,
+                        day=day,
+                        meter=meter,
+                        model=model,
+                        action=action,
+                        quantity=quantity,
+                    )
+                    for (day, meter, model, action), quantity in sorted(fresh.daily.items())
+                ),
+                batch_size=1000,
+            )
+    return RebuildResult(organization.pk, changed, len(fresh.period), len(fresh.counters), len(fresh.daily))
