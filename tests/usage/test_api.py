@@ -1,0 +1,143 @@
+"""The usage API: API key authentication, ingestion results, entitlements, statistics, schema."""
+
+from unittest import mock
+
+import pytest
+from rest_framework.test import APIClient
+
+from organizations.models import Role
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from usage.models import ApiKey, UsagePeriodTotal
+from usage.services import api_key_create, api_key_revoke
+
+from .conftest import AT, PERIOD_START, event, subscribe
+
+pytestmark = pytest.mark.django_db
+
+EVENTS_URL = "/api/v1/usage/events"
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    with mock.patch("config.clock.now", return_value=AT):
+        yield
+
+
+def client_with(secret=None):
+    client = APIClient()
+    if secret:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+def test_ingestion_answers_per_event(organization, subscription, api_key):
+    response = client_with(api_key).post(
+        EVENTS_URL, {"events": [event("a", 10), event("a", 10), event("b", 0)]}, format="json"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["accepted"], body["duplicates"], body["rejected"]) == (1, 1, 1)
+    assert body["results"][0] == {"index": 0, "event_id": "a", "status": "accepted", "duplicate": False}
+    assert body["results"][1]["duplicate"] is True
+    assert body["results"][2]["code"] == "invalid_quantity"
+    assert UsagePeriodTotal.objects.get(organization=organization, period_start=PERIOD_START).total == 10
+    assert ApiKey.objects.get().last_used_at == AT
+
+
+def test_more_than_1000_events_is_a_400_with_a_clear_message(organization, subscription, api_key):
+    events = [event(f"e{n}", 1) for n in range(1001)]
+    response = client_with(api_key).post(EVENTS_URL, {"events": events}, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("A batch holds at most 1,000 events; this one has 1,001.")
+    assert not UsagePeriodTotal.objects.exists()
+
+
+def test_a_body_without_events_is_a_400(api_key, subscription):
+    response = client_with(api_key).post(EVENTS_URL, [event("a")], format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_body"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer sbk_nope_nope", "Bearer", "Token abc"])
+def test_missing_or_unknown_key_is_401(subscription, header):
+    client = APIClient()
+    if header:
+        client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.post(EVENTS_URL, {"events": [event("a")]}, format="json")
+    assert response.status_code == 401
+
+
+def test_a_revoked_key_is_401(organization, subscription, owner):
+    key, secret = api_key_create(organization=organization, name="Old", at=AT, acting_user=owner)
+    api_key_revoke(api_key=key, at=AT, acting_user=owner)
+    response = client_with(secret).post(EVENTS_URL, {"events": [event("a")]}, format="json")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+    entitlements = client_with(secret).get(f"/api/v1/organizations/{organization.pk}/entitlements")
+    assert entitlements.status_code == 401
+
+
+def test_entitlements_with_the_organizations_key(organization, subscription, api_key):
+    client_with(api_key).post(EVENTS_URL, {"events": [event("a", 1000)]}, format="json")
+    base = f"/api/v1/organizations/{organization.pk}/entitlements"
+    every = client_with(api_key).get(base)
+    assert every.status_code == 200
+    assert [e["meter"] for e in every.json()["entitlements"]] == ["ai_tokens", "documents", "agents", "seats"]
+    one = client_with(api_key).get(f"{base}/ai_tokens?quantity=5")
+    assert one.json() == {
+        "meter": "ai_tokens",
+        "limit": 1000,
+        "used": 1000,
+        "remaining": 0,
+        "quantity": 5,
+        "allowed": False,
+        "hard": True,
+        "overage": 0,
+        "would_exceed": True,
+        "resets_on": "2026-06-01",
+    }
+    assert client_with(api_key).get(f"{base}/bananas").status_code == 404
+    assert client_with(api_key).get(f"{base}/ai_tokens?quantity=-1").status_code == 400
+
+
+def test_another_organizations_key_gets_404(organization, subscription, owner):
+    other = OrganizationFactory()
+    subscribe(other, code="other")
+    _key, other_secret = api_key_create(organization=other, name="Theirs", at=AT, acting_user=owner)
+    for path in ("entitlements", "entitlements/ai_tokens", "usage", "usage/statistics/daily"):
+        response = client_with(other_secret).get(f"/api/v1/organizations/{organization.pk}/{path}")
+        assert response.status_code == 404, path
+
+
+def test_members_read_with_their_session_and_non_members_get_404(organization, subscription):
+    member = UserFactory()
+    MembershipFactory(organization=organization, user=member, role=Role.MEMBER)
+    client = APIClient()
+    client.force_login(member)
+    assert client.get(f"/api/v1/organizations/{organization.pk}/entitlements/agents").status_code == 200
+    outsider = APIClient()
+    outsider.force_login(UserFactory())
+    assert outsider.get(f"/api/v1/organizations/{organization.pk}/entitlements/agents").status_code == 404
+    # A logged-in user cannot report usage: that is the machine client's job.
+    assert client.post(EVENTS_URL, {"events": []}, format="json").status_code in (401, 403)
+
+
+def test_statistics_and_overview_endpoints(organization, subscription, api_key):
+    client_with(api_key).post(EVENTS_URL, {"events": [event("a", 10)]}, format="json")
+    base = f"/api/v1/organizations/{organization.pk}/usage"
+    for series in ("daily", "monthly", "models", "actions"):
+        body = client_with(api_key).get(f"{base}/statistics/{series}").json()
+        assert len(body["labels"]) == len(body["values"])
+    assert client_with(api_key).get(f"{base}/statistics/nope").status_code == 404
+    overview = client_with(api_key).get(base).json()
+    assert overview["overall_percent"] == 33  # seats 1 of 3
+    assert overview["meters"][0]["percent"] == 1
+
+
+def test_the_schema_documents_the_usage_api(client):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    assert "/api/v1/usage/events" in schema["paths"]
+    assert "/api/v1/organizations/{organization_id}/entitlements/{meter}" in schema["paths"]
+    assert "ApiKey" in schema["components"]["securitySchemes"]

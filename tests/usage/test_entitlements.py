@@ -1,0 +1,139 @@
+"""Entitlements: hard and soft limits, overage, seats, and the one-query hot path."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from usage import selectors
+from usage.models import ModelPrice
+from usage.services import usage_record_batch
+
+from .conftest import AT, ON, PERIOD_END, event, subscribe
+
+pytestmark = pytest.mark.django_db
+
+
+def test_hard_limit_says_no_at_the_limit_and_shows_overage(organization, subscription):
+    usage_record_batch(organization=organization, events=[event("a", 999)], at=AT)
+    check = selectors.entitlement(organization=organization, meter="ai_tokens", quantity=1, on=ON)
+    assert (check.limit, check.used, check.remaining, check.allowed, check.hard) == (1000, 999, 1, True, True)
+    assert check.resets_on == PERIOD_END
+    assert not selectors.entitlement(organization=organization, meter="ai_tokens", quantity=2, on=ON).allowed
+
+    usage_record_batch(organization=organization, events=[event("b", 1)], at=AT)
+    at_limit = selectors.entitlement(organization=organization, meter="ai_tokens", quantity=1, on=ON)
+    assert (at_limit.used, at_limit.allowed, at_limit.overage) == (1000, False, 0)
+
+    # Usage that happened is recorded even beyond a hard limit, and shows as overage.
+    usage_record_batch(organization=organization, events=[event("c", 250)], at=AT)
+    over = selectors.entitlement(organization=organization, meter="ai_tokens", quantity=1, on=ON)
+    assert (over.used, over.remaining, over.allowed, over.overage, over.percent) == (1250, 0, False, 250, 125)
+
+
+def test_soft_limit_allows_and_flags(organization, subscription):
+    usage_record_batch(
+        organization=organization, events=[event(f"d{n}", 1, meter="documents") for n in range(101)], at=AT
+    )
+    check = selectors.entitlement(organization=organization, meter="documents", quantity=5, on=ON)
+    assert (check.limit, check.used, check.hard, check.allowed, check.overage) == (100, 101, False, True, 1)
+    assert check.resets_on is None
+
+
+def test_the_hot_path_is_one_query(organization, subscription, django_assert_num_queries):
+    usage_record_batch(organization=organization, events=[event("a", 10)], at=AT)
+    with django_assert_num_queries(1):
+        selectors.entitlement(organization=organization, meter="ai_tokens", quantity=1, on=ON)
+    with django_assert_num_queries(1):
+        selectors.entitlement(organization=organization, meter="agents", quantity=1, on=ON)
+
+
+def test_a_new_period_starts_at_zero(organization, subscription):
+    usage_record_batch(organization=organization, events=[event("a", 1000)], at=AT)
+    june = selectors.entitlement(
+        organization=organization, meter="ai_tokens", quantity=1, on=dt.date(2026, 6, 2)
+    )
+    assert (june.used, june.allowed, june.resets_on) == (0, True, dt.date(2026, 7, 1))
+
+
+def test_counts_do_not_reset(organization, subscription):
+    usage_record_batch(organization=organization, events=[event("a", 5, meter="agents")], at=AT)
+    june = selectors.entitlement(
+        organization=organization, meter="agents", quantity=1, on=dt.date(2026, 6, 2)
+    )
+    assert (june.used, june.allowed) == (5, False)
+
+
+def test_unlimited_meter(organization):
+    subscribe(organization, limits={"ai_tokens": (None, True)})
+    usage_record_batch(organization=organization, events=[event("a", 10**9)], at=AT)
+    check = selectors.entitlement(organization=organization, meter="ai_tokens", quantity=10**9, on=ON)
+    assert (check.limit, check.remaining, check.allowed, check.overage) == (None, None, True, 0)
+    # A meter the plan has no row for is unlimited too.
+    assert selectors.entitlement(organization=organization, meter="agents", quantity=1, on=ON).limit is None
+
+
+def test_no_subscription_includes_nothing(organization):
+    check = selectors.entitlement(organization=organization, meter="ai_tokens", quantity=1, on=ON)
+    assert (check.limit, check.allowed) == (0, False)
+
+
+def test_seats_come_from_the_team(organization, subscription):
+    seats = selectors.entitlement(organization=organization, meter="seats", quantity=1, on=ON)
+    assert (seats.limit, seats.used, seats.allowed) == (3, 1, True)
+    assert not selectors.entitlement(organization=organization, meter="seats", quantity=3, on=ON).allowed
+
+
+def test_overview_has_four_meters_and_the_highest_percent(organization, subscription):
+    usage_record_batch(
+        organization=organization,
+        events=[event("a", 500), event("b", 4, meter="agents"), event("c", 10, meter="documents")],
+        at=AT,
+    )
+    overview = selectors.usage_overview(organization=organization, on=ON)
+    assert [(m.meter, m.used, m.limit, m.percent) for m in overview.meters] == [
+        ("ai_tokens", 500, 1000, 50),
+        ("documents", 10, 100, 10),
+        ("agents", 4, 5, 80),
+        ("seats", 1, 3, 33),
+    ]
+    assert overview.overall_percent == 80
+    assert (overview.plan_name, overview.resets_on) == ("Pro", PERIOD_END)
+    assert [e.meter for e in selectors.entitlements_all(organization=organization, on=ON)] == [
+        "ai_tokens",
+        "documents",
+        "agents",
+        "seats",
+    ]
+
+
+def test_statistics_series(organization, subscription):
+    ModelPrice.objects.create(model="gpt-x", price_per_1k_tokens_minor=Decimal("0.3"), currency="EUR")
+    ModelPrice.objects.create(model="gpt-y", price_per_1k_tokens_minor=Decimal("2"), currency="EUR")
+    usage_record_batch(
+        organization=organization,
+        events=[
+            event("a", 1500, timestamp="2026-05-02T10:00:00Z", action="chat"),
+            event("b", 1500, timestamp="2026-05-03T10:00:00Z", action="chat"),
+            event("c", 2000, timestamp="2026-05-03T11:00:00Z", model="gpt-y", action="search"),
+            event("d", 700, timestamp="2026-04-20T10:00:00Z"),
+            event("e", 9, meter="documents"),
+        ],
+        at=AT,
+    )
+    daily = selectors.tokens_daily(organization=organization, on=ON)
+    assert len(daily.labels) == 31 and daily.labels[0] == "2026-05-01"
+    assert daily.values[:4] == [0, 1500, 3500, 0]
+    assert sum(daily.values) == 5000
+
+    monthly = selectors.tokens_monthly(organization=organization, on=ON)
+    assert monthly.labels[0] == "2025-06" and monthly.labels[-1] == "2026-05"
+    assert monthly.values[-2:] == [700, 5000]
+
+    models = selectors.tokens_by_model(organization=organization, on=ON)
+    assert list(zip(models.labels, models.values, strict=True)) == [("gpt-x", 3000), ("gpt-y", 2000)]
+
+    costs = selectors.cost_by_action(organization=organization, on=ON)
+    # search: 2,000 x 2/1k = 4 minor; chat: 3,000 x 0.3/1k = 0.9 -> 1 minor (rounded once, half up).
+    assert list(zip(costs.labels, costs.values, strict=True)) == [("search", 4), ("chat", 1)]
+    assert costs.currency == "EUR"

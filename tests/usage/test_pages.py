@@ -1,0 +1,60 @@
+"""API key pages for owners: create (secret shown once), list with prefix and last use, revoke."""
+
+import pytest
+from django.test import Client
+
+from organizations.models import Role
+from tests.factories import MembershipFactory, UserFactory
+from usage.models import ApiKey
+from usage.services import api_key_hash
+
+pytestmark = pytest.mark.django_db
+
+
+def test_owner_creates_sees_the_secret_once_and_revokes(organization, owner):
+    client = Client()
+    client.force_login(owner)
+    url = f"/o/{organization.slug}/api-keys/"
+    response = client.post(url, {"name": "Production"})
+    assert response.status_code == 200
+    key = ApiKey.objects.get(organization=organization)
+    secret = response.context["secret"]
+    assert secret.startswith(key.prefix + "_")
+    assert key.secret_hash == api_key_hash(secret) and secret not in key.secret_hash
+    assert secret in response.content.decode()
+    assert response["Cache-Control"] == "no-store"
+
+    listing = client.get(url).content.decode()
+    assert key.prefix in listing and secret not in listing
+
+    response = client.post(f"/o/{organization.slug}/api-keys/{key.pk}/revoke/")
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+def test_a_name_is_required(organization, owner):
+    client = Client()
+    client.force_login(owner)
+    response = client.post(f"/o/{organization.slug}/api-keys/", {"name": " "})
+    assert response.status_code == 400
+    assert not ApiKey.objects.exists()
+
+
+def test_only_owners_manage_keys(organization):
+    admin = UserFactory()
+    MembershipFactory(organization=organization, user=admin, role=Role.ADMIN)
+    client = Client()
+    client.force_login(admin)
+    assert client.get(f"/o/{organization.slug}/api-keys/").status_code == 403
+    outsider = Client()
+    outsider.force_login(UserFactory())
+    assert outsider.get(f"/o/{organization.slug}/api-keys/").status_code == 404
+
+
+def test_statistics_page_renders(organization, subscription, owner):
+    client = Client()
+    client.force_login(owner)
+    response = client.get(f"/o/{organization.slug}/usage/")
+    assert response.status_code == 200
+    assert "% USED" in response.content.decode()
