@@ -128,6 +128,15 @@ class MembersPage:
     can_manage_plan: bool
 
 
+def role_choices_for(membership: Membership) -> list[tuple[str, str]]:
+    """The roles this member may hand out: only an owner makes owners."""
+    return [
+        (value, label)
+        for value, label in Role.choices
+        if membership.role == Role.OWNER or value != Role.OWNER
+    ]
+
+
 def members_page(*, organization: Organization, membership: Membership, at: dt.datetime) -> MembersPage:
     """The members page: active members, open invitations, and the roles the viewer may hand out."""
     viewer_is_owner = membership.role == Role.OWNER
@@ -145,7 +154,7 @@ def members_page(*, organization: Organization, membership: Membership, at: dt.d
         InvitationRow(invitation=i, is_expired=i.expires_at <= at)
         for i in invitation_list_pending(organization=organization)
     ]
-    role_choices = [(value, label) for value, label in Role.choices if viewer_is_owner or value != Role.OWNER]
+    role_choices = role_choices_for(membership)
     return MembersPage(
         organization=organization,
         members=members,

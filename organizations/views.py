@@ -124,10 +124,7 @@ def organization_members(request, slug):
 @org_view(Capability.MANAGE_MEMBERS)
 @require_POST
 def member_invite(request, slug):
-    page_roles = selectors.members_page(
-        organization=request.organization, membership=request.membership, at=clock.now()
-    ).role_choices
-    form = InvitationForm(request.POST, role_choices=page_roles)
+    form = InvitationForm(request.POST, role_choices=selectors.role_choices_for(request.membership))
     if not form.is_valid():
         return _members_response(request, invite_form=form)
     try:
