@@ -2,8 +2,10 @@
 
 ../shared/scenarios/ are the product's examples; tests/scenarios/ are ours, for rules
 the examples do not show (month-end anchors, next_invoice with keep, manual seats with
-a cap, last owner, reverse charge, outside the EU). Each expected file was worked out by
-hand from billing-rules.md, not captured from the program.
+a cap, last owner, reverse charge, outside the EU, a weekly and a monthly member on a
+yearly team under both removal policies). Scenarios 10 to 12 were worked out by hand
+before the program ran them; 13 and 14 were printed by the program and every charge,
+credit, document number and balance in them checked by hand against billing-rules.md.
 """
 
 import subprocess
