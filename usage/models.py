@@ -68,10 +68,14 @@ class UsageEvent(models.Model):
     """A raw usage event as received. On PostgreSQL: partitioned by month of `occurred_at`.
 
     `quantity` is tokens for ai_tokens (> 0) and a change of the count for documents and
-    agents (+ created, - deleted).
+    agents (+ created, - deleted). No database foreign key on `organization`: a per-row
+    check would cost every ingested event a lookup; each row's key in `UsageEventKey`
+    (which has the foreign key) is inserted in the same statement.
     """
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     event_id = models.CharField(max_length=128)
     meter = models.CharField(max_length=16, choices=ReportedMeter.choices)
     quantity = models.BigIntegerField()

@@ -79,6 +79,69 @@ def _claim_event_ids(cursor, *, organization_id: int, event_ids: list[str]) -> s
     return claimed
 
 
+# PostgreSQL: claim the ids and insert the raw events of the new ones in one statement, the
+# batch passed as one array per column (no per-row parameters to bind).
+_INSERT_EVENTS_PG = """
+WITH input AS (
+    SELECT * FROM unnest(
+        %s::varchar[], %s::varchar[], %s::bigint[], %s::timestamptz[], %s::varchar[], %s::varchar[]
+    )
+        AS t(event_id, meter, quantity, occurred_at, model, action)
+), claimed AS (
+    INSERT INTO usage_usageeventkey (organization_id, event_id)
+    SELECT %s, event_id FROM input ORDER BY event_id
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+)
+INSERT INTO usage_usageevent
+    (organization_id, event_id, meter, quantity, occurred_at, model, action, received_at)
+SELECT %s, input.event_id, input.meter, input.quantity, input.occurred_at, input.model, input.action, %s
+FROM input JOIN claimed USING (event_id)
+RETURNING event_id
+"""
+
+
+def _insert_new_events(cursor, *, organization_id: int, firsts: dict, at: dt.datetime) -> set[str]:
+    """Claim the batch's distinct ids (sorted, so concurrent batches wait in one order) and
+    insert the raw events of the ids that were new; return those ids."""
+    event_ids = sorted(firsts)
+    if connection.vendor == "postgresql":
+        events = [firsts[event_id][0] for event_id in event_ids]
+        cursor.execute(
+            _INSERT_EVENTS_PG,
+            [
+                event_ids,
+                [e.meter for e in events],
+                [e.quantity for e in events],
+                [e.occurred_at for e in events],
+                [e.model for e in events],
+                [e.action for e in events],
+                organization_id,
+                organization_id,
+                at,
+            ],
+        )
+        return {row[0] for row in cursor.fetchall()}
+    claimed = _claim_event_ids(cursor, organization_id=organization_id, event_ids=event_ids)
+    UsageEvent.objects.bulk_create(
+        [
+            UsageEvent(
+                organization_id=organization_id,
+                event_id=event.event_id,
+                meter=event.meter,
+                quantity=event.quantity,
+                occurred_at=event.occurred_at,
+                model=event.model,
+                action=event.action,
+                received_at=at,
+            )
+            for event, _day, _start in (firsts[event_id] for event_id in sorted(claimed))
+        ],
+        batch_size=500,
+    )
+    return claimed
+
+
 def _upsert_rollups(cursor, *, organization_id: int, sums: D.Sums) -> tuple[dict, dict]:
     """Add the batch's sums to the rollups; return the new period totals and counts."""
     period_after: dict = {}
@@ -159,6 +222,7 @@ def usage_record_batch(*, organization: Organization, events: list, at: dt.datet
 
     results: list[EventResult | None] = [None] * len(events)
     firsts: dict[str, tuple[D.Event, dt.date, dt.date]] = {}
+    period_starts: dict[dt.date, dt.date] = {}
     for index, raw in enumerate(events):
         parsed = D.event_parse(raw, index=index)
         if isinstance(parsed, D.Event):
@@ -168,7 +232,10 @@ def usage_record_batch(*, organization: Organization, events: list, at: dt.datet
                 if parsed.event_id in firsts:
                     results[index] = EventResult(index, parsed.event_id, "duplicate")
                 else:
-                    firsts[parsed.event_id] = (parsed, day, plan.period(day)[0])
+                    start = period_starts.get(day)
+                    if start is None:
+                        start = period_starts[day] = plan.period(day)[0]
+                    firsts[parsed.event_id] = (parsed, day, start)
                 continue
             parsed = refused
         results[index] = EventResult(index, parsed.event_id, "rejected", parsed.code, parsed.message)
@@ -177,25 +244,9 @@ def usage_record_batch(*, organization: Organization, events: list, at: dt.datet
         with transaction.atomic():
             usage_lock_shared(organization_id=organization.pk)
             with connection.cursor() as cursor:
-                claimed = _claim_event_ids(cursor, organization_id=organization.pk, event_ids=sorted(firsts))
+                claimed = _insert_new_events(cursor, organization_id=organization.pk, firsts=firsts, at=at)
                 new_rows = [firsts[event_id] for event_id in sorted(claimed)]
                 if new_rows:
-                    UsageEvent.objects.bulk_create(
-                        [
-                            UsageEvent(
-                                organization_id=organization.pk,
-                                event_id=event.event_id,
-                                meter=event.meter,
-                                quantity=event.quantity,
-                                occurred_at=event.occurred_at,
-                                model=event.model,
-                                action=event.action,
-                                received_at=at,
-                            )
-                            for event, _day, _start in new_rows
-                        ],
-                        batch_size=1000,
-                    )
                     period_after, counts_after = _upsert_rollups(
                         cursor, organization_id=organization.pk, sums=D.batch_sums(new_rows)
                     )

@@ -1,0 +1,141 @@
+"""Shared set-up of the usage benchmarks: a dedicated database, an organization on a plan with
+an API key, and a gunicorn server in the production shape (config.settings.production).
+
+Numbers are reported, not asserted. The database named by BENCH_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/seatbill_usage_bench) is created, migrated and its
+usage tables emptied.
+"""
+
+import datetime as dt
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/seatbill_usage_bench"
+BENCH_URL = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    os.environ["DATABASE_URL"] = BENCH_URL
+    _create_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _create_database() -> None:
+    import psycopg
+
+    url = urlparse(BENCH_URL)
+    name = url.path.lstrip("/")
+    admin = BENCH_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def bench_organization(*, token_limit: int | None = 10**12):
+    """A fresh organization on a monthly plan anchored on the 1st, and an API key; usage emptied."""
+    from django.db import connection
+
+    from billing.models import Plan, PlanLimit, Subscription
+    from config import clock
+    from organizations.models import Organization
+    from usage.services import api_key_create
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE usage_usageevent, usage_usageeventkey, usage_usageperiodtotal, usage_usagecounter,"
+            " usage_usagedailytotal, usage_usagealert"
+        )
+    now = clock.now()
+    today = now.date()
+    anchor = today.replace(day=1)
+    end = (anchor + dt.timedelta(days=32)).replace(day=1)
+    organization = Organization.objects.create(name="Bench", slug=f"bench-{secrets.token_hex(4)}")
+    plan, _ = Plan.objects.get_or_create(code="bench", defaults={"name": "Bench", "included_seats": 5})
+    PlanLimit.objects.update_or_create(
+        plan=plan, meter="ai_tokens", defaults={"limit": token_limit, "hard": True}
+    )
+    Subscription.objects.create(
+        organization=organization,
+        plan=plan,
+        anchor=anchor,
+        current_period_start=anchor,
+        current_period_end=end,
+        created_at=now,
+    )
+    _key, secret = api_key_create(organization=organization, name="bench", at=now)
+    return organization, secret
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """gunicorn serving config.wsgi with production settings against the bench database."""
+
+    def __init__(self, *, workers: int, threads: int = 1):
+        self.port = free_port()
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings.production",
+            DATABASE_URL=BENCH_URL,
+            SECRET_KEY=secrets.token_urlsafe(60),
+            SECURE_SSL_REDIRECT="0",
+            DB_CONN_MAX_AGE="600",
+            LOG_LEVEL="WARNING",
+        )
+        self.process = subprocess.Popen(
+            [
+                str(ROOT / ".venv/bin/gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,170 @@
+"""Ingestion end to end over HTTP vs. raw PostgreSQL COPY (issue 6, benchmark 1).
+
+    .venv/bin/python bench/usage_ingest.py [--events 100000] [--clients 4] [--workers 3]
+
+Sends `--events` events in 1,000-event batches to POST /api/v1/usage/events on gunicorn
+(production settings, PostgreSQL), 10 % of each batch (after the first) repeating ids sent
+before; then COPYs the same distinct events into a bare table with the same unique index
+(organization_id, event_id), and prints events/s of each and their ratio. Goal on a 2-core
+machine: >= 40,000 events/s over HTTP and a ratio >= 0.25.
+"""
+
+import argparse
+import datetime as dt
+import json
+import random
+import threading
+import time
+
+import usage_common
+
+BATCH = 1000
+REPEAT_SHARE = 0.10
+
+
+def make_batches(total: int, now: dt.datetime, rng: random.Random) -> tuple[list[bytes], list[dict]]:
+    """Pre-encoded request bodies, and the distinct events among them."""
+    distinct: list[dict] = []
+    bodies = []
+    models = ["gpt-x", "gpt-y", "claude", "mistral"]
+    actions = ["chat", "search", "summarize", "classify"]
+    for b in range(total // BATCH):
+        repeats = 0 if b == 0 else int(BATCH * REPEAT_SHARE)
+        batch = [rng.choice(distinct) for _ in range(repeats)]
+        for _ in range(BATCH - repeats):
+            occurred = now - dt.timedelta(seconds=rng.randint(0, 6 * 3600))
+            ev = {
+                "event_id": f"ev-{len(distinct)}",
+                "meter": "ai_tokens",
+                "quantity": rng.randint(1, 4000),
+                "timestamp": occurred.isoformat(),
+                "dimensions": {"model": rng.choice(models), "action": rng.choice(actions)},
+            }
+            distinct.append(ev)
+            batch.append(ev)
+        rng.shuffle(batch)
+        bodies.append(json.dumps({"events": batch}).encode())
+    return bodies, distinct
+
+
+def send_all(url: str, secret: str, bodies: list[bytes], clients: int) -> tuple[float, dict]:
+    import requests
+
+    queue = list(enumerate(bodies))
+    lock = threading.Lock()
+    totals = {"accepted": 0, "duplicates": 0, "rejected": 0, "errors": 0}
+
+    def client():
+        session = requests.Session()
+        headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+        while True:
+            with lock:
+                if not queue:
+                    return
+                _, body = queue.pop(0)
+            response = session.post(f"{url}/api/v1/usage/events", data=body, headers=headers, timeout=60)
+            with lock:
+                if response.status_code != 200:
+                    totals["errors"] += 1
+                    continue
+                data = response.json()
+                for key in ("accepted", "duplicates", "rejected"):
+                    totals[key] += data[key]
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, totals
+
+
+def copy_distinct(organization_id: int, distinct: list[dict]) -> float:
+    import psycopg
+
+    with psycopg.connect(usage_common.BENCH_URL, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS usage_bench_copy")
+        conn.execute(
+            "CREATE TABLE usage_bench_copy (organization_id bigint NOT NULL, event_id varchar(128) NOT NULL,"
+            " meter varchar(16) NOT NULL, quantity bigint NOT NULL, occurred_at timestamptz NOT NULL,"
+            " model varchar(64) NOT NULL, action varchar(64) NOT NULL)"
+        )
+        conn.execute(
+            "CREATE UNIQUE INDEX usage_bench_copy_key ON usage_bench_copy (organization_id, event_id)"
+        )
+        rows = [
+            (
+                organization_id,
+                e["event_id"],
+                e["meter"],
+                e["quantity"],
+                dt.datetime.fromisoformat(e["timestamp"]),
+                e["dimensions"]["model"],
+                e["dimensions"]["action"],
+            )
+            for e in distinct
+        ]
+        started = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cursor:
+            with cursor.copy(
+                "COPY usage_bench_copy"
+                " (organization_id, event_id, meter, quantity, occurred_at, model, action) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE usage_bench_copy")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=4, help="Concurrent HTTP clients (threads).")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes.")
+    args = parser.parse_args()
+
+    usage_common.setup_django()
+    from config import clock
+    from usage.models import UsageEvent, UsagePeriodTotal
+
+    organization, secret = usage_common.bench_organization()
+    rng = random.Random(6)
+    bodies, distinct = make_batches(args.events, clock.now(), rng)
+    sent = len(bodies) * BATCH
+    print(f"{sent:,} events in {len(bodies)} batches of {BATCH:,} ({sent - len(distinct):,} repeated ids)")
+
+    with usage_common.Server(workers=args.workers) as server:
+        elapsed, totals = send_all(server.url, secret, bodies, args.clients)
+    http_rate = sent / elapsed
+    print(
+        f"HTTP  : {elapsed:6.2f}s  {http_rate:9,.0f} events/s"
+        f"  ({args.clients} clients, {args.workers} workers;"
+        f" accepted {totals['accepted']:,}, duplicates {totals['duplicates']:,},"
+        f" rejected {totals['rejected']:,}, failed requests {totals['errors']})"
+    )
+    stored = UsageEvent.objects.filter(organization=organization).count()
+    total = sum(UsagePeriodTotal.objects.filter(organization=organization).values_list("total", flat=True))
+    expected = sum(e["quantity"] for e in distinct)
+    print(
+        f"check : {stored:,} raw events stored (expected {len(distinct):,});"
+        f" tokens {total:,} (expected {expected:,})"
+    )
+
+    copy_elapsed = copy_distinct(organization.pk, distinct)
+    copy_rate = len(distinct) / copy_elapsed
+    print(
+        f"COPY  : {copy_elapsed:6.2f}s  {copy_rate:9,.0f} rows/s"
+        f"  ({len(distinct):,} distinct events, unique index)"
+    )
+    print(
+        f"ratio : {http_rate / copy_rate:.2f}"
+        "  (HTTP events/s / COPY rows/s; goal >= 0.25, HTTP goal >= 40,000/s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
