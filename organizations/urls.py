@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import dashboard_views, views
 
 auth_patterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -25,7 +25,18 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("o/new/", views.organization_create, name="organization_create"),
-    path("o/<slug:slug>/", views.organization_overview, name="organization_overview"),
+    path("o/<slug:slug>/", dashboard_views.overview, name="organization_overview"),
+    path("o/<slug:slug>/plan/", dashboard_views.plan_choose, name="dashboard_plan_choose"),
+    path("o/<slug:slug>/plan/<slug:code>/", dashboard_views.plan_preview, name="dashboard_plan_preview"),
+    path(
+        "o/<slug:slug>/plan/<slug:code>/confirm/", dashboard_views.plan_confirm, name="dashboard_plan_confirm"
+    ),
+    path("o/<slug:slug>/seats/", dashboard_views.seats, name="dashboard_seats"),
+    path("o/<slug:slug>/seats/edit/", dashboard_views.seats_edit, name="dashboard_seats_edit"),
+    path("o/<slug:slug>/seats/preview/", dashboard_views.seats_preview, name="dashboard_seats_preview"),
+    path("o/<slug:slug>/seats/purchase/", dashboard_views.seats_purchase, name="dashboard_seats_purchase"),
+    path("o/<slug:slug>/billing/", dashboard_views.billing, name="dashboard_billing"),
+    path("o/<slug:slug>/statistics/", dashboard_views.statistics, name="dashboard_statistics"),
     path("o/<slug:slug>/members/", views.organization_members, name="organization_members"),
     path("o/<slug:slug>/members/invite/", views.member_invite, name="member_invite"),
     path(

@@ -1,0 +1,50 @@
+"""Forms of the dashboard: they parse what the pages send; the services decide."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class SeatIncreaseForm(forms.Form):
+    """Pencil on "Seats": the new number of seats (seed 002). Only an increase is bought here;
+    the service refuses what the plan does not allow (a cap, an interval it does not bill)."""
+
+    seats = forms.IntegerField(label=_("Seats"), min_value=1, max_value=100_000)
+    interval = forms.ChoiceField(label=_("Billed"), required=False, choices=())
+
+    def __init__(self, *args, seats_now: int, intervals: list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seats_now = seats_now
+        self.fields["seats"].min_value = seats_now + 1
+        self.fields["seats"].widget.attrs.update(min=seats_now + 1, inputmode="numeric")
+        self.fields["seats"].help_text = _("You have %(count)s seats now. Enter the new total.") % {
+            "count": seats_now
+        }
+        if intervals:
+            self.fields["interval"].choices = [(i.value, f"{i.label} ({i.price_text})") for i in intervals]
+            self.fields["interval"].required = True
+        else:
+            del self.fields["interval"]
+
+    def clean_seats(self):
+        seats = self.cleaned_data["seats"]
+        if seats <= self.seats_now:
+            raise forms.ValidationError(
+                _("Enter more than the %(count)s seats you have. Seats are not removed here: reassign them."),
+                params={"count": self.seats_now},
+            )
+        return seats
+
+    @property
+    def count(self) -> int:
+        return self.cleaned_data["seats"] - self.seats_now
+
+
+class ConfirmForm(forms.Form):
+    """Confirming a preview: the token says which state the reviewed amounts were computed for."""
+
+    state_token = forms.CharField(max_length=64)
+
+
+class SeatPurchaseConfirmForm(ConfirmForm):
+    count = forms.IntegerField(min_value=1, max_value=100_000)
+    interval = forms.CharField(max_length=8, required=False)
