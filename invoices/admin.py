@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from .models import CreditBalanceEntry, CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from .models import (
+    CreditBalanceEntry,
+    CreditNote,
+    CreditNoteLine,
+    DocumentEmail,
+    DocumentPdf,
+    Invoice,
+    InvoiceLine,
+)
 
 
 class ReadOnlyMixin:
@@ -54,3 +62,23 @@ class CreditNoteAdmin(ReadOnlyMixin, admin.ModelAdmin):
 class CreditBalanceEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("organization", "effective_on", "kind", "amount_minor", "currency")
     list_filter = ("kind", "organization")
+
+
+@admin.register(DocumentPdf)
+class DocumentPdfAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Stored PDFs; a new layout is rendered beside them with `manage.py render_documents`."""
+
+    list_display = ("__str__", "organization", "template_version", "language", "sha256", "created_at")
+    list_filter = ("template_version", "language", "organization")
+    search_fields = ("invoice__number", "credit_note__number", "sha256")
+    exclude = ("access_token",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields if f.name != "access_token"]
+
+
+@admin.register(DocumentEmail)
+class DocumentEmailAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("__str__", "organization", "language", "sent_at")
+    list_filter = ("organization",)
+    search_fields = ("invoice__number", "credit_note__number", "recipients")

@@ -5,6 +5,8 @@ triggers (migration 0002) refuse updates of the money, number and dates of a doc
 any update or delete of its lines, and any delete of a document.
 """
 
+import secrets
+
 from django.db import models
 from django.db.models import Q
 
@@ -192,3 +194,87 @@ class CreditBalanceEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.effective_on} {self.kind} {self.amount_minor}"
+
+
+def new_access_token() -> str:
+    """43 URL-safe characters (256 random bits): the secret part of a PDF's download URL."""
+    return secrets.token_urlsafe(32)
+
+
+class DocumentPdf(models.Model):
+    """A rendered PDF of an issued invoice or credit note, as stored: what is served forever.
+
+    One row per document and template version. Re-rendering never rewrites a stored file:
+    a new template version is a new row and a new file beside the old one, and the
+    document's first PDF (the one made when it was issued) stays the one that is served.
+    Rows never change (migration 0004's triggers refuse updates and deletes).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="pdfs")
+    credit_note = models.ForeignKey(
+        CreditNote, on_delete=models.PROTECT, null=True, blank=True, related_name="pdfs"
+    )
+    template_version = models.CharField(max_length=16, help_text="templates/invoices/pdf/<version>/")
+    language = models.CharField(max_length=8)
+    storage_name = models.CharField(max_length=255, help_text="The file's name in the default storage.")
+    sha256 = models.CharField(max_length=64, help_text="Hex SHA-256 of the stored bytes.")
+    size_bytes = models.PositiveIntegerField()
+    access_token = models.CharField(max_length=64, unique=True, default=new_access_token)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(invoice__isnull=False, credit_note__isnull=True)
+                | Q(invoice__isnull=True, credit_note__isnull=False),
+                name="document_pdf_one_document",
+            ),
+            models.UniqueConstraint(
+                fields=["invoice", "template_version"],
+                condition=Q(invoice__isnull=False),
+                name="document_pdf_once_per_invoice_version",
+            ),
+            models.UniqueConstraint(
+                fields=["credit_note", "template_version"],
+                condition=Q(credit_note__isnull=False),
+                name="document_pdf_once_per_credit_note_version",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice or self.credit_note} ({self.template_version}, {self.language})"
+
+    @property
+    def document(self):
+        return self.invoice or self.credit_note
+
+
+class DocumentEmail(models.Model):
+    """The marker that a document's e-mail went out: at most one per document, ever."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="email"
+    )
+    credit_note = models.OneToOneField(
+        CreditNote, on_delete=models.PROTECT, null=True, blank=True, related_name="email"
+    )
+    pdf = models.ForeignKey(DocumentPdf, on_delete=models.PROTECT, related_name="+")
+    recipients = models.TextField(help_text="Comma-separated addresses it was sent to.")
+    language = models.CharField(max_length=8)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(invoice__isnull=False, credit_note__isnull=True)
+                | Q(invoice__isnull=True, credit_note__isnull=False),
+                name="document_email_one_document",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice or self.credit_note} to {self.recipients}"

@@ -8,6 +8,7 @@ transaction: a rollback takes the number back with the document.
 
 import datetime as dt
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +19,7 @@ from billing.domain.money import exact_to_decimal
 from billing.domain.tax import tax_treatment
 from organizations.models import Organization
 
+from .delivery import delivery_enqueue
 from .models import (
     CreditBalanceEntry,
     CreditNote,
@@ -26,6 +28,15 @@ from .models import (
     Invoice,
     InvoiceLine,
 )
+
+
+def _deliver_after_commit(kind: str, document_id: int) -> None:
+    """Once the issue commits, its PDF then its e-mail (invoices.delivery); never inside the issue.
+
+    robust: a broker that is down must not turn a committed issue into an error page;
+    `manage.py render_documents` renders what is missing.
+    """
+    transaction.on_commit(partial(delivery_enqueue, kind=kind, document_id=document_id), robust=True)
 
 
 def _lock_sequence(organization: Organization) -> DocumentSequence:
@@ -140,6 +151,7 @@ def invoice_issue(
             effective_on=issued_on,
             created_at=at,
         )
+    _deliver_after_commit("invoice", invoice.pk)
     return invoice
 
 
@@ -189,4 +201,5 @@ def credit_note_issue(
         effective_on=issued_on,
         created_at=at,
     )
+    _deliver_after_commit("credit_note", note.pk)
     return note

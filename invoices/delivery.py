@@ -1,0 +1,191 @@
+"""Services for what follows the issue of a document: its stored PDF and its e-mail.
+
+Both are idempotent, in layers (style.md): a guard (already stored? already sent? return
+it), a database unique constraint (one PDF per document and template version, one
+e-mail marker per document) and, for the e-mail, lock-then-check so that two workers
+running the same task at once send once. `invoices.services` enqueues them after the
+issuing transaction commits (`delivery_enqueue`); the tasks in `invoices.tasks` call them.
+"""
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from organizations import formatting as fmt
+from organizations.models import Membership, Role
+
+from .models import CreditNote, DocumentEmail, DocumentPdf, Invoice
+from .pdf import CURRENT_TEMPLATE_VERSION, render_view, template_for
+from .presentation import CREDIT_NOTE, INVOICE, document_kind, document_view
+
+logger = logging.getLogger(__name__)
+
+KINDS = {INVOICE: Invoice, CREDIT_NOTE: CreditNote}
+
+
+class UnknownDocumentKind(ValueError):
+    pass
+
+
+class StoredPdfAltered(RuntimeError):
+    """The stored file no longer matches the SHA-256 recorded when it was stored."""
+
+
+def document_get(*, kind: str, document_id: int):
+    """An issued document by kind and id, with what rendering it reads."""
+    try:
+        model = KINDS[kind]
+    except KeyError:
+        raise UnknownDocumentKind(f"{kind!r} is not one of {', '.join(KINDS)}.") from None
+    queryset = model.objects.select_related("organization").prefetch_related("lines")
+    if model is CreditNote:
+        queryset = queryset.select_related("invoice")
+    return queryset.get(pk=document_id)
+
+
+def _document_filter(document) -> dict:
+    return {document_kind(document): document}
+
+
+def pdf_served(document) -> DocumentPdf | None:
+    """The PDF shown and sent for a document: its first, made when it was issued."""
+    return DocumentPdf.objects.filter(**_document_filter(document)).order_by("created_at", "id").first()
+
+
+def _storage_name(document, *, template_version: str, language: str) -> str:
+    # Customer code and number: a file is findable by hand in the bucket, and never shared
+    # between documents. The storage adds a suffix rather than overwrite an existing name.
+    folder = "credit-notes" if document_kind(document) == CREDIT_NOTE else "invoices"
+    code = document.organization.customer_code
+    return f"documents/{code}/{folder}/{document.number}-{template_version}-{language}.pdf"
+
+
+def document_pdf_render(*, document, template_version: str, at) -> DocumentPdf:
+    """Render, store and record the PDF of `document` in `template_version`, once.
+
+    The language is the organization's (falling back to English). Rendering happens
+    outside any transaction; of two racing workers, the one whose row loses the unique
+    constraint deletes its file and returns the winner's row.
+    """
+    template_for(template_version)  # refuse unknown versions before any work
+    existing = DocumentPdf.objects.filter(
+        template_version=template_version, **_document_filter(document)
+    ).first()
+    if existing is not None:
+        return existing
+    language = fmt.document_language(document.organization.language)
+    content = render_view(document_view(document, language), template_version=template_version)
+    name = default_storage.save(
+        _storage_name(document, template_version=template_version, language=language), ContentFile(content)
+    )
+    try:
+        with transaction.atomic():
+            return DocumentPdf.objects.create(
+                organization=document.organization,
+                template_version=template_version,
+                language=language,
+                storage_name=name,
+                sha256=hashlib.sha256(content).hexdigest(),
+                size_bytes=len(content),
+                created_at=at,
+                **_document_filter(document),
+            )
+    except IntegrityError:
+        default_storage.delete(name)
+        return DocumentPdf.objects.get(template_version=template_version, **_document_filter(document))
+
+
+def document_pdf_read(pdf: DocumentPdf) -> bytes:
+    """The stored bytes, checked against the SHA-256 recorded when they were stored."""
+    with default_storage.open(pdf.storage_name, "rb") as handle:
+        content = handle.read()
+    if hashlib.sha256(content).hexdigest() != pdf.sha256:
+        raise StoredPdfAltered(f"The stored PDF {pdf.storage_name} does not match its recorded SHA-256.")
+    return content
+
+
+def _recipients(organization) -> list[str]:
+    """The billing e-mail; without one, the owners, so that an invoice always reaches someone."""
+    if organization.billing_email:
+        return [organization.billing_email]
+    owners = (
+        Membership.objects.filter(organization=organization, role=Role.OWNER, removed_at__isnull=True)
+        .select_related("user")
+        .order_by("joined_at", "id")
+    )
+    return [m.user.email for m in owners if m.user.email]
+
+
+def _email_message(
+    document, pdf: DocumentPdf, content: bytes, recipients: list[str]
+) -> EmailMultiAlternatives:
+    view = document_view(document, pdf.language)
+    context = {
+        "doc": view,
+        "organization": document.organization,
+        "site_url": getattr(settings, "SITE_URL", ""),
+    }
+    with translation.override(view.language):
+        subject = render_to_string("emails/invoices/document_issued_subject.txt", context).strip()
+        body = render_to_string("emails/invoices/document_issued.txt", context)
+        html = render_to_string("emails/invoices/document_issued.html", context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients,
+        headers={"X-Seatbill-Document": document.number},
+    )
+    message.attach_alternative(html, "text/html")
+    message.attach(f"{document.number}.pdf", content, "application/pdf")
+    return message
+
+
+def document_email_send(*, document, at) -> DocumentEmail | None:
+    """E-mail `document` with its PDF attached to the organization's billing address, once ever.
+
+    Lock-then-check: the served PDF's row is locked, then the marker is looked for; the
+    marker is written before the message goes out, in the same transaction, so a failed
+    send rolls the marker back and the task's retry sends again, while a second worker
+    waits on the lock and then finds the marker. (A crash between the SMTP server's
+    acceptance and the commit is the one case that could send twice.)
+    """
+    pdf = pdf_served(document) or document_pdf_render(
+        document=document, template_version=CURRENT_TEMPLATE_VERSION, at=at
+    )
+    content = document_pdf_read(pdf)
+    with transaction.atomic():
+        DocumentPdf.objects.select_for_update().get(pk=pdf.pk)
+        sent = DocumentEmail.objects.filter(**_document_filter(document)).first()
+        if sent is not None:
+            return sent
+        recipients = _recipients(document.organization)
+        if not recipients:
+            logger.warning(
+                "Document %s not e-mailed: the organization has no billing e-mail.", document.number
+            )
+            return None
+        marker = DocumentEmail.objects.create(
+            organization=document.organization,
+            pdf=pdf,
+            recipients=", ".join(recipients),
+            language=pdf.language,
+            sent_at=at,
+            **_document_filter(document),
+        )
+        _email_message(document, pdf, content, recipients).send(fail_silently=False)
+        return marker
+
+
+def delivery_enqueue(*, kind: str, document_id: int) -> None:
+    """After the issuing transaction commits: render the PDF, then e-mail it (two tasks, in order)."""
+    from .tasks import document_email_send_task, document_pdf_render_task
+
+    (document_pdf_render_task.si(kind, document_id) | document_email_send_task.si(kind, document_id)).delay()

@@ -1,0 +1,36 @@
+"""Celery tasks: a document's PDF and e-mail, after it is issued. Id in, fetch, call the service.
+
+Both services are idempotent, so retries (and a task delivered twice: acks_late) are
+safe: a PDF is stored once per template version and an e-mail is sent once per document.
+"""
+
+from celery import shared_task
+
+from config import clock
+
+from . import delivery
+
+RETRY = {
+    "autoretry_for": (Exception,),
+    "dont_autoretry_for": (delivery.UnknownDocumentKind,),
+    "retry_backoff": 10,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@shared_task(name="invoices.document_pdf_render", **RETRY)
+def document_pdf_render_task(kind: str, document_id: int) -> int:
+    document = delivery.document_get(kind=kind, document_id=document_id)
+    pdf = delivery.document_pdf_render(
+        document=document, template_version=delivery.CURRENT_TEMPLATE_VERSION, at=clock.now()
+    )
+    return pdf.pk
+
+
+@shared_task(name="invoices.document_email_send", **RETRY)
+def document_email_send_task(kind: str, document_id: int) -> int | None:
+    document = delivery.document_get(kind=kind, document_id=document_id)
+    marker = delivery.document_email_send(document=document, at=clock.now())
+    return marker.pk if marker else None
