@@ -161,7 +161,13 @@ def members_add(
             )
     created = [
         org_services.membership_create(
-            organization=organization, user=user, role=role, at=at, on=on, seat_interval=seat
+            organization=organization,
+            user=user,
+            role=role,
+            at=at,
+            on=on,
+            seat_interval=seat,
+            acting_user=acting_user,
         )
         for user, seat in zip(users, assigned, strict=True)
     ]
@@ -273,6 +279,7 @@ def seat_reassign(
         at=at,
         on=on,
         seat_interval=membership.seat_interval,
+        acting_user=acting_user,
     )
     audit_record(
         organization=organization,
