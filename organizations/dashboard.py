@@ -206,16 +206,16 @@ def plan_card(
         )
     plan = subscription.plan
     interval_word = _(INTERVAL_WORDS.get(plan.interval, plan.interval))
-    seat_price = plan.seat_price_for(plan.interval) if not plan.has_seat_intervals else 0
-    if plan.has_seat_intervals:
+    interval_prices = plan.seat_prices_by_interval()  # one query; empty: one pool of seats
+    if interval_prices:
         prices = ", ".join(
             f"{fmt.money(price, plan.currency, language)}/{_(INTERVAL_WORDS.get(iv, iv))}"
-            for iv, price in sorted(plan.seat_prices_by_interval().items())
+            for iv, price in sorted(interval_prices.items())
         )
         seat_price_text = _("Additional seats: %(prices)s") % {"prices": prices}
-    elif seat_price:
+    elif plan.seat_price_minor:
         seat_price_text = _("%(price)s per additional seat/%(interval)s") % {
-            "price": fmt.money(seat_price, plan.currency, language),
+            "price": fmt.money(plan.seat_price_minor, plan.currency, language),
             "interval": interval_word,
         }
     else:

@@ -146,7 +146,7 @@ def test_meter_colour_amber_from_80_red_at_100(percent, level):
 def test_full_seats_meter_is_red(client, nordlys):
     from organizations.models import Role
     from seats import services as seat_services
-    from tests.dashboard.conftest import at_nine, user
+    from tests.dashboard.support import at_nine, user
 
     sub = Subscription.objects.get(organization=nordlys)
     seat_services.members_add(
