@@ -6,7 +6,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("billing.api.urls")),
     path("", include("organizations.urls")),
     path("", include("invoices.urls")),
     path("", include("usage.urls")),
+    path("", include("billing.payments.urls")),
 ]

@@ -1,0 +1,36 @@
+"""/api/v1/ (config.urls includes this once)."""
+
+from django.urls import include, path
+
+from . import documents, members, subscription
+
+organization_patterns = [
+    path("plans/", subscription.PlanListApi.as_view(), name="api_plans"),
+    path("subscription/", subscription.SubscriptionDetailApi.as_view(), name="api_subscription"),
+    path(
+        "subscription/plan-change/preview",
+        subscription.PlanChangePreviewApi.as_view(),
+        name="api_plan_change_preview",
+    ),
+    path("subscription/plan-change", subscription.PlanChangeApi.as_view(), name="api_plan_change"),
+    path("seats/preview", subscription.SeatPurchasePreviewApi.as_view(), name="api_seats_preview"),
+    path("seats/", subscription.SeatPurchaseApi.as_view(), name="api_seats_purchase"),
+    path("members/", members.MemberListInviteApi.as_view(), name="api_members"),
+    path("members/<int:membership_id>/", members.MemberRemoveApi.as_view(), name="api_member_remove"),
+    path(
+        "members/<int:membership_id>/reassign",
+        members.MemberReassignApi.as_view(),
+        name="api_member_reassign",
+    ),
+    path("invoices/", documents.InvoiceListApi.as_view(), name="api_invoices"),
+    path("invoices/<int:invoice_id>/", documents.InvoiceDetailApi.as_view(), name="api_invoice"),
+    path("credit-notes/", documents.CreditNoteListApi.as_view(), name="api_credit_notes"),
+    path(
+        "credit-notes/<int:credit_note_id>/", documents.CreditNoteDetailApi.as_view(), name="api_credit_note"
+    ),
+    path("credit-balance/", documents.CreditBalanceDetailApi.as_view(), name="api_credit_balance"),
+]
+
+urlpatterns = [
+    path("organizations/<int:organization_id>/", include(organization_patterns)),
+]
