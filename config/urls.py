@@ -10,5 +10,4 @@ urlpatterns = [
     path("", include("organizations.urls")),
     path("", include("invoices.urls")),
     path("", include("usage.urls")),
-    path("", include("billing.payments.urls")),
 ]
