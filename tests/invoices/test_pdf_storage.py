@@ -15,7 +15,7 @@ from invoices import delivery, pdf
 from invoices.models import CreditNote, DocumentEmail, DocumentPdf, Invoice
 from tests.conftest import at_noon
 
-from .conftest import SCENARIOS
+from .conftest import SCENARIOS, pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +133,12 @@ def test_a_rolled_back_issue_renders_nothing(play, django_capture_on_commit_call
         run_scenario(scenario, keep=False)
     assert callbacks == []
     assert not DocumentPdf.objects.exists()
+
+
+def test_a_swedish_organization_gets_its_documents_in_english(invoice):
+    invoice.organization.language = "sv"
+    invoice.organization.save(update_fields=["language"])
+    invoice = delivery.document_get(kind="invoice", document_id=invoice.pk)
+    stored = _render(invoice)
+    assert stored.language == "en"
+    assert "Invoice number" in pdf_text(delivery.document_pdf_read(stored))
