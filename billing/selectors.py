@@ -11,6 +11,7 @@ from invoices.services import credit_balance_minor
 from organizations.models import Membership, Organization
 
 from .models import PendingCharge, Plan, SeatItem, Subscription
+from .payments.selectors import payment_blocked  # noqa: F401  (read by the entitlement checks)
 
 
 def plan_list(*, public_only: bool = True):

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("organizations.urls")),
     path("", include("invoices.urls")),
     path("", include("usage.urls")),
+    path("", include("billing.payments.urls")),
 ]

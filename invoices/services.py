@@ -17,6 +17,7 @@ from django.db.models import Sum
 from billing.domain.lines import LineDraft, totals, without_zero_lines
 from billing.domain.money import exact_to_decimal
 from billing.domain.tax import tax_treatment
+from billing.payments.hooks import invoice_issued
 from organizations.models import Organization
 
 from .delivery import delivery_enqueue
@@ -152,6 +153,7 @@ def invoice_issue(
             created_at=at,
         )
     _deliver_after_commit("invoice", invoice.pk)
+    invoice_issued(invoice)  # payments: charge it after commit (billing.payments.hooks)
     return invoice
 
 

@@ -142,6 +142,20 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = env("STRIPE_API_BASE", "")
+# Payments (billing.payments): Stripe when STRIPE_SECRET_KEY is set; without it the offline
+# gateway (invoices are paid by bank transfer, staff mark them paid in the admin).
+# STRIPE_WEBHOOK_SECRET may list several secrets, comma-separated, while one is rolled over.
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300  # both directions: older or further ahead is refused
+# Dunning: a failed payment is retried this many days after the first failure, with an
+# e-mail each time; when the last retry fails too, DUNNING_FINAL_ACTION decides:
+# "cancel_at_period_end", or "mark_uncollectible" (billing.selectors.payment_blocked says yes).
+DUNNING_RETRY_DAYS = [int(day) for day in env_list("DUNNING_RETRY_DAYS", "1,3,5,7")]
+DUNNING_FINAL_ACTION = env("DUNNING_FINAL_ACTION", "cancel_at_period_end")
+CELERY_IMPORTS = ["billing.payments.tasks"]
+CELERY_BEAT_SCHEDULE["payments-dunning-retries"] = {
+    "task": "billing.payments.tasks.dunning_retries_due",
+    "schedule": 3600.0,
+}
 
 # The seller: who issues the invoices. The country decides tax (billing-rules.md "Tax").
 SELLER_LEGAL_NAME = env("SELLER_LEGAL_NAME", "Seatbill ApS")

@@ -1,0 +1,150 @@
+"""The payments page and its actions, for owners (Capability.MANAGE_PLAN), under /o/<slug>/billing/.
+
+Parse, authorize (org_view), call one selector or service, render or redirect. Adding a
+card goes to Stripe Checkout (setup mode), managing cards to the Billing Portal; both
+come back here. The clock is read here.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from billing.models import PaymentAttempt
+from config import clock
+from invoices.models import CreditNote, Invoice
+from organizations.errors import RuleViolation
+from organizations.tenancy import Capability
+from organizations.views_base import org_view
+
+from . import charging, customers, methods, refunds, selectors
+from .gateway import PaymentGatewayError, payment_gateway
+
+
+def _payments(request):
+    return redirect("billing_payments", slug=request.organization.slug)
+
+
+def _absolute(request, name: str) -> str:
+    return request.build_absolute_uri(reverse(name, kwargs={"slug": request.organization.slug}))
+
+
+def _refused(request, exc: Exception):
+    if isinstance(exc, RuleViolation):
+        messages.error(request, exc.message)
+    else:
+        messages.error(request, f"Stripe could not do this just now ({exc.message}). Try again in a moment.")
+    return _payments(request)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_GET
+def payments(request, slug):
+    at = clock.now()
+    page = selectors.payments_page(
+        organization=request.organization, today=clock.today_in(request.organization.time_zone, at=at)
+    )
+    return render(request, "billing/payments.html", {"page": page})
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def card_add(request, slug):
+    success_url = _absolute(request, "billing_card_added") + "?session_id={CHECKOUT_SESSION_ID}"
+    try:
+        session = customers.card_setup_session(
+            organization=request.organization,
+            success_url=success_url,
+            cancel_url=_absolute(request, "billing_payments"),
+            at=clock.now(),
+        )
+    except (RuleViolation, PaymentGatewayError) as exc:
+        return _refused(request, exc)
+    return redirect(session.url)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_GET
+def card_added(request, slug):
+    """Back from Checkout: read the cards from Stripe now rather than wait for the webhook."""
+    try:
+        methods.payment_methods_sync(organization=request.organization, at=clock.now())
+    except (RuleViolation, PaymentGatewayError) as exc:
+        return _refused(request, exc)
+    messages.success(request, "Card saved. Open invoices are charged to it now.")
+    return _payments(request)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def billing_portal(request, slug):
+    try:
+        session = customers.billing_portal_session(
+            organization=request.organization,
+            return_url=_absolute(request, "billing_payments"),
+            at=clock.now(),
+        )
+    except (RuleViolation, PaymentGatewayError) as exc:
+        return _refused(request, exc)
+    return redirect(session.url)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def invoice_pay_now(request, slug, invoice_id):
+    invoice = get_object_or_404(Invoice, pk=invoice_id, organization=request.organization)
+    if (
+        invoice.status not in (Invoice.Status.OPEN, Invoice.Status.UNCOLLECTIBLE)
+        or not payment_gateway().online
+    ):
+        messages.error(request, f"Invoice {invoice.number} cannot be charged to a card now.")
+        return _payments(request)
+    charging.invoice_charge_enqueue(invoice_id=invoice.pk, reason=charging.REASON_NOW)
+    messages.success(request, f"Charging invoice {invoice.number} to your default card.")
+    return _payments(request)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_GET
+def payment_confirm(request, slug, attempt_id):
+    """Where the e-mail's link leads: the owner confirms a payment their bank wants confirmed."""
+    attempt = get_object_or_404(
+        PaymentAttempt.objects.select_related("invoice"), pk=attempt_id, organization=request.organization
+    )
+    if attempt.status != PaymentAttempt.Status.REQUIRES_ACTION or not attempt.payment_intent_id:
+        messages.info(request, f"The payment of invoice {attempt.invoice.number} needs nothing from you now.")
+        return _payments(request)
+    try:
+        client_secret = payment_gateway().payment_intent_client_secret(
+            payment_intent_id=attempt.payment_intent_id
+        )
+    except (RuleViolation, PaymentGatewayError) as exc:
+        return _refused(request, exc)
+    context = {
+        "attempt": attempt,
+        "client_secret": client_secret,
+        "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        "return_url": _absolute(request, "billing_payments"),
+    }
+    return render(request, "billing/payment_confirm.html", context)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def credit_note_refund(request, slug, credit_note_id):
+    note = get_object_or_404(
+        CreditNote.objects.select_related("invoice"), pk=credit_note_id, organization=request.organization
+    )
+    at = clock.now()
+    try:
+        refunds.credit_note_refund(
+            credit_note=note,
+            on=clock.today_in(request.organization.time_zone, at=at),
+            at=at,
+            acting_user=request.user,
+        )
+    except RuleViolation as exc:
+        return _refused(request, exc)
+    messages.success(request, f"{note.number} is being refunded to the card that paid {note.invoice.number}.")
+    return _payments(request)
