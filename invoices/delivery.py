@@ -9,6 +9,7 @@ issuing transaction commits (`delivery_enqueue`); the tasks in `invoices.tasks` 
 
 import hashlib
 import logging
+import secrets
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -60,11 +61,13 @@ def pdf_served(document) -> DocumentPdf | None:
 
 
 def _storage_name(document, *, template_version: str, language: str) -> str:
-    # Customer code and number: a file is findable by hand in the bucket, and never shared
-    # between documents. The storage adds a suffix rather than overwrite an existing name.
+    # Customer code and number make a file findable by hand in the bucket; the random part
+    # makes every rendering's name its own, so that a worker that lost the race for the row
+    # deletes only its own file, also on storages that overwrite (S3's default).
     folder = "credit-notes" if document_kind(document) == CREDIT_NOTE else "invoices"
     code = document.organization.customer_code
-    return f"documents/{code}/{folder}/{document.number}-{template_version}-{language}.pdf"
+    unique = secrets.token_hex(6)
+    return f"documents/{code}/{folder}/{document.number}-{template_version}-{language}-{unique}.pdf"
 
 
 def document_pdf_render(*, document, template_version: str, at) -> DocumentPdf:

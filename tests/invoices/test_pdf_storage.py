@@ -142,3 +142,30 @@ def test_a_swedish_organization_gets_its_documents_in_english(invoice):
     stored = _render(invoice)
     assert stored.language == "en"
     assert "Invoice number" in pdf_text(delivery.document_pdf_read(stored))
+
+
+def test_the_worker_that_loses_the_race_keeps_the_winners_pdf_and_deletes_its_own_file(
+    invoice, monkeypatch, media_root
+):
+    real_render = delivery.render_view
+    winner = {}
+
+    def render_while_another_worker_stores(view, *, template_version):
+        content = real_render(view, template_version=template_version)
+        with transaction.atomic():  # the other worker, done first
+            winner["pdf"] = DocumentPdf.objects.create(
+                organization=invoice.organization,
+                invoice=invoice,
+                template_version=template_version,
+                language="en",
+                storage_name=default_storage.save("documents/winner.pdf", io.BytesIO(content)),
+                sha256=hashlib.sha256(content).hexdigest(),
+                size_bytes=len(content),
+                created_at=invoice.created_at,
+            )
+        return content
+
+    monkeypatch.setattr(delivery, "render_view", render_while_another_worker_stores)
+    assert _render(invoice) == winner["pdf"]
+    stored_files = sorted(p.name for p in media_root.rglob("*.pdf"))
+    assert stored_files == ["winner.pdf"]
