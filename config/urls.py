@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("billing.api.urls")),
+    path("", include("seats.identity.urls")),  # before organizations: its login/ honours "Require SSO"
     path("", include("organizations.urls")),
     path("", include("invoices.urls")),
     path("", include("usage.urls")),

@@ -1,0 +1,97 @@
+"""Forms of the identity pages: they parse input; the services decide."""
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from .selectors import sso_required_organizations
+
+
+def _input(**attrs):
+    return {"class": "input", **attrs}
+
+
+class SsoSettingsForm(forms.Form):
+    issuer = forms.URLField(
+        label="Issuer",
+        max_length=300,
+        help_text="Your provider's issuer URL; we read its /.well-known/openid-configuration.",
+        widget=forms.URLInput(attrs=_input(placeholder="https://login.example.com")),
+    )
+    client_id = forms.CharField(label="Client ID", max_length=255, widget=forms.TextInput(attrs=_input()))
+    client_secret = forms.CharField(
+        label="Client secret",
+        max_length=500,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(attrs=_input(autocomplete="new-password"), render_value=False),
+    )
+    domains = forms.CharField(
+        label="Allowed e-mail domains",
+        help_text="People with addresses of these domains sign in through your provider, e.g. example.com.",
+        widget=forms.Textarea(attrs={"class": "textarea", "rows": 2}),
+    )
+    require_sso = forms.BooleanField(
+        label="Require SSO: refuse password login for members (owners keep it, to fix a broken setup)",
+        required=False,
+    )
+
+    def __init__(self, *args, has_secret: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["client_secret"].help_text = (
+            "Stored encrypted and never shown again. Leave empty to keep the current secret."
+            if has_secret
+            else "Stored encrypted and never shown again."
+        )
+
+
+class ScimTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, widget=forms.TextInput(attrs=_input(placeholder="e.g. Okta production"))
+    )
+
+
+class SeatAlertForm(forms.Form):
+    free_seats_at = forms.IntegerField(
+        label="E-mail owners when free seats fall to",
+        min_value=0,
+        max_value=10_000,
+        required=False,
+        help_text="Leave empty to turn the alert off.",
+        widget=forms.NumberInput(attrs=_input(inputmode="numeric")),
+    )
+
+
+class AdmitForm(forms.Form):
+    """Confirming the waiting page: how many seats were reviewed, and for which state."""
+
+    count = forms.IntegerField(min_value=0, max_value=100_000)
+    state_token = forms.CharField(max_length=64, required=False)
+
+
+class SsoFindForm(forms.Form):
+    email = forms.EmailField(label="Work e-mail", widget=forms.EmailInput(attrs=_input(autofocus=True)))
+
+
+class SsoAwareAuthenticationForm(AuthenticationForm):
+    """Password login that refuses members of organizations requiring single sign-on.
+
+    Checked only after the password matched, so it reveals nothing to someone guessing.
+    """
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        organizations = sso_required_organizations(user=user)
+        if organizations:
+            links = format_html_join(
+                ", ",
+                '<a href="{}">{}</a>',
+                (
+                    (reverse("identity_sso_start", kwargs={"organization": o.slug}), o.name)
+                    for o in organizations
+                ),
+            )
+            raise forms.ValidationError(
+                format_html("Sign in with single sign-on: {} requires it.", links), code="sso_required"
+            )

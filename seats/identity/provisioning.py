@@ -1,0 +1,495 @@
+"""SCIM writes: tokens, Users and Groups of one organization.
+
+Resources arrive validated by scim2-models (the API parses them); these functions keep
+the rows and the memberships in step with them:
+
+- an active User holds an active membership: creating or reactivating one takes a seat
+  through `seats.services.members_add`, deactivating or deleting one releases it through
+  `members_remove` (the plan's removal policy applies);
+- when no seat is free the person waits (`waiting.waiting_record`) and
+  `SeatWaitingForScim` is raised: the User is not created (or stays inactive);
+- a Group named after a role gives its member Users that role (highest wins); leaving
+  the last such group makes a person a plain member again.
+
+Protocol errors are raised as scim2-models exceptions (uniqueness, invalidValue,
+mutability), refusals of the seat and membership rules as RuleViolation.
+"""
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from scim2_models import InvalidValueException, MutabilityException, UniquenessException
+
+from organizations import services as org_services
+from organizations.audit import audit_record
+from organizations.errors import RuleViolation
+from organizations.models import Membership, Organization, Role
+
+from .. import services as seat_services
+from ..models import ScimGroup, ScimToken, ScimUser, SeatWaiter
+from .alerts import seat_alert_check
+from .people import person_find, person_get_or_create
+from .scim_records import display_name, stored_attributes, user_email, user_names
+from .waiting import SEAT_REFUSALS, waiting_record
+
+TOKEN_PREFIX = "scim_"
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+ROLE_ORDER = [Role.OWNER, Role.ADMIN, Role.FINANCE, Role.MEMBER]  # highest first
+ROLE_GROUP_NAMES = {
+    "owner": Role.OWNER,
+    "owners": Role.OWNER,
+    "admin": Role.ADMIN,
+    "admins": Role.ADMIN,
+    "administrators": Role.ADMIN,
+    "finance": Role.FINANCE,
+    "member": Role.MEMBER,
+    "members": Role.MEMBER,
+}
+
+
+class SeatWaitingForScim(RuleViolation):
+    """No free seat for a User being created or reactivated; `waiter` is None when the
+    resource carries no e-mail address to write the person down by."""
+
+    def __init__(self, message: str, *, code: str, waiter: SeatWaiter | None):
+        super().__init__(message, code=code)
+        self.waiter = waiter
+
+
+# Tokens ------------------------------------------------------------------------------------
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def scim_token_create(
+    *, organization: Organization, name: str, at: dt.datetime, acting_user=None
+) -> tuple[ScimToken, str]:
+    """A new bearer token; returns (row, the whole token). Shown once: only its SHA-256 is kept."""
+    name = (name or "").strip()
+    if not name:
+        raise RuleViolation(
+            "Name the token after the provider that uses it.", code="name_required", field="name"
+        )
+    if len(name) > 100:
+        raise RuleViolation("The name is at most 100 characters.", code="name_too_long", field="name")
+    prefix = TOKEN_PREFIX + secrets.token_hex(6)
+    secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+    token = ScimToken.objects.create(
+        organization=organization,
+        name=name,
+        prefix=prefix,
+        token_hash=token_hash(secret),
+        created_by=acting_user if getattr(acting_user, "pk", None) else None,
+        created_at=at,
+    )
+    audit_record(
+        organization=organization, actor=acting_user, action="scim_token.created", at=at, target=prefix
+    )
+    return token, secret
+
+
+@transaction.atomic
+def scim_token_revoke(
+    *, organization: Organization, token_id: int, at: dt.datetime, acting_user=None
+) -> ScimToken:
+    token = ScimToken.objects.select_for_update().filter(organization=organization, pk=token_id).first()
+    if token is None:
+        raise RuleViolation("No such token.", code="not_found")
+    if token.revoked_at is None:
+        token.revoked_at = at
+        token.save(update_fields=["revoked_at"])
+        audit_record(
+            organization=organization,
+            actor=acting_user,
+            action="scim_token.revoked",
+            at=at,
+            target=token.prefix,
+        )
+    return token
+
+
+def scim_token_touch(*, token: ScimToken, at: dt.datetime) -> None:
+    """Record use at most once a minute (no row write on every provisioning request)."""
+    if token.last_used_at is not None and at - token.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ScimToken.objects.filter(pk=token.pk).update(last_used_at=at)
+    token.last_used_at = at
+
+
+# Users -------------------------------------------------------------------------------------
+
+
+def _active_membership(organization: Organization, user) -> Membership | None:
+    return Membership.objects.filter(organization=organization, user=user, removed_at__isnull=True).first()
+
+
+def _role_from_groups(organization: Organization, scim_id) -> str | None:
+    """The highest role of the role groups this User belongs to, or None if in none."""
+    roles = {
+        role
+        for role, member_ids in ScimGroup.objects.filter(organization=organization)
+        .exclude(role="")
+        .values_list("role", "member_ids")
+        if str(scim_id) in member_ids
+    }
+    return next((role for role in ROLE_ORDER if role in roles), None)
+
+
+def _ensure_user_name_free(organization: Organization, user_name: str, *, exclude_pk=None) -> None:
+    others = ScimUser.objects.annotate(key=Lower("user_name")).filter(
+        organization=organization, key=user_name.lower()
+    )
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    if others.exists():
+        raise UniquenessException(detail=f"userName {user_name!r} is already taken in this organization.")
+
+
+def _person_for(attributes: dict):
+    """The login for a new SCIM User: by e-mail, or a new login without one."""
+    email = user_email(attributes)
+    given, family = user_names(attributes)
+    if email:
+        return person_get_or_create(email=email, first_name=given, last_name=family)
+    User = get_user_model()
+    user = User(username=f"scim-{uuid.uuid4().hex}", first_name=given[:150], last_name=family[:150])
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+def _join(*, record: ScimUser, on: dt.date, at: dt.datetime) -> None:
+    """Give the record's person an active membership (taking a seat), unless they hold one."""
+    organization = record.organization
+    if _active_membership(organization, record.user) is not None:
+        return
+    seat_services.members_add(
+        organization=organization,
+        users=[record.user],
+        role=_role_from_groups(organization, record.scim_id) or Role.MEMBER,
+        on=on,
+        at=at,
+    )
+    seat_alert_check(organization=organization, at=at)
+
+
+def _leave(*, record: ScimUser, on: dt.date, at: dt.datetime) -> None:
+    membership = _active_membership(record.organization, record.user)
+    if membership is not None:
+        seat_services.members_remove(organization=record.organization, memberships=[membership], on=on, at=at)
+
+
+def _refused_for_want_of_a_seat(
+    *, organization: Organization, attributes: dict, refusal: RuleViolation, at: dt.datetime, base_url: str
+) -> SeatWaitingForScim:
+    email = user_email(attributes)
+    waiter = None
+    if email:
+        waiter = waiting_record(
+            organization=organization,
+            email=email,
+            name=display_name(attributes),
+            source=SeatWaiter.Source.SCIM,
+            refusal=refusal,
+            at=at,
+            scim_attributes=stored_attributes(attributes),
+            base_url=base_url,
+        )
+        detail = (
+            f"No free seat in {organization.name}: {refusal.message} {email} is now waiting for a seat; "
+            "the organization's owners were e-mailed and are admitted once they buy seats."
+        )
+    else:
+        detail = f"No free seat in {organization.name}: {refusal.message}"
+    return SeatWaitingForScim(detail, code=refusal.code, waiter=waiter)
+
+
+def scim_user_create(
+    *, organization: Organization, attributes: dict, on: dt.date, at: dt.datetime, base_url: str = ""
+) -> ScimUser:
+    """Create a User (its request already validated). An active one takes a seat."""
+    attributes = stored_attributes(attributes)
+    user_name = attributes.get("userName") or ""
+    active = attributes.get("active", True) is not False
+    try:
+        with transaction.atomic():
+            _ensure_user_name_free(organization, user_name)
+            email = user_email(attributes)
+            person = person_find(email=email) if email else None
+            if (
+                person is not None
+                and ScimUser.objects.filter(organization=organization, user=person).exists()
+            ):
+                raise UniquenessException(detail=f"{email} is already provisioned as another User.")
+            if person is None:
+                person = _person_for(attributes)
+            try:
+                with transaction.atomic():
+                    record = ScimUser.objects.create(
+                        organization=organization,
+                        user=person,
+                        user_name=user_name,
+                        external_id=attributes.get("externalId") or "",
+                        email=email,
+                        active=active,
+                        attributes={**attributes, "active": active},
+                        created_at=at,
+                        updated_at=at,
+                    )
+            except IntegrityError:
+                raise UniquenessException(detail=f"userName {user_name!r} is already taken.") from None
+            if active:
+                _join(record=record, on=on, at=at)
+            audit_record(
+                organization=organization,
+                actor=None,
+                action="scim.user_created",
+                at=at,
+                target=user_name[:200],
+            )
+            return record
+    except RuleViolation as refusal:
+        if refusal.code not in SEAT_REFUSALS:
+            raise
+        raise _refused_for_want_of_a_seat(
+            organization=organization, attributes=attributes, refusal=refusal, at=at, base_url=base_url
+        ) from None
+
+
+def scim_user_update(
+    *, record: ScimUser, attributes: dict, on: dt.date, at: dt.datetime, base_url: str = ""
+) -> ScimUser:
+    """Replace a User's attributes (PUT, or the result of a PATCH). `active` turning false
+    releases the seat; turning true takes one."""
+    organization = record.organization
+    attributes = stored_attributes(attributes)
+    user_name = attributes.get("userName") or ""
+    active = attributes.get("active", True) is not False
+    try:
+        with transaction.atomic():
+            locked = (
+                ScimUser.objects.select_for_update().select_related("organization", "user").get(pk=record.pk)
+            )
+            _ensure_user_name_free(organization, user_name, exclude_pk=locked.pk)
+            was_active = locked.active
+            locked.user_name = user_name
+            locked.external_id = attributes.get("externalId") or ""
+            locked.email = user_email(attributes)
+            locked.active = active
+            locked.attributes = {**attributes, "active": active}
+            locked.updated_at = at
+            locked.version += 1
+            locked.save()
+            if active and not was_active:
+                _join(record=locked, on=on, at=at)
+            elif was_active and not active:
+                _leave(record=locked, on=on, at=at)
+            audit_record(
+                organization=organization,
+                actor=None,
+                action="scim.user_updated",
+                at=at,
+                target=user_name[:200],
+                details={"active": active} if active != was_active else {},
+            )
+            return locked
+    except RuleViolation as refusal:
+        if refusal.code not in SEAT_REFUSALS:
+            raise
+        raise _refused_for_want_of_a_seat(
+            organization=organization, attributes=attributes, refusal=refusal, at=at, base_url=base_url
+        ) from None
+
+
+@transaction.atomic
+def scim_user_delete(*, record: ScimUser, on: dt.date, at: dt.datetime) -> None:
+    """Delete a User: its membership ends (seat released per the plan) and it leaves its groups."""
+    locked = ScimUser.objects.select_for_update().select_related("organization", "user").get(pk=record.pk)
+    if locked.active:
+        _leave(record=locked, on=on, at=at)
+    _drop_member_everywhere(locked.organization, str(locked.scim_id), at)
+    locked.delete()
+    audit_record(
+        organization=locked.organization,
+        actor=None,
+        action="scim.user_deleted",
+        at=at,
+        target=locked.user_name[:200],
+    )
+
+
+# Groups ------------------------------------------------------------------------------------
+
+
+def role_for_group_name(name: str) -> str:
+    return ROLE_GROUP_NAMES.get((name or "").strip().lower(), "")
+
+
+def _member_ids(organization: Organization, attributes: dict) -> list[str]:
+    """The scim_ids the group's members name, each a User or Group of this organization."""
+    ids = []
+    for member in attributes.get("members") or []:
+        value = str(member.get("value") or "")
+        if value and value not in ids:
+            ids.append(value)
+    if not ids:
+        return ids
+    try:
+        uuids = [uuid.UUID(value) for value in ids]
+    except ValueError:
+        uuids = None
+    known = set()
+    if uuids is not None:
+        known = {
+            str(v)
+            for v in ScimUser.objects.filter(organization=organization, scim_id__in=uuids).values_list(
+                "scim_id", flat=True
+            )
+        }
+        known |= {
+            str(v)
+            for v in ScimGroup.objects.filter(organization=organization, scim_id__in=uuids).values_list(
+                "scim_id", flat=True
+            )
+        }
+    unknown = [value for value in ids if value not in known]
+    if unknown:
+        raise InvalidValueException(
+            detail=f"No such User or Group in this organization: {', '.join(unknown)}."
+        )
+    return ids
+
+
+def _ensure_display_name_free(organization: Organization, name: str, *, exclude_pk=None) -> None:
+    others = ScimGroup.objects.annotate(key=Lower("display_name")).filter(
+        organization=organization, key=name.lower()
+    )
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    if others.exists():
+        raise UniquenessException(detail=f"A group named {name!r} exists already.")
+
+
+def _apply_roles(organization: Organization, scim_ids: set[str], at: dt.datetime) -> None:
+    """Give each affected, active User the role their role groups say (member if none)."""
+    records = ScimUser.objects.filter(
+        organization=organization, scim_id__in=[uuid.UUID(i) for i in scim_ids if _is_uuid(i)]
+    )
+    for record in records.select_related("user"):
+        membership = _active_membership(organization, record.user)
+        if membership is None:
+            continue
+        role = _role_from_groups(organization, record.scim_id) or Role.MEMBER
+        if membership.role != role:
+            org_services.membership_role_change(membership=membership, role=role, at=at, acting_user=None)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _write_group(*, group: ScimGroup, attributes: dict, at: dt.datetime) -> ScimGroup:
+    """Store the group's attributes and recompute the roles of everyone it touched."""
+    organization = group.organization
+    name = attributes.get("displayName") or ""
+    _ensure_display_name_free(organization, name, exclude_pk=group.pk)
+    old_ids = set(group.member_ids)
+    old_role = group.role
+    group.display_name = name
+    group.external_id = attributes.get("externalId") or ""
+    group.role = role_for_group_name(name)
+    group.member_ids = _member_ids(organization, attributes)
+    group.attributes = {k: v for k, v in attributes.items() if k not in ("id", "meta")}
+    group.updated_at = at
+    if group.pk:
+        group.version += 1
+    try:
+        with transaction.atomic():
+            group.save()
+    except IntegrityError:
+        raise UniquenessException(detail=f"A group named {name!r} exists already.") from None
+    if group.role or old_role:
+        changed = (
+            old_ids ^ set(group.member_ids) if group.role == old_role else old_ids | set(group.member_ids)
+        )
+        _apply_roles(organization, changed, at)
+    return group
+
+
+def _refuse_role_rule(refusal: RuleViolation):
+    return MutabilityException(detail=refusal.message)
+
+
+def scim_group_create(*, organization: Organization, attributes: dict, at: dt.datetime) -> ScimGroup:
+    try:
+        with transaction.atomic():
+            group = _write_group(
+                group=ScimGroup(organization=organization, created_at=at), attributes=attributes, at=at
+            )
+            audit_record(
+                organization=organization,
+                actor=None,
+                action="scim.group_created",
+                at=at,
+                target=group.display_name[:200],
+            )
+            return group
+    except RuleViolation as refusal:
+        raise _refuse_role_rule(refusal) from None
+
+
+def scim_group_update(*, group: ScimGroup, attributes: dict, at: dt.datetime) -> ScimGroup:
+    try:
+        with transaction.atomic():
+            locked = ScimGroup.objects.select_for_update().select_related("organization").get(pk=group.pk)
+            return _write_group(group=locked, attributes=attributes, at=at)
+    except RuleViolation as refusal:
+        raise _refuse_role_rule(refusal) from None
+
+
+def scim_group_delete(*, group: ScimGroup, at: dt.datetime) -> None:
+    try:
+        with transaction.atomic():
+            locked = ScimGroup.objects.select_for_update().select_related("organization").get(pk=group.pk)
+            organization, members, role = locked.organization, set(locked.member_ids), locked.role
+            _drop_member_everywhere(organization, str(locked.scim_id), at)
+            locked.delete()
+            if role:
+                _apply_roles(organization, members, at)
+            audit_record(
+                organization=organization,
+                actor=None,
+                action="scim.group_deleted",
+                at=at,
+                target=locked.display_name[:200],
+            )
+    except RuleViolation as refusal:
+        raise _refuse_role_rule(refusal) from None
+
+
+def _drop_member_everywhere(organization: Organization, scim_id: str, at: dt.datetime) -> None:
+    # Groups per organization are few; a JSON containment lookup would not run on SQLite (make run).
+    for group in ScimGroup.objects.select_for_update().filter(organization=organization).order_by("pk"):
+        if scim_id not in group.member_ids:
+            continue
+        group.member_ids = [i for i in group.member_ids if i != scim_id]
+        members = group.attributes.get("members") or []
+        group.attributes = {
+            **group.attributes,
+            "members": [m for m in members if str(m.get("value")) != scim_id],
+        }
+        group.updated_at = at
+        group.version += 1
+        group.save(update_fields=["member_ids", "attributes", "updated_at", "version"])

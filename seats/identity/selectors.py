@@ -1,0 +1,152 @@
+"""Organization-scoped reads for single sign-on, SCIM, the waiting list and seat alerts."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from billing.selectors import SeatSummary, seat_summary
+from organizations.dashboard import PreviewView, preview_view
+from organizations.models import Membership, Organization, Role
+
+from ..models import (
+    ScimGroup,
+    ScimToken,
+    ScimUser,
+    SeatAlert,
+    SeatWaiter,
+    SeatWaitingNotice,
+    SsoConnection,
+    SsoDomain,
+)
+from ..previews import seat_purchase_preview
+
+
+def owner_emails(*, organization: Organization) -> list[str]:
+    return list(
+        Membership.objects.filter(organization=organization, role=Role.OWNER, removed_at__isnull=True)
+        .exclude(user__email="")
+        .order_by("user__email")
+        .values_list("user__email", flat=True)
+    )
+
+
+def email_domain(email: str) -> str:
+    return email.rpartition("@")[2].strip().lower()
+
+
+# SSO ---------------------------------------------------------------------------------------
+
+
+def sso_connection_get(*, organization: Organization) -> SsoConnection | None:
+    return SsoConnection.objects.filter(organization=organization).first()
+
+
+def sso_connection_by_slug(*, slug: str) -> SsoConnection | None:
+    return SsoConnection.objects.select_related("organization").filter(organization__slug=slug).first()
+
+
+def sso_connection_by_organization_id(*, organization_id: int) -> SsoConnection | None:
+    return (
+        SsoConnection.objects.select_related("organization").filter(organization_id=organization_id).first()
+    )
+
+
+def sso_domains(*, organization: Organization) -> list[str]:
+    return list(SsoDomain.objects.filter(organization=organization).values_list("domain", flat=True))
+
+
+def sso_connection_for_email(*, email: str) -> SsoConnection | None:
+    """The connection of the organization that claimed the address's domain, if any."""
+    domain = SsoDomain.objects.filter(domain=email_domain(email)).first()
+    if domain is None:
+        return None
+    return sso_connection_get(organization=domain.organization)
+
+
+def sso_required_organizations(*, user) -> list[Organization]:
+    """Organizations whose "Require SSO" refuses this person's password login.
+
+    Owners are exempt, so that a broken provider configuration can always be fixed.
+    """
+    memberships = (
+        Membership.objects.filter(
+            user=user, removed_at__isnull=True, organization__sso_connection__require_sso=True
+        )
+        .exclude(role=Role.OWNER)
+        .select_related("organization")
+        .order_by("organization__name")
+    )
+    return [membership.organization for membership in memberships]
+
+
+# SCIM --------------------------------------------------------------------------------------
+
+
+def scim_token_by_hash(*, token_hash: str) -> ScimToken | None:
+    return ScimToken.objects.select_related("organization").filter(token_hash=token_hash).first()
+
+
+def scim_tokens(*, organization: Organization):
+    return ScimToken.objects.filter(organization=organization).select_related("created_by")
+
+
+def scim_user_get(*, organization: Organization, scim_id) -> ScimUser | None:
+    return ScimUser.objects.filter(organization=organization, scim_id=scim_id).select_related("user").first()
+
+
+def scim_users(*, organization: Organization):
+    return ScimUser.objects.filter(organization=organization).order_by("created_at", "id")
+
+
+def scim_group_get(*, organization: Organization, scim_id) -> ScimGroup | None:
+    return ScimGroup.objects.filter(organization=organization, scim_id=scim_id).first()
+
+
+def scim_groups(*, organization: Organization):
+    return ScimGroup.objects.filter(organization=organization).order_by("created_at", "id")
+
+
+def scim_groups_of(*, organization: Organization, scim_id: str) -> list[ScimGroup]:
+    """The groups whose members include this User or Group (by scim_id)."""
+    # Groups per organization are few; a JSON containment lookup would not run on SQLite (make run).
+    return [group for group in scim_groups(organization=organization) if str(scim_id) in group.member_ids]
+
+
+# Waiting list ------------------------------------------------------------------------------
+
+
+def waiting_list(*, organization: Organization):
+    return SeatWaiter.objects.filter(organization=organization).order_by("first_requested_at", "id")
+
+
+@dataclass(frozen=True)
+class WaitingPage:
+    waiters: list[SeatWaiter]
+    summary: SeatSummary | None
+    seats_needed: int  # seats to buy so that everyone waiting fits
+    preview: PreviewView | None  # the exact documents buying `seats_needed` issues now, formatted
+    last_notice: SeatWaitingNotice | None
+    alert: SeatAlert | None
+
+    @property
+    def can_admit_without_buying(self) -> bool:
+        return bool(self.waiters) and self.seats_needed == 0
+
+
+def waiting_page(*, organization: Organization, on: dt.date, at: dt.datetime, language: str) -> WaitingPage:
+    waiters = list(waiting_list(organization=organization))
+    summary = seat_summary(organization=organization)
+    free = summary.free if summary is not None else len(waiters)
+    needed = max(0, len(waiters) - free)
+    preview = None
+    if needed and summary is not None:
+        preview = preview_view(
+            seat_purchase_preview(organization=organization, count=needed, on=on, at=at), language=language
+        )
+    return WaitingPage(
+        waiters=waiters,
+        summary=summary,
+        seats_needed=needed,
+        preview=preview,
+        last_notice=SeatWaitingNotice.objects.filter(organization=organization).first(),
+        alert=SeatAlert.objects.filter(organization=organization).first(),
+    )

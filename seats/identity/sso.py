@@ -1,0 +1,227 @@
+"""Single sign-on: owners' settings, and signing a person in through their organization's provider.
+
+A first sign-in makes the person a member just in time through
+`seats.services.members_add`, by the same seat rules as an accepted invitation. When
+no seat is free the person is put on the waiting list and `SeatWaitingForSso` is raised:
+nothing else changes and no session starts.
+"""
+
+import datetime as dt
+import re
+
+from django.db import IntegrityError, transaction
+
+from organizations.audit import audit_record
+from organizations.errors import RuleViolation
+from organizations.models import Membership, Organization, Role
+
+from .. import services as seat_services
+from ..models import SeatWaiter, SsoConnection, SsoDomain, SsoIdentity
+from .alerts import seat_alert_check
+from .crypto import encrypt
+from .people import normalize_email, person_find, person_get_or_create
+from .selectors import email_domain
+from .waiting import SEAT_REFUSALS, waiting_record
+
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class SeatWaitingForSso(RuleViolation):
+    """The person signed in at their provider but no seat is free: they wait."""
+
+    code = "sso_waiting_for_seat"
+
+    def __init__(self, message: str, *, waiter: SeatWaiter):
+        super().__init__(message)
+        self.waiter = waiter
+
+
+def parse_domains(text: str) -> list[str]:
+    """Domains from a comma-, space- or line-separated list, lowercased, '@' stripped."""
+    domains = []
+    for raw in re.split(r"[\s,;]+", text or ""):
+        domain = raw.strip().lower().lstrip("@")
+        if domain and domain not in domains:
+            domains.append(domain)
+    return domains
+
+
+@transaction.atomic
+def sso_configure(
+    *,
+    organization: Organization,
+    discovery: dict,
+    client_id: str,
+    client_secret: str | None,
+    domains: list[str],
+    require_sso: bool,
+    at: dt.datetime,
+    acting_user=None,
+) -> SsoConnection:
+    """Save the organization's provider. `client_secret` None keeps the stored one.
+
+    `discovery` comes from `oidc.discovery_fetch` (the view fetched it). Each allowed
+    domain must be free: a domain belongs to one organization only.
+    """
+    client_id = (client_id or "").strip()
+    if not client_id:
+        raise RuleViolation(
+            "Enter the client ID your provider gave you.", code="sso_invalid", field="client_id"
+        )
+    if not domains:
+        raise RuleViolation(
+            "List at least one e-mail domain whose people sign in this way.",
+            code="sso_invalid",
+            field="domains",
+        )
+    bad = [d for d in domains if not DOMAIN_RE.match(d)]
+    if bad:
+        raise RuleViolation(f"Not a domain: {', '.join(bad)}.", code="sso_invalid", field="domains")
+    taken = sorted(
+        SsoDomain.objects.filter(domain__in=domains)
+        .exclude(organization=organization)
+        .values_list("domain", flat=True)
+    )
+    if taken:
+        raise RuleViolation(
+            f"Another organization signs in people of {', '.join(taken)}. Ask us if that domain is yours.",
+            code="sso_domain_taken",
+            field="domains",
+        )
+    existing = SsoConnection.objects.select_for_update().filter(organization=organization).first()
+    if existing is None and not client_secret:
+        raise RuleViolation("Enter the client secret.", code="sso_invalid", field="client_secret")
+    values = {
+        **{key: discovery[key] for key in ("issuer", "authorization_endpoint", "token_endpoint")},
+        **{key: discovery[key] for key in ("userinfo_endpoint", "jwks_uri", "signing_algorithm")},
+        "client_id": client_id,
+        "require_sso": require_sso,
+        "updated_at": at,
+        "updated_by": acting_user if getattr(acting_user, "pk", None) else None,
+    }
+    if client_secret:
+        values["client_secret_encrypted"] = encrypt(client_secret)
+    connection, _created = SsoConnection.objects.update_or_create(organization=organization, defaults=values)
+    SsoDomain.objects.filter(organization=organization).exclude(domain__in=domains).delete()
+    try:
+        with transaction.atomic():
+            for domain in domains:
+                SsoDomain.objects.get_or_create(organization=organization, domain=domain)
+    except IntegrityError:
+        raise RuleViolation(
+            "Another organization claimed one of these domains a moment ago.",
+            code="sso_domain_taken",
+            field="domains",
+        ) from None
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="sso.configured",
+        at=at,
+        target=connection.issuer,
+        details={"domains": domains, "require_sso": require_sso, "secret_changed": bool(client_secret)},
+    )
+    return connection
+
+
+@transaction.atomic
+def sso_remove(*, organization: Organization, at: dt.datetime, acting_user=None) -> None:
+    SsoDomain.objects.filter(organization=organization).delete()
+    SsoIdentity.objects.filter(organization=organization).delete()
+    deleted, _ = SsoConnection.objects.filter(organization=organization).delete()
+    if deleted:
+        audit_record(organization=organization, actor=acting_user, action="sso.removed", at=at)
+
+
+def _refuse_claims(connection: SsoConnection, claims: dict) -> str:
+    """The person's verified address in one of the organization's domains, or RuleViolation."""
+    organization = connection.organization
+    email = normalize_email(claims.get("email") or "")
+    if not email:
+        raise RuleViolation(
+            "Your identity provider did not send an e-mail address. Ask your administrator to release "
+            "the 'email' claim to this application.",
+            code="sso_no_email",
+        )
+    if claims.get("email_verified") is False:
+        raise RuleViolation(
+            f"Your identity provider has not verified {email}. Verify it there, then sign in again.",
+            code="sso_email_unverified",
+        )
+    domains = set(SsoDomain.objects.filter(organization=organization).values_list("domain", flat=True))
+    if email_domain(email) not in domains:
+        raise RuleViolation(
+            f"{organization.name} signs in people of {', '.join(sorted(domains))} only, not {email}.",
+            code="sso_domain_not_allowed",
+        )
+    return email
+
+
+def sso_sign_in(*, connection: SsoConnection, claims: dict, on: dt.date, at: dt.datetime, base_url: str = ""):
+    """The login of the person the provider vouched for; a member of the organization after it.
+
+    Matches the provider's subject first, then the e-mail address (within the
+    organization's domains). A person who is not an active member joins through
+    `members_add`. Raises RuleViolation (refused, nothing changed) or SeatWaitingForSso
+    (no free seat: the person now waits and the owners were told).
+    """
+    organization = connection.organization
+    email = _refuse_claims(connection, claims)
+    subject = str(claims.get("sub") or "")
+    if not subject:
+        raise RuleViolation("The identity provider sent no subject.", code="sso_no_subject")
+    given = (claims.get("given_name") or "").strip()
+    family = (claims.get("family_name") or "").strip()
+    name = (claims.get("name") or f"{given} {family}").strip()
+    try:
+        with transaction.atomic():
+            identity = (
+                SsoIdentity.objects.select_related("user")
+                .filter(organization=organization, subject=subject)
+                .first()
+            )
+            user = identity.user if identity else person_find(email=email)
+            if user is None:
+                user = person_get_or_create(email=email, first_name=given, last_name=family)
+            is_member = Membership.objects.filter(
+                organization=organization, user=user, removed_at__isnull=True
+            ).exists()
+            if not is_member:
+                seat_services.members_add(
+                    organization=organization, users=[user], role=Role.MEMBER, on=on, at=at, acting_user=user
+                )
+            if identity is None:
+                SsoIdentity.objects.update_or_create(
+                    organization=organization,
+                    subject=subject,
+                    defaults={"user": user, "created_at": at, "last_sign_in_at": at},
+                )
+            else:
+                SsoIdentity.objects.filter(pk=identity.pk).update(last_sign_in_at=at)
+            audit_record(
+                organization=organization,
+                actor=user,
+                action="sso.signed_in" if is_member else "sso.joined",
+                at=at,
+                target=email,
+            )
+            if not is_member:
+                seat_alert_check(organization=organization, at=at)
+            return user
+    except RuleViolation as refusal:
+        if refusal.code not in SEAT_REFUSALS:
+            raise
+        waiter = waiting_record(
+            organization=organization,
+            email=email,
+            name=name,
+            source=SeatWaiter.Source.SSO,
+            refusal=refusal,
+            at=at,
+            base_url=base_url,
+        )
+        raise SeatWaitingForSso(
+            f"{organization.name} has no free seat for you yet. Its owners were told that you are "
+            "waiting; you will get an e-mail when you can sign in.",
+            waiter=waiter,
+        ) from None

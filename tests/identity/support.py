@@ -1,0 +1,56 @@
+"""Helpers for the identity tests: organizations with seats, the SSO round trip, SCIM tokens."""
+
+import datetime as dt
+from urllib.parse import urlsplit
+
+import requests
+
+from seats.identity import oidc, provisioning, sso
+from tests.billing.support import subscribed_organization
+
+MAR_3 = dt.date(2026, 3, 3)
+MAR_3_AT = dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
+
+
+def provider_user(provider_url: str, sub: str, **claims) -> None:
+    """Tell the provider who `sub` is (the claims its ID token and userinfo carry)."""
+    response = requests.put(f"{provider_url}/users/{sub}", json=claims, timeout=10)
+    response.raise_for_status()
+
+
+def organization_with_seats(**plan_fields):
+    """An organization (owner included) subscribed since 1 March 2026; plan fields override."""
+    return subscribed_organization(start=dt.date(2026, 3, 1), **plan_fields)
+
+
+def connect_sso(organization, provider_url: str, *, domains=("example.com",), require_sso=False):
+    return sso.sso_configure(
+        organization=organization,
+        discovery=oidc.discovery_fetch(issuer=provider_url),
+        client_id="seatbill-client",
+        client_secret="client-secret-1",
+        domains=list(domains),
+        require_sso=require_sso,
+        at=MAR_3_AT,
+    )
+
+
+def sign_in(client, provider_url: str, slug: str, sub: str):
+    """The browser's round trip: our start page, the provider's consent form, our callback."""
+    start = client.get(f"/sso/{slug}/")
+    assert start.status_code == 302, start
+    assert start["Location"].startswith(provider_url)
+    consent = requests.post(start["Location"], data={"sub": sub}, allow_redirects=False, timeout=10)
+    assert consent.status_code == 302, consent.text
+    callback = urlsplit(consent.headers["Location"])
+    assert callback.path == "/sso/callback/"
+    return client.get(f"{callback.path}?{callback.query}")
+
+
+def scim_token(organization) -> str:
+    _token, secret = provisioning.scim_token_create(organization=organization, name="IdP", at=MAR_3_AT)
+    return secret
+
+
+def scim_headers(secret: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
