@@ -240,7 +240,7 @@ def scim_user_create(
                         external_id=attributes.get("externalId") or "",
                         email=email,
                         active=active,
-                        attributes={**attributes, "active": active},
+                        attributes=attributes,  # an unassigned `active` reads as active
                         created_at=at,
                         updated_at=at,
                     )
@@ -284,7 +284,7 @@ def scim_user_update(
             locked.external_id = attributes.get("externalId") or ""
             locked.email = user_email(attributes)
             locked.active = active
-            locked.attributes = {**attributes, "active": active}
+            locked.attributes = attributes
             locked.updated_at = at
             locked.version += 1
             locked.save()

@@ -1,0 +1,44 @@
+"""scim2-tester (the SCIM RFCs compliance checker) against our live /scim/v2/ endpoint.
+
+The server runs in pytest-django's live_server thread on a real PostgreSQL database; the
+checker talks to it over HTTP with an organization's bearer token, discovers it through
+ServiceProviderConfig, Schemas and ResourceTypes, then creates, reads, lists, replaces,
+patches and deletes Users and Groups. Its result line is printed; every check must pass
+(or be skipped by the checker itself). The README's "SCIM compliance" section lists the
+result.
+"""
+
+from collections import Counter
+
+import httpx2
+import pytest
+from scim2_client.engines.httpx2 import SyncSCIMClient
+from scim2_tester import Status, check_server
+
+from .support import organization_with_seats, scim_token
+
+FAILING = {Status.ERROR, Status.CRITICAL}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scim2_tester_passes_against_the_live_endpoint(live_server, frozen_clock):
+    organization, _subscription, _owner = organization_with_seats(included_seats=1000, max_seats=None)
+    secret = scim_token(organization)
+    with httpx2.Client(
+        base_url=f"{live_server.url}/scim/v2", headers={"Authorization": f"Bearer {secret}"}, timeout=30
+    ) as http:
+        results = check_server(SyncSCIMClient(http))
+
+    counts = Counter(result.status.name for result in results)
+    print(
+        f"\nscim2-tester: {len(results)} checks, "
+        + ", ".join(f"{name.lower()} {count}" for name, count in sorted(counts.items()))
+    )
+    failures = [
+        f"{result.resource_type or ''} {result.title}: {result.reason}"
+        for result in results
+        if result.status in FAILING
+    ]
+    for failure in failures:
+        print("  FAIL", failure)
+    assert not failures
