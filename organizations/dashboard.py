@@ -14,10 +14,12 @@ so the organizations core keeps its one-way imports.
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -508,6 +510,29 @@ def plan_for_change(*, organization: Organization, code: str) -> Plan | None:
     return None
 
 
+class _Discard(Exception):
+    pass
+
+
+def dry_run(preview: Callable[[], Preview]) -> Preview:
+    """Run a billing-engine preview inside a block that is always rolled back.
+
+    `billing.preview.preview_run` undoes its writes with a manual savepoint, which Django
+    does not track for on_commit: the PDF, e-mail and payment hooks of the documents the dry
+    run issued would still fire when the request's transaction commits (outside tests, where
+    nothing wraps the request). Rolling back an atomic block drops them. The Preview holds
+    plain values only, so it outlives the rollback.
+    """
+    result: list[Preview] = []
+    try:
+        with transaction.atomic():
+            result.append(preview())
+            raise _Discard
+    except _Discard:
+        pass
+    return result[0]
+
+
 @dataclass(frozen=True)
 class PreviewLineView:
     description: str
@@ -629,7 +654,8 @@ def plan_change_preview_page(
         plan=_option(plan, needs=needs, current_code=current_code, recommended=False, language=language),
         current_plan_name=subscription.plan.name if subscription else "",
         preview=preview_view(
-            plan_change_preview(organization=organization, plan=plan, on=on, at=at), language=language
+            dry_run(lambda: plan_change_preview(organization=organization, plan=plan, on=on, at=at)),
+            language=language,
         ),
     )
 
@@ -668,6 +694,7 @@ class SeatsPage:
     intervals: list[IntervalChoice]  # per-member billing intervals; empty: one pool of seats
     period_end_text: str
     removal_text: str
+    invoicing_text: str
     owners_warning: bool  # no free seat: new users cannot sign in or be provisioned
 
 
@@ -687,6 +714,7 @@ def seats_page(*, organization: Organization, on: dt.date, language: str) -> Sea
             intervals=[],
             period_end_text="",
             removal_text="",
+            invoicing_text="",
             owners_warning=False,
         )
     plan = subscription.plan
@@ -720,12 +748,20 @@ def seats_page(*, organization: Organization, on: dt.date, language: str) -> Sea
         else ""
     )
     if plan.seat_removal == Plan.SeatRemoval.NONE:
-        removal_text = _(
-            "Seats cannot be removed during the term, only reassigned to other people. "
-            "Each added seat is invoiced at once for the rest of the term and is not refunded."
-        )
+        removal_text = _("Seats cannot be removed during the term, only reassigned to other people.")
     else:
         removal_text = _("Removing a member gives a prorated credit for the unused time.")
+    invoicing_text = {
+        Plan.SeatInvoicing.IMMEDIATE: _(
+            "Added seats are charged for the rest of the current term on an invoice issued at once."
+        ),
+        Plan.SeatInvoicing.NEXT_DAY: _(
+            "Added seats are charged for the rest of the current term on an invoice the next day."
+        ),
+        Plan.SeatInvoicing.NEXT_INVOICE: _(
+            "Added seats are charged for the rest of the current term on the next renewal invoice."
+        ),
+    }.get(plan.seat_invoicing, "")
     return SeatsPage(
         organization=organization,
         has_subscription=True,
@@ -738,6 +774,7 @@ def seats_page(*, organization: Organization, on: dt.date, language: str) -> Sea
         intervals=intervals,
         period_end_text=fmt.date(subscription.current_period_end, language),
         removal_text=removal_text,
+        invoicing_text=invoicing_text,
         owners_warning=summary.free == 0,
     )
 
@@ -754,7 +791,9 @@ class SeatPurchasePreviewPage:
 def seat_purchase_preview_page(
     *, organization: Organization, count: int, interval: str, seats_now: int, on, at, language: str
 ) -> SeatPurchasePreviewPage:
-    preview = seat_purchase_preview(organization=organization, count=count, on=on, at=at, interval=interval)
+    preview = dry_run(
+        lambda: seat_purchase_preview(organization=organization, count=count, on=on, at=at, interval=interval)
+    )
     return SeatPurchasePreviewPage(
         seats_now=seats_now,
         seats_after=seats_now + count,
@@ -838,7 +877,7 @@ def statistics_page(*, organization: Organization, on: dt.date, language: str) -
     models = tokens_by_model(organization=organization, on=on)
     actions = cost_by_action(organization=organization, on=on)
     currency = actions.currency or organization.currency
-    day_labels = [fmt.date(dt.date.fromisoformat(d), language, length="short") for d in daily.labels]
+    day_labels = [fmt.date(dt.date.fromisoformat(d), language) for d in daily.labels]
     return StatisticsPage(
         usage=usage_card(
             overview=overview,

@@ -20,6 +20,7 @@ from invoices.models import Invoice, Reason
 from organizations import services as org_services
 from organizations.models import Membership, Organization, Role
 from seats import services as seat_services
+from usage.models import ModelPrice
 from usage.services import usage_record_batch
 
 PASSWORD = "dashboard-password-2026"
@@ -129,6 +130,9 @@ def build_organization(*, slug: str = "nordlys", members: int = 1, usage: bool =
     subscription = organization.subscriptions.get()
     subscription_renew(subscription=subscription, on=today, at=now)
     if usage:
+        # Per 1,000 tokens, in cents: 120,000 chat tokens cost €0.96, 30,000 search tokens €0.06.
+        ModelPrice.objects.update_or_create(model="gpt-large", defaults={"price_per_1k_tokens_minor": "0.8"})
+        ModelPrice.objects.update_or_create(model="gpt-small", defaults={"price_per_1k_tokens_minor": "0.2"})
         usage_record_batch(
             organization=organization,
             events=[

@@ -322,7 +322,23 @@ def test_statistics_has_a_table_beside_each_chart(client, nordlys):
     page = text(response)
     assert html.count("<canvas") == 3 and html.count("<table") == 3
     assert "gpt-large 120,000" in page and "gpt-small 30,000" in page
+    assert "chat €0.96" in page and "search €0.06" in page
+    assert "Detailed statistics →" not in page  # the usage card does not link to its own page
     data = json.loads(re.search(r'id="statistics-data"[^>]*>(.*?)</script>', html, re.S)[1])
     assert set(data) == {"daily", "models", "actions"}
     assert sum(data["daily"]["values"]) == 150_000
     assert data["models"]["labels"] == ["gpt-large", "gpt-small"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_preview_sends_and_charges_nothing(client, nordlys, mailoutbox):
+    """Outside a test transaction (as in production) a preview's rolled-back documents must not
+    be rendered, e-mailed or charged when the request commits."""
+    login(client, "owner@nordlys.example")
+    mailoutbox.clear()
+    invoices = Invoice.objects.filter(organization=nordlys).count()
+    assert client.get("/o/nordlys/seats/preview/?seats=12").status_code == 200
+    assert client.get("/o/nordlys/plan/business-monthly/").status_code == 200
+    assert Invoice.objects.filter(organization=nordlys).count() == invoices
+    assert CreditNote.objects.filter(organization=nordlys).count() == 0
+    assert mailoutbox == []
