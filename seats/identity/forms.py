@@ -14,6 +14,7 @@ def _input(**attrs):
 
 class SsoSettingsForm(forms.Form):
     issuer = forms.URLField(
+        assume_scheme="https",
         label="Issuer",
         max_length=300,
         help_text="Your provider's issuer URL; we read its /.well-known/openid-configuration.",

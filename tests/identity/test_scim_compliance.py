@@ -41,4 +41,7 @@ def test_scim2_tester_passes_against_the_live_endpoint(live_server, frozen_clock
     ]
     for failure in failures:
         print("  FAIL", failure)
+    for result in results:
+        if result.status == Status.SKIPPED:
+            print(f"  skipped {result.resource_type or ''} {result.title}: {result.reason}")
     assert not failures

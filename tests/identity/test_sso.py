@@ -12,6 +12,7 @@ from django.core import mail
 from billing.selectors import active_members, seats_total
 from invoices.models import Invoice
 from organizations.models import Role
+from seats import services
 from seats.identity.crypto import decrypt
 from seats.models import SeatWaiter, SeatWaitingNotice, SsoConnection, SsoIdentity
 from tests.factories import UserFactory
@@ -96,13 +97,12 @@ def test_no_free_seat_refuses_the_sign_in_records_the_wait_and_tells_the_owners_
 def test_require_sso_refuses_password_login_of_members_but_not_of_owners(client, oidc_provider, frozen_clock):
     organization, subscription, owner = organization_with_seats(included_seats=3)
     member = UserFactory(username="dana@example.com")
-    from seats import services
-
     services.members_add(
         organization=organization, users=[member], role=Role.MEMBER, on=frozen_clock.date(), at=frozen_clock
     )
     connect_sso(organization, oidc_provider, require_sso=True)
 
+    assert "Sign in with single sign-on" in client.get("/login/").content.decode()
     refused = client.post("/login/", {"username": member.username, "password": "correct-horse-battery"})
     assert refused.status_code == 200
     assert "_auth_user_id" not in client.session
