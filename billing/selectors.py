@@ -25,7 +25,8 @@ def subscription_live(*, organization: Organization, lock: bool = False) -> Subs
         status=Subscription.Status.CANCELED
     )
     if lock:
-        subscriptions = subscriptions.select_for_update()
+        # The subscription row only, not the joined plan row that every customer shares.
+        subscriptions = subscriptions.select_for_update(of=("self",))
     return subscriptions.select_related("plan").first()
 
 

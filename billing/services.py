@@ -481,8 +481,10 @@ def subscription_renew(*, subscription: Subscription, on: dt.date, at: dt.dateti
     nothing, because every step moves the periods or marks the charges invoiced under the
     subscription's row lock.
     """
+    # Lock the subscription row only: a bare FOR UPDATE would lock the joined plan and
+    # organization rows too, serializing every customer on the plan.
     subscription = (
-        Subscription.objects.select_for_update()
+        Subscription.objects.select_for_update(of=("self",))
         .select_related("plan", "organization")
         .get(pk=subscription.pk)
     )
