@@ -1,5 +1,7 @@
 """The test suite: PostgreSQL (127.0.0.1:5432, trust auth) unless DATABASE_URL says otherwise."""
 
+import json
+
 import dj_database_url
 
 from .base import *  # noqa: F403
@@ -12,5 +14,10 @@ DATABASES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-CELERY_BROKER_URL = None
-CELERY_TASK_ALWAYS_EAGER = True
+# Tasks run eagerly in the test process. The Celery worker subprocesses that
+# tests/billing/test_renewal_workers.py starts get a real broker, short redelivery times
+# and task routes from these variables; nothing else sets them.
+CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL") or None
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+CELERY_BROKER_TRANSPORT_OPTIONS = json.loads(env("TEST_CELERY_BROKER_TRANSPORT_OPTIONS") or "{}")
+CELERY_TASK_ROUTES = json.loads(env("TEST_CELERY_TASK_ROUTES") or "{}")

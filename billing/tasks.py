@@ -1,0 +1,62 @@
+"""Celery tasks of the billing engine: ids in, fetch, call the service; the retry policy.
+
+Exactly once, in layers: a message is acknowledged only after its task ran (acks_late)
+and given back when the worker process running it dies (reject_on_worker_lost), so a
+renewal may run twice but is never lost; running it twice issues nothing new, because
+`subscription_renew` works under the subscription's row lock and moves the periods as it
+invoices them, and the unique constraint on (subscription, reason, period_start) stands
+behind it. No long countdowns: the Redis broker delivers a message again once it has been
+unacknowledged for its visibility timeout (one hour by default), and the hourly beat run
+finds any subscription that is still due anyway.
+"""
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from config import clock
+
+from .models import Subscription
+from .selectors import subscriptions_due
+from .services import subscription_renew
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="billing.tasks.renew_due_subscriptions", acks_late=True, ignore_result=True)
+def renew_due_subscriptions() -> int:
+    """Hourly (beat): queue one renewal per subscription with something due; returns how many."""
+    due = subscriptions_due(at=clock.now())
+    for subscription_id in due:
+        renew_subscription.delay(subscription_id)
+    logger.info("renew_due_subscriptions: queued %d renewals", len(due))
+    return len(due)
+
+
+@shared_task(
+    name="billing.tasks.renew_subscription",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    # A deadlock, a serialization failure or a dropped connection rolled the renewal back
+    # whole; try again soon (1, 2, 4, ... s, at most 30 s), well inside the visibility timeout.
+    autoretry_for=(OperationalError,),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=5,
+)
+def renew_subscription(subscription_id: int) -> None:
+    """Bring one subscription up to date on today's date in its organization's time zone."""
+    subscription = (
+        Subscription.objects.select_related("organization")
+        .exclude(status=Subscription.Status.CANCELED)
+        .filter(pk=subscription_id)
+        .first()
+    )
+    if subscription is None:
+        return
+    at = clock.now()
+    on = clock.today_in(subscription.organization.time_zone, at=at)
+    subscription_renew(subscription=subscription, on=on, at=at)
