@@ -21,6 +21,7 @@ from fractions import Fraction
 from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 from django.utils.translation import ngettext
 
 from billing.domain.money import minor_unit
@@ -52,17 +53,17 @@ AMBER_FROM, RED_FROM = 80, 100
 # What each meter is called on the usage card and what counts (seed 000).
 METER_TEXT = {
     Meter.AI_TOKENS: (
-        "AI tokens this billing period",
-        "Tokens depend on conversation length, answer complexity and the model used.",
+        N_("AI tokens this billing period"),
+        N_("Tokens depend on conversation length, answer complexity and the model used."),
     ),
     Meter.DOCUMENTS: (
-        "Documents / products indexed",
-        "Uploaded documents, synced product catalogues, FAQ entries and web pages.",
+        N_("Documents / products indexed"),
+        N_("Uploaded documents, synced product catalogues, FAQ entries and web pages."),
     ),
-    Meter.AGENTS: ("Agents", "Configured AI assistants."),
-    Meter.SEATS: ("Seats", "Invited users, one seat each."),
+    Meter.AGENTS: (N_("Agents"), N_("Configured AI assistants.")),
+    Meter.SEATS: (N_("Seats"), N_("Invited users, one seat each.")),
 }
-INTERVAL_WORDS = {WEEK: "week", MONTH: "month", YEAR: "year"}
+INTERVAL_WORDS = {WEEK: N_("week"), MONTH: N_("month"), YEAR: N_("year")}
 # Intervals in months, to compare plans of different intervals when ranking suggestions.
 MONTHS_PER_INTERVAL = {WEEK: Fraction(12, 52), MONTH: Fraction(1), YEAR: Fraction(12)}
 
@@ -78,9 +79,12 @@ def level_for(percent: int | None) -> str:
     return ""
 
 
-def _ordinal(day: int, language: str) -> str:
-    """1 -> '1st' (en); '1.' in Danish, German and Norwegian."""
-    if fmt.document_language(language) != "en":
+RESETS_ON_DAY = N_("Resets on the %(day)s")
+
+
+def _ordinal(day: int, *, english: bool) -> str:
+    """1 -> '1st' in English; '1.' in Danish, German and Norwegian."""
+    if not english:
         return f"{day}."
     if 10 <= day % 100 <= 20:
         return f"{day}th"
@@ -92,7 +96,10 @@ def resets_text(resets_on: dt.date | None, interval: str | None, language: str) 
     if resets_on is None:
         return ""
     if interval == MONTH:
-        return _("Resets on the %(day)s") % {"day": _ordinal(resets_on.day, language)}
+        sentence = _(RESETS_ON_DAY)
+        # The ordinal follows the sentence's language: English until the catalogue has it.
+        english = sentence == RESETS_ON_DAY or fmt.document_language(language) == "en"
+        return sentence % {"day": _ordinal(resets_on.day, english=english)}
     return _("Resets on %(date)s") % {"date": fmt.date(resets_on, language)}
 
 
@@ -400,6 +407,17 @@ def _plan_limits(plan: Plan) -> dict[str, int | None]:
     return limits
 
 
+ALL_METERS = (Meter.AI_TOKENS, Meter.DOCUMENTS, Meter.AGENTS, Meter.SEATS)
+
+
+def _covers(limits: dict[str, int | None], needs: dict[str, int]) -> bool:
+    """Every limit is above today's usage with the headroom (unlimited meters always are)."""
+    return all(
+        limits.get(m) is None or math.ceil(needs.get(m, 0) * RECOMMENDATION_HEADROOM) <= limits[m]
+        for m in ALL_METERS
+    )
+
+
 def _monthly_cost(plan: Plan, members: int) -> Fraction:
     """Only to rank suggestions: the plan's base and extra seats at today's size, per month."""
     billable = max(0, members - plan.included_seats)
@@ -410,19 +428,13 @@ def _monthly_cost(plan: Plan, members: int) -> Fraction:
 def _option(plan: Plan, *, needs: dict, current_code: str, recommended: bool, language: str) -> PlanOption:
     limits = _plan_limits(plan)
     texts = []
-    fits = True
-    for meter in (Meter.AI_TOKENS, Meter.DOCUMENTS, Meter.AGENTS, Meter.SEATS):
+    for meter in ALL_METERS:
         limit = limits.get(meter)
-        need = needs.get(meter, 0)
-        exceeded = limit is not None and need > limit
-        if limit is not None and math.ceil(need * RECOMMENDATION_HEADROOM) > limit:
-            fits = False
-        label, _help = METER_TEXT[meter]
         texts.append(
             LimitText(
-                label=_(label),
+                label=_(METER_TEXT[meter][0]),
                 value=_("Unlimited") if limit is None else fmt.compact(limit, language),
-                exceeded=exceeded,
+                exceeded=limit is not None and needs.get(meter, 0) > limit,
             )
         )
     seat_price = 0 if plan.has_seat_intervals else plan.seat_price_minor
@@ -442,7 +454,7 @@ def _option(plan: Plan, *, needs: dict, current_code: str, recommended: bool, la
         % {"count": fmt.number(plan.included_seats, language)},
         limits=texts,
         is_current=plan.code == current_code,
-        fits=fits,
+        fits=_covers(limits, needs),
         recommended=recommended,
     )
 
@@ -458,19 +470,14 @@ def plan_choices(*, organization: Organization, on: dt.date, language: str, show
     plans = [p for p in plan_list(public_only=True) if p.currency == currency]
     members = needs.get(Meter.SEATS, 0)
 
-    def covers(plan: Plan) -> bool:
-        limits = _plan_limits(plan)
-        return all(
-            limits.get(m) is None or math.ceil(needs.get(m, 0) * RECOMMENDATION_HEADROOM) <= limits[m]
-            for m in (Meter.AI_TOKENS, Meter.DOCUMENTS, Meter.AGENTS, Meter.SEATS)
-        )
-
     def rank(plan: Plan):
         no_rank = plan.recommended_rank is None
         return (_monthly_cost(plan, members), no_rank, plan.recommended_rank or 0, plan.display_order)
 
     current_code = current.code if current else ""
-    suggested = sorted((p for p in plans if p.code != current_code and covers(p)), key=rank)
+    suggested = sorted(
+        (p for p in plans if p.code != current_code and _covers(_plan_limits(p), needs)), key=rank
+    )
     suggested = suggested[:RECOMMENDED_PLANS]
     suggested_codes = {p.code for p in suggested}
     if show_all:

@@ -82,10 +82,7 @@ def _overview_card(request, card: str, *, on, language: str):
         }
         return render(request, "dashboard/overview.html#usage-card", context)
     if card == "plan":
-        context = {
-            "plan": selectors.overview_plan_card(organization=organization, on=on, language=language),
-            "can_manage_plan": _can(request, Capability.MANAGE_PLAN),
-        }
+        context = {"plan": selectors.overview_plan_card(organization=organization, on=on, language=language)}
         return render(request, "dashboard/overview.html#plan-card", context)
     if not _can(request, Capability.VIEW_INVOICES):
         raise Http404("No such card.")
