@@ -293,14 +293,32 @@ class StripeGateway:
                 return self._v1.payment_intents.retrieve(_id(charge["payment_intent"]))
         return None
 
+    def payment_intent_confirm_on_session(
+        self, *, payment_intent_id: str, payment_method_id: str, return_url: str, idempotency_key: str
+    ) -> tuple[GatewayPaymentIntent, str | None]:
+        """Confirm with the customer present; returns the PaymentIntent and, when the bank wants
+        to see them (3-D Secure), the URL of its page, which sends them back to `return_url`.
+
+        A server-side confirmation with a return_url: no Stripe.js on our pages.
+        """
+        with _mapped_errors("Confirming the payment"):
+            try:
+                intent = self._v1.payment_intents.confirm(
+                    payment_intent_id,
+                    params={"payment_method": payment_method_id, "return_url": return_url},
+                    options={"idempotency_key": idempotency_key},
+                )
+            except stripe.CardError as exc:
+                intent = self._intent_of_card_error(exc)
+                if intent is None:
+                    raise
+        plain = _plain(intent)
+        redirect = (plain.get("next_action") or {}).get("redirect_to_url") or {}
+        return _payment_intent(plain), redirect.get("url")
+
     def payment_intent_get(self, *, payment_intent_id: str) -> GatewayPaymentIntent:
         with _mapped_errors("Reading the payment"):
             return _payment_intent(self._v1.payment_intents.retrieve(payment_intent_id))
-
-    def payment_intent_client_secret(self, *, payment_intent_id: str) -> str:
-        """For the page where the customer confirms a payment on-session (never stored)."""
-        with _mapped_errors("Reading the payment"):
-            return self._v1.payment_intents.retrieve(payment_intent_id).client_secret
 
     def payment_intent_cancel(self, *, payment_intent_id: str, idempotency_key: str) -> GatewayPaymentIntent:
         with _mapped_errors("Canceling the payment"):
@@ -327,13 +345,12 @@ class StripeGateway:
 
     def charge_get(self, *, charge_id: str) -> GatewayCharge:
         with _mapped_errors("Reading the charge"):
-            charge = self._v1.charges.retrieve(charge_id)
+            charge = _plain(self._v1.charges.retrieve(charge_id))
             refunds = charge.get("refunds")
-            refund_objects = (
-                refunds.data
-                if refunds is not None
-                else self._v1.refunds.list(params={"charge": charge_id}).data
-            )
+            if refunds is not None:
+                refund_objects = refunds.get("data") or []
+            else:  # not included by default in recent API versions
+                refund_objects = self._v1.refunds.list(params={"charge": charge_id}).data
         return GatewayCharge(
             id=charge["id"],
             payment_intent_id=_id(charge.get("payment_intent")),

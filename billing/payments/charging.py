@@ -18,6 +18,7 @@ charge request records the attempt's state, and a decline starts dunning at once
 
 import datetime as dt
 import logging
+import uuid
 
 from django.db import transaction
 
@@ -414,6 +415,33 @@ def invoice_charge(*, invoice_id: int, reason: str, at: dt.datetime) -> PaymentA
         )
     except GatewayRequestRefused as exc:
         return _attempt_failed_without_intent(attempt=attempt, error=exc, at=at)
+    return payment_attempt_apply(attempt_id=attempt.pk, intent=intent, at=at, from_webhook=False)
+
+
+def attempt_confirm_on_session(*, attempt_id: int, return_url: str, at: dt.datetime) -> str | None:
+    """The owner came to confirm a payment their bank holds (3-D Secure): ask Stripe to
+    confirm it with them present. Returns the bank's page to send them to, or None when
+    nothing is left to confirm (the attempt is recorded as Stripe answers either way)."""
+    attempt = PaymentAttempt.objects.get(pk=attempt_id)
+    if attempt.status != Status.REQUIRES_ACTION or not attempt.payment_intent_id:
+        return None
+    intent, redirect_url = payment_gateway().payment_intent_confirm_on_session(
+        payment_intent_id=attempt.payment_intent_id,
+        payment_method_id=attempt.payment_method_id,
+        return_url=return_url,
+        # One per visit; the key only makes stripe-python's own retries of this request safe.
+        idempotency_key=f"{attempt.idempotency_key}:confirm:{uuid.uuid4()}",
+    )
+    payment_attempt_apply(attempt_id=attempt.pk, intent=intent, at=at, from_webhook=False)
+    return redirect_url if intent.status == PI_REQUIRES_ACTION else None
+
+
+def attempt_refresh(*, attempt_id: int, at: dt.datetime) -> PaymentAttempt:
+    """Read an attempt's PaymentIntent again (the customer is back from their bank's page)."""
+    attempt = PaymentAttempt.objects.get(pk=attempt_id)
+    if not attempt.payment_intent_id:
+        return attempt
+    intent = payment_gateway().payment_intent_get(payment_intent_id=attempt.payment_intent_id)
     return payment_attempt_apply(attempt_id=attempt.pk, intent=intent, at=at, from_webhook=False)
 
 

@@ -3,9 +3,9 @@
 Checkout's return, `payment_method.attached` / `.detached` and `customer.updated` all
 call `payment_methods_sync`, which reads the customer's cards and default method from
 Stripe and makes our rows match. Events may arrive late, twice or out of order; reading
-the current state makes the order irrelevant. A customer with cards but no default gets
-its newest card as default (what invoices charge), and a new default sends the open
-invoices that wait for a card to be charged.
+the current state makes the order irrelevant. A card just added becomes the default (what
+invoices charge), as does the newest card when the default is gone, and a new default
+sends the open invoices that wait for a card to be charged.
 """
 
 import datetime as dt
@@ -34,8 +34,22 @@ def payment_methods_sync(*, organization: Organization, at: dt.datetime) -> list
     )
     default_id = gateway.customer_get(customer_id=customer.stripe_id).default_payment_method_id
     remote_ids = {method.id for method in remote}
-    if remote and default_id not in remote_ids:
-        default_id = remote[-1].id
+    known = set(
+        PaymentMethod.objects.filter(organization=organization, detached_at__isnull=True).values_list(
+            "stripe_id", flat=True
+        )
+    )
+    new = [method for method in remote if method.id not in known]
+    # A card just added (Checkout does not make it the default) becomes the default, and so
+    # does the newest card when the default is gone; a default chosen in the Billing Portal
+    # among known cards stays.
+    wanted = (
+        new[-1].id
+        if new
+        else (default_id if default_id in remote_ids else (remote[-1].id if remote else None))
+    )
+    if wanted is not None and wanted != default_id:
+        default_id = wanted
         gateway.customer_default_payment_method_set(
             customer_id=customer.stripe_id,
             payment_method_id=default_id,

@@ -21,6 +21,11 @@ urlpatterns = [
         name="billing_payment_confirm",
     ),
     path(
+        "o/<slug:slug>/billing/payments/confirm/<int:attempt_id>/done/",
+        views.payment_confirm_done,
+        name="billing_payment_confirm_done",
+    ),
+    path(
         "o/<slug:slug>/billing/payments/credit-notes/<int:credit_note_id>/refund/",
         views.credit_note_refund,
         name="billing_credit_note_refund",

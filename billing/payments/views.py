@@ -5,11 +5,10 @@ card goes to Stripe Checkout (setup mode), managing cards to the Billing Portal;
 come back here. The clock is read here.
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.models import PaymentAttempt
 from config import clock
@@ -106,28 +105,57 @@ def invoice_pay_now(request, slug, invoice_id):
 
 
 @org_view(Capability.MANAGE_PLAN)
-@require_GET
+@require_http_methods(["GET", "POST"])
 def payment_confirm(request, slug, attempt_id):
-    """Where the e-mail's link leads: the owner confirms a payment their bank wants confirmed."""
+    """Where the e-mail's link leads: the owner confirms a payment their bank wants confirmed.
+
+    GET shows what is to be confirmed; POST asks Stripe to confirm it with the owner present
+    and sends them to their bank's page, which brings them back to `payment_confirm_done`.
+    """
     attempt = get_object_or_404(
         PaymentAttempt.objects.select_related("invoice"), pk=attempt_id, organization=request.organization
     )
-    if attempt.status != PaymentAttempt.Status.REQUIRES_ACTION or not attempt.payment_intent_id:
+    if attempt.status != PaymentAttempt.Status.REQUIRES_ACTION:
         messages.info(request, f"The payment of invoice {attempt.invoice.number} needs nothing from you now.")
         return _payments(request)
+    if request.method == "GET":
+        return render(request, "billing/payment_confirm.html", {"attempt": attempt})
+    done_url = request.build_absolute_uri(
+        reverse("billing_payment_confirm_done", kwargs={"slug": slug, "attempt_id": attempt.pk})
+    )
     try:
-        client_secret = payment_gateway().payment_intent_client_secret(
-            payment_intent_id=attempt.payment_intent_id
+        bank_url = charging.attempt_confirm_on_session(
+            attempt_id=attempt.pk, return_url=done_url, at=clock.now()
         )
     except (RuleViolation, PaymentGatewayError) as exc:
         return _refused(request, exc)
-    context = {
-        "attempt": attempt,
-        "client_secret": client_secret,
-        "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
-        "return_url": _absolute(request, "billing_payments"),
-    }
-    return render(request, "billing/payment_confirm.html", context)
+    if bank_url:
+        return redirect(bank_url)
+    messages.success(
+        request, f"Payment of invoice {attempt.invoice.number} sent. It shows paid once Stripe confirms."
+    )
+    return _payments(request)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_GET
+def payment_confirm_done(request, slug, attempt_id):
+    """Back from the bank's page: read the payment now; Stripe's webhook marks the invoice paid."""
+    attempt = get_object_or_404(
+        PaymentAttempt.objects.select_related("invoice"), pk=attempt_id, organization=request.organization
+    )
+    try:
+        attempt = charging.attempt_refresh(attempt_id=attempt.pk, at=clock.now())
+    except (RuleViolation, PaymentGatewayError) as exc:
+        return _refused(request, exc)
+    number = attempt.invoice.number
+    if attempt.status in (PaymentAttempt.Status.SUCCEEDED, PaymentAttempt.Status.PROCESSING):
+        messages.success(request, f"Thank you: the payment of invoice {number} is confirmed.")
+    else:
+        messages.error(
+            request, f"The payment of invoice {number} was not confirmed: {attempt.failure_message}"
+        )
+    return _payments(request)
 
 
 @org_view(Capability.MANAGE_PLAN)
@@ -138,7 +166,7 @@ def credit_note_refund(request, slug, credit_note_id):
     )
     at = clock.now()
     try:
-        refunds.credit_note_refund(
+        refund = refunds.credit_note_refund(
             credit_note=note,
             on=clock.today_in(request.organization.time_zone, at=at),
             at=at,
@@ -146,5 +174,10 @@ def credit_note_refund(request, slug, credit_note_id):
         )
     except RuleViolation as exc:
         return _refused(request, exc)
-    messages.success(request, f"{note.number} is being refunded to the card that paid {note.invoice.number}.")
+    if refund.requested_at != at:
+        status = refund.get_status_display().lower()
+        messages.info(request, f"{note.number} was sent to the card already ({status}).")
+    else:
+        invoice_number = note.invoice.number
+        messages.success(request, f"{note.number} is being refunded to the card that paid {invoice_number}.")
     return _payments(request)

@@ -15,6 +15,11 @@ browser coming back from Stripe would carry none):
 - POST /_config/fake/billing_portal/<id>/detach  payment_method=<pm_...>: removing a card
   in the portal (emits `payment_method.detached`).
 
+- POST /v1/payment_intents/<id>/confirm  with a return_url (a confirmation with the
+  customer present, which localstripe lacks): the PaymentIntent's next action becomes
+  `redirect_to_url`, the bank's page at /_config/fake/3ds/<id>; posting result=succeed or
+  result=fail there authenticates through localstripe and redirects to the return_url.
+
 And what localstripe ignores: the Idempotency-Key header. As Stripe documents it, a POST
 repeated with the same key gets the first answer again (errors included, marked
 `Idempotent-Replayed: true`), with other parameters a 400 `idempotency_error`, and while
@@ -25,12 +30,13 @@ localstripe and aiohttp (one of localstripe's dependencies).
 """
 
 import argparse
+import re
 import secrets
 
 from aiohttp import web
 from localstripe import resources, server
 from localstripe.errors import UserError
-from localstripe.resources import Customer, Event, PaymentMethod, schedule_webhook
+from localstripe.resources import Customer, Event, PaymentIntent, PaymentMethod, schedule_webhook
 
 # The issue asks for localstripe's state not to be saved: it otherwise pickles its whole
 # store to /tmp/localstripe.pickle after every write (and reads it back on start).
@@ -88,6 +94,48 @@ async def idempotency(request, handler):
     else:
         IDEMPOTENT[cache_key] = (request.path, body, response.status, response.body)
     return response
+
+
+@web.middleware
+async def confirm_with_redirect(request, handler):
+    match = re.fullmatch(r"/v1/payment_intents/(pi_\w+)/confirm", request.path)
+    if request.method != "POST" or match is None:
+        return await handler(request)
+    data = await server.get_post_data(request) or {}
+    if not data.get("return_url"):
+        return await handler(request)
+    intent = PaymentIntent._api_retrieve(match[1])
+    if intent.status != "requires_action":
+        raise UserError(400, "This fake confirms with a redirect only a PaymentIntent that requires action")
+    intent.next_action = {
+        "type": "redirect_to_url",
+        "redirect_to_url": {
+            "url": f"{BASE_URL}/_config/fake/3ds/{intent.id}",
+            "return_url": data["return_url"],
+        },
+    }
+    return web.json_response(intent._export())
+
+
+async def three_d_secure_page(request):
+    return web.Response(
+        content_type="text/html",
+        text="<h1>Fake bank</h1><form method=post><button name=result value=succeed>Authenticate</button>"
+        "<button name=result value=fail>Fail</button></form>",
+    )
+
+
+async def three_d_secure_complete(request):
+    intent = PaymentIntent._api_retrieve(request.match_info["id"])
+    if intent.status != "requires_action" or intent.next_action.get("type") != "redirect_to_url":
+        raise UserError(400, "Nothing to authenticate")
+    return_url = intent.next_action["redirect_to_url"]["return_url"]
+    data = await request.post()
+    PaymentIntent._api_authenticate(
+        intent.id, client_secret=intent.client_secret, success=data.get("result") == "succeed"
+    )
+    separator = "&" if "?" in return_url else "?"
+    raise web.HTTPSeeOther(f"{return_url}{separator}payment_intent={intent.id}")
 
 
 async def requests_log(request):
@@ -210,6 +258,9 @@ def main() -> None:
     BASE_URL = f"http://{args.host}:{args.port}"
     app = server.app
     app.middlewares.append(idempotency)
+    app.middlewares.append(confirm_with_redirect)
+    app.router.add_get("/_config/fake/3ds/{id}", three_d_secure_page)
+    app.router.add_post("/_config/fake/3ds/{id}", three_d_secure_complete)
     app.router.add_get("/_config/fake/requests", requests_log)
     app.router.add_post("/v1/checkout/sessions", checkout_session_create)
     app.router.add_get("/v1/checkout/sessions/{id}", checkout_session_retrieve)
