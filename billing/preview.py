@@ -166,23 +166,37 @@ def _marks(organization: Organization) -> dict:
     return {"invoice": last(Invoice), "credit_note": last(CreditNote), "pending": last(PendingCharge)}
 
 
+class _Done(Exception):
+    """Carries the preview out of the block whose writes it rolls back."""
+
+    def __init__(self, preview: Preview):
+        self.preview = preview
+
+
 def preview_run(
     *, organization: Organization, action: str, on: dt.date, at: dt.datetime, run: Callable[[], object]
 ) -> Preview:
-    """Run `run()` (a real service call) in a savepoint, read what it issued, roll it all back."""
-    with transaction.atomic():
-        savepoint = transaction.savepoint()
-        try:
+    """Run `run()` (a real service call), read what it issued, roll it all back.
+
+    The rollback leaves an atomic block by an exception, so Django also drops the
+    on_commit callbacks (PDFs, e-mails, charges) registered inside it; a manual savepoint
+    rollback would not.
+    """
+    try:
+        with transaction.atomic():
             subscription_bring_up_to_date(organization=organization, on=on, at=at)
             token = state_token(organization=organization, on=on)
             marks = _marks(organization)
             try:
-                run()
+                with transaction.atomic():
+                    run()
             except RuleViolation as refusal:
-                return Preview(action, token, refusal_code=refusal.code, refusal_message=refusal.message)
-            return Preview(action, token, documents=_collect(organization, marks))
-        finally:
-            transaction.savepoint_rollback(savepoint)
+                raise _Done(  # noqa: B904 (the refusal is the result, not a failure)
+                    Preview(action, token, refusal_code=refusal.code, refusal_message=refusal.message)
+                )
+            raise _Done(Preview(action, token, documents=_collect(organization, marks)))
+    except _Done as done:
+        return done.preview
 
 
 def plan_change_preview(*, organization: Organization, plan, on: dt.date, at: dt.datetime) -> Preview:

@@ -134,3 +134,17 @@ def test_previews_of_members_and_plan_changes_show_pending_and_refusals():
     tiny = PlanFactory(max_seats=0, included_seats=0)
     refused = plan_change_preview(organization=organization, plan=tiny, on=MAR_17, at=at(MAR_17))
     assert not refused.allowed and refused.refusal_code == "plan_change_refused"
+
+
+def test_a_preview_leaves_no_after_commit_work_behind(django_capture_on_commit_callbacks):
+    """Rolled-back documents must not get PDFs, e-mails or charges."""
+    organization, subscription, owner = team()
+    with django_capture_on_commit_callbacks() as callbacks:
+        preview = seat_purchase_preview(organization=organization, count=2, on=MAR_17, at=at(MAR_17))
+    assert preview.documents and preview.documents[0].type == "invoice"
+    assert callbacks == []
+    with django_capture_on_commit_callbacks() as callbacks:
+        seat_services.seat_purchase(
+            organization=organization, count=2, on=MAR_17, at=at(MAR_17), acting_user=owner
+        )
+    assert callbacks, "a real purchase does schedule its after-commit work (else this test proves nothing)"
