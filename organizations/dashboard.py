@@ -14,12 +14,10 @@ so the organizations core keeps its one-way imports.
 
 import datetime as dt
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from django.conf import settings
-from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 from django.utils.translation import ngettext
@@ -517,29 +515,6 @@ def plan_for_change(*, organization: Organization, code: str) -> Plan | None:
     return None
 
 
-class _Discard(Exception):
-    pass
-
-
-def dry_run(preview: Callable[[], Preview]) -> Preview:
-    """Run a billing-engine preview inside a block that is always rolled back.
-
-    `billing.preview.preview_run` undoes its writes with a manual savepoint, which Django
-    does not track for on_commit: the PDF, e-mail and payment hooks of the documents the dry
-    run issued would still fire when the request's transaction commits (outside tests, where
-    nothing wraps the request). Rolling back an atomic block drops them. The Preview holds
-    plain values only, so it outlives the rollback.
-    """
-    result: list[Preview] = []
-    try:
-        with transaction.atomic():
-            result.append(preview())
-            raise _Discard
-    except _Discard:
-        pass
-    return result[0]
-
-
 @dataclass(frozen=True)
 class PreviewLineView:
     description: str
@@ -661,7 +636,7 @@ def plan_change_preview_page(
         plan=_option(plan, needs=needs, current_code=current_code, recommended=False, language=language),
         current_plan_name=subscription.plan.name if subscription else "",
         preview=preview_view(
-            dry_run(lambda: plan_change_preview(organization=organization, plan=plan, on=on, at=at)),
+            plan_change_preview(organization=organization, plan=plan, on=on, at=at),
             language=language,
         ),
     )
@@ -798,9 +773,7 @@ class SeatPurchasePreviewPage:
 def seat_purchase_preview_page(
     *, organization: Organization, count: int, interval: str, seats_now: int, on, at, language: str
 ) -> SeatPurchasePreviewPage:
-    preview = dry_run(
-        lambda: seat_purchase_preview(organization=organization, count=count, on=on, at=at, interval=interval)
-    )
+    preview = seat_purchase_preview(organization=organization, count=count, on=on, at=at, interval=interval)
     return SeatPurchasePreviewPage(
         seats_now=seats_now,
         seats_after=seats_now + count,
