@@ -78,7 +78,9 @@ ALLOWED = {
     Status.REQUIRES_ACTION: {Status.SUCCEEDED, Status.FAILED, Status.CANCELED},
     Status.FAILED: {Status.SUCCEEDED, Status.CANCELED},
     Status.SUCCEEDED: set(),
-    Status.CANCELED: set(),
+    # Stripe never lets a canceled PaymentIntent succeed; a succeeded one means our
+    # "canceled" was a guess (the PaymentIntent could not be found to cancel), and Stripe wins.
+    Status.CANCELED: {Status.SUCCEEDED},
 }
 
 
