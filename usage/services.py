@@ -459,3 +459,15 @@ def usage_rollups_rebuild(*, organization: Organization, write: bool = True) -> 
                 batch_size=1000,
             )
     return RebuildResult(organization.pk, changed, len(fresh.period), len(fresh.counters), len(fresh.daily))
+
+
+def usage_partitions_ensure(*, on: dt.date, months_ahead: int = 3) -> int:
+    """Create the monthly partitions of the raw events table from last month to `months_ahead`
+    after this one (PostgreSQL only; elsewhere the events are one table). Returns how many
+    were created; rows waiting in the default partition move into their month."""
+    if connection.vendor != "postgresql":
+        return 0
+    first = (on.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT usage_event_partitions_ensure(%s, %s)", [first, months_ahead + 2])
+        return cursor.fetchone()[0]

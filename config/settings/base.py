@@ -151,7 +151,19 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300  # both directions: older or further ahea
 # "cancel_at_period_end", or "mark_uncollectible" (billing.selectors.payment_blocked says yes).
 DUNNING_RETRY_DAYS = [int(day) for day in env_list("DUNNING_RETRY_DAYS", "1,3,5,7")]
 DUNNING_FINAL_ACTION = env("DUNNING_FINAL_ACTION", "cancel_at_period_end")
-CELERY_IMPORTS = ["billing.payments.tasks"]
+CELERY_IMPORTS = ["billing.payments.tasks", "seats.identity.tasks"]
+CELERY_BEAT_SCHEDULE["identity-waiting-notices"] = {
+    "task": "seats.identity.tasks.waiting_notices_send",
+    "schedule": 86400.0,
+}
+CELERY_BEAT_SCHEDULE["identity-seat-alerts"] = {
+    "task": "seats.identity.tasks.seat_alerts_check",
+    "schedule": 3600.0,
+}
+CELERY_BEAT_SCHEDULE["usage-partitions-ahead"] = {
+    "task": "usage.tasks.partitions_ensure",
+    "schedule": 86400.0,
+}
 CELERY_BEAT_SCHEDULE["payments-dunning-retries"] = {
     "task": "billing.payments.tasks.dunning_retries_due",
     "schedule": 3600.0,
@@ -181,6 +193,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 INVITATION_VALID_DAYS = int(env("INVITATION_VALID_DAYS", "7"))
+# The app's public address, for links in e-mails sent outside a request (tasks, commands).
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+# Where the overview's documentation link points; empty: the API documentation.
+DOCS_URL = env("DOCS_URL", "")
+# organizations imports no other app; its pages reach the seat-aware join/leave services here.
+ORGANIZATIONS_MEMBERSHIP_SERVICES = "seats.services"
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,8 @@
 """The test suite: PostgreSQL (127.0.0.1:5432, trust auth) unless DATABASE_URL says otherwise."""
 
 import json
+import tempfile
+from pathlib import Path
 
 import dj_database_url
 
@@ -12,6 +14,8 @@ DATABASES = {
         env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/seatbill"),
     )
 }
+# Rendered PDFs of test documents go to a scratch folder, never into the checkout.
+MEDIA_ROOT = Path(tempfile.gettempdir()) / "seatbill-test-media"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks run eagerly in the test process. The Celery worker subprocesses that
