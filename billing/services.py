@@ -15,12 +15,14 @@ from billing.domain import lines as L
 from billing.domain.periods import period_containing
 from billing.domain.proration import charge_portion, credit_portion
 from invoices.models import Invoice, Reason
-from invoices.services import credit_note_issue, invoice_issue
+from invoices.services import credit_note_issue
+from invoices.services import invoice_issue as document_issue
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
 from organizations.models import Organization
 
 from .models import PendingCharge, Plan, SeatItem, SeatLedgerEntry, Subscription
+from .payments.hooks import invoice_issued
 from .selectors import active_members, members_by_interval, seats_total, state_token, subscription_live
 
 APP_STORE_MAX_MEMBERS = 3  # seed 004: a team bought through a mobile app store
@@ -45,6 +47,14 @@ def ensure_fresh(*, organization: Organization, on: dt.date, expected_token: str
             "Something changed since you reviewed this (seats, plan, credit or the date). "
             "Review the new amounts and confirm again."
         )
+
+
+def invoice_issue(**document) -> Invoice | None:
+    """Issue an invoice (invoices.services) and, once it commits, have payments charge it."""
+    invoice = document_issue(**document)
+    if invoice is not None:
+        invoice_issued(invoice)
+    return invoice
 
 
 def _actor_label(actor) -> str:
