@@ -33,10 +33,6 @@ def member_list(*, organization: Organization) -> QuerySet[Membership]:
     )
 
 
-def member_count(*, organization: Organization) -> int:
-    return Membership.objects.filter(organization=organization, removed_at__isnull=True).count()
-
-
 def membership_get(*, organization: Organization, membership_id: int) -> Membership | None:
     """An active membership of this organization (never another organization's)."""
     return (
@@ -84,23 +80,6 @@ def organization_first_for_user(*, user) -> Organization | None:
 
 # ---------------------------------------------------------------------------
 # Pages
-
-
-@dataclass(frozen=True)
-class OrganizationOverview:
-    organization: Organization
-    role_label: str
-    member_count: int
-    pending_invitation_count: int
-
-
-def organization_overview(*, organization: Organization, membership: Membership) -> OrganizationOverview:
-    return OrganizationOverview(
-        organization=organization,
-        role_label=membership.get_role_display(),
-        member_count=member_count(organization=organization),
-        pending_invitation_count=invitation_list_pending(organization=organization).count(),
-    )
 
 
 @dataclass(frozen=True)

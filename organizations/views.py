@@ -4,7 +4,6 @@ Joining and leaving go through the seat-aware entry points (`membership_services
 members_remove, invitation_accept, seat_reassign); the clock is read here and passed down.
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -81,16 +80,7 @@ def organization_create(request):
 
 
 # ---------------------------------------------------------------------------
-# Organization pages
-
-
-@org_view(Capability.VIEW)
-def organization_overview(request, slug):
-    overview = selectors.organization_overview(
-        organization=request.organization, membership=request.membership
-    )
-    docs_url = getattr(settings, "DOCS_URL", "") or reverse("api-docs")
-    return render(request, "organizations/overview.html", {"overview": overview, "docs_url": docs_url})
+# Members (the overview, /o/<slug>/, is dashboard_views.overview)
 
 
 def _members_response(request, *, invite_form=None, reassign=None, error=None, status=200):

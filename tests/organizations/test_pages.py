@@ -62,12 +62,13 @@ def test_a_bad_country_keeps_what_was_typed(client):
 
 
 def test_overview_shows_the_organization(client, owner, make_member):
-    """The page every member lands on (the dashboard issue fills it; this checks what any version shows)."""
+    """The page every member lands on is the dashboard's overview (tests/dashboard checks its cards)."""
     make_member()
     client.force_login(owner.user)
     response = client.get(_url("organization_overview", owner.organization))
     html = response.content.decode()
     assert response.status_code == 200
+    assert [t.name for t in response.templates][0] == "dashboard/overview.html"
     assert "Organization</h1>" in html
     assert owner.organization.name in html
 
