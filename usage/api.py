@@ -211,6 +211,9 @@ class EntitlementSerializer(serializers.Serializer):
     overage = serializers.IntegerField(help_text="Recorded usage beyond the limit.")
     would_exceed = serializers.BooleanField(help_text="Using `quantity` more would pass the limit.")
     resets_on = serializers.DateField(allow_null=True, help_text="Start of the next period; null: a count.")
+    payment_blocked = serializers.BooleanField(
+        help_text="An unpaid invoice was given up on: nothing more is allowed until it is paid."
+    )
 
 
 def entitlement_data(item: selectors.Entitlement) -> dict:
@@ -225,6 +228,7 @@ def entitlement_data(item: selectors.Entitlement) -> dict:
         "overage": item.overage,
         "would_exceed": item.limit is not None and item.used + item.quantity > item.limit,
         "resets_on": item.resets_on.isoformat() if item.resets_on else None,
+        "payment_blocked": item.payment_blocked,
     }
 
 

@@ -15,6 +15,7 @@ from django.db.models.functions import TruncDate, TruncMonth
 
 from billing.domain.periods import MONTH, add_months, period_containing, period_index, period_start
 from billing.models import Meter, PlanLimit, Subscription
+from billing.payments.selectors import payment_blocked, payment_blocked_expression
 from billing.selectors import seat_summary, subscription_live
 from organizations.models import Organization
 
@@ -84,6 +85,8 @@ class Entitlement:
     quantity: int
     resets_on: dt.date | None  # None: a current count, never reset
     allowed: bool
+    # Dunning gave up on an invoice (DUNNING_FINAL_ACTION=mark_uncollectible): nothing more is allowed.
+    payment_blocked: bool = False
 
     @property
     def remaining(self) -> int | None:
@@ -138,7 +141,11 @@ def _reported_entitlements(
 ) -> tuple[list[Entitlement], dict]:
     """Entitlements of reported meters from ONE query: the live subscription, annotated with each
     meter's limit, hardness and rollup value for the stored current period."""
-    annotations = {"plan_interval": F("plan__interval"), "plan_name": F("plan__name")}
+    annotations = {
+        "plan_interval": F("plan__interval"),
+        "plan_name": F("plan__name"),
+        "payment_blocked": payment_blocked_expression(OuterRef("organization_id")),
+    }
     for meter in meters:
         annotations[f"{meter}__limit"] = _limit_subquery(meter, "limit")
         annotations[f"{meter}__hard"] = _limit_subquery(meter, "hard")
@@ -170,11 +177,11 @@ def _reported_entitlements(
             limit, hard = None, False
         else:
             limit, hard = row[f"{meter}__limit"], bool(row[f"{meter}__hard"])
-        results.append(_entitlement(meter, limit, hard, used, quantity, end))
+        results.append(_entitlement(meter, limit, hard, used, quantity, end, blocked=row["payment_blocked"]))
     return results, {"plan_name": row["plan_name"], "period_start": start, "period_end": end}
 
 
-def _entitlement(meter, limit, hard, used, quantity, period_end) -> Entitlement:
+def _entitlement(meter, limit, hard, used, quantity, period_end, *, blocked: bool = False) -> Entitlement:
     return Entitlement(
         meter=meter,
         limit=limit,
@@ -182,7 +189,8 @@ def _entitlement(meter, limit, hard, used, quantity, period_end) -> Entitlement:
         hard=hard,
         quantity=quantity,
         resets_on=period_end if meter in D.PERIOD_METERS else None,
-        allowed=D.allowed(used=used, limit=limit, hard=hard, quantity=quantity),
+        allowed=not blocked and D.allowed(used=used, limit=limit, hard=hard, quantity=quantity),
+        payment_blocked=blocked,
     )
 
 
@@ -199,7 +207,8 @@ def _seat_entitlement(*, organization: Organization, quantity: int) -> Entitleme
         .first()
     )
     hard = True if row is None else row["hard"]
-    return _entitlement(D.SEATS, summary.seats, hard, summary.members, quantity, None)
+    blocked = payment_blocked(organization)
+    return _entitlement(D.SEATS, summary.seats, hard, summary.members, quantity, None, blocked=blocked)
 
 
 def entitlement(*, organization: Organization, meter: str, quantity: int, on: dt.date) -> Entitlement:

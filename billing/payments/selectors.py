@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 
 from billing.models import InvoiceCollection, InvoiceStatusChange, PaymentAttempt, PaymentMethod, Subscription
 from invoices.models import CreditNote, Invoice
@@ -18,9 +19,18 @@ from .gateway import payments_online
 from .refunds import credit_note_refundable
 
 
+def payment_blocked_expression(organization_ref):
+    """The rule as a query expression, for reads that must stay one query (entitlements)."""
+    return Exists(
+        Invoice.objects.filter(organization_id=organization_ref, status=Invoice.Status.UNCOLLECTIBLE)
+    )
+
+
 def payment_blocked(organization: Organization) -> bool:
     """Yes while the organization has an invoice that dunning gave up on (uncollectible)."""
-    return Invoice.objects.filter(organization=organization, status=Invoice.Status.UNCOLLECTIBLE).exists()
+    return Organization.objects.filter(
+        payment_blocked_expression(OuterRef("pk")), pk=organization.pk
+    ).exists()
 
 
 @dataclass(frozen=True)

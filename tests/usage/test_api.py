@@ -95,6 +95,7 @@ def test_entitlements_with_the_organizations_key(organization, subscription, api
         "overage": 0,
         "would_exceed": True,
         "resets_on": "2026-06-01",
+        "payment_blocked": False,
     }
     assert client_with(api_key).get(f"{base}/bananas").status_code == 404
     assert client_with(api_key).get(f"{base}/ai_tokens?quantity=-1").status_code == 400
