@@ -24,5 +24,5 @@ urlpatterns = [
     ),
     path("o/<slug:slug>/api-keys/", views.api_keys, name="usage_api_keys"),
     path("o/<slug:slug>/api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="usage_api_key_revoke"),
-    path("o/<slug:slug>/usage/", views.usage_statistics, name="usage_statistics"),
+    path("o/<slug:slug>/usage/", views.statistics_moved, name="usage_statistics"),
 ]

@@ -1,8 +1,12 @@
-"""Pages of the usage app: API keys for owners, and the detailed statistics page."""
+"""Pages of the usage app: API keys for owners.
+
+The detailed statistics page is the dashboard's (`/o/<slug>/statistics/`); `/o/<slug>/usage/`
+redirects there.
+"""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config import clock
 from organizations.errors import RuleViolation
@@ -50,25 +54,8 @@ def api_key_revoke(request, slug, key_id):
 
 
 @org_view(Capability.VIEW)
-def usage_statistics(request, slug):
-    on = clock.today_in(request.organization.time_zone)
-    organization = request.organization
-    daily = selectors.tokens_daily(organization=organization, on=on)
-    monthly = selectors.tokens_monthly(organization=organization, on=on)
-    models = selectors.tokens_by_model(organization=organization, on=on)
-    actions = selectors.cost_by_action(organization=organization, on=on)
-    context = {
-        "overview": selectors.usage_overview(organization=organization, on=on),
-        "daily": daily,
-        "actions": actions,
-        "models_rows": list(zip(models.labels, models.values, strict=True)),
-        # Costs are in minor units; shown in major units (two decimals).
-        "actions_rows": [
-            (label, value / 100) for label, value in zip(actions.labels, actions.values, strict=True)
-        ],
-        "chart_data": {
-            "daily": {"labels": daily.labels, "values": daily.values},
-            "monthly": {"labels": monthly.labels, "values": monthly.values},
-        },
-    }
-    return render(request, "usage/statistics.html", context)
+@require_GET
+def statistics_moved(request, slug):
+    """The old statistics address: old links and bookmarks land on the dashboard's page.
+    Behind org_view like every organization page, so an outsider gets 404, not a redirect."""
+    return redirect("dashboard_statistics", slug=slug, permanent=True)

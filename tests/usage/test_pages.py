@@ -1,4 +1,5 @@
-"""API key pages for owners: create (secret shown once), list with prefix and last use, revoke."""
+"""API key pages for owners: create (secret shown once), list with prefix and last use, revoke;
+the old statistics address."""
 
 import pytest
 from django.test import Client
@@ -52,9 +53,11 @@ def test_only_owners_manage_keys(organization):
     assert outsider.get(f"/o/{organization.slug}/api-keys/").status_code == 404
 
 
-def test_statistics_page_renders(organization, subscription, owner):
+def test_the_old_statistics_address_redirects_to_the_dashboards(organization, subscription, owner):
     client = Client()
     client.force_login(owner)
     response = client.get(f"/o/{organization.slug}/usage/")
-    assert response.status_code == 200
-    assert "% USED" in response.content.decode()
+    assert response.status_code == 301
+    assert response["Location"] == f"/o/{organization.slug}/statistics/"
+    page = client.get(response["Location"])
+    assert page.status_code == 200 and "Detailed statistics" in page.content.decode()
