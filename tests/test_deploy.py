@@ -186,8 +186,12 @@ def test_no_cdn_in_templates_or_static():
 
 
 def clean_environ(**overrides: str) -> dict[str, str]:
-    """os.environ without anything the settings read, plus `overrides`."""
-    drop = names_in_env_example() | {"DJANGO_SETTINGS_MODULE"}
+    """os.environ without anything the settings read, plus `overrides`.
+
+    DJANGO_ALLOW_ASYNC_UNSAFE goes too: the browser tests set it for their live server, and
+    a production process never has it (check --deploy refuses it).
+    """
+    drop = names_in_env_example() | {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {name: value for name, value in os.environ.items() if name not in drop}
     env.update(overrides)
     return env
