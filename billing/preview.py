@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Q
 
 from billing.domain.money import format_amount
 from invoices.models import CreditNote, Invoice
@@ -89,9 +90,23 @@ def _line(line) -> PreviewLine:
     )
 
 
+def _documents_for(model, organization: Organization):
+    """The organization's documents, and those for its subscription addressed to whoever pays
+    for it (its partner under an internal agreement, seed 003)."""
+    if model is Invoice:
+        return Invoice.objects.filter(
+            Q(organization=organization) | Q(subscription__organization=organization)
+        )
+    if model is CreditNote:
+        return CreditNote.objects.filter(
+            Q(organization=organization) | Q(invoice__subscription__organization=organization)
+        )
+    return model.objects.filter(organization=organization)
+
+
 def _collect(organization: Organization, marks: dict) -> list[PreviewDocument]:
     documents = []
-    for invoice in Invoice.objects.filter(organization=organization, pk__gt=marks["invoice"]).order_by("pk"):
+    for invoice in _documents_for(Invoice, organization).filter(pk__gt=marks["invoice"]).order_by("pk"):
         documents.append(
             PreviewDocument(
                 type="invoice",
@@ -106,9 +121,7 @@ def _collect(organization: Organization, marks: dict) -> list[PreviewDocument]:
                 amount_due_minor=invoice.amount_due_minor,
             )
         )
-    for note in CreditNote.objects.filter(organization=organization, pk__gt=marks["credit_note"]).order_by(
-        "pk"
-    ):
+    for note in _documents_for(CreditNote, organization).filter(pk__gt=marks["credit_note"]).order_by("pk"):
         documents.append(
             PreviewDocument(
                 type="credit_note",
@@ -155,13 +168,7 @@ def _collect(organization: Organization, marks: dict) -> list[PreviewDocument]:
 
 def _marks(organization: Organization) -> dict:
     def last(model):
-        return (
-            model.objects.filter(organization=organization)
-            .order_by("-pk")
-            .values_list("pk", flat=True)
-            .first()
-            or 0
-        )
+        return _documents_for(model, organization).order_by("-pk").values_list("pk", flat=True).first() or 0
 
     return {"invoice": last(Invoice), "credit_note": last(CreditNote), "pending": last(PendingCharge)}
 

@@ -9,6 +9,7 @@ from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from config.clock import today_in
 from invoices.services import credit_balance_minor
 from organizations.models import Membership, Organization
+from organizations.partners import bill_to_for
 
 from .models import PendingCharge, Plan, SeatItem, Subscription
 from .payments.selectors import payment_blocked  # noqa: F401  (read by the entitlement checks)
@@ -99,7 +100,10 @@ def state_token(*, organization: Organization, on) -> str:
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        parts.append(credit_balance_minor(organization=organization, currency=subscription.plan.currency))
+        # The balance that pays: the partner's under an internal agreement (seed 003).
+        payer = bill_to_for(organization)
+        parts.append(payer.pk)
+        parts.append(credit_balance_minor(organization=payer, currency=subscription.plan.currency))
     parts += sorted(members_by_interval(organization=organization).items())
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 

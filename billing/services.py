@@ -20,6 +20,7 @@ from invoices.services import invoice_issue as document_issue
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
 from organizations.models import Organization
+from organizations.partners import bill_to_for
 
 from .models import PendingCharge, Plan, SeatItem, SeatLedgerEntry, Subscription
 from .payments.hooks import invoice_issued
@@ -50,7 +51,13 @@ def ensure_fresh(*, organization: Organization, on: dt.date, expected_token: str
 
 
 def invoice_issue(**document) -> Invoice | None:
-    """Issue an invoice (invoices.services) and, once it commits, have payments charge it."""
+    """Issue an invoice (invoices.services) and, once it commits, have payments charge it.
+
+    Addressed to the organization's current bill-to party unless the caller names one: its
+    partner under an internal agreement (seed 003), else the organization itself.
+    """
+    if document.get("bill_to") is None:
+        document["bill_to"] = bill_to_for(document["organization"])
     invoice = document_issue(**document)
     if invoice is not None:
         invoice_issued(invoice)
@@ -234,10 +241,14 @@ def seat_charges_record(
 
 
 def latest_seat_invoice(*, subscription: Subscription) -> Invoice | None:
-    """The latest invoice that charged seats: the one a removal's credit note corrects."""
+    """The latest invoice that charged seats: the one a removal's credit note corrects.
+
+    Latest by id: a subscription's invoices may belong to two parties (a partner, then the
+    client), whose sequences are not comparable.
+    """
     return (
         Invoice.objects.filter(subscription=subscription, lines__kind__in=[L.SEATS, L.PRORATION])
-        .order_by("-sequence")
+        .order_by("-pk")
         .first()
     )
 
@@ -658,7 +669,7 @@ def plan_change(
             period_end=end,
         )
     elif net < 0:
-        corrected = Invoice.objects.filter(subscription=subscription).order_by("-sequence").first()
+        corrected = Invoice.objects.filter(subscription=subscription).order_by("-pk").first()
         credit_note_issue(
             invoice=corrected,
             lines=[_negated(line) for line in lines],

@@ -4,9 +4,19 @@ Every document of one customer is issued under the row lock of its DocumentSeque
 numbers are gap-free and unrepeated and the credit balance never goes negative, however
 many requests and workers issue at once. The number is assigned inside the issuing
 transaction: a rollback takes the number back with the document.
+
+Bill-to party (seed 003): an invoice is the payer's document. `invoice_issue(bill_to=...)`
+addresses it to another organization than the one whose service the lines are for (a
+partner paying for its client under an internal agreement): the invoice then belongs to
+the bill-to party (`Invoice.organization`), is numbered with its customer code and its
+own gap-free sequence, taxed by its country and VAT ID, paid first from its credit
+balance, charged to its payment method and e-mailed to it; `subscription` still names
+the client's subscription, and each line starts with the client's name. A credit note
+always goes to the party of the invoice it corrects (whoever paid it gets the credit).
 """
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 from django.conf import settings
@@ -67,6 +77,15 @@ def _party_fields(organization: Organization) -> dict:
     }
 
 
+def _lines_for(
+    lines: list[LineDraft], *, serviced: Organization | None, payer: Organization
+) -> list[LineDraft]:
+    """Lines of a document addressed to another party than the serviced organization name it."""
+    if serviced is None or serviced.pk == payer.pk:
+        return lines
+    return [replace(line, description=f"{serviced.name}: {line.description}"[:300]) for line in lines]
+
+
 def _line_fields(line: LineDraft, position: int, organization: Organization) -> dict:
     return {
         "organization": organization,
@@ -97,14 +116,21 @@ def invoice_issue(
     at: dt.datetime,
     period_start: dt.date | None = None,
     period_end: dt.date | None = None,
+    bill_to: Organization | None = None,
 ) -> Invoice | None:
     """Issue an invoice for `lines` (zero lines left out); None when nothing is left to invoice.
 
-    The customer's credit balance is applied at once: credit_applied = min(balance, total).
+    `organization` is the customer whose service the lines are for; `bill_to` (default
+    `organization`) the party the invoice is addressed to, taxed by and numbered for, whose
+    document it is. The bill-to party's credit balance is applied at once:
+    credit_applied = min(balance, total).
     """
     lines = without_zero_lines(lines)
     if not lines:
         return None
+    serviced = organization
+    organization = bill_to or organization
+    lines = _lines_for(lines, serviced=serviced, payer=organization)
     treatment = tax_treatment(
         seller_country=settings.SELLER_COUNTRY,
         customer_country=organization.country,
@@ -167,11 +193,17 @@ def credit_note_issue(
     at: dt.datetime,
     reason: str = "seat_removal",
 ) -> CreditNote | None:
-    """Issue a credit note correcting `invoice`, at the invoice's tax rate, to the credit balance."""
+    """Issue a credit note correcting `invoice`, at the invoice's tax rate, to the credit balance.
+
+    The credit note goes to the invoice's party (its bill-to party): numbered after the
+    invoice, credited to that party's balance.
+    """
     lines = without_zero_lines(lines)
     if not lines:
         return None
     organization = invoice.organization
+    serviced = invoice.subscription.organization if invoice.subscription_id else None
+    lines = _lines_for(lines, serviced=serviced, payer=organization)
     _lock_sequence(organization)
     money = totals(lines, Decimal(invoice.tax_rate))
     number_in_invoice = CreditNote.objects.filter(invoice=invoice).count() + 1

@@ -34,6 +34,9 @@ class Organization(models.Model):
     customer_code = models.CharField(
         max_length=8, unique=True, default=new_customer_code, help_text="Invoice number prefix."
     )
+    is_partner = models.BooleanField(
+        default=False, help_text="Manages client organizations (an accountant's firm, seed 003)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -146,3 +149,92 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target}"
+
+
+# Partners and their client organizations (seed 003) ----------------------------------
+
+
+class Agreement(models.TextChoices):
+    """Who pays for a client organization that a partner manages."""
+
+    INTERNAL = "internal", "Internal (the partner pays)"
+    EXTERNAL = "external", "External (the client pays)"
+
+
+class PartnerLink(models.Model):
+    """A partner organization manages a client organization (`organization`).
+
+    Internal agreement: the client's invoices are addressed to the partner, taxed by its
+    country and VAT ID, paid from its credit balance and charged to its card; the partner's
+    owners and admins act on the client as owners. External: the client pays itself and the
+    partner keeps an accountant's access (finance) until the client's owner removes it.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="partner_links")
+    partner = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="client_links")
+    agreement = models.CharField(max_length=16, choices=Agreement.choices, default=Agreement.INTERNAL)
+    # The client's owner asked to hand billing back to the partner; waits for its acceptance.
+    requested_agreement = models.CharField(max_length=16, choices=Agreement.choices, blank=True, default="")
+    requested_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="The client's owner removed the access.")
+
+    class Meta:
+        ordering = ["organization__name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(ended_at__isnull=True),
+                name="partner_link_one_active_per_client",
+            ),
+            models.CheckConstraint(
+                condition=~Q(organization=models.F("partner")), name="partner_link_not_self"
+            ),
+            # Only an external client can drop its partner: under an internal agreement the partner pays.
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(agreement="external"),
+                name="partner_link_ends_external",
+            ),
+        ]
+        indexes = [models.Index(fields=["partner", "ended_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.partner} manages {self.organization} ({self.agreement})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+
+class AgreementEvent(models.Model):
+    """Append-only history of a client's agreement with its partner."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Client created by the partner"
+        HANDED_OVER = "handed_over", "Handed over to the client"
+        HANDBACK_REQUESTED = "handback_requested", "Client asked the partner to pay again"
+        HANDBACK_DECLINED = "handback_declined", "Partner declined to pay again"
+        HANDED_BACK = "handed_back", "Partner pays again"
+        ACCESS_REMOVED = "access_removed", "Client removed the partner's access"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="agreement_events")
+    link = models.ForeignKey(PartnerLink, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    agreement = models.CharField(max_length=16, choices=Agreement.choices, help_text="After the event.")
+    effective_on = models.DateField(help_text="Billing date (the client's time zone).")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["organization", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.effective_on} {self.organization} {self.kind} -> {self.agreement}"

@@ -300,12 +300,14 @@ def invitation_create(
     at: dt.datetime,
     seat_interval: str = "",
     base_url: str = "",
+    notify: bool = True,
 ) -> Invitation:
     """Invite `email` to join with `role`; e-mails the accept link after commit.
 
     Only a hash of the token is stored; the returned invitation carries the token in the
     unsaved attribute `token` for the caller (the API shows it once). `base_url`
-    ("https://host") prefixes the link; default settings.SITE_URL.
+    ("https://host") prefixes the link; default settings.SITE_URL. `notify=False`: the
+    caller sends its own e-mail with the link (a partner's handover, in the client's language).
     """
     email = _normalize_email(email)
     try:
@@ -357,7 +359,8 @@ def invitation_create(
             "expires_at": invitation.expires_at.isoformat(),
         },
     )
-    _invitation_send(invitation=invitation, token=token, base_url=base_url)
+    if notify:
+        _invitation_send(invitation=invitation, token=token, base_url=base_url)
     return invitation
 
 
@@ -371,11 +374,12 @@ def _lock_invitation(invitation: Invitation) -> Invitation:
 
 @transaction.atomic
 def invitation_resend(
-    *, invitation: Invitation, at: dt.datetime, acting_user=None, base_url: str = ""
+    *, invitation: Invitation, at: dt.datetime, acting_user=None, base_url: str = "", notify: bool = True
 ) -> Invitation:
     """Send a pending (or expired) invitation again with a new link and a new expiry.
 
     The old link stops working. Accepted and revoked invitations cannot be resent.
+    `notify=False`: the caller e-mails the new link (`token`) itself.
     """
     locked = _lock_invitation(invitation)
     if locked.status not in (Invitation.Status.PENDING, Invitation.Status.EXPIRED):
@@ -413,7 +417,8 @@ def invitation_resend(
         target=locked.email,
         details={"expires_at": locked.expires_at.isoformat()},
     )
-    _invitation_send(invitation=locked, token=token, base_url=base_url)
+    if notify:
+        _invitation_send(invitation=locked, token=token, base_url=base_url)
     return locked
 
 

@@ -5,6 +5,13 @@ Every organization-scoped URL carries the organization (`/o/<slug>/...` for page
 request's user into the organization and the active membership, once per request:
 a person who is not a member gets 404 (the organization's existence is not revealed),
 a member without the capability gets 403.
+
+A partner's owners and admins act on the partner's client organizations without being
+members of them (seed 003): `resolve_membership` then returns an unsaved, synthetic
+membership of the client with the role the agreement gives (owner under an internal
+agreement, finance, the accountant's access, under an external one) and `acting_for` set
+to the PartnerLink. Everything they do is audited in the client under their own name
+(the views pass `request.user` as the acting user). A real membership of the client wins.
 """
 
 from enum import StrEnum
@@ -12,7 +19,7 @@ from enum import StrEnum
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from .models import Membership, Organization, Role
+from .models import Agreement, Membership, Organization, PartnerLink, Role
 
 
 class Capability(StrEnum):
@@ -22,11 +29,12 @@ class Capability(StrEnum):
     VIEW_INVOICES = "view_invoices"  # see and download invoices and credit notes
     VIEW_AUDIT_LOG = "view_audit_log"
     MANAGE_API_KEYS = "manage_api_keys"
+    MANAGE_CLIENTS = "manage_clients"  # a partner's client organizations: list, create, manage, hand over
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.OWNER: frozenset(Capability),
-    Role.ADMIN: frozenset({Capability.VIEW, Capability.MANAGE_MEMBERS}),
+    Role.ADMIN: frozenset({Capability.VIEW, Capability.MANAGE_MEMBERS, Capability.MANAGE_CLIENTS}),
     Role.FINANCE: frozenset({Capability.VIEW, Capability.VIEW_INVOICES}),
     Role.MEMBER: frozenset({Capability.VIEW}),
 }
@@ -47,8 +55,54 @@ def resolve_membership(user, *, slug: str | None = None, organization_id: int | 
         .first()
     )
     if membership is None:
+        membership = acting_membership(user, slug=slug, organization_id=organization_id)
+    if membership is None:
         raise Http404("No such organization.")
     return membership
+
+
+# The partner's roles that may act on its clients.
+PARTNER_ACTING_ROLES = (Role.OWNER, Role.ADMIN)
+# The role a partner's person acts with on a client, by the client's agreement.
+ACTING_ROLE_BY_AGREEMENT = {Agreement.INTERNAL: Role.OWNER, Agreement.EXTERNAL: Role.FINANCE}
+
+
+def acting_membership(
+    user, *, slug: str | None = None, organization_id: int | None = None
+) -> Membership | None:
+    """A synthetic membership of a client for an owner or admin of its partner, else None.
+
+    Never saved: it carries the role the agreement gives and `acting_for` (the PartnerLink,
+    with `partner`). Another firm's partner finds no link, so it gets 404 like a stranger.
+    """
+    links = PartnerLink.objects.select_related("organization", "partner").filter(
+        ended_at__isnull=True,
+        partner__is_partner=True,
+        partner__memberships__user=user,
+        partner__memberships__removed_at__isnull=True,
+        partner__memberships__role__in=PARTNER_ACTING_ROLES,
+    )
+    if slug is not None:
+        links = links.filter(organization__slug=slug)
+    else:
+        links = links.filter(organization_id=organization_id)
+    link = links.first()
+    if link is None:
+        return None
+    membership = Membership(
+        organization=link.organization,
+        user=user,
+        role=ACTING_ROLE_BY_AGREEMENT[link.agreement],
+        joined_at=link.created_at,
+        joined_on=link.created_at.date(),
+    )
+    membership.acting_for = link
+    return membership
+
+
+def is_acting(membership: Membership | None) -> bool:
+    """Is this the synthetic membership of a partner's person acting on a client?"""
+    return getattr(membership, "acting_for", None) is not None
 
 
 def require(membership: Membership, capability: Capability) -> None:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import dashboard_views, views
+from . import dashboard_views, partners_views, views
 
 auth_patterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -60,4 +60,38 @@ urlpatterns = [
     ),
     path("o/<slug:slug>/settings/", views.organization_settings, name="organization_settings"),
     path("o/<slug:slug>/audit/", views.organization_audit_log, name="organization_audit_log"),
+    # Partners and their client organizations (seed 003)
+    path("o/<slug:slug>/companies/", partners_views.companies, name="partner_companies"),
+    path("o/<slug:slug>/companies/new/", partners_views.company_create, name="partner_company_create"),
+    path(
+        "o/<slug:slug>/companies/<int:client_id>/manage/",
+        partners_views.company_manage,
+        name="partner_company_manage",
+    ),
+    path(
+        "o/<slug:slug>/companies/<int:client_id>/handback/",
+        partners_views.company_handback,
+        name="partner_company_handback",
+    ),
+    path(
+        "o/<slug:slug>/subscription/status/",
+        partners_views.subscription_status,
+        name="partner_subscription_status",
+    ),
+    path("o/<slug:slug>/subscription/status/edit/", partners_views.handover, name="partner_handover"),
+    path(
+        "o/<slug:slug>/subscription/status/resend/",
+        partners_views.handover_resend,
+        name="partner_handover_resend",
+    ),
+    path(
+        "o/<slug:slug>/subscription/status/handback/",
+        partners_views.handback_request,
+        name="partner_handback_request",
+    ),
+    path(
+        "o/<slug:slug>/subscription/status/partner/remove/",
+        partners_views.partner_remove,
+        name="partner_remove",
+    ),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import documents, members, subscription
+from . import documents, members, partners, subscription
 
 organization_patterns = [
     path("plans/", subscription.PlanListApi.as_view(), name="api_plans"),
@@ -31,6 +31,29 @@ organization_patterns = [
     path("credit-balance/", documents.CreditBalanceDetailApi.as_view(), name="api_credit_balance"),
 ]
 
+# A partner's client organizations (seed 003): only for partner organizations (others get
+# 404), so their roles are tested in tests/partners rather than in the table of
+# tests/billing/test_api.py, which covers organization_patterns.
+partner_patterns = [
+    path("clients/", partners.ClientListCreateApi.as_view(), name="api_partner_clients"),
+    path(
+        "clients/<int:client_id>/subscription/",
+        partners.ClientSubscriptionApi.as_view(),
+        name="api_partner_client_subscription",
+    ),
+    path(
+        "clients/<int:client_id>/handover/preview",
+        partners.ClientHandoverPreviewApi.as_view(),
+        name="api_partner_client_handover_preview",
+    ),
+    path(
+        "clients/<int:client_id>/handover",
+        partners.ClientHandoverApi.as_view(),
+        name="api_partner_client_handover",
+    ),
+]
+
 urlpatterns = [
     path("organizations/<int:organization_id>/", include(organization_patterns)),
+    path("organizations/<int:organization_id>/", include(partner_patterns)),
 ]

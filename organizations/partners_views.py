@@ -1,0 +1,301 @@
+"""Partner pages (seed 003): parse, authorize (org_view), call one selector or service, render.
+
+On the partner's own pages (`/o/<partner>/companies/...`) the viewer is an owner or admin
+of a partner organization. On the client's pages (`/o/<client>/subscription/...`) the
+viewer is either the client's own member or the partner's person acting for it
+(`tenancy.acting_membership`): the services check who may do what. The clock is read
+here: `on` is the client's billing date.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from billing import partners as billing_partners
+from billing.models import Plan
+from billing.selectors import subscription_live
+from config import clock
+
+from . import partners
+from .errors import RuleViolation
+from .formatting import document_language
+from .partners_forms import ClientCreateForm, HandoverForm
+from .tenancy import Capability, is_acting
+from .views_base import org_view, refusal_message
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def _language(request) -> str:
+    return document_language(get_language() or settings.LANGUAGE_CODE)
+
+
+def _client_today(client, at):
+    return clock.today_in(client.time_zone, at=at)
+
+
+def _partner_or_404(request):
+    """The request's organization as a partner seen by its own owner or admin."""
+    if not request.organization.is_partner or is_acting(request.membership):
+        raise Http404("No such page.")
+    return request.organization
+
+
+def _client_link_or_404(request, client_id: int):
+    link = partners.client_link_get(partner=_partner_or_404(request), client_id=client_id)
+    if link is None:
+        raise Http404("No such company.")
+    return link
+
+
+def _plan_choices(plans) -> list[tuple[str, str]]:
+    return [(plan.code, plan.name) for plan in plans]
+
+
+# ---------------------------------------------------------------------------
+# The partner's Companies
+
+
+@org_view(Capability.MANAGE_CLIENTS)
+@require_GET
+def companies(request, slug):
+    partner = _partner_or_404(request)
+    query = (request.GET.get("q") or "").strip()[:100]
+    page = billing_partners.companies_page(
+        partner=partner,
+        query=query,
+        page_number=request.GET.get("page") or 1,
+        at=clock.now(),
+        language=_language(request),
+    )
+    return render(request, "partners/companies.html", {"page": page})
+
+
+@org_view(Capability.MANAGE_CLIENTS)
+@require_http_methods(["GET", "POST"])
+def company_create(request, slug):
+    partner = _partner_or_404(request)
+    plans = list(billing_partners.handover_plans(subscription=None))
+    form = ClientCreateForm(request.POST or None, plan_choices=_plan_choices(plans))
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        code = data.pop("plan")
+        seats = data.pop("seats") or 0
+        plan = next((p for p in plans if p.code == code), None)
+        try:
+            link = billing_partners.client_create(
+                partner=partner, acting_user=request.user, at=clock.now(), plan=plan, seats=seats, **data
+            )
+        except RuleViolation as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(
+                request, f"{link.organization.name} is ready. Its invoices are addressed to you."
+            )
+            return redirect("partner_companies", slug=partner.slug)
+    return render(request, "partners/company_create.html", {"form": form, "partner": partner})
+
+
+@org_view(Capability.MANAGE_CLIENTS)
+@require_POST
+def company_manage(request, slug, client_id):
+    """'Manage': open the client's pages as the partner (noted in the client's audit log)."""
+    link = _client_link_or_404(request, client_id)
+    partners.acting_started(link=link, acting_user=request.user, at=clock.now())
+    return redirect("organization_overview", slug=link.organization.slug)
+
+
+@org_view(Capability.MANAGE_CLIENTS)
+@require_http_methods(["GET", "POST"])
+def company_handback(request, slug, client_id):
+    """The client's owner asked the partner to pay again: review the settlement, accept or decline."""
+    link = _client_link_or_404(request, client_id)
+    client = link.organization
+    at = clock.now()
+    on = _client_today(client, at)
+    error = ""
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "decline":
+                partners.handback_decline(link=link, acting_user=request.user, on=on, at=at)
+                messages.success(request, f"{client.name} keeps paying for itself.")
+            else:
+                billing_partners.agreement_handback_accept(
+                    link=link,
+                    on=on,
+                    at=at,
+                    acting_user=request.user,
+                    expected_token=request.POST.get("state_token") or None,
+                )
+                messages.success(request, f"You pay for {client.name} again from {on:%d %b %Y}.")
+        except RuleViolation as exc:
+            error = refusal_message(request, exc)
+        else:
+            return redirect("partner_companies", slug=slug)
+    preview = billing_partners.agreement_handback_preview(
+        link=link, on=on, at=at, acting_user=request.user, language=_language(request)
+    )
+    return render(
+        request, "partners/handback.html", {"link": link, "preview": preview, "error": error, "on": on}
+    )
+
+
+# ---------------------------------------------------------------------------
+# The client's subscription status and the handover (seed 003's steps)
+
+
+def _status_response(request, *, status: int = 200):
+    page = billing_partners.subscription_status(
+        organization=request.organization, language=_language(request)
+    )
+    context = {
+        "page": page,
+        "acting": is_acting(request.membership),
+        "is_owner": partners.is_real_owner(organization=request.organization, user=request.user),
+    }
+    return render(request, "partners/subscription_status.html", context, status=status)
+
+
+@org_view(Capability.VIEW_INVOICES)
+@require_GET
+def subscription_status(request, slug):
+    return _status_response(request)
+
+
+def _handover_link_or_404(request):
+    if not is_acting(request.membership):
+        raise Http404("No such page.")
+    return request.membership.acting_for
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_http_methods(["GET", "POST"])
+def handover(request, slug):
+    """Edit: pick the subscription, fill the superuser, review, OK."""
+    link = _handover_link_or_404(request)
+    client = request.organization
+    subscription = subscription_live(organization=client)
+    plans = list(billing_partners.handover_plans(subscription=subscription))
+    initial = {"plan": subscription.plan.code} if subscription else {}
+    form = HandoverForm(request.POST or None, plan_choices=_plan_choices(plans), initial=initial)
+    context = {"form": form, "link": link, "subscription": subscription, "preview": None, "error": ""}
+    if request.method == "POST" and form.is_valid():
+        at = clock.now()
+        on = _client_today(client, at)
+        plan = Plan.objects.get(code=form.cleaned_data["plan"])
+        people = {
+            "superuser_name": form.cleaned_data["superuser_name"],
+            "superuser_reference": form.cleaned_data["superuser_reference"],
+            "superuser_email": form.cleaned_data["superuser_email"],
+        }
+        if request.POST.get("action") == "confirm":
+            try:
+                result = billing_partners.agreement_handover(
+                    link=link,
+                    plan=plan,
+                    on=on,
+                    at=at,
+                    acting_user=request.user,
+                    base_url=_base_url(request),
+                    expected_token=form.cleaned_data["state_token"] or None,
+                    **people,
+                )
+            except RuleViolation as exc:
+                context["error"] = refusal_message(request, exc)
+            else:
+                messages.success(
+                    request,
+                    f"{client.name} now pays for itself. {result.invitation.email} was e-mailed "
+                    "a link to log in "
+                    "as its owner.",
+                )
+                return redirect("partner_subscription_status", slug=client.slug)
+        preview = billing_partners.agreement_handover_preview(
+            link=link,
+            plan=plan,
+            on=on,
+            at=at,
+            acting_user=request.user,
+            language=_language(request),
+            **people,
+        )
+        if not preview.allowed and preview.refusal_field in form.fields:
+            form.add_error(preview.refusal_field, preview.refusal_message)
+        else:
+            data = request.POST.copy()
+            data["state_token"] = preview.token
+            context.update(
+                form=HandoverForm(data, plan_choices=_plan_choices(plans)),
+                preview=preview,
+                plan=plan,
+                on=on,
+                people=people,
+            )
+            context["form"].is_valid()
+    return render(request, "partners/handover.html", context)
+
+
+@org_view(Capability.VIEW_INVOICES)
+@require_POST
+def handover_resend(request, slug):
+    link = _handover_link_or_404(request)
+    at = clock.now()
+    try:
+        invitation = billing_partners.handover_invitation_resend(
+            link=link,
+            on=_client_today(request.organization, at),
+            at=at,
+            acting_user=request.user,
+            base_url=_base_url(request),
+        )
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, f"The log-in e-mail was sent again to {invitation.email}; the old link no longer works."
+        )
+    return redirect("partner_subscription_status", slug=slug)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def handback_request(request, slug):
+    at = clock.now()
+    try:
+        link = partners.handback_request(
+            organization=request.organization,
+            acting_user=request.user,
+            on=_client_today(request.organization, at),
+            at=at,
+        )
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, f"{link.partner.name} was asked to pay again; nothing changes until it accepts."
+        )
+    return redirect("partner_subscription_status", slug=slug)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def partner_remove(request, slug):
+    at = clock.now()
+    try:
+        link = partners.partner_access_remove(
+            organization=request.organization,
+            acting_user=request.user,
+            on=_client_today(request.organization, at),
+            at=at,
+        )
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{link.partner.name} no longer has access to {request.organization.name}.")
+    return redirect(reverse("partner_subscription_status", kwargs={"slug": slug}))
