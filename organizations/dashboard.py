@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 from django.utils.translation import ngettext
@@ -25,11 +24,13 @@ from django.utils.translation import ngettext
 from billing.domain.money import minor_unit
 from billing.domain.periods import MONTH, WEEK, YEAR, period_index, period_start
 from billing.models import Interval, Meter, Plan, Subscription
+from billing.payments.gateway import payments_online
 from billing.preview import Preview, plan_change_preview
 from billing.selectors import plan_list, seat_summary, subscription_live
 from invoices.models import Invoice
 from invoices.selectors import document_rows
 from invoices.services import credit_balance_minor
+from seats.models import SeatWaiter
 from seats.previews import seat_purchase_preview
 from usage import domain as usage_domain
 from usage.models import UsagePeriodTotal
@@ -136,6 +137,10 @@ class UsageCard:
     overall_text: str  # "0% used"
     overall_level: str
     meters: list[MeterView]
+    # People waiting for a seat (SSO / SCIM); counted for owners only, who see the waiting
+    # list: the seats meter then links to it.
+    waiting_count: int = 0
+    waiting_text: str = ""
 
 
 def _meter_view(meter, language: str) -> MeterView:
@@ -155,7 +160,9 @@ def _meter_view(meter, language: str) -> MeterView:
     )
 
 
-def usage_card(*, overview: UsageOverview, interval: str | None, language: str) -> UsageCard:
+def usage_card(
+    *, overview: UsageOverview, interval: str | None, language: str, waiting_count: int = 0
+) -> UsageCard:
     overall = overview.overall_percent
     return UsageCard(
         plan_name=overview.plan_name or _("No plan"),
@@ -165,15 +172,39 @@ def usage_card(*, overview: UsageOverview, interval: str | None, language: str) 
         overall_text=_("%(percent)s used") % {"percent": fmt.percent(overall, language)},
         overall_level=level_for(overall),
         meters=[_meter_view(m, language) for m in overview.meters],
+        waiting_count=waiting_count,
+        waiting_text=(
+            ngettext(
+                "%(count)s person is waiting for a seat",
+                "%(count)s people are waiting for a seat",
+                waiting_count,
+            )
+            % {"count": fmt.number(waiting_count, language)}
+            if waiting_count
+            else ""
+        ),
     )
 
 
-def overview_usage_card(*, organization: Organization, on: dt.date, language: str) -> UsageCard:
+def waiting_count(*, organization: Organization, membership: Membership) -> int:
+    """How many wait for a seat, for a viewer who may see the waiting list (owners); else 0
+    without a query."""
+    if not has_capability(membership, Capability.MANAGE_PLAN):
+        return 0
+    return SeatWaiter.objects.filter(organization=organization).count()
+
+
+def overview_usage_card(
+    *, organization: Organization, on: dt.date, membership: Membership, language: str
+) -> UsageCard:
     """The usage card alone (its HTMX refresh)."""
     subscription = subscription_live(organization=organization)
     interval = subscription.plan.interval if subscription else None
     return usage_card(
-        overview=usage_overview(organization=organization, on=on), interval=interval, language=language
+        overview=usage_overview(organization=organization, on=on),
+        interval=interval,
+        language=language,
+        waiting_count=waiting_count(organization=organization, membership=membership),
     )
 
 
@@ -316,7 +347,8 @@ def organization_overview(
     *, organization: Organization, on: dt.date, membership: Membership, language: str, docs_url: str = ""
 ) -> OrganizationOverview:
     """Everything the overview shows, in a constant number of queries whatever the size:
-    the subscription, the usage rollups (never raw events), the seat counts and five invoices."""
+    the subscription, the usage rollups (never raw events), the seat counts, the number of
+    people waiting for a seat (owners) and five invoices."""
     subscription = subscription_live(organization=organization)
     overview = usage_overview(organization=organization, on=on)
     seats = _seats_meter(overview)
@@ -332,6 +364,7 @@ def organization_overview(
             overview=overview,
             interval=subscription.plan.interval if subscription else None,
             language=language,
+            waiting_count=waiting_count(organization=organization, membership=membership),
         ),
         plan=plan_card(
             subscription=subscription,
@@ -784,13 +817,14 @@ def seat_purchase_preview_page(
 
 
 # ---------------------------------------------------------------------------
-# Manage billing (payments arrive with their own issue)
+# Manage billing: billing details, credit balance and the plan; payment methods and each
+# payment are on the payments page (billing.payments), which this page links to.
 
 
 @dataclass(frozen=True)
 class BillingPage:
     organization: Organization
-    payments_configured: bool
+    payments_online: bool  # cards through Stripe; else invoices are paid by bank transfer
     plan: PlanCard
     details: list[tuple[str, str]]  # (label, value) of the billing details on invoices
     credit_balance_text: str
@@ -804,7 +838,7 @@ def billing_page(*, organization: Organization, on: dt.date, language: str) -> B
     balance = credit_balance_minor(organization=organization, currency=currency)
     return BillingPage(
         organization=organization,
-        payments_configured=bool(getattr(settings, "STRIPE_SECRET_KEY", "")),
+        payments_online=payments_online(),
         plan=plan_card(
             subscription=subscription,
             seats_used=seats.used if seats else 0,

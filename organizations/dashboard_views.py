@@ -78,7 +78,9 @@ def _overview_card(request, card: str, *, on, language: str):
     organization = request.organization
     if card == "usage":
         context = {
-            "usage": selectors.overview_usage_card(organization=organization, on=on, language=language)
+            "usage": selectors.overview_usage_card(
+                organization=organization, on=on, membership=request.membership, language=language
+            )
         }
         return render(request, "dashboard/overview.html#usage-card", context)
     if card == "plan":

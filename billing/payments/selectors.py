@@ -1,4 +1,5 @@
-"""Organization-scoped reads about payments: the payments page, the owners' banner, the block.
+"""Organization-scoped reads about payments: the payments page, the owners' banner (on every
+page, through context_processors.py), the block.
 
 `payment_blocked` is what the entitlement checks read (re-exported as
 billing.selectors.payment_blocked): an organization with an uncollectible invoice gets no.
@@ -8,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from billing.models import InvoiceCollection, InvoiceStatusChange, PaymentAttempt, PaymentMethod, Subscription
 from invoices.models import CreditNote, Invoice
@@ -86,7 +87,6 @@ class PaymentsPage:
     bank_details: str
     default_method: MethodView | None
     other_methods: list[MethodView]
-    banner: PaymentBanner | None
     invoices: list[InvoicePaymentRow]
     refundable_credit_notes: list[RefundableCreditNote]
 
@@ -121,8 +121,29 @@ def _confirm_attempt_id(invoice: Invoice) -> int | None:
     )
 
 
+def _anything_overdue(organization: Organization) -> bool:
+    """One query for the usual answer, no: no uncollectible invoice, no open invoice with a
+    failed attempt, no past-due subscription. The banner is on every owner's page."""
+    ref = OuterRef("pk")
+    return Organization.objects.filter(
+        Q(payment_blocked_expression(ref))
+        | Q(
+            Exists(
+                InvoiceCollection.objects.filter(
+                    organization_id=ref, invoice__status=Invoice.Status.OPEN, failed_attempts__gt=0
+                )
+            )
+        )
+        | Q(Exists(Subscription.objects.filter(organization_id=ref, status=Subscription.Status.PAST_DUE))),
+        pk=organization.pk,
+    ).exists()
+
+
 def payment_banner(*, organization: Organization) -> PaymentBanner | None:
-    """The banner for owners: an uncollectible invoice, one waiting for confirmation, or past due."""
+    """The banner for owners: an uncollectible invoice, one waiting for confirmation, or past due.
+    Shown on every page of the organization (billing.payments.context_processors)."""
+    if not _anything_overdue(organization):
+        return None
     language = organization.language
     blocked = Invoice.objects.filter(organization=organization, status=Invoice.Status.UNCOLLECTIBLE).first()
     if blocked is not None:
@@ -235,7 +256,6 @@ def payments_page(*, organization: Organization, today: dt.date, limit: int = 24
         bank_details=settings.SELLER_BANK_DETAILS,
         default_method=default,
         other_methods=[m for m in methods if not m.is_default],
-        banner=payment_banner(organization=organization),
         invoices=rows,
         refundable_credit_notes=refundable,
     )

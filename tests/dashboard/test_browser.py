@@ -141,28 +141,31 @@ ROLE_VIEWS = {
             "Recent invoices",
         ],
         [],
-        ["Overview", "Members", "Invoices", "Settings"],
+        ["Overview", "Members", "Seats", "Invoices", "Billing", "Statistics"],
         None,
     ),
     "admin": (
         ["Usage · Ecommerce Enterprise", "4 of 10 seats used"],
         ["Change plan", "Manage billing", "€1,890.00", "Recent invoices"],
-        ["Overview", "Members"],
+        ["Overview", "Members", "Statistics"],
         "/o/nordlys/seats/",
     ),
     "finance": (
         ["Recent invoices", "€2,362.50", "€1,890.00/month excl. VAT"],
         ["Change plan", "Manage billing"],
-        ["Overview", "Invoices"],
+        ["Overview", "Invoices", "Statistics"],
         "/o/nordlys/members/",
     ),
     "member": (
         ["Usage · Ecommerce Enterprise", "AI tokens this billing period", "150.0K / 200.0M"],
         ["Change plan", "Manage billing", "€1,890.00", "Recent invoices"],
-        ["Overview"],
+        ["Overview", "Statistics"],
         "/o/nordlys/invoices/",
     ),
 }
+
+
+NAV_LINKS = {"Overview", "Members", "Seats", "Invoices", "Billing", "Statistics"}
 
 
 def test_each_role_sees_exactly_its_part(nordlys_site, open_as):
@@ -178,10 +181,21 @@ def test_each_role_sees_exactly_its_part(nordlys_site, open_as):
             assert expected in text, (role, expected)
         for hidden in hides:
             assert hidden not in text, (role, hidden)
-        links = page.get_by_role("navigation", name="Organization").get_by_role("link").all_inner_texts()
-        assert [
-            link.strip() for link in links if link.strip() in {"Overview", "Members", "Invoices", "Settings"}
-        ] == nav
+        navigation = page.get_by_role("navigation", name="Organization")
+        links = [link.strip() for link in navigation.get_by_role("link").all_inner_texts()]
+        assert [link for link in links if link in NAV_LINKS] == nav
+        settings_menu = navigation.locator("details.nav-menu")
+        assert settings_menu.count() == (1 if role == "owner" else 0), role
+        if role == "owner":  # the Settings menu opens on a click and lists the owners' settings
+            settings_menu.locator("summary").click()
+            assert [t.strip() for t in settings_menu.get_by_role("link").all_inner_texts()] == [
+                "Organization settings",
+                "Single sign-on (SSO)",
+                "SCIM provisioning",
+                "API keys",
+                "Audit log",
+            ]
+            settings_menu.locator("summary").click()
         check_page(page, f"overview-{role}")
         if forbidden:
             assert page.goto(forbidden).status == 403, (role, forbidden)
@@ -312,6 +326,7 @@ PHONE_PAGES = [
     "/o/nordlys/statistics/",
     "/o/nordlys/members/",
     "/o/nordlys/invoices/",
+    "/o/nordlys/billing/payments/",
 ]
 
 
@@ -355,5 +370,8 @@ def test_statistics_and_billing_pages(nordlys_site, open_as):
     assert "gpt-large" in page.locator("#chart-models table").inner_text()
     check_page(page, "statistics")
     page.goto("/o/nordlys/billing/")
-    assert "Payments are not configured yet." in visible_text(page)
+    assert "pay each invoice by bank transfer" in visible_text(page)
     check_page(page, "billing")
+    page.get_by_role("link", name="Payments and payment methods").click()
+    page.wait_for_url("**/o/nordlys/billing/payments/")
+    check_page(page, "payments")

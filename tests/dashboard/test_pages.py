@@ -6,11 +6,13 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from billing.models import Subscription
 from billing.selectors import seat_summary
 from invoices.models import CreditNote, Invoice
 from organizations.dashboard import level_for
+from seats.models import SeatWaiter
 
 pytestmark = pytest.mark.django_db
 
@@ -310,12 +312,69 @@ def test_seats_can_only_be_increased_here(client, nordlys):
 # Manage billing and statistics
 
 
-def test_manage_billing_says_payments_are_not_configured(client, nordlys, settings):
-    settings.STRIPE_SECRET_KEY = ""
-    page = text(login(client, "owner@nordlys.example").get("/o/nordlys/billing/"))
-    assert "Payments are not configured yet." in page
+@pytest.mark.parametrize(
+    "stripe_key, says", [("", "pay each invoice by bank transfer"), ("sk_test_x", "default card")]
+)
+def test_manage_billing_leads_to_the_payments_page(client, nordlys, settings, stripe_key, says):
+    settings.STRIPE_SECRET_KEY = stripe_key
+    response = login(client, "owner@nordlys.example").get("/o/nordlys/billing/")
+    page, html = text(response), response.content.decode()
+    assert says in page
+    assert 'id="payments-link" href="/o/nordlys/billing/payments/"' in html
     assert "Nordlys Commerce ApS" in page and "DK31415926" in page
     assert "€1,890.00/month excl. VAT" in page
+    assert client.get("/o/nordlys/billing/payments/").status_code == 200
+
+
+def test_the_overviews_manage_billing_buttons_open_the_payments_page(client, nordlys):
+    html = login(client, "owner@nordlys.example").get("/o/nordlys/").content.decode()
+    buttons = re.findall(r'<a class="btn" href="([^"]+)">Manage billing</a>', html)
+    assert buttons == ["/o/nordlys/billing/payments/"] * 2  # page actions and the plan card
+
+
+def test_owners_see_the_past_due_banner_on_every_page(client, nordlys):
+    """billing.payments' banner comes through its context processor, on every page of the
+    organization, for owners only; pages without it (other roles) pay no query for it."""
+    Subscription.objects.filter(organization=nordlys).update(status=Subscription.Status.PAST_DUE)
+    login(client, "owner@nordlys.example")
+    for url in ("/o/nordlys/", "/o/nordlys/members/", "/o/nordlys/invoices/", "/o/nordlys/statistics/"):
+        html = client.get(url).content.decode()
+        assert 'id="payment-banner"' in html and "A payment is overdue." in html, url
+        assert '<a href="/o/nordlys/billing/payments/">Go to payments</a>' in html, url
+    payments = client.get("/o/nordlys/billing/payments/").content.decode()
+    assert payments.count('id="payment-banner"') == 1 and "Go to payments" not in payments
+    for email in ("admin@nordlys.example", "finance@nordlys.example", "member@nordlys.example"):
+        assert 'id="payment-banner"' not in login(client, email).get("/o/nordlys/").content.decode()
+
+
+def test_no_banner_while_payments_are_in_order(client, nordlys):
+    html = login(client, "owner@nordlys.example").get("/o/nordlys/").content.decode()
+    assert 'id="payment-banner"' not in html
+
+
+def test_the_seats_meter_links_to_the_waiting_list_when_people_wait(client, nordlys):
+    login(client, "owner@nordlys.example")
+    assert 'id="seats-waiting"' not in client.get("/o/nordlys/").content.decode()
+    at = timezone.now()
+    for email in ("ann@sso.example", "bo@sso.example"):
+        SeatWaiter.objects.create(
+            organization=nordlys,
+            email=email,
+            source=SeatWaiter.Source.SSO,
+            refusal_code="seat_unavailable",
+            first_requested_at=at,
+            last_requested_at=at,
+        )
+    response = client.get("/o/nordlys/")
+    html = response.content.decode()
+    assert re.search(
+        r'id="seats-waiting"><a href="/o/nordlys/seats/waiting/">2 people are waiting for a seat</a>', html
+    )
+    card = client.get("/o/nordlys/?card=usage", **HTMX).content.decode()  # the card's refresh too
+    assert "2 people are waiting for a seat" in card
+    # Only owners see the waiting list, so only they get the link (and the count's query).
+    member = login(client, "member@nordlys.example").get("/o/nordlys/").content.decode()
+    assert 'id="seats-waiting"' not in member
 
 
 def test_statistics_has_a_table_beside_each_chart(client, nordlys):

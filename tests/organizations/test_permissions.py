@@ -1,5 +1,7 @@
 """Each page and action answers 403 to a member whose role lacks the capability, and changes nothing."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -96,13 +98,24 @@ def test_an_admin_cannot_change_billing_details(client, scene):
     assert _state(scene["organization"]) == before
 
 
+OWNER_ONLY_LINKS = [
+    "Seats",
+    "Billing",
+    "Organization settings",
+    "Single sign-on (SSO)",
+    "SCIM provisioning",
+    "API keys",
+    "Audit log",
+]
+
+
 @pytest.mark.parametrize(
     "role, visible, hidden",
     [
-        (Role.MEMBER, ["Overview"], ["Members", "Invoices", "Audit log", "Settings"]),
-        (Role.FINANCE, ["Overview", "Invoices"], ["Members", "Audit log", "Settings"]),
-        (Role.ADMIN, ["Overview", "Members"], ["Invoices", "Audit log", "Settings"]),
-        (Role.OWNER, ["Overview", "Members", "Invoices", "Audit log", "Settings"], []),
+        (Role.MEMBER, ["Overview", "Statistics"], ["Members", "Invoices", *OWNER_ONLY_LINKS]),
+        (Role.FINANCE, ["Overview", "Invoices", "Statistics"], ["Members", *OWNER_ONLY_LINKS]),
+        (Role.ADMIN, ["Overview", "Members", "Statistics"], ["Invoices", *OWNER_ONLY_LINKS]),
+        (Role.OWNER, ["Overview", "Members", "Invoices", "Statistics", *OWNER_ONLY_LINKS], []),
     ],
 )
 def test_navigation_shows_only_what_the_role_allows(client, scene, role, visible, hidden):
@@ -115,3 +128,29 @@ def test_navigation_shows_only_what_the_role_allows(client, scene, role, visible
         assert f">{label}</a>" in nav
     for label in hidden:
         assert f">{label}</a>" not in nav
+    assert ("<summary><span class=\"menu-label\">Settings</span></summary>" in nav) == (role == Role.OWNER)
+
+
+def test_the_owners_links_lead_to_the_pages(client, scene):
+    """Every link of the owner's navigation opens (no link to a page that is not there)."""
+    client.force_login(_viewer(scene, Role.OWNER).user)
+    slug = scene["organization"].slug
+    html = client.get(reverse("organization_overview", kwargs={"slug": slug})).content.decode()
+    nav = html[html.index('<nav aria-label="Organization">') : html.index("</nav>")]
+    hrefs = re.findall(r'href="([^"]+)"', nav)
+    assert hrefs == [
+        f"/o/{slug}/",
+        f"/o/{slug}/members/",
+        f"/o/{slug}/seats/",
+        f"/o/{slug}/invoices/",
+        *[h for h in hrefs if "/subscription/" in h or "/companies/" in h],  # the partners' links
+        f"/o/{slug}/billing/payments/",
+        f"/o/{slug}/statistics/",
+        f"/o/{slug}/settings/",
+        f"/o/{slug}/identity/sso/",
+        f"/o/{slug}/identity/scim/",
+        f"/o/{slug}/api-keys/",
+        f"/o/{slug}/audit/",
+    ]
+    for href in hrefs:
+        assert client.get(href).status_code == 200, href
