@@ -916,9 +916,9 @@ def subscription_status(*, organization: Organization, language: str = "en") -> 
             agreement_label=Agreement(event.agreement).label,
             actor=event.actor_label,
             documents=", ".join(
-                v
-                for k, v in (event.details or {}).items()
-                if k in ("pending_invoice", "credit_note", "invoice") and v
+                (event.details or {}).get(key)
+                for key in ("pending_invoice", "credit_note", "invoice")
+                if (event.details or {}).get(key)
             ),
         )
         for event in org_partners.agreement_history(organization=organization)

@@ -2,14 +2,18 @@
 the seed's handover steps through the forms, the client owner's requests, the API's roles."""
 
 import datetime as dt
+from io import StringIO
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 
 from billing import partners as billing_partners
 from invoices.models import CreditNote, Invoice
 from organizations import partners as org_partners
+from organizations import services as org_services
 from organizations.models import Agreement, AgreementEvent, PartnerLink, Role
+from tests.factories import UserFactory
 
 from .support import add_member, at, monthly_plans, partner_firm
 from .support import client as make_client
@@ -205,3 +209,14 @@ def test_the_partner_api_is_for_a_partners_owners_and_admins(firm, plans, client
     # An acting partner reaches no partner endpoint through the client.
     assert client.get(f"/api/v1/organizations/{link.organization_id}/clients/").status_code == 404
     assert org_partners.bill_to_for(link.organization) == partner
+
+
+def test_staff_make_an_organization_a_partner_with_a_command(client):
+    owner = UserFactory()
+    firm = org_services.organization_create(name="Ny Revision", owner=owner, at=at(MAR_1))
+    out = StringIO()
+    call_command("partner_enable", firm.slug, stdout=out)
+    firm.refresh_from_db()
+    assert firm.is_partner and "/companies/" in out.getvalue()
+    client.force_login(owner)
+    assert client.get(f"/o/{firm.slug}/companies/").status_code == 200
