@@ -14,6 +14,8 @@ from django.core import mail
 
 from billing import partners as billing_partners
 from billing.models import SeatLedgerEntry, Subscription
+from billing.preview import plan_change_preview
+from billing.selectors import state_token
 from billing.services import PreviewStale, subscription_renew
 from invoices.models import CreditBalanceEntry, CreditNote, Invoice
 from invoices.services import credit_balance_minor
@@ -606,3 +608,23 @@ def test_the_partner_api_lists_creates_reads_and_hands_over(firm, bakery, client
     assert done.status_code == 200
     assert done.json()["agreement"] == "external"
     assert done.json()["invoice"] == f"{link.organization.customer_code}-0001"
+
+
+def test_a_preview_on_an_internal_client_shows_the_partners_documents(firm, bakery):
+    """The engine's previews read back what was issued for the client's subscription, also when
+    it is addressed to the partner, and the state token follows the partner's balance."""
+    partner, anna = firm
+    link, team, plus = bakery
+    preview = plan_change_preview(organization=link.organization, plan=plus, on=MAR_17, at=at(MAR_17))
+    # Team -> Plus for 15/31: -145.16 - 48.39 + 217.74 + 38.71 = 62.90, DK 25 % = 15.73, due 78.63.
+    assert [(d.type, d.subtotal_minor, d.total_minor) for d in preview.documents] == [("invoice", 6290, 7863)]
+    token = state_token(organization=link.organization, on=MAR_17)
+    CreditBalanceEntry.objects.create(
+        organization=partner,
+        currency="EUR",
+        amount_minor=100,
+        kind=CreditBalanceEntry.Kind.ADJUSTMENT,
+        effective_on=MAR_17,
+        created_at=at(MAR_17),
+    )
+    assert state_token(organization=link.organization, on=MAR_17) != token
