@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("billing.api.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the switcher in base.html
     path("", include("seats.identity.urls")),  # before organizations: its login/ honours "Require SSO"
     path("", include("organizations.urls")),
     path("", include("invoices.urls")),

@@ -316,6 +316,24 @@ def test_danish_amounts(nordlys_site, open_as):
     shot(page, "overview-da")
 
 
+def test_switch_to_danish_from_the_user_menu(nordlys_site, open_as):
+    """The switcher in the user menu keeps the choice (set_language's cookie) over the browser's
+    English: the invoice list then shows Danish amounts."""
+    page = open_as("finance@nordlys.example", locale="en-GB")
+    page.goto("/o/nordlys/invoices/")
+    assert "€2,362.50" in visible_text(page)
+    page.locator("details.user-menu > summary").click()
+    page.get_by_label("Language").select_option("da")
+    page.get_by_role("button", name="Change language").click()
+    page.wait_for_url("**/o/nordlys/invoices/")
+    assert page.locator("html").get_attribute("lang") == "da"
+    text = visible_text(page)
+    assert "2.362,50 EUR" in text and "€2,362.50" not in text  # visible_text makes \xa0 a space
+    page.goto("/o/nordlys/invoices/")  # and it stays Danish
+    assert page.locator("html").get_attribute("lang") == "da"
+    check_page(page, "invoices-da")
+
+
 PHONE_PAGES = [
     "/o/nordlys/",
     "/o/nordlys/plan/",

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from invoices import delivery, selectors
 from invoices.models import CreditNote, Invoice
+from organizations import formatting as fmt
 from organizations.models import Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
@@ -160,3 +161,29 @@ def test_the_pages_speak_the_readers_language(organization, member_of):
     html = client.get(urls["list"], HTTP_ACCEPT_LANGUAGE="da").content.decode()
     assert "Fakturaer og kreditnotaer" in html
     assert "-5,65\xa0EUR" in html  # a credit note counts against what is owed
+
+
+def test_switching_to_danish_shows_danish_amounts_on_the_invoice_list(organization, member_of, settings):
+    """The language switcher (base.html) posts to Django's set_language, which keeps the choice
+    in the language cookie: from then on the list speaks Danish, whatever the browser asks for."""
+    client = member_of(organization, Role.FINANCE)
+    url = _urls(organization)["list"]
+    invoices = list(Invoice.objects.filter(organization=organization).order_by("sequence"))
+    english = client.get(url).content.decode()
+    assert '<html lang="en">' in english
+    assert f'action="{reverse("set_language")}"' in english
+    assert '<option value="da" lang="da">Dansk</option>' in english
+    assert all(fmt.money(i.total_minor, i.currency, "en") in english for i in invoices)
+
+    response = client.post(reverse("set_language"), {"language": "da", "next": url})
+
+    assert response.status_code == 302 and response["Location"] == url
+    assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == "da"
+    danish = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="da">' in danish and "Fakturaer og kreditnotaer" in danish
+    assert '<option value="da" lang="da" selected>Dansk</option>' in danish
+    for invoice in invoices:
+        amount = fmt.money(invoice.total_minor, invoice.currency, "da")
+        assert amount.endswith("\xa0EUR") and "," in amount
+        assert amount in danish, amount
+        assert fmt.money(invoice.total_minor, invoice.currency, "en") not in danish
