@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
+from .membership_entry import membership_seats
 from .models import AuditLogEntry, Invitation, Membership, Organization, Role
 from .tenancy import Capability, has_capability
 
@@ -105,6 +106,8 @@ class MembersPage:
     role_choices: list[tuple[str, str]]
     viewer_is_owner: bool
     can_manage_plan: bool
+    seats_text: str  # "8 of 10 seats used"; "" without a subscription
+    seats_full: bool  # no free seat: the next person needs one bought (or waits)
 
 
 def role_choices_for(membership: Membership) -> list[tuple[str, str]]:
@@ -117,7 +120,9 @@ def role_choices_for(membership: Membership) -> list[tuple[str, str]]:
 
 
 def members_page(*, organization: Organization, membership: Membership, at: dt.datetime) -> MembersPage:
-    """The members page: active members, open invitations, and the roles the viewer may hand out."""
+    """The members page: active members, open invitations, the roles the viewer may hand out,
+    and the seats used (billing's count, through membership_entry: organizations imports no
+    other app)."""
     viewer_is_owner = membership.role == Role.OWNER
     may_manage = has_capability(membership, Capability.MANAGE_MEMBERS)
     members = [
@@ -134,6 +139,7 @@ def members_page(*, organization: Organization, membership: Membership, at: dt.d
         for i in invitation_list_pending(organization=organization)
     ]
     role_choices = role_choices_for(membership)
+    seats = membership_seats().seat_count(organization=organization)
     return MembersPage(
         organization=organization,
         members=members,
@@ -141,6 +147,8 @@ def members_page(*, organization: Organization, membership: Membership, at: dt.d
         role_choices=role_choices,
         viewer_is_owner=viewer_is_owner,
         can_manage_plan=has_capability(membership, Capability.MANAGE_PLAN),
+        seats_text=f"{seats.used} of {seats.total} seats used" if seats else "",
+        seats_full=bool(seats) and seats.used >= seats.total,
     )
 
 

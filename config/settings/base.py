@@ -200,6 +200,7 @@ SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 DOCS_URL = env("DOCS_URL", "")
 # organizations imports no other app; its pages reach the seat-aware join/leave services here.
 ORGANIZATIONS_MEMBERSHIP_SERVICES = "seats.services"
+ORGANIZATIONS_MEMBERSHIP_SEATS = "seats.members"
 
 LOGGING = {
     "version": 1,
