@@ -24,8 +24,10 @@ from pathlib import Path
 import pytest
 import redis
 from django.core.management import call_command
+from django.db import OperationalError
 from kombu import Connection
 
+from billing import tasks as billing_tasks
 from billing.domain.periods import add_months
 from billing.models import PendingCharge, Plan, SeatItem, Subscription
 from billing.selectors import subscriptions_due
@@ -38,7 +40,9 @@ from tests.factories import OrganizationFactory
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_URL = "redis://127.0.0.1:6379/5"  # a database of its own, flushed by the tests
 VISIBILITY_TIMEOUT = 4
-RENEW_ONE, RENEW_DUE = "billing.tasks.renew_subscription", "billing.tasks.renew_due_subscriptions"
+RENEW_DUE = "billing.tasks.renew_due_subscriptions"
+RENEW_BATCH, RENEW_ONE = "billing.tasks.renew_subscriptions", "billing.tasks.renew_subscription"
+RENEWAL_TASKS = (RENEW_DUE, RENEW_BATCH, RENEW_ONE)
 
 
 @pytest.fixture(autouse=True)
@@ -201,6 +205,54 @@ def test_renew_due_command_renews_once_and_prints_a_summary():
     )
 
 
+@pytest.mark.django_db
+def test_a_renewal_that_fails_in_a_batch_is_queued_alone_and_the_others_go_on(monkeypatch):
+    today = clock.today_in("UTC")
+    plan = monthly_plan()
+    subscriptions = [subscribe(plan, months_behind=1, today=today)[0] for _ in range(3)]
+    broken = subscriptions[1]
+    real_renew = billing_tasks.subscription_renew
+
+    def renew(*, subscription, on, at):
+        if subscription.pk == broken.pk:
+            raise OperationalError("deadlock detected")
+        return real_renew(subscription=subscription, on=on, at=at)
+
+    queued_alone = []
+    monkeypatch.setattr(billing_tasks, "subscription_renew", renew)
+    monkeypatch.setattr(billing_tasks.renew_subscription, "delay", queued_alone.append)
+
+    billing_tasks.renew_subscriptions([s.pk for s in subscriptions])
+
+    assert queued_alone == [broken.pk]
+    renewed = set(
+        Invoice.objects.filter(reason=Reason.SUBSCRIPTION_CYCLE).values_list("subscription", flat=True)
+    )
+    assert renewed == {subscriptions[0].pk, subscriptions[2].pk}
+
+
+@pytest.mark.django_db
+def test_renew_subscription_retries_a_transient_database_error(monkeypatch):
+    today = clock.today_in("UTC")
+    subscription, starts = subscribe(monthly_plan(), months_behind=1, today=today)
+    real_renew, calls = billing_tasks.subscription_renew, []
+
+    def renew(**kwargs):
+        calls.append(kwargs["on"])
+        if len(calls) == 1:
+            raise OperationalError("could not serialize access")
+        return real_renew(**kwargs)
+
+    monkeypatch.setattr(billing_tasks, "subscription_renew", renew)
+
+    # Run here as a worker would (no eager propagation): the retry is applied at once.
+    result = billing_tasks.renew_subscription.apply(args=(subscription.pk,), throw=False)
+
+    assert result.successful()
+    assert calls == [today, today]
+    assert_each_invoice_once({subscription.pk: starts})
+
+
 # Real workers -------------------------------------------------------------------------
 
 
@@ -213,12 +265,10 @@ class Worker:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def renewals(self, outcome: str) -> int:
-        """How many renewal tasks this worker logged as `outcome`: received, succeeded."""
+    def tasks(self, name: str, outcome: str) -> int:
+        """How many `name` tasks this worker logged as `outcome`: received, succeeded."""
         return sum(
-            1
-            for line in self.output().splitlines()
-            if f"Task {RENEW_ONE}[" in line and f"] {outcome}" in line
+            1 for line in self.output().splitlines() if f"Task {name}[" in line and f"] {outcome}" in line
         )
 
     def pool_children(self) -> list[int]:
@@ -334,7 +384,7 @@ def renewals_in_broker(client: redis.Redis) -> int:
     """Renewal messages still queued or delivered but unacknowledged."""
     queued = [json.loads(raw) for raw in client.lrange("celery", 0, -1)]
     delivered = [json.loads(raw)[0] for raw in client.hvals("unacked")]  # [message, exchange, key]
-    return sum(1 for message in queued + delivered if message["headers"]["task"] in (RENEW_ONE, RENEW_DUE))
+    return sum(1 for message in queued + delivered if message["headers"]["task"] in RENEWAL_TASKS)
 
 
 @pytest.mark.worker
@@ -342,7 +392,7 @@ def test_two_workers_and_ten_renewal_runs_at_once_issue_each_invoice_once(start_
     """Eighty customers: most one month behind, some three (one invoice per missed month),
     a few not due, a few cancelling at period end. The hourly task is sent
     ten times at once to two workers, so every due subscription is queued ten times and
-    renewed by whichever child gets it first. Each renewal invoice exists once, each
+    renewed by whichever child gets it first (in batches of up to 50). Each renewal invoice exists once, each
     customer's numbers run 1..n, both workers did renewals, and nothing is due after."""
     today = clock.today_in("UTC")
     plan = monthly_plan()
@@ -367,16 +417,17 @@ def test_two_workers_and_ten_renewal_runs_at_once_issue_each_invoice_once(start_
     )
     assert_each_invoice_once(expected)
     assert Subscription.objects.filter(status=Subscription.Status.CANCELED).count() == len(cancelling)
-    assert all(worker.renewals("succeeded") > 0 for worker in workers), "one worker did all the renewals"
-    # Every due subscription was queued by several runs; all but one of its tasks found nothing to do.
-    assert sum(worker.renewals("succeeded") for worker in workers) > 2 * (len(expected) - 5)
+    batches = [worker.tasks(RENEW_BATCH, "succeeded") for worker in workers]
+    assert all(batches), f"one worker did all the renewals: {batches}"
+    # 75 due: two batches per run. More than one run's batches ran: the others found nothing to do.
+    assert sum(batches) > 2
     assert subscriptions_due(at=clock.now()) == []
 
 
 @pytest.mark.worker
 def test_a_worker_killed_mid_batch_and_restarted_leaves_each_invoice_once(start_worker, broker):
     """Two hundred customers, each two months behind (two invoices in one renewal
-    transaction), queued one renewal each to two workers. Once some invoices exist, one
+    transaction), queued in batches of ten to two workers. Once some invoices exist, one
     pool child of worker b and then all of worker a are SIGKILLed in the middle of the
     batch: their open transactions roll back with their connections, and their messages,
     never acknowledged, come back (b's at once: reject_on_worker_lost; a's after the
@@ -391,7 +442,8 @@ def test_a_worker_killed_mid_batch_and_restarted_leaves_each_invoice_once(start_
     total = sum(map(len, expected.values()))
     worker_a, worker_b = start_worker("a", "b")
 
-    send(RENEW_ONE, [(pk,) for pk in expected])
+    ids = list(expected)
+    send(RENEW_BATCH, [(ids[i : i + 10],) for i in range(0, len(ids), 10)])
     wait_for(lambda: cycle_invoice_count() >= 40, 60, "the first renewals")
     os.kill(worker_b.pool_children()[0], signal.SIGKILL)
     worker_a.kill()
@@ -409,5 +461,5 @@ def test_a_worker_killed_mid_batch_and_restarted_leaves_each_invoice_once(start_
     time.sleep(1)  # a duplicate delivery, had there been one, would show by now
     assert_each_invoice_once(expected)
     assert "WorkerLostError" in worker_b.output()
-    # Messages the killed processes had received came back and were received again.
-    assert sum(worker.renewals("received") for worker in workers) > len(expected)
+    # Batches the killed processes had received came back and were received again.
+    assert sum(worker.tasks(RENEW_BATCH, "received") for worker in workers) > len(ids) // 10
