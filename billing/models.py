@@ -196,6 +196,49 @@ class SeatItem(models.Model):
         return f"{self.quantity} {self.interval} seats of {self.subscription_id}"
 
 
+class SeatIntervalChange(models.Model):
+    """A paying member's move to another billing interval, at the end of their current seat
+    period (seed 004; docs/billing.md rule 19). Scheduled by seats.services.member_interval_change
+    and applied by the renewal of `from_interval` on `effective_on`, before its quantities are
+    counted; until then nothing changes and nothing is charged."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        APPLIED = "applied", "Applied"
+        CANCELED = "canceled", "Canceled"  # withdrawn or replaced by another choice
+        VOID = "void", "Void"  # the member left, or moved onto an included seat, first
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="interval_changes")
+    membership = models.ForeignKey("organizations.Membership", on_delete=models.CASCADE, related_name="+")
+    from_interval = models.CharField(max_length=8, choices=Interval.choices)
+    to_interval = models.CharField(max_length=8, choices=Interval.choices)
+    effective_on = models.DateField(help_text="The end of the member's seat period of from_interval.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["effective_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership"],
+                condition=Q(status="scheduled"),
+                name="seat_interval_change_one_scheduled",
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_interval=models.F("to_interval")), name="seat_interval_change_changes"
+            ),
+        ]
+        indexes = [models.Index(fields=["subscription", "status", "effective_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.membership_id}: {self.from_interval} -> {self.to_interval} on {self.effective_on}"
+
+
 class PendingCharge(models.Model):
     """A prorated seat charge waiting for its invoice (`next_day` or `next_invoice` plans)."""
 

@@ -19,10 +19,10 @@ from invoices.services import credit_note_issue
 from invoices.services import invoice_issue as document_issue
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
-from organizations.models import Organization
+from organizations.models import Membership, Organization
 from organizations.partners import bill_to_for
 
-from .models import PendingCharge, Plan, SeatItem, SeatLedgerEntry, Subscription
+from .models import PendingCharge, Plan, SeatIntervalChange, SeatItem, SeatLedgerEntry, Subscription
 from .payments.hooks import invoice_issued
 from .selectors import active_members, members_by_interval, seats_total, state_token, subscription_live
 
@@ -408,6 +408,71 @@ def _due_pending(subscription: Subscription, on: dt.date, *, renewal: bool):
     return list(subscription.pending_charges.filter(due, invoice__isnull=True).order_by("created_on", "id"))
 
 
+def _interval_changes_apply(
+    *, subscription: Subscription, day: dt.date, renewing: set[str], at: dt.datetime
+) -> set[str]:
+    """Members whose scheduled interval change falls due with this renewal of their old
+    interval move to the new one (docs/billing.md rule 19), before the renewal counts each
+    interval's members. A change whose member left, or moved onto an included seat, in the
+    meantime is void. Returns the intervals members moved to."""
+    changes = SeatIntervalChange.objects.filter(
+        subscription=subscription,
+        status=SeatIntervalChange.Status.SCHEDULED,
+        effective_on__lte=day,
+        from_interval__in=renewing,
+    ).select_related("membership__user")
+    moved_to = set()
+    for change in changes:
+        membership = change.membership
+        if membership.removed_at is None and membership.seat_interval == change.from_interval:
+            Membership.objects.filter(pk=membership.pk).update(seat_interval=change.to_interval)
+            change.status = SeatIntervalChange.Status.APPLIED
+            moved_to.add(change.to_interval)
+        else:
+            change.status = SeatIntervalChange.Status.VOID
+        change.resolved_at = at
+        change.save(update_fields=["status", "resolved_at"])
+        audit_record(
+            organization=subscription.organization,
+            actor=None,
+            action="membership.seat_interval_change_applied",
+            at=at,
+            target=membership.user.email or str(membership.user),
+            details={
+                "from": change.from_interval,
+                "to": change.to_interval,
+                "on": day.isoformat(),
+                "status": change.status,
+            },
+        )
+    return moved_to
+
+
+def _seats_for_moved_members(
+    *, subscription: Subscription, intervals: set[str], members: dict[str, int], day: dt.date, at: dt.datetime
+) -> list[L.LineDraft]:
+    """Seats for members who moved to `intervals` today: an unused paid seat of the interval is
+    reused; else one is bought for the rest of that interval's current period (from the anchor),
+    prorated like a member added today, on today's renewal invoice. When the interval renews
+    today too, its renewal already counted them (in_use) and this is the full period (keep)."""
+    lines = []
+    for interval in sorted(intervals):
+        item = seat_item_current(subscription=subscription, interval=interval, on=day)
+        missing = members.get(interval, 0) - item.quantity
+        if missing <= 0:
+            continue
+        lines.append(seat_charge_line(subscription=subscription, item=item, count=missing, on=day))
+        seat_quantity_set(
+            subscription=subscription,
+            item=item,
+            quantity=item.quantity + missing,
+            on=day,
+            at=at,
+            reason=SeatLedgerEntry.Reason.AUTO_PURCHASE,
+        )
+    return lines
+
+
 def _renew_on(*, subscription: Subscription, day: dt.date, at: dt.datetime, renew_base: bool) -> None:
     plan = subscription.plan
     pending = _due_pending(subscription, day, renewal=True)
@@ -425,8 +490,11 @@ def _renew_on(*, subscription: Subscription, day: dt.date, at: dt.datetime, rene
         )
         lines, reason, items = [pending_line(c) for c in pending], Reason.SEAT_CHANGE, []
     else:
-        members = members_by_interval(organization=subscription.organization)
         items = [i for i in subscription.seat_items.all() if i.period_end == day]
+        moved_to = _interval_changes_apply(
+            subscription=subscription, day=day, renewing={i.interval for i in items}, at=at
+        )
+        members = members_by_interval(organization=subscription.organization)
         for item in items:
             item.period_start, item.period_end = period_containing(subscription.anchor, item.interval, day)
             item.save(update_fields=["period_start", "period_end"])
@@ -444,6 +512,9 @@ def _renew_on(*, subscription: Subscription, day: dt.date, at: dt.datetime, rene
             )
             subscription.save(update_fields=["current_period_start", "current_period_end"])
         lines = _base_and_seat_lines(subscription=subscription, items=items, include_base=renew_base)
+        lines += _seats_for_moved_members(
+            subscription=subscription, intervals=moved_to, members=members, day=day, at=at
+        )
         lines += [pending_line(c) for c in pending]
         reason = Reason.SUBSCRIPTION_CYCLE
     invoice = invoice_issue(

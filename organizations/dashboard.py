@@ -63,6 +63,8 @@ METER_TEXT = {
     Meter.SEATS: (N_("Seats"), N_("Invited users, one seat each.")),
 }
 INTERVAL_WORDS = {WEEK: N_("week"), MONTH: N_("month"), YEAR: N_("year")}
+INTERVAL_ADVERBS = {WEEK: N_("weekly"), MONTH: N_("monthly"), YEAR: N_("yearly")}
+INTERVAL_ORDER = {WEEK: 0, MONTH: 1, YEAR: 2}
 # Intervals in months, to compare plans of different intervals when ranking suggestions.
 MONTHS_PER_INTERVAL = {WEEK: Fraction(12, 52), MONTH: Fraction(1), YEAR: Fraction(12)}
 
@@ -224,6 +226,9 @@ class PlanCard:
     status: str
     period_text: str  # "Renews on 1 Jun 2026" / "Ends on ..."
     seats_text: str  # "1 of 10 seats used"
+    # Per-member intervals: the paid seats of each interval and their current period,
+    # "2 seats, weekly, 15–22 Jun 2026"; [] when the plan's seats are one pool.
+    seat_lines: list[str] = field(default_factory=list)
 
 
 def plan_card(
@@ -262,6 +267,23 @@ def plan_card(
         period_text = _("Ends on %(date)s") % {"date": fmt.date(subscription.current_period_end, language)}
     else:
         period_text = _("Renews on %(date)s") % {"date": fmt.date(subscription.current_period_end, language)}
+    seat_lines = []
+    if interval_prices:
+        for item in sorted(subscription.seat_items.all(), key=lambda i: INTERVAL_ORDER.get(i.interval, 9)):
+            if not item.quantity:
+                continue
+            seat_lines.append(
+                ngettext(
+                    "%(count)s seat, %(interval)s, %(period)s",
+                    "%(count)s seats, %(interval)s, %(period)s",
+                    item.quantity,
+                )
+                % {
+                    "count": fmt.number(item.quantity, language),
+                    "interval": _(INTERVAL_ADVERBS.get(item.interval, item.interval)),
+                    "period": fmt.date_range(item.period_start, item.period_end, language),
+                }
+            )
     return PlanCard(
         has_plan=True,
         plan_name=plan.name,
@@ -277,6 +299,7 @@ def plan_card(
         period_text=period_text,
         seats_text=_("%(used)s of %(total)s seats used")
         % {"used": fmt.number(seats_used, language), "total": fmt.number(seats_total, language)},
+        seat_lines=seat_lines,
     )
 
 

@@ -53,14 +53,29 @@ class InvitationForm(forms.Form):
         choices=Role.choices, initial=Role.MEMBER, widget=forms.Select(attrs={"class": "select"})
     )
 
-    def __init__(self, *args, role_choices=None, **kwargs):
+    seat_interval = forms.ChoiceField(label="Billing", required=False, widget=forms.RadioSelect)
+
+    def __init__(self, *args, role_choices=None, interval_choices=None, **kwargs):
+        """`interval_choices`: [(value, label)] on plans with per-member billing intervals
+        (then one must be picked); none or empty: the plan's seats are one pool."""
         super().__init__(*args, **kwargs)
         if role_choices is not None:
             self.fields["role"].choices = role_choices
+        if interval_choices:
+            self.fields["seat_interval"].choices = interval_choices
+            self.fields["seat_interval"].required = True
+        else:
+            del self.fields["seat_interval"]
 
 
 class RoleChangeForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class IntervalChangeForm(forms.Form):
+    """A member's next billing interval; the service checks that the plan offers it."""
+
+    interval = forms.CharField(max_length=8)
 
 
 class SeatReassignForm(forms.Form):

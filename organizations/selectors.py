@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
+from . import formatting as fmt
 from .membership_entry import membership_seats
 from .models import AuditLogEntry, Invitation, Membership, Organization, Role
 from .tenancy import Capability, has_capability
@@ -90,6 +91,23 @@ class MemberRow:
     # What the viewer may do to this row (the services check again).
     can_change_role: bool
     can_remove: bool
+    # Per-member billing intervals (plans with seat prices per interval); "" otherwise.
+    interval: str = ""  # "" an included seat
+    interval_text: str = ""  # "Monthly" / "Included seat"
+    renews_text: str = ""  # "Renews on 1 Apr 2026"
+    change_text: str = ""  # "Moves to yearly billing on 1 Apr 2026"
+    next_interval: str = ""  # the interval from the next renewal (the scheduled one, or the same)
+    can_change_interval: bool = False
+
+
+@dataclass(frozen=True)
+class IntervalChoice:
+    """A billing interval for a new member: its price and what joining today charges now."""
+
+    value: str
+    label: str  # "Weekly"
+    price_text: str  # "€3.50 a week, excl. VAT"
+    charge_text: str  # "Joining today: €1.50 charged now (VAT included)"
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,8 @@ class MembersPage:
     can_manage_plan: bool
     seats_text: str  # "8 of 10 seats used"; "" without a subscription
     seats_full: bool  # no free seat: the next person needs one bought (or waits)
+    intervals: list[IntervalChoice]  # per-member billing intervals; []: one pool of seats
+    default_interval: str
 
 
 def role_choices_for(membership: Membership) -> list[tuple[str, str]]:
@@ -119,36 +139,100 @@ def role_choices_for(membership: Membership) -> list[tuple[str, str]]:
     ]
 
 
-def members_page(*, organization: Organization, membership: Membership, at: dt.datetime) -> MembersPage:
+INTERVAL_NOUNS = {"week": "week", "month": "month", "year": "year"}
+
+
+def _charge_text(option, language: str) -> str:
+    if option.charged_now_minor is None:
+        return option.refusal
+    if option.charged_now_minor:
+        amount = fmt.money(option.charged_now_minor, option.currency, language)
+        return f"Joining today: {amount} charged now (VAT included)."
+    if option.charged_later:
+        return "Joining today: charged on a later invoice."
+    return "Joining today: nothing charged now (a free seat is taken first)."
+
+
+def _interval_choices(options, language: str) -> list[IntervalChoice]:
+    return [
+        IntervalChoice(
+            value=option.value,
+            label=option.label,
+            price_text=(
+                f"{fmt.money(option.price_minor, option.currency, language)} a "
+                f"{INTERVAL_NOUNS.get(option.value, option.value)}, excl. VAT"
+            ),
+            charge_text=_charge_text(option, language),
+        )
+        for option in options
+    ]
+
+
+def interval_choices_for(*, organization: Organization) -> list[tuple[str, str]]:
+    """The billing intervals a new member may take, [(value, label)]; [] on one-pool plans.
+    No dry runs: for checking a submitted choice."""
+    options = membership_seats().interval_options(
+        organization=organization, on=None, at=None, with_previews=False
+    )
+    return [(option.value, option.label) for option in options]
+
+
+def members_page(
+    *, organization: Organization, membership: Membership, on: dt.date, at: dt.datetime, language: str
+) -> MembersPage:
     """The members page: active members, open invitations, the roles the viewer may hand out,
-    and the seats used (billing's count, through membership_entry: organizations imports no
-    other app)."""
+    the seats used and, on plans with per-member billing intervals, each member's interval and
+    next renewal and the intervals to pick when inviting, with what each charges now.
+
+    The seat facts come from billing through membership_entry.membership_seats() (organizations
+    imports no other app). The charges are the engine's dry runs, run only for viewers who may
+    invite."""
     viewer_is_owner = membership.role == Role.OWNER
     may_manage = has_capability(membership, Capability.MANAGE_MEMBERS)
-    members = [
-        MemberRow(
-            membership=m,
-            is_you=m.pk == membership.pk,
-            can_change_role=may_manage and (viewer_is_owner or m.role != Role.OWNER),
-            can_remove=may_manage and (viewer_is_owner or m.role != Role.OWNER),
+    seat_reads = membership_seats()
+    options = seat_reads.interval_options(organization=organization, on=on, at=at, with_previews=may_manage)
+    labels = {option.value: option.label for option in options}
+    member_seats = seat_reads.member_seats(organization=organization) if options else {}
+
+    def row(m: Membership) -> MemberRow:
+        may_act = may_manage and (viewer_is_owner or m.role != Role.OWNER)
+        base = dict(membership=m, is_you=m.pk == membership.pk, can_change_role=may_act, can_remove=may_act)
+        seat = member_seats.get(m.pk)
+        if seat is None:
+            return MemberRow(**base)
+        change = seat.change
+        return MemberRow(
+            **base,
+            interval=seat.interval,
+            interval_text=labels.get(seat.interval, seat.interval) if seat.interval else "Included seat",
+            renews_text=f"Renews on {fmt.date(seat.renews_on, language)}",
+            change_text=(
+                f"Moves to {labels.get(change.interval, change.interval).lower()} billing on "
+                f"{fmt.date(change.effective_on, language)}"
+                if change
+                else ""
+            ),
+            next_interval=change.interval if change else seat.interval,
+            can_change_interval=may_manage and bool(seat.interval),
         )
-        for m in member_list(organization=organization)
-    ]
+
     invitations = [
         InvitationRow(invitation=i, is_expired=i.expires_at <= at)
         for i in invitation_list_pending(organization=organization)
     ]
-    role_choices = role_choices_for(membership)
-    seats = membership_seats().seat_count(organization=organization)
+    seats = seat_reads.seat_count(organization=organization)
+    default = next((option.value for option in options if option.is_plan_interval), "")
     return MembersPage(
         organization=organization,
-        members=members,
+        members=[row(m) for m in member_list(organization=organization)],
         invitations=invitations,
-        role_choices=role_choices,
+        role_choices=role_choices_for(membership),
         viewer_is_owner=viewer_is_owner,
         can_manage_plan=has_capability(membership, Capability.MANAGE_PLAN),
         seats_text=f"{seats.used} of {seats.total} seats used" if seats else "",
         seats_full=bool(seats) and seats.used >= seats.total,
+        intervals=_interval_choices(options, language),
+        default_interval=default or (options[0].value if options else ""),
     )
 
 

@@ -49,6 +49,11 @@ urlpatterns = [
     ),
     path("o/<slug:slug>/members/<int:membership_id>/reassign/", views.seat_reassign, name="seat_reassign"),
     path(
+        "o/<slug:slug>/members/<int:membership_id>/interval/",
+        views.membership_interval_change,
+        name="membership_interval_change",
+    ),
+    path(
         "o/<slug:slug>/invitations/<int:invitation_id>/resend/",
         views.invitation_resend,
         name="invitation_resend",

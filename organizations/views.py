@@ -11,16 +11,19 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from config import clock
 
+from . import formatting as fmt
 from . import selectors, services
 from .errors import RuleViolation
 from .forms import (
     AcceptSignupForm,
     BillingDetailsForm,
+    IntervalChangeForm,
     InvitationForm,
     OrganizationCreateForm,
     RoleChangeForm,
@@ -83,13 +86,26 @@ def organization_create(request):
 # Members (the overview, /o/<slug>/, is dashboard_views.overview)
 
 
+def _interval_choices(page) -> list[tuple[str, str]]:
+    return [(choice.value, choice.label) for choice in page.intervals]
+
+
 def _members_response(request, *, invite_form=None, reassign=None, error=None, status=200):
     """The members page; for an HTMX request only its panel (the part the forms swap)."""
+    at = clock.now()
     page = selectors.members_page(
-        organization=request.organization, membership=request.membership, at=clock.now()
+        organization=request.organization,
+        membership=request.membership,
+        on=_billing_date(request.organization, at),
+        at=at,
+        language=get_language(),
     )
     if invite_form is None:
-        invite_form = InvitationForm(role_choices=page.role_choices)
+        invite_form = InvitationForm(
+            role_choices=page.role_choices,
+            interval_choices=_interval_choices(page),
+            initial={"seat_interval": page.default_interval},
+        )
     context = {"page": page, "invite_form": invite_form, "error": error}
     template = "organizations/members.html"
     if getattr(request, "htmx", False):
@@ -114,7 +130,11 @@ def organization_members(request, slug):
 @org_view(Capability.MANAGE_MEMBERS)
 @require_POST
 def member_invite(request, slug):
-    form = InvitationForm(request.POST, role_choices=selectors.role_choices_for(request.membership))
+    form = InvitationForm(
+        request.POST,
+        role_choices=selectors.role_choices_for(request.membership),
+        interval_choices=selectors.interval_choices_for(organization=request.organization),
+    )
     if not form.is_valid():
         return _members_response(request, invite_form=form)
     try:
@@ -122,6 +142,7 @@ def member_invite(request, slug):
             organization=request.organization,
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
+            seat_interval=form.cleaned_data.get("seat_interval", ""),
             invited_by=request.user,
             at=clock.now(),
             base_url=_base_url(request),
@@ -219,6 +240,37 @@ def membership_remove(request, slug, membership_id):
         messages.success(request, message)
         return _after_own_change(request)
     return _after_change(request, message)
+
+
+@org_view(Capability.MANAGE_MEMBERS)
+@require_POST
+def membership_interval_change(request, slug, membership_id):
+    """A paying member's next billing interval, from their next renewal (seed 004)."""
+    membership = _membership_or_404(request, membership_id)
+    form = IntervalChangeForm(request.POST)
+    if not form.is_valid():
+        return _members_response(request, error="Choose one of the intervals listed.")
+    at = clock.now()
+    try:
+        change = membership_services().member_interval_change(
+            organization=request.organization,
+            membership=membership,
+            interval=form.cleaned_data["interval"],
+            on=_billing_date(request.organization, at),
+            at=at,
+            acting_user=request.user,
+        )
+    except RuleViolation as exc:
+        return _members_response(request, error=refusal_message(request, exc))
+    who = membership.user.email or membership.user
+    if change is None:
+        return _after_change(request, f"{who} keeps their current billing interval.")
+    return _after_change(
+        request,
+        f"{who} moves to {change.get_to_interval_display().lower()} billing on "
+        f"{fmt.date(change.effective_on, get_language())}, when their current period ends. "
+        "Nothing is charged before.",
+    )
 
 
 @org_view(Capability.MANAGE_MEMBERS)

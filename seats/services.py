@@ -13,7 +13,7 @@ from django.db import transaction
 
 from billing import services as engine
 from billing.domain.periods import INTERVALS_LONGEST_FIRST
-from billing.models import Plan, SeatLedgerEntry, Subscription
+from billing.models import Plan, SeatIntervalChange, SeatItem, SeatLedgerEntry, Subscription
 from billing.selectors import active_members, members_by_interval, seats_total
 from organizations import services as org_services
 from organizations.audit import audit_record
@@ -27,6 +27,10 @@ class SeatUnavailable(RuleViolation):
 
 class InvalidSeatInterval(RuleViolation):
     code = "invalid_interval"
+
+
+class IntervalChangeRefused(RuleViolation):
+    code = "interval_change_refused"
 
 
 def _interval_for(plan: Plan, requested: str) -> str:
@@ -310,3 +314,78 @@ def invitation_accept(*, invitation: Invitation, user, on: dt.date, at: dt.datet
     )
     org_services.invitation_mark_accepted(invitation=invitation, at=at)
     return membership
+
+
+@transaction.atomic
+def member_interval_change(
+    *,
+    organization: Organization,
+    membership: Membership,
+    interval: str,
+    on: dt.date,
+    at: dt.datetime,
+    acting_user=None,
+) -> SeatIntervalChange | None:
+    """Move a paying member to another billing interval at their next renewal (seed 004).
+
+    Records a scheduled change effective on the end of the member's current seat period;
+    the renewal of that interval applies it before counting its members (docs/billing.md
+    rule 19). Nothing is charged or credited now. A new choice replaces a scheduled one;
+    choosing the member's current interval withdraws it (returns None). A member on an
+    included seat has no interval to change.
+    """
+    subscription = engine.subscription_bring_up_to_date(organization=organization, on=on, at=at)
+    membership = (
+        Membership.objects.select_related("user")
+        .filter(pk=membership.pk, organization=organization, removed_at__isnull=True)
+        .first()
+    )
+    if membership is None:
+        raise RuleViolation("That person is not a member of this organization.", code="not_a_member")
+    if subscription is None or not subscription.plan.has_seat_intervals:
+        raise IntervalChangeRefused(
+            "This plan bills every seat on the same interval; there is no interval to choose.",
+            field="interval",
+        )
+    if membership.seat_interval == "":
+        raise IntervalChangeRefused(
+            f"{membership.user} is on an included seat, which is not billed; "
+            "only members on paid seats have an interval.",
+            field="interval",
+        )
+    interval = _interval_for(subscription.plan, interval)
+    scheduled = SeatIntervalChange.objects.filter(
+        membership=membership, status=SeatIntervalChange.Status.SCHEDULED
+    ).first()
+    if scheduled is not None:
+        scheduled.status = SeatIntervalChange.Status.CANCELED
+        scheduled.resolved_at = at
+        scheduled.save(update_fields=["status", "resolved_at"])
+    change = None
+    if interval != membership.seat_interval:
+        item = SeatItem.objects.get(subscription=subscription, interval=membership.seat_interval)
+        change = SeatIntervalChange.objects.create(
+            organization=organization,
+            subscription=subscription,
+            membership=membership,
+            from_interval=membership.seat_interval,
+            to_interval=interval,
+            effective_on=item.period_end,
+            requested_by=acting_user if getattr(acting_user, "pk", None) else None,
+            requested_at=at,
+        )
+    if change is None and scheduled is None:
+        return None
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="membership.seat_interval_change" if change else "membership.seat_interval_change_withdrawn",
+        at=at,
+        target=membership.user.email or str(membership.user),
+        details={
+            "from": membership.seat_interval,
+            "to": interval,
+            "effective_on": change.effective_on.isoformat() if change else None,
+        },
+    )
+    return change

@@ -1,7 +1,8 @@
-"""Members: list, invite, remove, reassign a seat.
+"""Members: list, invite, read, change the billing interval, remove, reassign a seat.
 
 Joining and leaving take and release seats, so removal and reassignment go through
-`seats.services`; an invitation takes its seat when it is accepted.
+`seats.services`; an invitation takes its seat when it is accepted. A member's billing
+interval (plans with per-member intervals) changes at their next renewal.
 """
 
 from django.http import Http404
@@ -9,10 +10,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from billing.models import Interval
 from organizations import selectors as org_selectors
 from organizations import services as org_services
 from organizations.models import Role
 from organizations.tenancy import Capability
+from seats import members as seat_reads
 from seats import services as seat_services
 
 from .base import InputRefused, OrganizationApi, SeatIntervalField, error_responses
@@ -20,7 +23,13 @@ from .base import InputRefused, OrganizationApi, SeatIntervalField, error_respon
 TAGS = ["members"]
 
 
+class SeatIntervalChangeSerializer(serializers.Serializer):
+    interval = serializers.ChoiceField(choices=Interval.choices, help_text="The interval from effective_on.")
+    effective_on = serializers.DateField(help_text="The member's next renewal, when the change applies.")
+
+
 class MemberSerializer(serializers.Serializer):
+    # Reads `seat` (seats.members.MemberSeat) set on each membership by `with_seats`.
     id = serializers.IntegerField(help_text="The membership's id.")
     user_id = serializers.IntegerField()
     email = serializers.EmailField(source="user.email")
@@ -29,7 +38,26 @@ class MemberSerializer(serializers.Serializer):
     seat_interval = serializers.CharField(
         help_text="Paid seat's interval; empty: an included or pooled seat."
     )
+    seat_renews_on = serializers.DateField(
+        source="seat.renews_on",
+        allow_null=True,
+        help_text="The end of the member's current seat period (their next renewal); null without a plan.",
+    )
+    seat_interval_change = SeatIntervalChangeSerializer(
+        source="seat.change",
+        allow_null=True,
+        help_text="A change of billing interval scheduled for the next renewal; null: none.",
+    )
     joined_on = serializers.DateField()
+
+
+def with_seats(organization, memberships):
+    """The memberships, each with `seat`: its seat's interval, next renewal and scheduled change."""
+    seats = seat_reads.member_seats(organization=organization)
+    memberships = list(memberships)
+    for membership in memberships:
+        membership.seat = seats.get(membership.pk)
+    return memberships
 
 
 class MembershipObjectMixin:
@@ -70,7 +98,7 @@ class MemberListInviteApi(OrganizationApi):
         tags=TAGS,
     )
     def get(self, request, organization_id: int):
-        members = org_selectors.member_list(organization=self.organization)
+        members = with_seats(self.organization, org_selectors.member_list(organization=self.organization))
         return Response(MemberSerializer(members, many=True).data)
 
     @extend_schema(
@@ -100,8 +128,61 @@ class MemberListInviteApi(OrganizationApi):
         return Response(output.data, status=status.HTTP_201_CREATED)
 
 
-class MemberRemoveApi(MembershipObjectMixin, OrganizationApi):
-    capability = Capability.MANAGE_MEMBERS
+class MemberDetailApi(MembershipObjectMixin, OrganizationApi):
+    capability = {
+        "GET": Capability.VIEW,
+        "PATCH": Capability.MANAGE_MEMBERS,
+        "DELETE": Capability.MANAGE_MEMBERS,
+    }
+
+    class InputSerializer(serializers.Serializer):
+        seat_interval = serializers.ChoiceField(
+            choices=Interval.choices,
+            help_text="The interval from the member's next renewal; their current one withdraws a change.",
+        )
+
+    def _member(self, membership):
+        (member,) = with_seats(self.organization, [membership])
+        return MemberSerializer(member).data
+
+    @extend_schema(
+        operation_id="members_read",
+        summary="A member, with their seat's billing interval and next renewal",
+        responses={200: MemberSerializer, **error_responses()},
+        tags=TAGS,
+    )
+    def get(self, request, organization_id: int, membership_id: int):
+        return Response(self._member(self.get_membership(membership_id)))
+
+    @extend_schema(
+        operation_id="members_interval_change",
+        summary="Change a member's billing interval at their next renewal",
+        description=(
+            "On plans with per-member intervals, for a member on a paid seat: the change is scheduled "
+            "for the end of their current seat period and applied by that renewal; nothing is charged "
+            "or credited before (docs/billing.md rule 19). A new choice replaces a scheduled one; the "
+            "member's current interval withdraws it. 409 `interval_change_refused` for a member on an "
+            "included seat or a plan without per-member intervals; 400 `invalid_interval` for an "
+            "interval the plan does not offer."
+        ),
+        request=InputSerializer,
+        responses={200: MemberSerializer, **error_responses(400, 409)},
+        tags=TAGS,
+    )
+    def patch(self, request, organization_id: int, membership_id: int):
+        membership = self.get_membership(membership_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        at, on = self.now_and_today()
+        seat_services.member_interval_change(
+            organization=self.organization,
+            membership=membership,
+            interval=data.validated_data["seat_interval"],
+            on=on,
+            at=at,
+            acting_user=request.user,
+        )
+        return Response(self._member(membership))
 
     @extend_schema(
         operation_id="members_remove",

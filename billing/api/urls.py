@@ -16,7 +16,7 @@ organization_patterns = [
     path("seats/preview", subscription.SeatPurchasePreviewApi.as_view(), name="api_seats_preview"),
     path("seats/", subscription.SeatPurchaseApi.as_view(), name="api_seats_purchase"),
     path("members/", members.MemberListInviteApi.as_view(), name="api_members"),
-    path("members/<int:membership_id>/", members.MemberRemoveApi.as_view(), name="api_member_remove"),
+    path("members/<int:membership_id>/", members.MemberDetailApi.as_view(), name="api_member"),
     path(
         "members/<int:membership_id>/reassign",
         members.MemberReassignApi.as_view(),

@@ -191,6 +191,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Organizations, plans, seats, usage, invoices and credit notes.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One name for the billing intervals wherever a field offers them (seat_interval, interval).
+    "ENUM_NAME_OVERRIDES": {"IntervalEnum": "billing.models.Interval"},
 }
 
 INVITATION_VALID_DAYS = int(env("INVITATION_VALID_DAYS", "7"))

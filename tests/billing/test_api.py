@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from billing import services as engine
 from billing.api.urls import organization_patterns
-from billing.models import Subscription
+from billing.models import PlanSeatPrice, SeatIntervalChange, Subscription
 from billing.selectors import seats_total, subscription_live
 from config import clock
 from invoices.models import CreditNote, Invoice
@@ -75,6 +75,7 @@ class Team:
             list(Invitation.objects.filter(organization=organization).values_list("pk", "status")),
             (subscription.plan_id, seats_total(subscription=subscription)),
             AuditLogEntry.objects.filter(organization=organization).count(),
+            SeatIntervalChange.objects.filter(organization=organization).count(),
         )
 
 
@@ -332,6 +333,43 @@ def test_invalid_seat_input_is_400_with_the_fields(team, body):
 # Members ---------------------------------------------------------------------------------
 
 
+def test_a_members_billing_interval_changes_at_their_next_renewal():
+    """Per-member intervals (seed 004): Bo pays monthly from 10 March; PATCH moves him to yearly
+    from his next renewal (1 April). The resource shows the seat, its renewal and the change."""
+    team = Team(seats=3, interval="year", seat_invoicing="immediate")
+    for interval, price in {"year": 12000, "month": 1200}.items():
+        PlanSeatPrice.objects.create(plan=team.plan, interval=interval, unit_price_minor=price)
+    (bo,) = seat_services.members_add(
+        organization=team.organization,
+        users=[UserFactory()],
+        role=Role.MEMBER,
+        on=dt.date(2026, 3, 10),
+        at=at(dt.date(2026, 3, 10)),
+        seat_interval="month",
+    )
+    url = team.url(f"members/{bo.pk}/")
+    documents = team.state()[:2]
+
+    response = team.client(Role.ADMIN).patch(url, {"seat_interval": "year"}, format="json")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["seat_interval"] == "month" and body["seat_renews_on"] == "2026-04-01"
+    assert body["seat_interval_change"] == {"interval": "year", "effective_on": "2026-04-01"}
+    assert team.client(Role.MEMBER).get(url).json() == body
+    assert team.state()[:2] == documents  # nothing invoiced or credited now
+    withdrawn = team.client().patch(url, {"seat_interval": "month"}, format="json").json()
+    assert withdrawn["seat_interval_change"] is None
+
+    included = team.members[Role.FINANCE]  # on an included seat: no interval to change
+    included_url = team.url(f"members/{included.pk}/")
+    refused = team.client().patch(included_url, {"seat_interval": "year"}, format="json")
+    assert refused.status_code == 409 and refused.json()["code"] == "interval_change_refused"
+    not_offered = team.client().patch(url, {"seat_interval": "week"}, format="json")
+    assert not_offered.status_code == 400 and not_offered.json()["code"] == "invalid_interval"
+    assert not SeatIntervalChange.objects.filter(status="scheduled").exists()
+
+
 def test_members_lists_the_active_members_owners_first(team):
     response = team.client(Role.MEMBER).get(team.url("members/"))
     assert response.status_code == 200
@@ -346,6 +384,8 @@ def test_members_lists_the_active_members_owners_first(team):
         "name": "",
         "role": "finance",
         "seat_interval": "",
+        "seat_renews_on": "2026-04-01",  # an included seat renews with the plan
+        "seat_interval_change": None,
         "joined_on": finance.joined_on.isoformat(),
     } in rows
 
@@ -511,7 +551,9 @@ ENDPOINTS = [
     ("api_seats_purchase", "post", "seats/", {Role.OWNER}),
     ("api_members", "get", "members/", EVERYONE),
     ("api_members", "post", "members/", {Role.OWNER, Role.ADMIN}),
-    ("api_member_remove", "delete", "members/{membership}/", {Role.OWNER, Role.ADMIN}),
+    ("api_member", "get", "members/{membership}/", EVERYONE),
+    ("api_member", "patch", "members/{membership}/", {Role.OWNER, Role.ADMIN}),
+    ("api_member", "delete", "members/{membership}/", {Role.OWNER, Role.ADMIN}),
     ("api_member_reassign", "post", "members/{membership}/reassign", {Role.OWNER, Role.ADMIN}),
     ("api_invoices", "get", "invoices/", {Role.OWNER, Role.FINANCE}),
     ("api_invoice", "get", "invoices/{invoice}/", {Role.OWNER, Role.FINANCE}),
@@ -549,6 +591,7 @@ def _valid_body(team: Team, method: str, tail: str) -> dict:
         "seats/": {"count": 1, "state_token": "0" * 32},
         "members/": {"email": "someone@example.com", "role": "member"},
         "members/{membership}/reassign": {"email": UserFactory().email},
+        "members/{membership}/": {"seat_interval": "month"} if method == "patch" else {},
     }.get(tail, {})
 
 
