@@ -54,11 +54,13 @@ from .preview import preview_run
 from .selectors import active_members, seats_total, state_token, subscription_live
 from .services import (
     PreviewStale,
-    _plan_lines,
     invoice_issue,
     pending_line,
+    plan_lines,
+    plan_switch_problem,
     seat_item_current,
     seat_quantity_set,
+    seats_on_plan,
     subscription_bring_up_to_date,
     subscription_create,
     subscription_renew,
@@ -173,32 +175,20 @@ def _settle(
     and billable seats from `on` to its period end) and that period end, for the caller to
     invoice once the agreement has changed.
     """
-    client = subscription.organization
     old = subscription.plan
-    if old.has_seat_intervals or plan.has_seat_intervals:
-        raise HandoverRefused(
-            "Plans with per-member billing intervals are handed over by our support team; contact us."
-        )
-    if plan.currency != old.currency:
-        raise HandoverRefused(
-            f"{plan.name} is billed in {plan.currency}, the subscription in {old.currency}."
-        )
-    members = active_members(organization=client).count()
-    if plan.max_seats is not None and members > plan.max_seats:
-        raise HandoverRefused(
-            f"{plan.name} allows at most {plan.max_seats} members and {client.name} has {members}. "
-            "Choose a larger plan."
-        )
+    problem = plan_switch_problem(
+        subscription=subscription, plan=plan, members_of=subscription.organization.name
+    )
+    if problem:
+        raise HandoverRefused(problem)
     settlement = Settlement(
         pending_invoice=_invoice_pending_to(subscription=subscription, payer=old_payer, on=on, at=at)
     )
     old_total = seats_total(subscription=subscription)
-    new_total = max(old_total, plan.included_seats, subscription.committed_seats)
-    if plan.max_seats is not None:
-        new_total = min(new_total, plan.max_seats)
+    new_total = seats_on_plan(subscription=subscription, plan=plan)
     start, end = subscription.current_period_start, subscription.current_period_end
     unused = Fraction((end - on).days, (end - start).days)
-    credit_lines = _plan_lines(
+    credit_lines = plan_lines(
         plan=old,
         billable=old_total - old.included_seats,
         fraction=unused,
@@ -210,7 +200,7 @@ def _settle(
     # The anchor stays: the new plan's period is the one of its interval that holds `on`.
     new_start, new_end = period_containing(subscription.anchor, plan.interval, on)
     remaining = Fraction((new_end - on).days, (new_end - new_start).days)
-    charge_lines = _plan_lines(
+    charge_lines = plan_lines(
         plan=plan,
         billable=new_total - plan.included_seats,
         fraction=remaining,

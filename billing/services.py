@@ -608,7 +608,33 @@ class PlanChangeRefused(RuleViolation):
     code = "plan_change_refused"
 
 
-def _plan_lines(
+def plan_switch_problem(*, subscription: Subscription, plan: Plan, members_of: str = "") -> str | None:
+    """Why the subscription cannot move to `plan` now (a plan change or a handover), or None.
+
+    `members_of` names whose members are counted when that is not the reader ("you").
+    """
+    old = subscription.plan
+    if old.has_seat_intervals or plan.has_seat_intervals:
+        return "Plans with per-member billing intervals are changed by our support team; contact us."
+    if plan.currency != old.currency:
+        return f"{plan.name} is billed in {plan.currency}, the subscription in {old.currency}."
+    members = active_members(organization=subscription.organization).count()
+    if plan.max_seats is not None and members > plan.max_seats:
+        who = f"{members_of} has" if members_of else "you have"
+        return (
+            f"{plan.name} allows at most {plan.max_seats} members and {who} {members}. "
+            f"Remove {members - plan.max_seats} first, or choose a larger plan."
+        )
+    return None
+
+
+def seats_on_plan(*, subscription: Subscription, plan: Plan) -> int:
+    """Seats carried over to `plan`: raised to its included seats and the commitment, lowered to its cap."""
+    total = max(seats_total(subscription=subscription), plan.included_seats, subscription.committed_seats)
+    return total if plan.max_seats is None else min(total, plan.max_seats)
+
+
+def plan_lines(
     *, plan: Plan, billable: int, fraction: Fraction, start: dt.date, end: dt.date, sign: int, what: str
 ) -> list[L.LineDraft]:
     """A plan's base and seats for [start, end) at `fraction` of its period; sign -1 credits them."""
@@ -668,25 +694,14 @@ def plan_change(
     old = subscription.plan
     if plan.pk == old.pk:
         raise PlanChangeRefused(f"You are already on {plan.name}.")
-    if old.has_seat_intervals or plan.has_seat_intervals:
-        raise PlanChangeRefused(
-            "Plans with per-member billing intervals are changed by our support team; contact us."
-        )
-    if plan.currency != old.currency:
-        raise PlanChangeRefused(f"{plan.name} is billed in {plan.currency}, your plan in {old.currency}.")
-    members = active_members(organization=organization).count()
-    if plan.max_seats is not None and members > plan.max_seats:
-        raise PlanChangeRefused(
-            f"{plan.name} allows at most {plan.max_seats} members and you have {members}. "
-            f"Remove {members - plan.max_seats} first, or choose a larger plan."
-        )
+    problem = plan_switch_problem(subscription=subscription, plan=plan)
+    if problem:
+        raise PlanChangeRefused(problem)
     old_total = seats_total(subscription=subscription)
-    new_total = max(old_total, plan.included_seats, subscription.committed_seats)
-    if plan.max_seats is not None:
-        new_total = min(new_total, plan.max_seats)
+    new_total = seats_on_plan(subscription=subscription, plan=plan)
     start, end = subscription.current_period_start, subscription.current_period_end
     unused = Fraction((end - on).days, (end - start).days)
-    lines = _plan_lines(
+    lines = plan_lines(
         plan=old,
         billable=old_total - old.included_seats,
         fraction=unused,
@@ -701,7 +716,7 @@ def plan_change(
         charged = Fraction(1)
     else:
         charged = unused
-    lines += _plan_lines(
+    lines += plan_lines(
         plan=plan,
         billable=new_total - plan.included_seats,
         fraction=charged,
