@@ -124,6 +124,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# PDFs and their e-mails wait in their own queue, so a renewal run's rendering never holds
+# up renewals, payments or invitations (docker-compose's worker consumes both queues).
+CELERY_TASK_ROUTES = {"invoices.tasks.*": {"queue": "documents"}}
 CELERY_BEAT_SCHEDULE = {
     "renew-due-subscriptions": {
         "task": "billing.tasks.renew_due_subscriptions",
