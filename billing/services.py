@@ -415,6 +415,8 @@ def _interval_changes_apply(
     interval move to the new one (docs/billing.md rule 19), before the renewal counts each
     interval's members. A change whose member left, or moved onto an included seat, in the
     meantime is void. Returns the intervals members moved to."""
+    if not subscription.plan.has_seat_intervals:
+        return set()
     changes = SeatIntervalChange.objects.filter(
         subscription=subscription,
         status=SeatIntervalChange.Status.SCHEDULED,
@@ -473,7 +475,9 @@ def _seats_for_moved_members(
     return lines
 
 
-def _renew_on(*, subscription: Subscription, day: dt.date, at: dt.datetime, renew_base: bool) -> None:
+def _renew_on(
+    *, subscription: Subscription, day: dt.date, at: dt.datetime, renew_base: bool, items: list[SeatItem]
+) -> None:
     plan = subscription.plan
     pending = _due_pending(subscription, day, renewal=True)
     if renew_base and (subscription.cancel_at_period_end or not subscription.auto_renew):
@@ -490,7 +494,7 @@ def _renew_on(*, subscription: Subscription, day: dt.date, at: dt.datetime, rene
         )
         lines, reason, items = [pending_line(c) for c in pending], Reason.SEAT_CHANGE, []
     else:
-        items = [i for i in subscription.seat_items.all() if i.period_end == day]
+        items = [i for i in items if i.period_end == day]
         moved_to = _interval_changes_apply(
             subscription=subscription, day=day, renewing={i.interval for i in items}, at=at
         )
@@ -549,9 +553,9 @@ def _invoice_pending(*, subscription: Subscription, day: dt.date, at: dt.datetim
     PendingCharge.objects.filter(pk__in=[c.pk for c in pending]).update(invoice=invoice)
 
 
-def _next_due_day(subscription: Subscription, on: dt.date) -> dt.date | None:
+def _next_due_day(subscription: Subscription, items: list[SeatItem], on: dt.date) -> dt.date | None:
     candidates = [subscription.current_period_end]
-    candidates += [item.period_end for item in subscription.seat_items.all()]
+    candidates += [item.period_end for item in items]
     pending_day = subscription.pending_charges.filter(
         invoice__isnull=True, invoice_on__isnull=False
     ).aggregate(day=Min("invoice_on"))["day"]
@@ -578,16 +582,17 @@ def subscription_renew(*, subscription: Subscription, on: dt.date, at: dt.dateti
     subscription = (
         Subscription.objects.select_for_update(of=("self",))
         .select_related("plan", "organization")
+        .prefetch_related("plan__seat_prices")
         .get(pk=subscription.pk)
     )
     while subscription.status != Subscription.Status.CANCELED:
-        day = _next_due_day(subscription, on)
+        items = list(subscription.seat_items.all())
+        day = _next_due_day(subscription, items, on)
         if day is None:
             break
         renew_base = subscription.current_period_end == day
-        renews_items = subscription.seat_items.filter(period_end=day).exists()
-        if renew_base or renews_items:
-            _renew_on(subscription=subscription, day=day, at=at, renew_base=renew_base)
+        if renew_base or any(item.period_end == day for item in items):
+            _renew_on(subscription=subscription, day=day, at=at, renew_base=renew_base, items=items)
         else:
             _invoice_pending(subscription=subscription, day=day, at=at)
     return subscription

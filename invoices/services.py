@@ -53,8 +53,11 @@ def _deliver_after_commit(kind: str, document_id: int) -> None:
 
 
 def _lock_sequence(organization: Organization) -> DocumentSequence:
-    DocumentSequence.objects.get_or_create(organization=organization)
-    return DocumentSequence.objects.select_for_update().get(organization=organization)
+    try:
+        return DocumentSequence.objects.select_for_update().get(organization=organization)
+    except DocumentSequence.DoesNotExist:
+        DocumentSequence.objects.get_or_create(organization=organization)  # the customer's first document
+        return DocumentSequence.objects.select_for_update().get(organization=organization)
 
 
 def credit_balance_minor(*, organization: Organization, currency: str) -> int:
