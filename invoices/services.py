@@ -107,7 +107,10 @@ def _line_fields(line: LineDraft, position: int, organization: Organization) -> 
     }
 
 
-@transaction.atomic
+# No savepoint of its own: inside a caller's transaction a failure here fails the caller's
+# whole action anyway (a document is never issued half-way), and a renewal run saves two
+# round trips per invoice.
+@transaction.atomic(savepoint=False)
 def invoice_issue(
     *,
     organization: Organization,
@@ -187,7 +190,7 @@ def invoice_issue(
     return invoice
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def credit_note_issue(
     *,
     invoice: Invoice,
