@@ -3,15 +3,16 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from invoices.models import Invoice
 from organizations.models import Organization
 
 
 class Interval(models.TextChoices):
-    WEEK = "week", "Weekly"
-    MONTH = "month", "Monthly"
-    YEAR = "year", "Yearly"
+    WEEK = "week", _("Weekly")
+    MONTH = "month", _("Monthly")
+    YEAR = "year", _("Yearly")
 
 
 class Plan(models.Model):
@@ -112,10 +113,10 @@ class PlanSeatPrice(models.Model):
 
 
 class Meter(models.TextChoices):
-    AI_TOKENS = "ai_tokens", "AI tokens"
-    DOCUMENTS = "documents", "Documents / products"
-    AGENTS = "agents", "Agents"
-    SEATS = "seats", "Seats"
+    AI_TOKENS = "ai_tokens", _("AI tokens")
+    DOCUMENTS = "documents", _("Documents / products")
+    AGENTS = "agents", _("Agents")
+    SEATS = "seats", _("Seats")
 
 
 class PlanLimit(models.Model):
@@ -133,9 +134,9 @@ class PlanLimit(models.Model):
 
 class Subscription(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        PAST_DUE = "past_due", "Past due"
-        CANCELED = "canceled", "Canceled"
+        ACTIVE = "active", _("Active")
+        PAST_DUE = "past_due", _("Past due")
+        CANCELED = "canceled", _("Canceled")
 
     class Source(models.TextChoices):
         WEB = "web", "Web"
@@ -497,9 +498,9 @@ class PaymentRefund(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     credit_note = models.OneToOneField("invoices.CreditNote", on_delete=models.PROTECT, related_name="refund")

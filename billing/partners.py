@@ -28,6 +28,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 
 from billing.domain import lines as L
 from billing.domain.periods import period_containing
@@ -600,10 +601,10 @@ def _preview_document(document, *, kind: str, partner: Organization, language: s
 
     party_role = "partner" if document.organization_id == partner.pk else "client"
     if kind == "invoice":
-        title = f"Invoice to {document.customer_name}"
+        title = _("Invoice to %(name)s") % {"name": document.customer_name}
         applied, due = document.credit_applied_minor, document.amount_due_minor
     else:
-        title = f"Credit note to {document.customer_name} (credited to its balance)"
+        title = _("Credit note to %(name)s (credited to its balance)") % {"name": document.customer_name}
         applied, due = 0, 0
     return PreviewDocument(
         kind=kind,
@@ -853,7 +854,7 @@ def companies_page(
                 agreement=link.agreement,
                 agreement_label=Agreement(link.agreement).label,
                 status=subscription.status if subscription else "none",
-                status_label=subscription.get_status_display() if subscription else "No subscription",
+                status_label=subscription.get_status_display() if subscription else _("No subscription"),
                 next_renewal_on=subscription.current_period_end if subscription else None,
                 next_renewal_text=fmt.date(subscription.current_period_end, language) if subscription else "",
                 next_invoice_minor=next_doc.total_minor if next_doc else None,
@@ -919,17 +920,18 @@ def subscription_status(*, organization: Organization, language: str = "en") -> 
         link=link,
         partner_name=link.partner.name if link else "",
         agreement=agreement,
-        agreement_label=Agreement(agreement).label if link else "Own account (no partner)",
+        agreement_label=Agreement(agreement).label if link else _("Own account (no partner)"),
         payer_name=payer.invoice_name,
         has_subscription=subscription is not None,
         plan_name=subscription.plan.name if subscription else "",
-        status_label=subscription.get_status_display() if subscription else "No subscription",
+        status_label=subscription.get_status_display() if subscription else _("No subscription"),
         period_text=fmt.date_range(
             subscription.current_period_start, subscription.current_period_end, language
         )
         if subscription
         else "",
-        seats_text=f"{members} of {seats_total(subscription=subscription)} seats used"
+        seats_text=_("%(used)s of %(total)s seats used")
+        % {"used": members, "total": seats_total(subscription=subscription)}
         if subscription
         else "",
         history=history,

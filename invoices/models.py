@@ -9,6 +9,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from organizations.models import Organization
 
@@ -64,10 +65,10 @@ class DocumentFields(models.Model):
 
 class Invoice(DocumentFields):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
-        UNCOLLECTIBLE = "uncollectible", "Uncollectible"
+        OPEN = "open", _("Open")
+        PAID = "paid", _("Paid")
+        VOID = "void", _("Void")
+        UNCOLLECTIBLE = "uncollectible", _("Uncollectible")
 
     subscription = models.ForeignKey(
         "billing.Subscription", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"

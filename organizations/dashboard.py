@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop as N_
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 
 from billing.domain.money import minor_unit
 from billing.domain.periods import MONTH, WEEK, YEAR, period_index, period_start
@@ -52,18 +51,22 @@ AMBER_FROM, RED_FROM = 80, 100
 # What each meter is called on the usage card and what counts (seed 000).
 METER_TEXT = {
     Meter.AI_TOKENS: (
-        N_("AI tokens this billing period"),
-        N_("Tokens depend on conversation length, answer complexity and the model used."),
+        gettext_noop("AI tokens this billing period"),
+        gettext_noop("Tokens depend on conversation length, answer complexity and the model used."),
     ),
     Meter.DOCUMENTS: (
-        N_("Documents / products indexed"),
-        N_("Uploaded documents, synced product catalogues, FAQ entries and web pages."),
+        gettext_noop("Documents / products indexed"),
+        gettext_noop("Uploaded documents, synced product catalogues, FAQ entries and web pages."),
     ),
-    Meter.AGENTS: (N_("Agents"), N_("Configured AI assistants.")),
-    Meter.SEATS: (N_("Seats"), N_("Invited users, one seat each.")),
+    Meter.AGENTS: (gettext_noop("Agents"), gettext_noop("Configured AI assistants.")),
+    Meter.SEATS: (gettext_noop("Seats"), gettext_noop("Invited users, one seat each.")),
 }
-INTERVAL_WORDS = {WEEK: N_("week"), MONTH: N_("month"), YEAR: N_("year")}
-INTERVAL_ADVERBS = {WEEK: N_("weekly"), MONTH: N_("monthly"), YEAR: N_("yearly")}
+INTERVAL_WORDS = {WEEK: gettext_noop("week"), MONTH: gettext_noop("month"), YEAR: gettext_noop("year")}
+INTERVAL_ADVERBS = {
+    WEEK: gettext_noop("weekly"),
+    MONTH: gettext_noop("monthly"),
+    YEAR: gettext_noop("yearly"),
+}
 INTERVAL_ORDER = {WEEK: 0, MONTH: 1, YEAR: 2}
 # Intervals in months, to compare plans of different intervals when ranking suggestions.
 MONTHS_PER_INTERVAL = {WEEK: Fraction(12, 52), MONTH: Fraction(1), YEAR: Fraction(12)}
@@ -80,7 +83,7 @@ def level_for(percent: int | None) -> str:
     return ""
 
 
-RESETS_ON_DAY = N_("Resets on the %(day)s")
+RESETS_ON_DAY = gettext_noop("Resets on the %(day)s")
 
 
 def _ordinal(day: int, *, english: bool) -> str:

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
+from django.utils.translation import gettext_lazy as _
 
 from .models import Organization, Role
 
@@ -11,32 +12,38 @@ def _input(**attrs):
 
 
 class OrganizationCreateForm(forms.Form):
-    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs=_input(autofocus=True)))
+    name = forms.CharField(
+        label=_("Name"), max_length=200, widget=forms.TextInput(attrs=_input(autofocus=True))
+    )
     country = forms.CharField(
+        label=_("Country"),
         max_length=2,
         initial="DK",
-        help_text="Two letters (ISO 3166-1), such as DK or DE: decides tax on invoices.",
+        help_text=_("Two letters (ISO 3166-1), such as DK or DE: decides tax on invoices."),
         widget=forms.TextInput(attrs=_input(size=2, autocomplete="country")),
     )
 
 
 class BillingDetailsForm(forms.Form):
     legal_name = forms.CharField(
-        label="Company name", max_length=200, required=False, widget=forms.TextInput(attrs=_input())
+        label=_("Company name"), max_length=200, required=False, widget=forms.TextInput(attrs=_input())
     )
-    address = forms.CharField(required=False, widget=forms.Textarea(attrs={"class": "textarea", "rows": 3}))
+    address = forms.CharField(
+        label=_("Address"), required=False, widget=forms.Textarea(attrs={"class": "textarea", "rows": 3})
+    )
     country = forms.CharField(
+        label=_("Country"),
         max_length=2,
-        help_text="Two letters (ISO 3166-1), such as DK or DE.",
+        help_text=_("Two letters (ISO 3166-1), such as DK or DE."),
         widget=forms.TextInput(attrs=_input(size=2, autocomplete="country")),
     )
     vat_id = forms.CharField(
-        label="VAT ID", max_length=32, required=False, widget=forms.TextInput(attrs=_input())
+        label=_("VAT ID"), max_length=32, required=False, widget=forms.TextInput(attrs=_input())
     )
     billing_email = forms.EmailField(
-        label="Billing e-mail",
+        label=_("Billing e-mail"),
         required=False,
-        help_text="Invoices and receipts are sent here.",
+        help_text=_("Invoices and receipts are sent here."),
         widget=forms.EmailInput(attrs=_input()),
     )
 
@@ -47,13 +54,16 @@ class BillingDetailsForm(forms.Form):
 
 class InvitationForm(forms.Form):
     email = forms.EmailField(
-        label="E-mail", widget=forms.EmailInput(attrs=_input(placeholder="name@company.com"))
+        label=_("E-mail"), widget=forms.EmailInput(attrs=_input(placeholder=_("name@company.com")))
     )
     role = forms.ChoiceField(
-        choices=Role.choices, initial=Role.MEMBER, widget=forms.Select(attrs={"class": "select"})
+        label=_("Role"),
+        choices=Role.choices,
+        initial=Role.MEMBER,
+        widget=forms.Select(attrs={"class": "select"}),
     )
 
-    seat_interval = forms.ChoiceField(label="Billing", required=False, widget=forms.RadioSelect)
+    seat_interval = forms.ChoiceField(label=_("Billing"), required=False, widget=forms.RadioSelect)
 
     def __init__(self, *args, role_choices=None, interval_choices=None, **kwargs):
         """`interval_choices`: [(value, label)] on plans with per-member billing intervals
@@ -80,8 +90,10 @@ class IntervalChangeForm(forms.Form):
 
 class SeatReassignForm(forms.Form):
     email = forms.EmailField(
-        label="Give the seat to",
-        help_text="The e-mail of a person who already has an account. Otherwise remove and invite instead.",
+        label=_("Give the seat to"),
+        help_text=_(
+            "The e-mail of a person who already has an account. Otherwise remove and invite instead."
+        ),
         widget=forms.EmailInput(attrs=_input()),
     )
 
@@ -89,16 +101,20 @@ class SeatReassignForm(forms.Form):
 class AcceptSignupForm(forms.Form):
     """A new person sets a password to join; the e-mail is the invitation's."""
 
-    first_name = forms.CharField(max_length=150, required=False, widget=forms.TextInput(attrs=_input()))
-    last_name = forms.CharField(max_length=150, required=False, widget=forms.TextInput(attrs=_input()))
+    first_name = forms.CharField(
+        label=_("First name"), max_length=150, required=False, widget=forms.TextInput(attrs=_input())
+    )
+    last_name = forms.CharField(
+        label=_("Last name"), max_length=150, required=False, widget=forms.TextInput(attrs=_input())
+    )
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs=_input(autocomplete="new-password")),
         help_text=password_validation.password_validators_help_text_html(),
     )
     password2 = forms.CharField(
-        label="Password again",
+        label=_("Password again"),
         strip=False,
         widget=forms.PasswordInput(attrs=_input(autocomplete="new-password")),
     )
@@ -111,7 +127,7 @@ class AcceptSignupForm(forms.Form):
         cleaned = super().clean()
         password1, password2 = cleaned.get("password1"), cleaned.get("password2")
         if password1 and password2 and password1 != password2:
-            self.add_error("password2", "The two passwords differ.")
+            self.add_error("password2", _("The two passwords differ."))
         elif password1:
             User = get_user_model()
             candidate = User(

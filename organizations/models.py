@@ -10,6 +10,7 @@ import string
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 CUSTOMER_CODE_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -56,10 +57,10 @@ class Organization(models.Model):
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", "Owner"
-    ADMIN = "admin", "Admin"
-    FINANCE = "finance", "Finance"
-    MEMBER = "member", "Member"
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    FINANCE = "finance", _("Finance")
+    MEMBER = "member", _("Member")
 
 
 class Membership(models.Model):
@@ -96,10 +97,10 @@ class Membership(models.Model):
 
 class Invitation(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACCEPTED = "accepted", "Accepted"
-        REVOKED = "revoked", "Revoked"
-        EXPIRED = "expired", "Expired"
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        REVOKED = "revoked", _("Revoked")
+        EXPIRED = "expired", _("Expired")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
@@ -157,8 +158,8 @@ class AuditLogEntry(models.Model):
 class Agreement(models.TextChoices):
     """Who pays for a client organization that a partner manages."""
 
-    INTERNAL = "internal", "Internal (the partner pays)"
-    EXTERNAL = "external", "External (the client pays)"
+    INTERNAL = "internal", _("Internal (the partner pays)")
+    EXTERNAL = "external", _("External (the client pays)")
 
 
 class PartnerLink(models.Model):
@@ -213,12 +214,12 @@ class AgreementEvent(models.Model):
     """Append-only history of a client's agreement with its partner."""
 
     class Kind(models.TextChoices):
-        CREATED = "created", "Client created by the partner"
-        HANDED_OVER = "handed_over", "Handed over to the client"
-        HANDBACK_REQUESTED = "handback_requested", "Client asked the partner to pay again"
-        HANDBACK_DECLINED = "handback_declined", "Partner declined to pay again"
-        HANDED_BACK = "handed_back", "Partner pays again"
-        ACCESS_REMOVED = "access_removed", "Client removed the partner's access"
+        CREATED = "created", _("Client created by the partner")
+        HANDED_OVER = "handed_over", _("Handed over to the client")
+        HANDBACK_REQUESTED = "handback_requested", _("Client asked the partner to pay again")
+        HANDBACK_DECLINED = "handback_declined", _("Partner declined to pay again")
+        HANDED_BACK = "handed_back", _("Partner pays again")
+        ACCESS_REMOVED = "access_removed", _("Client removed the partner's access")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="agreement_events")
     link = models.ForeignKey(PartnerLink, on_delete=models.CASCADE, related_name="events")

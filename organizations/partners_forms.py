@@ -2,6 +2,7 @@
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 
 def _input(**attrs):
@@ -9,64 +10,72 @@ def _input(**attrs):
 
 
 class ClientCreateForm(forms.Form):
-    name = forms.CharField(label="Company name", max_length=200, widget=forms.TextInput(attrs=_input()))
+    name = forms.CharField(label=_("Company name"), max_length=200, widget=forms.TextInput(attrs=_input()))
     legal_name = forms.CharField(
-        label="Legal name", max_length=200, required=False, widget=forms.TextInput(attrs=_input())
+        label=_("Legal name"), max_length=200, required=False, widget=forms.TextInput(attrs=_input())
     )
-    address = forms.CharField(required=False, widget=forms.Textarea(attrs={"class": "textarea", "rows": 2}))
+    address = forms.CharField(
+        label=_("Address"), required=False, widget=forms.Textarea(attrs={"class": "textarea", "rows": 2})
+    )
     country = forms.CharField(
+        label=_("Country"),
         max_length=2,
         initial="DK",
-        help_text="Two letters (ISO 3166-1), such as DK or DE.",
+        help_text=_("Two letters (ISO 3166-1), such as DK or DE."),
         widget=forms.TextInput(attrs=_input(size=2)),
     )
     vat_id = forms.CharField(
-        label="VAT ID", max_length=32, required=False, widget=forms.TextInput(attrs=_input())
+        label=_("VAT ID"), max_length=32, required=False, widget=forms.TextInput(attrs=_input())
     )
     billing_email = forms.EmailField(
-        label="Billing e-mail",
+        label=_("Billing e-mail"),
         required=False,
-        help_text="Where the company's own invoices go once it pays itself.",
+        help_text=_("Where the company's own invoices go once it pays itself."),
         widget=forms.EmailInput(attrs=_input()),
     )
     language = forms.ChoiceField(
+        label=_("Language"),
         choices=settings.LANGUAGES,
         initial="da",
-        help_text="E-mails to the company are written in it.",
+        help_text=_("E-mails to the company are written in it."),
         widget=forms.Select(attrs={"class": "select"}),
     )
     plan = forms.ChoiceField(
-        label="Subscription",
+        label=_("Subscription"),
         required=False,
-        help_text="Starts today and is invoiced to you while the agreement is internal.",
+        help_text=_("Starts today and is invoiced to you while the agreement is internal."),
         widget=forms.Select(attrs={"class": "select"}),
     )
     seats = forms.IntegerField(
-        min_value=0, max_value=100000, required=False, widget=forms.NumberInput(attrs=_input())
+        label=_("Seats"),
+        min_value=0,
+        max_value=100000,
+        required=False,
+        widget=forms.NumberInput(attrs=_input()),
     )
 
     def __init__(self, *args, plan_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["plan"].choices = [("", "No subscription yet"), *plan_choices]
+        self.fields["plan"].choices = [("", _("No subscription yet")), *plan_choices]
 
 
 class HandoverForm(forms.Form):
     """The seed's Edit dialog: the subscription the client will have and its superuser."""
 
-    plan = forms.ChoiceField(label="Subscription", widget=forms.RadioSelect)
+    plan = forms.ChoiceField(label=_("Subscription"), widget=forms.RadioSelect)
     superuser_name = forms.CharField(
-        label="Superuser name", max_length=150, widget=forms.TextInput(attrs=_input())
+        label=_("Superuser name"), max_length=150, widget=forms.TextInput(attrs=_input())
     )
     superuser_reference = forms.CharField(
-        label="Superuser ID",
+        label=_("Superuser ID"),
         max_length=64,
         required=False,
-        help_text="The company's own reference for this person.",
+        help_text=_("The company's own reference for this person."),
         widget=forms.TextInput(attrs=_input()),
     )
     superuser_email = forms.EmailField(
-        label="Superuser e-mail",
-        help_text="Becomes the company's owner: receives the log-in link (valid 7 days).",
+        label=_("Superuser e-mail"),
+        help_text=_("Becomes the company's owner: receives the log-in link (valid 7 days)."),
         widget=forms.EmailInput(attrs=_input()),
     )
     state_token = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -13,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing import partners as billing_partners
@@ -20,6 +21,7 @@ from billing.models import Plan
 from billing.selectors import subscription_live
 from config import clock
 
+from . import formatting as fmt
 from . import partners
 from .errors import RuleViolation
 from .formatting import document_language
@@ -96,7 +98,8 @@ def company_create(request, slug):
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(
-                request, f"{link.organization.name} is ready. Its invoices are addressed to you."
+                request,
+                _("%(name)s is ready. Its invoices are addressed to you.") % {"name": link.organization.name},
             )
             return redirect("partner_companies", slug=partner.slug)
     return render(request, "partners/company_create.html", {"form": form, "partner": partner})
@@ -124,7 +127,7 @@ def company_handback(request, slug, client_id):
         try:
             if request.POST.get("action") == "decline":
                 partners.handback_decline(link=link, acting_user=request.user, on=on, at=at)
-                messages.success(request, f"{client.name} keeps paying for itself.")
+                messages.success(request, _("%(name)s keeps paying for itself.") % {"name": client.name})
             else:
                 billing_partners.agreement_handback_accept(
                     link=link,
@@ -133,7 +136,11 @@ def company_handback(request, slug, client_id):
                     acting_user=request.user,
                     expected_token=request.POST.get("state_token") or None,
                 )
-                messages.success(request, f"You pay for {client.name} again from {on:%d %b %Y}.")
+                messages.success(
+                    request,
+                    _("You pay for %(name)s again from %(date)s.")
+                    % {"name": client.name, "date": fmt.date(on, _language(request))},
+                )
         except RuleViolation as exc:
             error = refusal_message(request, exc)
         else:
@@ -211,9 +218,8 @@ def handover(request, slug):
             else:
                 messages.success(
                     request,
-                    f"{client.name} now pays for itself. {result.invitation.email} was e-mailed "
-                    "a link to log in "
-                    "as its owner.",
+                    _("%(name)s now pays for itself. %(email)s was e-mailed a link to log in as its owner.")
+                    % {"name": client.name, "email": result.invitation.email},
                 )
                 return redirect("partner_subscription_status", slug=client.slug)
         preview = billing_partners.agreement_handover_preview(
@@ -258,7 +264,9 @@ def handover_resend(request, slug):
         messages.error(request, exc.message)
     else:
         messages.success(
-            request, f"The log-in e-mail was sent again to {invitation.email}; the old link no longer works."
+            request,
+            _("The log-in e-mail was sent again to %(email)s; the old link no longer works.")
+            % {"email": invitation.email},
         )
     return redirect("partner_subscription_status", slug=slug)
 
@@ -278,7 +286,9 @@ def handback_request(request, slug):
         messages.error(request, exc.message)
     else:
         messages.success(
-            request, f"{link.partner.name} was asked to pay again; nothing changes until it accepts."
+            request,
+            _("%(partner)s was asked to pay again; nothing changes until it accepts.")
+            % {"partner": link.partner.name},
         )
     return redirect("partner_subscription_status", slug=slug)
 
@@ -297,5 +307,9 @@ def partner_remove(request, slug):
     except RuleViolation as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"{link.partner.name} no longer has access to {request.organization.name}.")
+        messages.success(
+            request,
+            _("%(partner)s no longer has access to %(name)s.")
+            % {"partner": link.partner.name, "name": request.organization.name},
+        )
     return redirect(reverse("partner_subscription_status", kwargs={"slug": slug}))

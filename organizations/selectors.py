@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from . import formatting as fmt
 from .membership_entry import membership_seats
@@ -133,13 +135,18 @@ class MembersPage:
 def role_choices_for(membership: Membership) -> list[tuple[str, str]]:
     """The roles this member may hand out: only an owner makes owners."""
     return [
-        (value, label)
+        (value, _(label))
         for value, label in Role.choices
         if membership.role == Role.OWNER or value != Role.OWNER
     ]
 
 
-INTERVAL_NOUNS = {"week": "week", "month": "month", "year": "year"}
+# "€3.50 a week, excl. VAT": one sentence per interval, so each language words it whole.
+INTERVAL_PRICES = {
+    "week": gettext_noop("%(price)s a week, excl. VAT"),
+    "month": gettext_noop("%(price)s a month, excl. VAT"),
+    "year": gettext_noop("%(price)s a year, excl. VAT"),
+}
 
 
 def _charge_text(option, language: str) -> str:
@@ -147,21 +154,19 @@ def _charge_text(option, language: str) -> str:
         return option.refusal
     if option.charged_now_minor:
         amount = fmt.money(option.charged_now_minor, option.currency, language)
-        return f"Joining today: {amount} charged now (VAT included)."
+        return _("Joining today: %(amount)s charged now (VAT included).") % {"amount": amount}
     if option.charged_later:
-        return "Joining today: charged on a later invoice."
-    return "Joining today: nothing charged now (a free seat is taken first)."
+        return _("Joining today: charged on a later invoice.")
+    return _("Joining today: nothing charged now (a free seat is taken first).")
 
 
 def _interval_choices(options, language: str) -> list[IntervalChoice]:
     return [
         IntervalChoice(
             value=option.value,
-            label=option.label,
-            price_text=(
-                f"{fmt.money(option.price_minor, option.currency, language)} a "
-                f"{INTERVAL_NOUNS.get(option.value, option.value)}, excl. VAT"
-            ),
+            label=_(option.label),
+            price_text=_(INTERVAL_PRICES.get(option.value, "%(price)s, excl. VAT"))
+            % {"price": fmt.money(option.price_minor, option.currency, language)},
             charge_text=_charge_text(option, language),
         )
         for option in options
@@ -174,7 +179,7 @@ def interval_choices_for(*, organization: Organization) -> list[tuple[str, str]]
     options = membership_seats().interval_options(
         organization=organization, on=None, at=None, with_previews=False
     )
-    return [(option.value, option.label) for option in options]
+    return [(option.value, _(option.label)) for option in options]
 
 
 def members_page(
@@ -191,7 +196,7 @@ def members_page(
     may_manage = has_capability(membership, Capability.MANAGE_MEMBERS)
     seat_reads = membership_seats()
     options = seat_reads.interval_options(organization=organization, on=on, at=at, with_previews=may_manage)
-    labels = {option.value: option.label for option in options}
+    labels = {option.value: _(option.label) for option in options}
     member_seats = seat_reads.member_seats(organization=organization) if options else {}
 
     def row(m: Membership) -> MemberRow:
@@ -204,11 +209,14 @@ def members_page(
         return MemberRow(
             **base,
             interval=seat.interval,
-            interval_text=labels.get(seat.interval, seat.interval) if seat.interval else "Included seat",
-            renews_text=f"Renews on {fmt.date(seat.renews_on, language)}",
+            interval_text=labels.get(seat.interval, seat.interval) if seat.interval else _("Included seat"),
+            renews_text=_("Renews on %(date)s") % {"date": fmt.date(seat.renews_on, language)},
             change_text=(
-                f"Moves to {labels.get(change.interval, change.interval).lower()} billing on "
-                f"{fmt.date(change.effective_on, language)}"
+                _("Moves to %(interval)s billing on %(date)s")
+                % {
+                    "interval": labels.get(change.interval, change.interval).lower(),
+                    "date": fmt.date(change.effective_on, language),
+                }
                 if change
                 else ""
             ),
@@ -229,7 +237,9 @@ def members_page(
         role_choices=role_choices_for(membership),
         viewer_is_owner=viewer_is_owner,
         can_manage_plan=has_capability(membership, Capability.MANAGE_PLAN),
-        seats_text=f"{seats.used} of {seats.total} seats used" if seats else "",
+        seats_text=_("%(used)s of %(total)s seats used") % {"used": seats.used, "total": seats.total}
+        if seats
+        else "",
         seats_full=bool(seats) and seats.used >= seats.total,
         intervals=_interval_choices(options, language),
         default_interval=default or (options[0].value if options else ""),

@@ -27,8 +27,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
+from . import formatting as fmt
 from .audit import audit_record
 from .errors import LastOwner, RuleViolation
 from .models import Invitation, Membership, Organization, Role
@@ -93,7 +96,7 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
             value = value.upper()
             if not re.fullmatch(r"[A-Z]{2}", value):
                 raise RuleViolation(
-                    "Country must be a two-letter ISO code, such as DK or DE.",
+                    _("Country must be a two-letter ISO code, such as DK or DE."),
                     code="invalid_country",
                     field=name,
                 )
@@ -101,7 +104,9 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
             value = re.sub(r"[\s.\-]", "", value).upper()
             if value and not re.fullmatch(r"[A-Z0-9]{4,32}", value):
                 raise RuleViolation(
-                    "A VAT ID is letters and digits, such as DK12345678.", code="invalid_vat_id", field=name
+                    _("A VAT ID is letters and digits, such as DK12345678."),
+                    code="invalid_vat_id",
+                    field=name,
                 )
         elif name == "billing_email":
             value = _normalize_email(value)
@@ -110,7 +115,7 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
                     validate_email(value)
                 except ValidationError:
                     raise RuleViolation(
-                        "Enter a valid billing e-mail address.", code="invalid_email", field=name
+                        _("Enter a valid billing e-mail address."), code="invalid_email", field=name
                     ) from None
         elif name == "time_zone":
             try:
@@ -125,7 +130,9 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
             value = value.upper()
             if not re.fullmatch(r"[A-Z]{3}", value):
                 raise RuleViolation(
-                    "Currency must be a three-letter code, such as EUR.", code="invalid_currency", field=name
+                    _("Currency must be a three-letter code, such as EUR."),
+                    code="invalid_currency",
+                    field=name,
                 )
         cleaned[name] = value
     return cleaned
@@ -174,13 +181,13 @@ def organization_create(
     """
     name = (name or "").strip()
     if not name:
-        raise RuleViolation("Give the organization a name.", code="invalid_name", field="name")
+        raise RuleViolation(_("Give the organization a name."), code="invalid_name", field="name")
     cleaned = _clean_details(details, allowed=BILLING_DETAIL_FIELDS + ORGANIZATION_OPTION_FIELDS)
     if slug is not None:
         slug = slugify(slug)
         if not slug or slug in RESERVED_SLUGS or len(slug) > SLUG_MAX_LENGTH:
             raise RuleViolation(
-                "Choose another address for the organization.", code="invalid_slug", field="slug"
+                _("Choose another address for the organization."), code="invalid_slug", field="slug"
             )
     for _attempt in range(5):
         chosen = slug or _unique_slug(name)
@@ -214,7 +221,9 @@ def organization_create(
                 raise RuleViolation(
                     f"The address {chosen!r} is taken; choose another.", code="slug_taken", field="slug"
                 ) from None
-    raise RuleViolation("Could not find a free address for the organization; try again.", code="slug_taken")
+    raise RuleViolation(
+        _("Could not find a free address for the organization; try again."), code="slug_taken"
+    )
 
 
 @transaction.atomic
@@ -264,12 +273,14 @@ def _invitation_send(*, invitation: Invitation, token: str, base_url: str) -> No
     context = {
         "organization_name": invitation.organization.name,
         "inviter": (inviter.get_full_name() or inviter.email or inviter.get_username()) if inviter else "",
-        "role": invitation.get_role_display(),
+        "role": Role(invitation.role).label,  # lazy: in the e-mail's language
         "accept_url": f"{base}{invitation_accept_path(token)}",
         "expires_at": invitation.expires_at,
     }
-    subject = f"You are invited to join {invitation.organization.name}"
-    body = render_to_string("organizations/email/invitation.txt", context)
+    # In the organization's language, as its other e-mails (English for languages without a catalogue).
+    with translation.override(fmt.document_language(invitation.organization.language)):
+        subject = _("You are invited to join %(name)s") % {"name": invitation.organization.name}
+        body = render_to_string("organizations/email/invitation.txt", context)
     recipient = invitation.email
     transaction.on_commit(lambda: send_mail(subject, body, None, [recipient]))
 
@@ -281,7 +292,9 @@ def _ensure_not_member_by_email(*, organization: Organization, email: str) -> No
         organization=organization, user__in=user_ids, removed_at__isnull=True
     ).exists():
         raise RuleViolation(
-            f"{email} is already a member of {organization.name}.", code="already_member", field="email"
+            _("%(email)s is already a member of %(name)s.") % {"email": email, "name": organization.name},
+            code="already_member",
+            field="email",
         )
 
 
@@ -313,7 +326,7 @@ def invitation_create(
     try:
         validate_email(email)
     except ValidationError:
-        raise RuleViolation("Enter a valid e-mail address.", code="invalid_email", field="email") from None
+        raise RuleViolation(_("Enter a valid e-mail address."), code="invalid_email", field="email") from None
     _validate_role(role)
     if role == Role.OWNER:
         _ensure_owner_for_owner_change(
@@ -328,7 +341,8 @@ def invitation_create(
     if pending is not None:
         if pending.expires_at > at:
             raise RuleViolation(
-                f"{email} already has a pending invitation; resend it instead of inviting again.",
+                _("%(email)s already has a pending invitation; resend it instead of inviting again.")
+                % {"email": email},
                 code="invitation_pending",
                 field="email",
             )
@@ -384,8 +398,8 @@ def invitation_resend(
     locked = _lock_invitation(invitation)
     if locked.status not in (Invitation.Status.PENDING, Invitation.Status.EXPIRED):
         raise RuleViolation(
-            f"The invitation to {locked.email} was {locked.get_status_display().lower()}; "
-            "invite them again instead.",
+            _("The invitation to %(email)s was %(status)s; invite them again instead.")
+            % {"email": locked.email, "status": locked.get_status_display().lower()},
             code="invitation_closed",
         )
     organization = locked.organization
@@ -398,7 +412,8 @@ def invitation_resend(
             .exists()
         ):
             raise RuleViolation(
-                f"{locked.email} already has a newer pending invitation; resend that one.",
+                _("%(email)s already has a newer pending invitation; resend that one.")
+                % {"email": locked.email},
                 code="invitation_pending",
             )
     _ensure_not_member_by_email(organization=organization, email=locked.email)
@@ -428,7 +443,8 @@ def invitation_revoke(*, invitation: Invitation, at: dt.datetime, acting_user=No
     locked = _lock_invitation(invitation)
     if locked.status not in (Invitation.Status.PENDING, Invitation.Status.EXPIRED):
         raise RuleViolation(
-            f"The invitation to {locked.email} was already {locked.get_status_display().lower()}.",
+            _("The invitation to %(email)s was already %(status)s.")
+            % {"email": locked.email, "status": locked.get_status_display().lower()},
             code="invitation_closed",
         )
     locked.status = Invitation.Status.REVOKED
@@ -458,23 +474,34 @@ def invitation_get_valid(*, token: str, at: dt.datetime) -> Invitation:
     code = "invitation_invalid"
     if invitation is None:
         raise RuleViolation(
-            "This invitation link is not valid. It may have been replaced by a newer e-mail: "
-            "use the link in the latest invitation, or ask for a new one.",
+            _(
+                "This invitation link is not valid. It may have been replaced by a newer e-mail: "
+                "use the link in the latest invitation, or ask for a new one."
+            ),
             code=code,
         )
     org_name = invitation.organization.name
-    inviter = invitation.invited_by.email if invitation.invited_by else f"an owner of {org_name}"
+    inviter = (
+        invitation.invited_by.email
+        if invitation.invited_by
+        else _("an owner of %(name)s") % {"name": org_name}
+    )
     if invitation.status == Invitation.Status.ACCEPTED:
         raise RuleViolation(
-            f"This invitation to {org_name} has already been used. Log in to continue.", code=code
+            _("This invitation to %(name)s has already been used. Log in to continue.") % {"name": org_name},
+            code=code,
         )
     if invitation.status == Invitation.Status.REVOKED:
         raise RuleViolation(
-            f"This invitation to {org_name} was withdrawn. Ask {inviter} if you should still join.", code=code
+            _("This invitation to %(name)s was withdrawn. Ask %(inviter)s if you should still join.")
+            % {"name": org_name, "inviter": inviter},
+            code=code,
         )
     if invitation.status == Invitation.Status.EXPIRED or invitation.expires_at <= at:
         raise RuleViolation(
-            f"This invitation to {org_name} has expired. Ask {inviter} to send it again.", code=code
+            _("This invitation to %(name)s has expired. Ask %(inviter)s to send it again.")
+            % {"name": org_name, "inviter": inviter},
+            code=code,
         )
     return invitation
 
@@ -485,7 +512,7 @@ def invitation_mark_accepted(*, invitation: Invitation, at: dt.datetime, user=No
     locked = _lock_invitation(invitation)
     if locked.status != Invitation.Status.PENDING or locked.expires_at <= at:
         raise RuleViolation(
-            "This invitation is no longer valid; ask for a new one.", code="invitation_invalid"
+            _("This invitation is no longer valid; ask for a new one."), code="invitation_invalid"
         )
     locked.status = Invitation.Status.ACCEPTED
     locked.accepted_at = at
@@ -527,8 +554,8 @@ def ensure_not_last_owner(memberships_to_remove: Iterable[Membership]) -> None:
         if owners & leaving and not owners - leaving:
             organization = Organization.objects.get(pk=organization_id)
             raise LastOwner(
-                f"{organization.name} needs at least one owner. "
-                "Make someone else an owner first, then try again."
+                _("%(name)s needs at least one owner. Make someone else an owner first, then try again.")
+                % {"name": organization.name}
             )
 
 
@@ -550,7 +577,10 @@ def membership_create(
             organization=organization, acting_user=acting_user, what="add an owner"
         )
     if Membership.objects.filter(organization=organization, user=user, removed_at__isnull=True).exists():
-        raise RuleViolation(f"{user} is already a member of {organization.name}.", code="already_member")
+        raise RuleViolation(
+            _("%(person)s is already a member of %(name)s.") % {"person": user, "name": organization.name},
+            code="already_member",
+        )
     try:
         with transaction.atomic():
             membership = Membership.objects.create(
@@ -564,7 +594,8 @@ def membership_create(
     except IntegrityError:
         # A concurrent request added the same person first (one active membership per user).
         raise RuleViolation(
-            f"{user} is already a member of {organization.name}.", code="already_member"
+            _("%(person)s is already a member of %(name)s.") % {"person": user, "name": organization.name},
+            code="already_member",
         ) from None
     audit_record(
         organization=organization,
@@ -594,7 +625,9 @@ def membership_end(*, membership: Membership, at: dt.datetime, acting_user=None)
     ensure_not_last_owner([membership])
     locked = _lock_membership(membership)
     if locked.removed_at is not None:
-        raise RuleViolation(f"{locked.user} is no longer a member.", code="not_a_member")
+        raise RuleViolation(
+            _("%(person)s is no longer a member.") % {"person": locked.user}, code="not_a_member"
+        )
     if locked.role == Role.OWNER and acting_user != locked.user:
         _ensure_owner_for_owner_change(
             organization=locked.organization, acting_user=acting_user, what="remove an owner"
@@ -627,7 +660,9 @@ def membership_role_change(
         ensure_not_last_owner([membership])
     locked = _lock_membership(membership)
     if locked.removed_at is not None:
-        raise RuleViolation(f"{locked.user} is no longer a member.", code="not_a_member")
+        raise RuleViolation(
+            _("%(person)s is no longer a member.") % {"person": locked.user}, code="not_a_member"
+        )
     if locked.role == role:
         return locked
     if Role.OWNER in (locked.role, role):
@@ -663,7 +698,8 @@ def user_create(*, email: str, password: str, first_name: str = "", last_name: s
     email = _normalize_email(email)
     if User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
         raise RuleViolation(
-            f"An account for {email} exists already: log in to continue.", code="account_exists"
+            _("An account for %(email)s exists already: log in to continue.") % {"email": email},
+            code="account_exists",
         )
     return User.objects.create_user(
         username=email,

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -77,7 +78,9 @@ def organization_create(request):
         except RuleViolation as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            messages.success(request, f"{organization.name} is ready. Invite your team from Members.")
+            messages.success(
+                request, _("%(name)s is ready. Invite your team from Members.") % {"name": organization.name}
+            )
             return redirect("organization_overview", slug=organization.slug)
     return render(request, "organizations/organization_create.html", {"form": form})
 
@@ -152,7 +155,7 @@ def member_invite(request, slug):
             form.add_error(exc.field, exc.message)
             return _members_response(request, invite_form=form)
         return _members_response(request, invite_form=form, error=refusal_message(request, exc))
-    return _after_change(request, f"Invitation sent to {invitation.email}.")
+    return _after_change(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
 
 
 def _invitation_or_404(request, invitation_id):
@@ -173,7 +176,8 @@ def invitation_resend(request, slug, invitation_id):
     except RuleViolation as exc:
         return _members_response(request, error=refusal_message(request, exc))
     return _after_change(
-        request, f"Invitation sent again to {invitation.email}; the old link no longer works."
+        request,
+        _("Invitation sent again to %(email)s; the old link no longer works.") % {"email": invitation.email},
     )
 
 
@@ -185,7 +189,7 @@ def invitation_revoke(request, slug, invitation_id):
         services.invitation_revoke(invitation=invitation, at=clock.now(), acting_user=request.user)
     except RuleViolation as exc:
         return _members_response(request, error=refusal_message(request, exc))
-    return _after_change(request, f"Invitation to {invitation.email} withdrawn.")
+    return _after_change(request, _("Invitation to %(email)s withdrawn.") % {"email": invitation.email})
 
 
 def _membership_or_404(request, membership_id):
@@ -206,14 +210,19 @@ def membership_role_change(request, slug, membership_id):
     membership = _membership_or_404(request, membership_id)
     form = RoleChangeForm(request.POST)
     if not form.is_valid():
-        return _members_response(request, error="Choose one of the roles listed.")
+        return _members_response(request, error=_("Choose one of the roles listed."))
     try:
         services.membership_role_change(
             membership=membership, role=form.cleaned_data["role"], at=clock.now(), acting_user=request.user
         )
     except RuleViolation as exc:
         return _members_response(request, error=refusal_message(request, exc))
-    message = f"{membership.user.email or membership.user} is now {Role(membership.role).label.lower()}."
+    role = str(Role(membership.role).label)
+    message = _("%(person)s is now %(role)s.") % {
+        "person": membership.user.email or membership.user,
+        # German writes nouns with a capital letter, even inside a sentence.
+        "role": role if (get_language() or "").startswith("de") else role.lower(),
+    }
     if membership.pk == request.membership.pk and membership.role not in (Role.OWNER, Role.ADMIN):
         messages.success(request, message)
         return _after_own_change(request)
@@ -235,7 +244,10 @@ def membership_remove(request, slug, membership_id):
         )
     except RuleViolation as exc:
         return _members_response(request, error=refusal_message(request, exc))
-    message = f"{membership.user.email or membership.user} was removed from {request.organization.name}."
+    message = _("%(person)s was removed from %(name)s.") % {
+        "person": membership.user.email or membership.user,
+        "name": request.organization.name,
+    }
     if membership.pk == request.membership.pk:
         messages.success(request, message)
         return _after_own_change(request)
@@ -249,7 +261,7 @@ def membership_interval_change(request, slug, membership_id):
     membership = _membership_or_404(request, membership_id)
     form = IntervalChangeForm(request.POST)
     if not form.is_valid():
-        return _members_response(request, error="Choose one of the intervals listed.")
+        return _members_response(request, error=_("Choose one of the intervals listed."))
     at = clock.now()
     try:
         change = membership_services().member_interval_change(
@@ -264,12 +276,18 @@ def membership_interval_change(request, slug, membership_id):
         return _members_response(request, error=refusal_message(request, exc))
     who = membership.user.email or membership.user
     if change is None:
-        return _after_change(request, f"{who} keeps their current billing interval.")
+        return _after_change(request, _("%(person)s keeps their current billing interval.") % {"person": who})
     return _after_change(
         request,
-        f"{who} moves to {change.get_to_interval_display().lower()} billing on "
-        f"{fmt.date(change.effective_on, get_language())}, when their current period ends. "
-        "Nothing is charged before.",
+        _(
+            "%(person)s moves to %(interval)s billing on %(date)s, when their current period ends. "
+            "Nothing is charged before."
+        )
+        % {
+            "person": who,
+            "interval": change.get_to_interval_display().lower(),
+            "date": fmt.date(change.effective_on, get_language()),
+        },
     )
 
 
@@ -283,7 +301,7 @@ def seat_reassign(request, slug, membership_id):
         to_user = selectors.user_get_by_email(email=form.cleaned_data["email"])
         if to_user is None:
             form.add_error(
-                "email", "Nobody has an account with this e-mail yet. Invite them from Members instead."
+                "email", _("Nobody has an account with this e-mail yet. Invite them from Members instead.")
             )
         else:
             at = clock.now()
@@ -299,7 +317,11 @@ def seat_reassign(request, slug, membership_id):
             except RuleViolation as exc:
                 error = refusal_message(request, exc)
             else:
-                messages.success(request, f"The seat of {membership.user} now belongs to {to_user}.")
+                messages.success(
+                    request,
+                    _("The seat of %(person)s now belongs to %(to)s.")
+                    % {"person": membership.user, "to": to_user},
+                )
                 if membership.pk == request.membership.pk:
                     return _after_own_change(request)
                 return _redirect(request, reverse("organization_members", kwargs={"slug": slug}))
@@ -322,7 +344,7 @@ def organization_settings(request, slug):
             except RuleViolation as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
-                messages.success(request, "Billing details saved. New invoices use them.")
+                messages.success(request, _("Billing details saved. New invoices use them."))
                 return redirect("organization_settings", slug=organization.slug)
     else:
         form = BillingDetailsForm(initial=BillingDetailsForm.initial_from(organization))
@@ -368,7 +390,7 @@ def invitation_accept(request, token):
             except RuleViolation as exc:
                 context["error"] = _accept_refusal(exc, organization, invitation)
             else:
-                messages.success(request, f"Welcome to {organization.name}.")
+                messages.success(request, _("Welcome to %(name)s.") % {"name": organization.name})
                 return redirect("organization_overview", slug=organization.slug)
         return render(request, "organizations/invitation_accept.html", {**context, "state": "join"})
 
@@ -397,7 +419,7 @@ def invitation_accept(request, token):
             context["error"] = _accept_refusal(exc, organization, invitation)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome to {organization.name}.")
+            messages.success(request, _("Welcome to %(name)s.") % {"name": organization.name})
             return redirect("organization_overview", slug=organization.slug)
     return render(
         request, "organizations/invitation_accept.html", {**context, "state": "sign_up", "form": form}
@@ -406,10 +428,14 @@ def invitation_accept(request, token):
 
 def _accept_refusal(exc: RuleViolation, organization, invitation) -> str:
     """What the invited person reads when joining is refused; they are not a member, so no seats link."""
-    inviter = invitation.invited_by.email if invitation.invited_by else f"an owner of {organization.name}"
+    inviter = (
+        invitation.invited_by.email
+        if invitation.invited_by
+        else _("an owner of %(name)s") % {"name": organization.name}
+    )
     if exc.code in {"seat_unavailable", "max_seats_exceeded"}:
-        return (
-            f"{organization.name} has no free seat for you right now. "
-            f"Ask {inviter} to have an owner buy a seat, then open this link again."
-        )
+        return _(
+            "%(name)s has no free seat for you right now. "
+            "Ask %(inviter)s to have an owner buy a seat, then open this link again."
+        ) % {"name": organization.name, "inviter": inviter}
     return exc.message

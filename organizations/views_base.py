@@ -11,6 +11,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from .errors import RuleViolation
 from .models import Membership
@@ -77,9 +78,9 @@ def refusal_message(request, exc: RuleViolation) -> str:
     if exc.code in {"seat_unavailable", "max_seats_exceeded"} and organization is not None:
         if has_capability(membership, Capability.MANAGE_PLAN):
             return format_html(
-                '{} <a href="{}">Buy seats</a>, then try again.', exc.message, seats_url(organization)
+                _('{} <a href="{}">Buy seats</a>, then try again.'), exc.message, seats_url(organization)
             )
         return format_html(
-            "{} Ask an owner of {} to buy a seat, then try again.", exc.message, organization.name
+            _("{} Ask an owner of {} to buy a seat, then try again."), exc.message, organization.name
         )
     return format_html("{}", exc.message)

@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from organizations.models import Organization, Role
 
@@ -163,8 +164,8 @@ class SeatWaiter(models.Model):
     """A person who could not join for want of a seat, until owners buy seats and admit them."""
 
     class Source(models.TextChoices):
-        SSO = "sso", "Single sign-on"
-        SCIM = "scim", "SCIM provisioning"
+        SSO = "sso", _("Single sign-on")
+        SCIM = "scim", _("SCIM provisioning")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     email = models.EmailField()

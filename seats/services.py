@@ -10,6 +10,7 @@ break a rule: nothing changes.
 import datetime as dt
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from billing import services as engine
 from billing.domain.periods import INTERVALS_LONGEST_FIRST
@@ -76,11 +77,11 @@ def seat_purchase(
     With `expected_token` (from a preview), refused as `preview_stale` if anything changed.
     """
     if count < 1:
-        raise RuleViolation("Buy at least one seat.", code="invalid_count")
+        raise RuleViolation(_("Buy at least one seat."), code="invalid_count")
     subscription = engine.subscription_bring_up_to_date(organization=organization, on=on, at=at)
     if subscription is None:
         raise RuleViolation(
-            "This organization has no subscription yet; choose a plan first.", code="no_subscription"
+            _("This organization has no subscription yet; choose a plan first."), code="no_subscription"
         )
     engine.ensure_fresh(organization=organization, on=on, expected_token=expected_token)
     interval = _interval_for(subscription.plan, interval)
@@ -133,8 +134,11 @@ def members_add(
             and members + len(users) > engine.APP_STORE_MAX_MEMBERS
         ):
             raise engine.MaxSeatsExceeded(
-                f"A team bought through a mobile app store has at most {engine.APP_STORE_MAX_MEMBERS} "
-                "members; switch to a web subscription to add more."
+                _(
+                    "A team bought through a mobile app store has at most %(count)s members; "
+                    "switch to a web subscription to add more."
+                )
+                % {"count": engine.APP_STORE_MAX_MEMBERS}
             )
         if plan.has_seat_intervals:
             by_interval = members_by_interval(organization=organization)
@@ -149,8 +153,11 @@ def members_add(
             to_buy = max(0, len(users) - (seats_total(subscription=subscription) - members))
             if to_buy and plan.seat_mode == Plan.SeatMode.MANUAL:
                 raise SeatUnavailable(
-                    f"No free seat: {members} of {seats_total(subscription=subscription)} seats are taken. "
-                    "An owner must buy more seats before anyone else can join."
+                    _(
+                        "No free seat: %(used)s of %(total)s seats are taken. "
+                        "An owner must buy more seats before anyone else can join."
+                    )
+                    % {"used": members, "total": seats_total(subscription=subscription)}
                 )
         if to_buy:
             engine.check_max_seats(subscription=subscription, adding=to_buy)
@@ -188,7 +195,7 @@ def members_add(
 
 def _promote_onto_free_seats(*, organization: Organization, freed: int) -> None:
     """A free seat is never left empty while someone pays: move payers onto it, longest interval first."""
-    for _ in range(freed):
+    for _round in range(freed):
         payers = active_members(organization=organization).exclude(seat_interval="")
         for interval in INTERVALS_LONGEST_FIRST:
             payer = payers.filter(seat_interval=interval).order_by("joined_at", "id").first()
@@ -273,7 +280,7 @@ def seat_reassign(
     reassigned). No charge and no credit: the seat changes hands."""
     engine.subscription_bring_up_to_date(organization=organization, on=on, at=at)
     if membership.organization_id != organization.pk or membership.removed_at is not None:
-        raise RuleViolation("That person is not a member of this organization.", code="not_a_member")
+        raise RuleViolation(_("That person is not a member of this organization."), code="not_a_member")
     org_services.ensure_not_last_owner([membership])
     org_services.membership_end(membership=membership, at=at, acting_user=acting_user)
     new_member = org_services.membership_create(
@@ -301,7 +308,7 @@ def invitation_accept(*, invitation: Invitation, user, on: dt.date, at: dt.datet
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != Invitation.Status.PENDING or invitation.expires_at <= at:
         raise RuleViolation(
-            "This invitation is no longer valid; ask for a new one.", code="invitation_invalid"
+            _("This invitation is no longer valid; ask for a new one."), code="invitation_invalid"
         )
     (membership,) = members_add(
         organization=invitation.organization,
@@ -341,16 +348,19 @@ def member_interval_change(
         .first()
     )
     if membership is None:
-        raise RuleViolation("That person is not a member of this organization.", code="not_a_member")
+        raise RuleViolation(_("That person is not a member of this organization."), code="not_a_member")
     if subscription is None or not subscription.plan.has_seat_intervals:
         raise IntervalChangeRefused(
-            "This plan bills every seat on the same interval; there is no interval to choose.",
+            _("This plan bills every seat on the same interval; there is no interval to choose."),
             field="interval",
         )
     if membership.seat_interval == "":
         raise IntervalChangeRefused(
-            f"{membership.user} is on an included seat, which is not billed; "
-            "only members on paid seats have an interval.",
+            _(
+                "%(person)s is on an included seat, which is not billed; "
+                "only members on paid seats have an interval."
+            )
+            % {"person": membership.user},
             field="interval",
         )
     interval = _interval_for(subscription.plan, interval)

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
 
+from organizations import formatting as fmt
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
 from organizations.models import Membership, Organization, Role
@@ -339,8 +342,13 @@ def _alert_email(*, organization, meter, threshold, used, limit, plan: MeteringP
         "resets_on": plan.period(start)[1] if meter in D.PERIOD_METERS else None,
         "hard": plan.limit(meter)[1],
     }
-    subject = f"{organization.name}: {label} at {threshold}% of your plan's limit"
-    body = render_to_string("usage/email/limit_alert.txt", context)
+    with translation.override(fmt.document_language(organization.language)):
+        subject = _("%(name)s: %(meter)s at %(threshold)s%% of your plan's limit") % {
+            "name": organization.name,
+            "meter": label,
+            "threshold": threshold,
+        }
+        body = render_to_string("usage/email/limit_alert.txt", context)
     transaction.on_commit(lambda: send_mail(subject, body, None, recipients))
 
 
@@ -359,9 +367,11 @@ def api_key_create(
     only its SHA-256 is stored."""
     name = (name or "").strip()
     if not name:
-        raise RuleViolation("Give the key a name, e.g. where it is used.", code="name_required", field="name")
+        raise RuleViolation(
+            _("Give the key a name, e.g. where it is used."), code="name_required", field="name"
+        )
     if len(name) > 100:
-        raise RuleViolation("The name is at most 100 characters.", code="name_too_long", field="name")
+        raise RuleViolation(_("The name is at most 100 characters."), code="name_too_long", field="name")
     prefix = API_KEY_PREFIX + secrets.token_hex(6)
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(

@@ -6,6 +6,7 @@ redirects there.
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config import clock
@@ -49,7 +50,9 @@ def api_keys(request, slug):
 def api_key_revoke(request, slug, key_id):
     api_key = get_object_or_404(ApiKey, pk=key_id, organization=request.organization)
     services.api_key_revoke(api_key=api_key, at=clock.now(), acting_user=request.user)
-    messages.success(request, f"Key {api_key.prefix}… revoked: requests with it now get 401.")
+    messages.success(
+        request, _("Key %(prefix)s… revoked: requests with it now get 401.") % {"prefix": api_key.prefix}
+    )
     return redirect("usage_api_keys", slug=slug)
 
 

@@ -8,6 +8,7 @@ come back here. The clock is read here.
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.models import PaymentAttempt
@@ -33,7 +34,11 @@ def _refused(request, exc: Exception):
     if isinstance(exc, RuleViolation):
         messages.error(request, exc.message)
     else:
-        messages.error(request, f"Stripe could not do this just now ({exc.message}). Try again in a moment.")
+        messages.error(
+            request,
+            _("Stripe could not do this just now (%(reason)s). Try again in a moment.")
+            % {"reason": exc.message},
+        )
     return _payments(request)
 
 
@@ -71,7 +76,7 @@ def card_added(request, slug):
         methods.payment_methods_sync(organization=request.organization, at=clock.now())
     except (RuleViolation, PaymentGatewayError) as exc:
         return _refused(request, exc)
-    messages.success(request, "Card saved. Open invoices are charged to it now.")
+    messages.success(request, _("Card saved. Open invoices are charged to it now."))
     return _payments(request)
 
 
@@ -97,10 +102,14 @@ def invoice_pay_now(request, slug, invoice_id):
         invoice.status not in (Invoice.Status.OPEN, Invoice.Status.UNCOLLECTIBLE)
         or not payment_gateway().online
     ):
-        messages.error(request, f"Invoice {invoice.number} cannot be charged to a card now.")
+        messages.error(
+            request, _("Invoice %(number)s cannot be charged to a card now.") % {"number": invoice.number}
+        )
         return _payments(request)
     charging.invoice_charge_enqueue(invoice_id=invoice.pk, reason=charging.REASON_NOW)
-    messages.success(request, f"Charging invoice {invoice.number} to your default card.")
+    messages.success(
+        request, _("Charging invoice %(number)s to your default card.") % {"number": invoice.number}
+    )
     return _payments(request)
 
 
@@ -116,7 +125,11 @@ def payment_confirm(request, slug, attempt_id):
         PaymentAttempt.objects.select_related("invoice"), pk=attempt_id, organization=request.organization
     )
     if attempt.status != PaymentAttempt.Status.REQUIRES_ACTION:
-        messages.info(request, f"The payment of invoice {attempt.invoice.number} needs nothing from you now.")
+        messages.info(
+            request,
+            _("The payment of invoice %(number)s needs nothing from you now.")
+            % {"number": attempt.invoice.number},
+        )
         return _payments(request)
     if request.method == "GET":
         return render(request, "billing/payment_confirm.html", {"attempt": attempt})
@@ -132,7 +145,9 @@ def payment_confirm(request, slug, attempt_id):
     if bank_url:
         return redirect(bank_url)
     messages.success(
-        request, f"Payment of invoice {attempt.invoice.number} sent. It shows paid once Stripe confirms."
+        request,
+        _("Payment of invoice %(number)s sent. It shows paid once Stripe confirms.")
+        % {"number": attempt.invoice.number},
     )
     return _payments(request)
 
@@ -150,10 +165,14 @@ def payment_confirm_done(request, slug, attempt_id):
         return _refused(request, exc)
     number = attempt.invoice.number
     if attempt.status in (PaymentAttempt.Status.SUCCEEDED, PaymentAttempt.Status.PROCESSING):
-        messages.success(request, f"Thank you: the payment of invoice {number} is confirmed.")
+        messages.success(
+            request, _("Thank you: the payment of invoice %(number)s is confirmed.") % {"number": number}
+        )
     else:
         messages.error(
-            request, f"The payment of invoice {number} was not confirmed: {attempt.failure_message}"
+            request,
+            _("The payment of invoice %(number)s was not confirmed: %(reason)s")
+            % {"number": number, "reason": attempt.failure_message},
         )
     return _payments(request)
 
@@ -176,8 +195,16 @@ def credit_note_refund(request, slug, credit_note_id):
         return _refused(request, exc)
     if refund.requested_at != at:
         status = refund.get_status_display().lower()
-        messages.info(request, f"{note.number} was sent to the card already ({status}).")
+        messages.info(
+            request,
+            _("%(number)s was sent to the card already (%(status)s).")
+            % {"number": note.number, "status": status},
+        )
     else:
         invoice_number = note.invoice.number
-        messages.success(request, f"{note.number} is being refunded to the card that paid {invoice_number}.")
+        messages.success(
+            request,
+            _("%(number)s is being refunded to the card that paid %(invoice)s.")
+            % {"number": note.number, "invoice": invoice_number},
+        )
     return _payments(request)

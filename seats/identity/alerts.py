@@ -5,8 +5,11 @@ import datetime as dt
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import ngettext
 
 from billing.selectors import seat_summary
+from organizations import formatting as fmt
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
 from organizations.models import Organization
@@ -80,8 +83,11 @@ def seat_alert_check(*, organization: Organization, at: dt.datetime) -> bool:
             "summary": summary,
             "threshold": alert.free_seats_at,
         }
-        subject = f"{organization.name}: {summary.free} free seat{'' if summary.free == 1 else 's'} left"
-        body = render_to_string("emails/identity/seat_alert.txt", context)
+        with translation.override(fmt.document_language(organization.language)):
+            subject = ngettext(
+                "%(name)s: %(count)s free seat left", "%(name)s: %(count)s free seats left", summary.free
+            ) % {"name": organization.name, "count": summary.free}
+            body = render_to_string("emails/identity/seat_alert.txt", context)
         transaction.on_commit(lambda: send_mail(subject, body, None, recipients))
     audit_record(
         organization=organization,

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from .selectors import sso_required_organizations
 
@@ -15,51 +16,55 @@ def _input(**attrs):
 class SsoSettingsForm(forms.Form):
     issuer = forms.URLField(
         assume_scheme="https",
-        label="Issuer",
+        label=_("Issuer"),
         max_length=300,
-        help_text="Your provider's issuer URL; we read its /.well-known/openid-configuration.",
+        help_text=_("Your provider's issuer URL; we read its /.well-known/openid-configuration."),
         widget=forms.URLInput(attrs=_input(placeholder="https://login.example.com")),
     )
-    client_id = forms.CharField(label="Client ID", max_length=255, widget=forms.TextInput(attrs=_input()))
+    client_id = forms.CharField(label=_("Client ID"), max_length=255, widget=forms.TextInput(attrs=_input()))
     client_secret = forms.CharField(
-        label="Client secret",
+        label=_("Client secret"),
         max_length=500,
         required=False,
         strip=True,
         widget=forms.PasswordInput(attrs=_input(autocomplete="new-password"), render_value=False),
     )
     domains = forms.CharField(
-        label="Allowed e-mail domains",
-        help_text="People with addresses of these domains sign in through your provider, e.g. example.com.",
+        label=_("Allowed e-mail domains"),
+        help_text=_(
+            "People with addresses of these domains sign in through your provider, e.g. example.com."
+        ),
         widget=forms.Textarea(attrs={"class": "textarea", "rows": 2}),
     )
     require_sso = forms.BooleanField(
-        label="Require SSO: refuse password login for members (owners keep it, to fix a broken setup)",
+        label=_("Require SSO: refuse password login for members (owners keep it, to fix a broken setup)"),
         required=False,
     )
 
     def __init__(self, *args, has_secret: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["client_secret"].help_text = (
-            "Stored encrypted and never shown again. Leave empty to keep the current secret."
+            _("Stored encrypted and never shown again. Leave empty to keep the current secret.")
             if has_secret
-            else "Stored encrypted and never shown again."
+            else _("Stored encrypted and never shown again.")
         )
 
 
 class ScimTokenForm(forms.Form):
     name = forms.CharField(
-        max_length=100, widget=forms.TextInput(attrs=_input(placeholder="e.g. Okta production"))
+        label=_("Name"),
+        max_length=100,
+        widget=forms.TextInput(attrs=_input(placeholder=_("e.g. Okta production"))),
     )
 
 
 class SeatAlertForm(forms.Form):
     free_seats_at = forms.IntegerField(
-        label="E-mail owners when free seats fall to",
+        label=_("E-mail owners when free seats fall to"),
         min_value=0,
         max_value=10_000,
         required=False,
-        help_text="Leave empty to turn the alert off.",
+        help_text=_("Leave empty to turn the alert off."),
         widget=forms.NumberInput(attrs=_input(inputmode="numeric")),
     )
 
@@ -72,7 +77,7 @@ class AdmitForm(forms.Form):
 
 
 class SsoFindForm(forms.Form):
-    email = forms.EmailField(label="Work e-mail", widget=forms.EmailInput(attrs=_input(autofocus=True)))
+    email = forms.EmailField(label=_("Work e-mail"), widget=forms.EmailInput(attrs=_input(autofocus=True)))
 
 
 class SsoAwareAuthenticationForm(AuthenticationForm):
@@ -94,5 +99,5 @@ class SsoAwareAuthenticationForm(AuthenticationForm):
                 ),
             )
             raise forms.ValidationError(
-                format_html("Sign in with single sign-on: {} requires it.", links), code="sso_required"
+                format_html(_("Sign in with single sign-on: {} requires it."), links), code="sso_required"
             )

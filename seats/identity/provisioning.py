@@ -23,6 +23,7 @@ import uuid
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
 from scim2_models import InvalidValueException, MutabilityException, UniquenessException
 
 from organizations import services as org_services
@@ -76,10 +77,10 @@ def scim_token_create(
     name = (name or "").strip()
     if not name:
         raise RuleViolation(
-            "Name the token after the provider that uses it.", code="name_required", field="name"
+            _("Name the token after the provider that uses it."), code="name_required", field="name"
         )
     if len(name) > 100:
-        raise RuleViolation("The name is at most 100 characters.", code="name_too_long", field="name")
+        raise RuleViolation(_("The name is at most 100 characters."), code="name_too_long", field="name")
     prefix = TOKEN_PREFIX + secrets.token_hex(6)
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     token = ScimToken.objects.create(
@@ -102,7 +103,7 @@ def scim_token_revoke(
 ) -> ScimToken:
     token = ScimToken.objects.select_for_update().filter(organization=organization, pk=token_id).first()
     if token is None:
-        raise RuleViolation("No such token.", code="not_found")
+        raise RuleViolation(_("No such token."), code="not_found")
     if token.revoked_at is None:
         token.revoked_at = at
         token.save(update_fields=["revoked_at"])

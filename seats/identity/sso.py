@@ -10,6 +10,7 @@ import datetime as dt
 import re
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
@@ -66,17 +67,19 @@ def sso_configure(
     client_id = (client_id or "").strip()
     if not client_id:
         raise RuleViolation(
-            "Enter the client ID your provider gave you.", code="sso_invalid", field="client_id"
+            _("Enter the client ID your provider gave you."), code="sso_invalid", field="client_id"
         )
     if not domains:
         raise RuleViolation(
-            "List at least one e-mail domain whose people sign in this way.",
+            _("List at least one e-mail domain whose people sign in this way."),
             code="sso_invalid",
             field="domains",
         )
     bad = [d for d in domains if not DOMAIN_RE.match(d)]
     if bad:
-        raise RuleViolation(f"Not a domain: {', '.join(bad)}.", code="sso_invalid", field="domains")
+        raise RuleViolation(
+            _("Not a domain: %(domains)s.") % {"domains": ", ".join(bad)}, code="sso_invalid", field="domains"
+        )
     taken = sorted(
         SsoDomain.objects.filter(domain__in=domains)
         .exclude(organization=organization)
@@ -84,13 +87,14 @@ def sso_configure(
     )
     if taken:
         raise RuleViolation(
-            f"Another organization signs in people of {', '.join(taken)}. Ask us if that domain is yours.",
+            _("Another organization signs in people of %(domains)s. Ask us if that domain is yours.")
+            % {"domains": ", ".join(taken)},
             code="sso_domain_taken",
             field="domains",
         )
     existing = SsoConnection.objects.select_for_update().filter(organization=organization).first()
     if existing is None and not client_secret:
-        raise RuleViolation("Enter the client secret.", code="sso_invalid", field="client_secret")
+        raise RuleViolation(_("Enter the client secret."), code="sso_invalid", field="client_secret")
     values = {
         **{key: discovery[key] for key in ("issuer", "authorization_endpoint", "token_endpoint")},
         **{key: discovery[key] for key in ("userinfo_endpoint", "jwks_uri", "signing_algorithm")},
@@ -109,7 +113,7 @@ def sso_configure(
                 SsoDomain.objects.get_or_create(organization=organization, domain=domain)
     except IntegrityError:
         raise RuleViolation(
-            "Another organization claimed one of these domains a moment ago.",
+            _("Another organization claimed one of these domains a moment ago."),
             code="sso_domain_taken",
             field="domains",
         ) from None
@@ -139,19 +143,23 @@ def _refuse_claims(connection: SsoConnection, claims: dict) -> str:
     email = normalize_email(claims.get("email") or "")
     if not email:
         raise RuleViolation(
-            "Your identity provider did not send an e-mail address. Ask your administrator to release "
-            "the 'email' claim to this application.",
+            _(
+                "Your identity provider did not send an e-mail address. Ask your administrator to release "
+                "the 'email' claim to this application."
+            ),
             code="sso_no_email",
         )
     if claims.get("email_verified") is False:
         raise RuleViolation(
-            f"Your identity provider has not verified {email}. Verify it there, then sign in again.",
+            _("Your identity provider has not verified %(email)s. Verify it there, then sign in again.")
+            % {"email": email},
             code="sso_email_unverified",
         )
     domains = set(SsoDomain.objects.filter(organization=organization).values_list("domain", flat=True))
     if email_domain(email) not in domains:
         raise RuleViolation(
-            f"{organization.name} signs in people of {', '.join(sorted(domains))} only, not {email}.",
+            _("%(name)s signs in people of %(domains)s only, not %(email)s.")
+            % {"name": organization.name, "domains": ", ".join(sorted(domains)), "email": email},
             code="sso_domain_not_allowed",
         )
     return email
@@ -169,7 +177,7 @@ def sso_sign_in(*, connection: SsoConnection, claims: dict, on: dt.date, at: dt.
     email = _refuse_claims(connection, claims)
     subject = str(claims.get("sub") or "")
     if not subject:
-        raise RuleViolation("The identity provider sent no subject.", code="sso_no_subject")
+        raise RuleViolation(_("The identity provider sent no subject."), code="sso_no_subject")
     given = (claims.get("given_name") or "").strip()
     family = (claims.get("family_name") or "").strip()
     name = (claims.get("name") or f"{given} {family}").strip()
@@ -221,7 +229,10 @@ def sso_sign_in(*, connection: SsoConnection, claims: dict, on: dt.date, at: dt.
             base_url=base_url,
         )
         raise SeatWaitingForSso(
-            f"{organization.name} has no free seat for you yet. Its owners were told that you are "
-            "waiting; you will get an e-mail when you can sign in.",
+            _(
+                "%(name)s has no free seat for you yet. Its owners were told that you are "
+                "waiting; you will get an e-mail when you can sign in."
+            )
+            % {"name": organization.name},
             waiter=waiter,
         ) from None

@@ -17,7 +17,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config import clock
@@ -72,7 +73,7 @@ def sso_find(request):
             next_url = request.GET.get("next")
             return redirect(f"{url}?next={next_url}" if next_url else url)
         form.add_error(
-            "email", "No organization signs in people of that domain with SSO. Log in with your password."
+            "email", _("No organization signs in people of that domain with SSO. Log in with your password.")
         )
     return render(request, "identity/sso_find.html", {"form": form})
 
@@ -113,9 +114,13 @@ def sso_callback(request):
     request.session["oidc_states"] = oidc_states
     if request.GET.get("error"):
         detail = request.GET.get("error_description") or request.GET["error"]
-        return _refused(request, f"Your identity provider did not sign you in: {detail}", status=400)
+        return _refused(
+            request,
+            _("Your identity provider did not sign you in: %(detail)s") % {"detail": detail},
+            status=400,
+        )
     if organization_id is None or entry is None or not request.GET.get("code"):
-        return _refused(request, "This sign-in expired or was already used. Start again.", status=400)
+        return _refused(request, _("This sign-in expired or was already used. Start again."), status=400)
     connection = selectors.sso_connection_by_organization_id(organization_id=organization_id)
     if connection is None:
         raise Http404("Single sign-on was turned off for this organization.")
@@ -140,14 +145,17 @@ def sso_callback(request):
     except (requests.RequestException, SuspiciousOperation, ValueError):
         return _refused(
             request,
-            f"We could not complete the sign-in with {organization.name}'s identity provider. Try again; "
-            "if it keeps failing, ask an owner to check the single sign-on settings.",
+            _(
+                "We could not complete the sign-in with the identity provider of %(name)s. Try again; "
+                "if it keeps failing, ask an owner to check the single sign-on settings."
+            )
+            % {"name": organization.name},
             status=502,
             organization=organization,
         )
     if user is None or not user.is_active:
         return _refused(
-            request, "Your identity provider's answer could not be verified.", organization=organization
+            request, _("Your identity provider's answer could not be verified."), organization=organization
         )
     next_url = request.session.pop("oidc_login_next", None)
     auth_login(request, user, backend=SESSION_BACKEND)
@@ -187,7 +195,7 @@ def sso_settings(request, slug):
         except RuleViolation as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            messages.success(request, "Single sign-on settings saved.")
+            messages.success(request, _("Single sign-on settings saved."))
             return redirect("identity_sso_settings", slug=slug)
     context = {
         "form": form,
@@ -202,7 +210,7 @@ def sso_settings(request, slug):
 @require_POST
 def sso_remove(request, slug):
     sso.sso_remove(organization=request.organization, at=clock.now(), acting_user=request.user)
-    messages.success(request, "Single sign-on is turned off.")
+    messages.success(request, _("Single sign-on is turned off."))
     return redirect("identity_sso_settings", slug=slug)
 
 
@@ -247,7 +255,9 @@ def scim_token_revoke(request, slug, token_id):
         )
     except RuleViolation as exc:
         raise Http404(exc.message) from None
-    messages.success(request, f"Token {token.prefix}… revoked: requests with it fail from now on.")
+    messages.success(
+        request, _("Token %(prefix)s… revoked: requests with it fail from now on.") % {"prefix": token.prefix}
+    )
     return redirect("identity_scim_settings", slug=slug)
 
 
@@ -274,7 +284,7 @@ def waiting_list(request, slug):
         return _waiting_response(request)
     form = AdmitForm(request.POST)
     if not form.is_valid():
-        return _waiting_response(request, error="Review the amounts below, then confirm.", status=400)
+        return _waiting_response(request, error=_("Review the amounts below, then confirm."), status=400)
     on, at = _when(request, request.organization)
     try:
         admitted = waiting.waiting_admit(
@@ -288,11 +298,17 @@ def waiting_list(request, slug):
             base_url=_base_url(request),
         )
     except (RuleViolation, ValueError) as exc:
-        message = getattr(exc, "message", "Review the amounts below, then confirm.")
+        message = getattr(exc, "message", None) or _("Review the amounts below, then confirm.")
         return _waiting_response(request, error=message, status=409)
     count = len(admitted)
     messages.success(
-        request, f"{count} {'person is' if count == 1 else 'people are'} now a member; we told them."
+        request,
+        ngettext(
+            "%(count)s person is now a member; we told them.",
+            "%(count)s people are now members; we told them.",
+            count,
+        )
+        % {"count": count},
     )
     return redirect("identity_waiting", slug=slug)
 
@@ -315,7 +331,7 @@ def seat_alert(request, slug):
     form = SeatAlertForm(request.POST)
     if not form.is_valid():
         return _waiting_response(
-            request, error="Enter a number of free seats, or leave it empty.", status=400
+            request, error=_("Enter a number of free seats, or leave it empty."), status=400
         )
     alerts.seat_alert_set(
         organization=request.organization,
@@ -323,5 +339,5 @@ def seat_alert(request, slug):
         at=clock.now(),
         acting_user=request.user,
     )
-    messages.success(request, "Seat alert saved.")
+    messages.success(request, _("Seat alert saved."))
     return redirect("identity_waiting", slug=slug)

@@ -17,7 +17,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from organizations import formatting as fmt
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
 from organizations.models import Membership, Organization, Role
@@ -115,10 +119,13 @@ def waiting_notice_send(*, organization: Organization, at: dt.datetime, base_url
             "url": waiting_url(organization=organization, base_url=base_url),
         }
         count = len(waiters)
-        subject = (
-            f"{organization.name}: {count} {'person is' if count == 1 else 'people are'} waiting for a seat"
-        )
-        body = render_to_string("emails/identity/waiting_notice.txt", context)
+        with translation.override(fmt.document_language(organization.language)):
+            subject = ngettext(
+                "%(name)s: %(count)s person is waiting for a seat",
+                "%(name)s: %(count)s people are waiting for a seat",
+                count,
+            ) % {"name": organization.name, "count": count}
+            body = render_to_string("emails/identity/waiting_notice.txt", context)
         transaction.on_commit(lambda: send_mail(subject, body, None, recipients))
     return True
 
@@ -128,7 +135,7 @@ def waiting_dismiss(*, organization: Organization, waiter_id: int, at: dt.dateti
     """Take someone off the waiting list without admitting them."""
     waiter = SeatWaiter.objects.filter(organization=organization, pk=waiter_id).first()
     if waiter is None:
-        raise RuleViolation("That person is no longer waiting.", code="not_waiting")
+        raise RuleViolation(_("That person is no longer waiting."), code="not_waiting")
     waiter.delete()
     audit_record(
         organization=organization,
@@ -161,10 +168,10 @@ def waiting_admit(
     """
     waiters = list(waiting_list(organization=organization).select_for_update())
     if not waiters:
-        raise RuleViolation("Nobody is waiting for a seat.", code="nobody_waiting")
+        raise RuleViolation(_("Nobody is waiting for a seat."), code="nobody_waiting")
     if expected_waiting is not None and expected_waiting != len(waiters):
         raise RuleViolation(
-            "The waiting list changed since you reviewed it. Review the new price and confirm again.",
+            _("The waiting list changed since you reviewed it. Review the new price and confirm again."),
             code="preview_stale",
         )
     if purchase_count:
@@ -178,7 +185,7 @@ def waiting_admit(
         )
     people = []
     for waiter in waiters:
-        first, _, last = waiter.name.partition(" ")
+        first, _space, last = waiter.name.partition(" ")
         people.append(person_get_or_create(email=waiter.email, first_name=first, last_name=last))
     already = set(
         Membership.objects.filter(
@@ -217,6 +224,7 @@ def _tell_admitted(*, organization: Organization, email: str, base_url: str) -> 
     sso = SsoConnection.objects.filter(organization=organization).exists()
     start = reverse("identity_sso_start", kwargs={"slug": organization.slug}) if sso else reverse("login")
     context = {"organization_name": organization.name, "url": _base(base_url) + start, "sso": sso}
-    subject = f"You are now a member of {organization.name}"
-    body = render_to_string("emails/identity/admitted.txt", context)
+    with translation.override(fmt.document_language(organization.language)):
+        subject = _("You are now a member of %(name)s") % {"name": organization.name}
+        body = render_to_string("emails/identity/admitted.txt", context)
     transaction.on_commit(lambda: send_mail(subject, body, None, [email]))

@@ -118,8 +118,8 @@ def test_overview_in_danish(client, nordlys):
     assert "2.362,50 EUR" in page
     assert "1.890,00 EUR" in page
     assert "150,0 t / 200,0 mio." in page
-    # Until the catalogues have the dashboard's sentences, they stay whole English sentences.
-    assert "Resets on the 1st" in page
+    # The dashboard's sentences are in the catalogue, the ordinal in the sentence's language.
+    assert "Nulstilles den 1." in page and "Resets on" not in page
     assert "2.362,50 EUR" in page and "€" not in page
 
 
