@@ -11,7 +11,6 @@ Run: DATABASE_URL=... .venv/bin/pytest tests/partners -m browser
 
 import os
 import re
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -22,6 +21,7 @@ from billing.models import Subscription
 from config import clock
 from invoices.models import CreditNote, Invoice
 from organizations.models import Agreement
+from tests.browser_support import SCREENSHOTS, TIMEOUT_MS, axe_violations
 
 from .support import client as make_client
 from .support import monthly_plans, partner_firm
@@ -31,44 +31,6 @@ from .support import monthly_plans, partner_firm
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-TIMEOUT_MS = 10_000
-AXE = Path(__file__).resolve().parents[1] / "dashboard" / "vendor" / "axe.min.js"
-
-
-def axe_violations(page) -> list[dict]:
-    """axe-core's WCAG 2 A/AA violations on the page as it is now (as in the dashboard's tests)."""
-    page.add_script_tag(path=str(AXE))
-    return page.evaluate(
-        """async () => {
-            const result = await axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa"]}});
-            return result.violations.map(v => ({id: v.id,
-                nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
-        }"""
-    )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "The browser tests drive Debian's chromium: apt-get install chromium"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
