@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from django.db import transaction
 from django.db.models import Min, Q
+from django.utils.translation import gettext as _
 
 from billing.domain import lines as L
 from billing.domain.periods import period_containing
@@ -122,8 +123,11 @@ def check_max_seats(*, subscription: Subscription, adding: int) -> None:
     total = seats_total(subscription=subscription) + adding
     if plan.max_seats is not None and total > plan.max_seats:
         raise MaxSeatsExceeded(
-            f"{plan.name} allows at most {plan.max_seats} seats; this would make {total}. "
-            "Contact sales for a larger plan."
+            _(
+                "%(plan)s allows at most %(max)s seats; this would make %(total)s. "
+                "Contact sales for a larger plan."
+            )
+            % {"plan": plan.name, "max": plan.max_seats, "total": total}
         )
 
 
@@ -620,15 +624,32 @@ def plan_switch_problem(*, subscription: Subscription, plan: Plan, members_of: s
     """
     old = subscription.plan
     if old.has_seat_intervals or plan.has_seat_intervals:
-        return "Plans with per-member billing intervals are changed by our support team; contact us."
+        return _("Plans with per-member billing intervals are changed by our support team; contact us.")
     if plan.currency != old.currency:
-        return f"{plan.name} is billed in {plan.currency}, the subscription in {old.currency}."
+        return _("%(plan)s is billed in %(currency)s, the subscription in %(old)s.") % {
+            "plan": plan.name,
+            "currency": plan.currency,
+            "old": old.currency,
+        }
     members = active_members(organization=subscription.organization).count()
     if plan.max_seats is not None and members > plan.max_seats:
-        who = f"{members_of} has" if members_of else "you have"
+        values = {
+            "plan": plan.name,
+            "max": plan.max_seats,
+            "members": members,
+            "extra": members - plan.max_seats,
+        }
+        if members_of:
+            return _(
+                "%(plan)s allows at most %(max)s members and %(name)s has %(members)s. "
+                "Remove %(extra)s first, or choose a larger plan."
+            ) % {**values, "name": members_of}
         return (
-            f"{plan.name} allows at most {plan.max_seats} members and {who} {members}. "
-            f"Remove {members - plan.max_seats} first, or choose a larger plan."
+            _(
+                "%(plan)s allows at most %(max)s members and you have %(members)s. "
+                "Remove %(extra)s first, or choose a larger plan."
+            )
+            % values
         )
     return None
 
@@ -694,11 +715,11 @@ def plan_change(
     """
     subscription = subscription_bring_up_to_date(organization=organization, on=on, at=at)
     if subscription is None:
-        raise PlanChangeRefused("This organization has no subscription yet; subscribe first.")
+        raise PlanChangeRefused(_("This organization has no subscription yet; subscribe first."))
     ensure_fresh(organization=organization, on=on, expected_token=expected_token)
     old = subscription.plan
     if plan.pk == old.pk:
-        raise PlanChangeRefused(f"You are already on {plan.name}.")
+        raise PlanChangeRefused(_("You are already on %(plan)s.") % {"plan": plan.name})
     problem = plan_switch_problem(subscription=subscription, plan=plan)
     if problem:
         raise PlanChangeRefused(problem)

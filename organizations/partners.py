@@ -16,6 +16,7 @@ import datetime as dt
 from django.core.paginator import Page, Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from . import services
 from .audit import audit_record
@@ -105,7 +106,8 @@ def is_partner_manager(*, partner: Organization, user) -> bool:
 def ensure_partner_manager(*, partner: Organization, user) -> None:
     if not is_partner_manager(partner=partner, user=user):
         raise PartnerRequired(
-            f"Only an owner or admin of {partner.name} can manage its client organizations.",
+            _("Only an owner or admin of %(name)s can manage its client organizations.")
+            % {"name": partner.name},
         )
 
 
@@ -199,7 +201,7 @@ def client_organization_create(
     ensure_partner_manager(partner=partner, user=acting_user)
     name = (name or "").strip()
     if not name:
-        raise RuleViolation("Give the company a name.", code="invalid_name", field="name")
+        raise RuleViolation(_("Give the company a name."), code="invalid_name", field="name")
     cleaned = services._clean_details(
         details, allowed=services.BILLING_DETAIL_FIELDS + services.ORGANIZATION_OPTION_FIELDS
     )
@@ -231,7 +233,7 @@ def client_organization_create(
                 return link
         except IntegrityError:
             continue  # someone took the slug (or the customer code) meanwhile: derive another
-    raise RuleViolation("Could not find a free address for the company; try again.", code="slug_taken")
+    raise RuleViolation(_("Could not find a free address for the company; try again."), code="slug_taken")
 
 
 @transaction.atomic
@@ -250,7 +252,10 @@ def acting_started(*, link: PartnerLink, acting_user, at: dt.datetime) -> None:
 
 def _ensure_client_owner(*, organization: Organization, user, what: str) -> None:
     if not is_real_owner(organization=organization, user=user):
-        raise RuleViolation(f"Only an owner of {organization.name} can {what}.", code="owner_required")
+        raise RuleViolation(
+            _("Only an owner of %(name)s can %(what)s.") % {"name": organization.name, "what": what},
+            code="owner_required",
+        )
 
 
 @transaction.atomic
@@ -259,18 +264,26 @@ def handback_request(*, organization: Organization, acting_user, on: dt.date, at
 
     Nothing changes until the partner accepts (billing.partners.agreement_handback_accept).
     """
-    _ensure_client_owner(organization=organization, user=acting_user, what="hand billing to the accountant")
+    _ensure_client_owner(
+        organization=organization, user=acting_user, what=_("hand billing to the accountant")
+    )
     link = link_active(organization=organization)
     if link is None:
-        raise RuleViolation(f"{organization.name} has no accountant to hand billing to.", code="no_partner")
+        raise RuleViolation(
+            _("%(name)s has no accountant to hand billing to.") % {"name": organization.name},
+            code="no_partner",
+        )
     link = link_lock(link)
     if link.agreement == Agreement.INTERNAL:
         raise RuleViolation(
-            f"{link.partner.name} already pays for {organization.name}.", code="already_internal"
+            _("%(partner)s already pays for %(name)s.")
+            % {"partner": link.partner.name, "name": organization.name},
+            code="already_internal",
         )
     if link.requested_agreement:
         raise RuleViolation(
-            f"{link.partner.name} has not answered your request yet.", code="handback_requested"
+            _("%(partner)s has not answered your request yet.") % {"partner": link.partner.name},
+            code="handback_requested",
         )
     link.requested_agreement, link.requested_at, link.requested_by = Agreement.INTERNAL, at, acting_user
     link.save(update_fields=["requested_agreement", "requested_at", "requested_by"])
@@ -298,7 +311,7 @@ def handback_decline(*, link: PartnerLink, acting_user, on: dt.date, at: dt.date
     ensure_partner_manager(partner=link.partner, user=acting_user)
     link = link_lock(link)
     if not link.requested_agreement:
-        raise RuleViolation("There is no request to answer.", code="no_request")
+        raise RuleViolation(_("There is no request to answer."), code="no_request")
     link.requested_agreement, link.requested_at, link.requested_by = "", None, None
     link.save(update_fields=["requested_agreement", "requested_at", "requested_by"])
     event_record(link=link, kind=AgreementEvent.Kind.HANDBACK_DECLINED, on=on, at=at, actor=acting_user)
@@ -317,14 +330,19 @@ def partner_access_remove(
     *, organization: Organization, acting_user, on: dt.date, at: dt.datetime
 ) -> PartnerLink:
     """The client's owner ends the partner's access (external agreement only)."""
-    _ensure_client_owner(organization=organization, user=acting_user, what="remove the accountant's access")
+    _ensure_client_owner(
+        organization=organization, user=acting_user, what=_("remove the accountant's access")
+    )
     link = link_active(organization=organization)
     if link is None:
-        raise RuleViolation(f"{organization.name} has no accountant with access.", code="no_partner")
+        raise RuleViolation(
+            _("%(name)s has no accountant with access.") % {"name": organization.name}, code="no_partner"
+        )
     link = link_lock(link)
     if link.agreement == Agreement.INTERNAL:
         raise RuleViolation(
-            f"{link.partner.name} pays for {organization.name}: it hands the account over first.",
+            _("%(partner)s pays for %(name)s: it hands the account over first.")
+            % {"partner": link.partner.name, "name": organization.name},
             code="partner_pays",
         )
     link.ended_at = at

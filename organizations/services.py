@@ -75,7 +75,9 @@ def _ensure_owner_for_owner_change(*, organization: Organization, acting_user, w
     acting = _active_membership_of(organization, acting_user)
     if acting is None or acting.role != Role.OWNER:
         raise RuleViolation(
-            f"Only an owner can {what}. Ask an owner of {organization.name}.", code="owner_required"
+            _("Only an owner can %(what)s. Ask an owner of %(name)s.")
+            % {"what": what, "name": organization.name},
+            code="owner_required",
         )
 
 
@@ -330,7 +332,7 @@ def invitation_create(
     _validate_role(role)
     if role == Role.OWNER:
         _ensure_owner_for_owner_change(
-            organization=organization, acting_user=invited_by, what="invite an owner"
+            organization=organization, acting_user=invited_by, what=_("invite an owner")
         )
     # Serialize invitations of one organization so the duplicate checks below hold.
     Organization.objects.select_for_update().filter(pk=organization.pk).first()
@@ -574,7 +576,7 @@ def membership_create(
     _validate_role(role)
     if role == Role.OWNER and acting_user is not None and acting_user != user:
         _ensure_owner_for_owner_change(
-            organization=organization, acting_user=acting_user, what="add an owner"
+            organization=organization, acting_user=acting_user, what=_("add an owner")
         )
     if Membership.objects.filter(organization=organization, user=user, removed_at__isnull=True).exists():
         raise RuleViolation(
@@ -630,7 +632,7 @@ def membership_end(*, membership: Membership, at: dt.datetime, acting_user=None)
         )
     if locked.role == Role.OWNER and acting_user != locked.user:
         _ensure_owner_for_owner_change(
-            organization=locked.organization, acting_user=acting_user, what="remove an owner"
+            organization=locked.organization, acting_user=acting_user, what=_("remove an owner")
         )
     locked.removed_at = at
     locked.save(update_fields=["removed_at"])
@@ -667,7 +669,7 @@ def membership_role_change(
         return locked
     if Role.OWNER in (locked.role, role):
         _ensure_owner_for_owner_change(
-            organization=locked.organization, acting_user=acting_user, what="change who is an owner"
+            organization=locked.organization, acting_user=acting_user, what=_("change who is an owner")
         )
     old_role = locked.role
     locked.role = role

@@ -12,6 +12,7 @@ import logging
 
 from django.db import transaction
 from django.db.models import Sum
+from django.utils.translation import gettext as _
 
 from billing.models import PaymentAttempt, PaymentRefund
 from invoices.models import CreditBalanceEntry, CreditNote, DocumentSequence
@@ -54,7 +55,7 @@ def credit_note_refund(
 ) -> PaymentRefund:
     """Take the credit note out of the balance and refund it to the card; once per credit note."""
     if not payment_gateway().online:
-        raise RefundRefused("Refunds to a card need card payments, which are off here.")
+        raise RefundRefused(_("Refunds to a card need card payments, which are off here."))
     organization = credit_note.organization
     with transaction.atomic():
         DocumentSequence.objects.get_or_create(organization=organization)
@@ -65,12 +66,15 @@ def credit_note_refund(
         attempt = _paid_attempt(credit_note)
         if attempt is None:
             raise RefundRefused(
-                f"Invoice {credit_note.invoice.number} was not paid by card, so {credit_note.number} "
-                "stays as credit for your next invoices."
+                _(
+                    "Invoice %(invoice)s was not paid by card, so %(number)s stays as credit "
+                    "for your next invoices."
+                )
+                % {"invoice": credit_note.invoice.number, "number": credit_note.number}
             )
         amount = credit_note.total_minor
         if amount <= 0:
-            raise RefundRefused(f"{credit_note.number} has nothing to refund.")
+            raise RefundRefused(_("%(number)s has nothing to refund.") % {"number": credit_note.number})
         refunded = (
             PaymentRefund.objects.filter(attempt=attempt)
             .exclude(status=PaymentRefund.Status.FAILED)
@@ -79,12 +83,13 @@ def credit_note_refund(
         )
         if refunded + amount > attempt.amount_minor:
             raise RefundRefused(
-                f"The card payment of {credit_note.invoice.number} has too little left to refund."
+                _("The card payment of %(invoice)s has too little left to refund.")
+                % {"invoice": credit_note.invoice.number}
             )
         if credit_balance_minor(organization=organization, currency=credit_note.currency) < amount:
             raise RefundRefused(
-                f"The credit of {credit_note.number} has been used on a later invoice already; "
-                "it cannot be refunded."
+                _("The credit of %(number)s has been used on a later invoice already; it cannot be refunded.")
+                % {"number": credit_note.number}
             )
         debit = CreditBalanceEntry.objects.create(
             organization=organization,
