@@ -215,6 +215,12 @@ def _pending_record(*, subscription: Subscription, line: L.LineDraft, on: dt.dat
 # Charges and credits ------------------------------------------------------------------
 
 
+def pending_invoice_on(*, plan: Plan, on: dt.date) -> dt.date | None:
+    """When a pending seat charge made on `on` is invoiced: next_day, the day after; else
+    (next_invoice) on the next renewal invoice, None."""
+    return on + dt.timedelta(days=1) if plan.seat_invoicing == Plan.SeatInvoicing.NEXT_DAY else None
+
+
 def seat_charges_record(
     *, subscription: Subscription, lines: list[L.LineDraft], on: dt.date, at: dt.datetime
 ) -> Invoice | None:
@@ -238,7 +244,7 @@ def seat_charges_record(
             issued_on=on,
             at=at,
         )
-    invoice_on = on + dt.timedelta(days=1) if timing == Plan.SeatInvoicing.NEXT_DAY else None
+    invoice_on = pending_invoice_on(plan=subscription.plan, on=on)
     for line in lines:
         _pending_record(subscription=subscription, line=line, on=on, invoice_on=invoice_on)
     return None
@@ -274,7 +280,13 @@ def seat_credits_record(
         return credit_note_issue(invoice=invoice, lines=lines, issued_on=on, at=at)
     for line in lines:
         negative = L.LineDraft(**{**line.__dict__, "quantity": -line.quantity})
-        _pending_record(subscription=subscription, line=negative, on=on, invoice_on=on + dt.timedelta(days=1))
+        # Invoiced with the charges it nets against, never on a document of its own.
+        _pending_record(
+            subscription=subscription,
+            line=negative,
+            on=on,
+            invoice_on=pending_invoice_on(plan=subscription.plan, on=on),
+        )
     return None
 
 
@@ -545,6 +557,15 @@ def _renew_on(
 
 def _invoice_pending(*, subscription: Subscription, day: dt.date, at: dt.datetime) -> None:
     pending = _due_pending(subscription, day, renewal=False)
+    net = sum(pending_line(charge).amount_minor for charge in pending)
+    if net == 0:
+        # A seat added and given back before either was invoiced: they cancel out, no document.
+        PendingCharge.objects.filter(pk__in=[c.pk for c in pending]).delete()
+        return
+    if net < 0:
+        # A credit is never a seat_change invoice: it waits for the next renewal invoice.
+        PendingCharge.objects.filter(pk__in=[c.pk for c in pending]).update(invoice_on=None)
+        return
     invoice = invoice_issue(
         organization=subscription.organization,
         subscription=subscription,

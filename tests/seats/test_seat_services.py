@@ -156,3 +156,31 @@ def test_removal_under_credit_gives_back_seats_down_to_the_commitment():
         452,
     )
     assert note.invoice.reason == "subscription_create"
+
+
+@pytest.mark.parametrize("timing", ["next_day", "next_invoice"])
+def test_a_seat_added_and_given_back_before_any_invoice_cancels_out(timing):
+    """Found by the per-member property test: the credit used to become an invoice of its own,
+    with a negative total. Now it nets against the pending charge and nothing is issued."""
+    organization, subscription, owner = subscribed_organization(
+        start=MAR_1, seats=3, included_seats=3, base_price_minor=0, seat_invoicing=timing
+    )
+    assert not Invoice.objects.filter(organization=organization).exists(), "a free start issues nothing"
+    (member,) = services.members_add(
+        organization=organization, users=[UserFactory()], role=Role.MEMBER, on=MAR_1, at=at(MAR_1)
+    )
+    services.members_add(
+        organization=organization,
+        users=[UserFactory(), UserFactory()],
+        role=Role.MEMBER,
+        on=MAR_1,
+        at=at(MAR_1),
+    )
+    services.members_remove(organization=organization, memberships=[member], on=MAR_1, at=at(MAR_1))
+    from billing.services import subscription_renew
+
+    for day in (dt.date(2026, 3, 2), dt.date(2026, 4, 1)):
+        subscription_renew(subscription=subscription, on=day, at=at(day))
+    charged = [inv.total_minor for inv in Invoice.objects.filter(organization=organization)]
+    assert all(total >= 0 for total in charged)
+    assert not CreditNote.objects.filter(organization=organization).exists()
