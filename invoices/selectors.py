@@ -75,6 +75,8 @@ def document_rows(
         )
     if not parts:
         return Invoice.objects.none().values()
+    # Each part without its model's default ordering: SQLite refuses ORDER BY inside a UNION.
+    parts = [part.order_by() for part in parts]
     rows = parts[0] if len(parts) == 1 else parts[0].union(parts[1], all=True)
     return rows.order_by("-doc_issued_on", "-doc_number")
 

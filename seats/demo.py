@@ -9,10 +9,12 @@ from django.db import transaction
 
 from billing.domain.periods import add_months
 from billing.models import Meter, Plan, PlanLimit, PlanSeatPrice
+from billing.partners import client_create
 from billing.services import subscription_create, subscription_renew
 from config.clock import now, today_in
 from organizations import services as org_services
 from organizations.models import Organization, Role
+from organizations.partners import partner_enable
 
 from . import services as seat_services
 
@@ -235,6 +237,23 @@ STORIES = [
 ]
 
 
+def _partner_clients(*, partner: Organization, owner, plan: Plan) -> None:
+    """Seed 003: the accountant's firm runs two client companies on internal agreements."""
+    partner_enable(organization=partner, at=now())
+    for name in ("Bageriet Hansen ApS", "Tømrer Jensen ApS"):
+        client_create(
+            partner=partner,
+            name=name,
+            acting_user=owner,
+            at=now(),
+            plan=plan,
+            seats=5,
+            country="DK",
+            legal_name=name,
+            address="Demo street 2",
+        )
+
+
 @transaction.atomic
 def seed_demo(*, today: dt.date | None = None, progress=print) -> list[DemoLogin]:
     """Create (once) the demo catalogue and organizations; return the logins to print."""
@@ -291,6 +310,8 @@ def seed_demo(*, today: dt.date | None = None, progress=print) -> list[DemoLogin
                     seat_interval="week",
                 )
             subscription_renew(subscription=subscription, on=today, at=now())
+            if slug == "revisor":
+                _partner_clients(partner=organization, owner=owner, plan=plans["business-monthly"])
         for role in people:
             logins.append(DemoLogin(f"{role}@{slug}.example", role, name))
     return logins
