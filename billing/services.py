@@ -134,31 +134,12 @@ def check_max_seats(*, subscription: Subscription, adding: int) -> None:
 # Lines --------------------------------------------------------------------------------
 
 
-def seat_charge_line(*, subscription: Subscription, item: SeatItem, count: int, on: dt.date) -> L.LineDraft:
+def _seat_line(
+    *, subscription: Subscription, item: SeatItem, count: int, on: dt.date, credit: bool
+) -> L.LineDraft:
+    """`count` seats of `item` prorated from `on`: what they pay for, or (credit) give back."""
     plan = subscription.plan
-    portion = charge_portion(
-        proration=plan.proration,
-        anchor=subscription.anchor,
-        interval=item.interval,
-        period_start=item.period_start,
-        period_end=item.period_end,
-        on=on,
-    )
-    return L.LineDraft(
-        kind=L.PRORATION,
-        description=L.describe_proration(count, portion.fraction, item.interval, portion.start, portion.end),
-        quantity=count,
-        unit_price_minor=plan.seat_price_for(item.interval),
-        fraction=portion.fraction,
-        period_start=portion.start,
-        period_end=portion.end,
-        interval=item.interval,
-    )
-
-
-def seat_credit_line(*, subscription: Subscription, item: SeatItem, count: int, on: dt.date) -> L.LineDraft:
-    plan = subscription.plan
-    portion = credit_portion(
+    portion = (credit_portion if credit else charge_portion)(
         proration=plan.proration,
         anchor=subscription.anchor,
         interval=item.interval,
@@ -169,7 +150,7 @@ def seat_credit_line(*, subscription: Subscription, item: SeatItem, count: int, 
     return L.LineDraft(
         kind=L.PRORATION,
         description=L.describe_proration(
-            count, portion.fraction, item.interval, portion.start, portion.end, credit=True
+            count, portion.fraction, item.interval, portion.start, portion.end, credit=credit
         ),
         quantity=count,
         unit_price_minor=plan.seat_price_for(item.interval),
@@ -178,6 +159,14 @@ def seat_credit_line(*, subscription: Subscription, item: SeatItem, count: int, 
         period_end=portion.end,
         interval=item.interval,
     )
+
+
+def seat_charge_line(*, subscription: Subscription, item: SeatItem, count: int, on: dt.date) -> L.LineDraft:
+    return _seat_line(subscription=subscription, item=item, count=count, on=on, credit=False)
+
+
+def seat_credit_line(*, subscription: Subscription, item: SeatItem, count: int, on: dt.date) -> L.LineDraft:
+    return _seat_line(subscription=subscription, item=item, count=count, on=on, credit=True)
 
 
 def pending_line(charge: PendingCharge) -> L.LineDraft:
