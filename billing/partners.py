@@ -59,11 +59,10 @@ from .services import (
     pending_line,
     plan_lines,
     plan_switch_problem,
-    seat_item_current,
-    seat_quantity_set,
     seats_on_plan,
     subscription_bring_up_to_date,
     subscription_create,
+    subscription_move_to_plan,
     subscription_renew,
 )
 
@@ -210,22 +209,15 @@ def _settle(
         sign=1,
         what="Remaining time",
     )
-    item = subscription.seat_items.filter(interval=old.interval).first() or seat_item_current(
-        subscription=subscription, interval=old.interval, on=on
-    )
-    subscription.plan = plan
-    subscription.current_period_start, subscription.current_period_end = new_start, new_end
-    subscription.save(update_fields=["plan", "current_period_start", "current_period_end"])
-    item.interval, item.period_start, item.period_end = plan.interval, new_start, new_end
-    item.save(update_fields=["interval", "period_start", "period_end"])
-    seat_quantity_set(
+    subscription_move_to_plan(
         subscription=subscription,
-        item=item,
-        quantity=new_total - plan.included_seats,
+        plan=plan,
+        start=new_start,
+        end=new_end,
+        seats=new_total,
         on=on,
         at=at,
-        reason="plan_change",
-        actor=acting_user,
+        acting_user=acting_user,
     )
     credit_lines = L.without_zero_lines(credit_lines)
     paid = Invoice.objects.filter(subscription=subscription, organization=old_payer).order_by("-pk").first()

@@ -704,6 +704,39 @@ def plan_lines(
     return lines
 
 
+def subscription_move_to_plan(
+    *,
+    subscription: Subscription,
+    plan: Plan,
+    start: dt.date,
+    end: dt.date,
+    seats: int,
+    on: dt.date,
+    at: dt.datetime,
+    acting_user=None,
+) -> None:
+    """Put the subscription on `plan` with the period [start, end) and `seats` seats in all
+    (plan change and partner handover; the money is the caller's)."""
+    old = subscription.plan
+    subscription.plan = plan
+    subscription.current_period_start, subscription.current_period_end = start, end
+    subscription.save(update_fields=["plan", "anchor", "current_period_start", "current_period_end"])
+    item = subscription.seat_items.filter(interval=old.interval).first() or seat_item_current(
+        subscription=subscription, interval=old.interval, on=on
+    )
+    item.interval, item.period_start, item.period_end = plan.interval, start, end
+    item.save(update_fields=["interval", "period_start", "period_end"])
+    seat_quantity_set(
+        subscription=subscription,
+        item=item,
+        quantity=seats - plan.included_seats,
+        on=on,
+        at=at,
+        reason=SeatLedgerEntry.Reason.PLAN_CHANGE,
+        actor=acting_user,
+    )
+
+
 @transaction.atomic
 def plan_change(
     *,
@@ -761,20 +794,15 @@ def plan_change(
         sign=1,
         what="Remaining time",
     )
-    subscription.plan = plan
-    subscription.current_period_start, subscription.current_period_end = start, end
-    subscription.save(update_fields=["plan", "anchor", "current_period_start", "current_period_end"])
-    item = subscription.seat_items.get(interval=old.interval)
-    item.interval, item.period_start, item.period_end = plan.interval, start, end
-    item.save(update_fields=["interval", "period_start", "period_end"])
-    seat_quantity_set(
+    subscription_move_to_plan(
         subscription=subscription,
-        item=item,
-        quantity=new_total - plan.included_seats,
+        plan=plan,
+        start=start,
+        end=end,
+        seats=new_total,
         on=on,
         at=at,
-        reason=SeatLedgerEntry.Reason.PLAN_CHANGE,
-        actor=acting_user,
+        acting_user=acting_user,
     )
     lines = L.without_zero_lines(lines)
     net = sum(line.amount_minor for line in lines)
