@@ -21,6 +21,21 @@ assert client.get("/o/rheinfon/").status_code == 404
 partner = Client()
 assert partner.login(username="owner@revisor.example", password="demo-password-2026")
 assert partner.get("/o/revisor/companies/").status_code == 200
+
+# Usage on SQLite: the VALUES fallback of ingestion and the compiled entitlement query.
+from config import clock
+from organizations.models import Organization
+from usage.services import api_key_create
+nordlys = Organization.objects.get(slug="nordlys")
+_key, secret = api_key_create(organization=nordlys, name="demo check", at=clock.now())
+machine = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+event = {"event_id": "demo-1", "meter": "ai_tokens", "quantity": 1200, "timestamp": clock.now().isoformat(),
+         "dimensions": {"model": "m", "action": "chat"}}
+answer = machine.post("/api/v1/usage/events", {"events": [event, event]}, content_type="application/json")
+assert answer.status_code == 200 and answer.json()["accepted"] == 1, answer.content
+answer = machine.get(f"/api/v1/organizations/{nordlys.pk}/entitlements/ai_tokens?quantity=1")
+assert answer.status_code == 200 and answer.json()["used"] >= 1200, answer.content
+assert answer.json()["resets_on"], answer.content
 print("demo pages ok")
 """
 

@@ -54,10 +54,17 @@ class ApiKey(models.Model):
 
 
 class UsageEventKey(models.Model):
-    """One row per event id an organization ever sent: the reason a replay counts once."""
+    """One row per event id an organization ever sent: the reason a replay counts once.
+
+    Like `UsageEvent`, no database foreign key: its check ran once per ingested event (a
+    thousand key-share locks on the organization row per batch). The primary key, which
+    starts with organization_id, serves lookups by organization, so no second index.
+    """
 
     pk = models.CompositePrimaryKey("organization_id", "event_id")
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     event_id = models.CharField(max_length=128)
 
     def __str__(self) -> str:

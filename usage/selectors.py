@@ -5,21 +5,24 @@ never the raw events, so the answers cost the same with 10 or 10 million events.
 """
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.db import router
 from django.db.models import F, OuterRef, Subquery, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 
 from billing.domain.periods import MONTH, add_months, period_containing, period_index, period_start
 from billing.models import Meter, PlanLimit, Subscription
 from billing.payments.selectors import payment_blocked, payment_blocked_expression
-from billing.selectors import seat_summary, subscription_live
+from billing.selectors import seat_summary
 from organizations.models import Organization
 
 from . import domain as D
+from .compiled import CompiledQuery
 from .models import ApiKey, ModelPrice, UsageCounter, UsageDailyTotal, UsageEvent, UsagePeriodTotal
 
 # Without a live subscription, usage periods are calendar months and nothing is included.
@@ -57,19 +60,23 @@ class MeteringPlan:
 
 
 def metering_plan(*, organization: Organization) -> MeteringPlan:
-    subscription = subscription_live(organization=organization)
+    """The organization's usage periods and limits, read with the entitlement check's one query."""
     tz = ZoneInfo(organization.time_zone)
-    if subscription is None:
+    row = _entitlement_query(D.REPORTED_METERS, router.db_for_read(Subscription)).first(
+        organization_id=organization.pk
+    )
+    if row is None:
         return MeteringPlan(time_zone=tz, anchor=NO_PLAN_ANCHOR, interval=MONTH, plan_name=None)
-    limits = {
-        row.meter: (row.limit, row.hard) for row in PlanLimit.objects.filter(plan_id=subscription.plan_id)
-    }
     return MeteringPlan(
         time_zone=tz,
-        anchor=subscription.anchor,
-        interval=subscription.plan.interval,
-        plan_name=subscription.plan.name,
-        limits=limits,
+        anchor=row["anchor"],
+        interval=row["plan_interval"],
+        plan_name=row["plan_name"],
+        limits={
+            meter: (row[f"{meter}__limit"], bool(row[f"{meter}__hard"]))
+            for meter in D.REPORTED_METERS
+            if row[f"{meter}__has_limit"] is not None
+        },
     )
 
 
@@ -136,11 +143,15 @@ def _rollup_used(*, organization: Organization, meter: str, period_start_on: dt.
     )
 
 
-def _reported_entitlements(
-    *, organization: Organization, meters: list[str], quantity: int, on: dt.date
-) -> tuple[list[Entitlement], dict]:
-    """Entitlements of reported meters from ONE query: the live subscription, annotated with each
-    meter's limit, hardness and rollup value for the stored current period."""
+# Placeholders for CompiledQuery: values no real argument takes.
+_ORGANIZATION = -7_301_000_000_001
+_SECRET_HASH = "\x00secret-hash"
+
+
+@functools.cache
+def _entitlement_query(meters: tuple[str, ...], alias: str) -> CompiledQuery:
+    """The live subscription, annotated with each meter's limit, hardness and rollup value for
+    the stored current period, and whether payments block usage: ONE query, compiled once."""
     annotations = {
         "plan_interval": F("plan__interval"),
         "plan_name": F("plan__name"),
@@ -151,12 +162,23 @@ def _reported_entitlements(
         annotations[f"{meter}__hard"] = _limit_subquery(meter, "hard")
         annotations[f"{meter}__has_limit"] = _limit_subquery(meter, "id")
         annotations[f"{meter}__used"] = _used_subquery(meter)
-    row = (
-        Subscription.objects.filter(organization=organization)
+    queryset = (
+        Subscription.objects.using(alias)
+        .filter(organization_id=_ORGANIZATION)
         .exclude(status=Subscription.Status.CANCELED)
         .annotate(**annotations)
         .values("anchor", "current_period_start", "current_period_end", *annotations)
-        .first()
+        .order_by("pk")[:1]
+    )
+    return CompiledQuery.of(queryset, organization_id=_ORGANIZATION)
+
+
+def _reported_entitlements(
+    *, organization: Organization, meters: list[str], quantity: int, on: dt.date
+) -> tuple[list[Entitlement], dict]:
+    """Entitlements of reported meters from ONE query (`_entitlement_query`)."""
+    row = _entitlement_query(tuple(meters), router.db_for_read(Subscription)).first(
+        organization_id=organization.pk
     )
     results = []
     if row is None:
@@ -384,8 +406,34 @@ def api_key_list(*, organization: Organization):
     return ApiKey.objects.filter(organization=organization).select_related("created_by")
 
 
+def _attnames(model) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+@functools.cache
+def _api_key_query(alias: str) -> CompiledQuery:
+    """The key with its organization's columns, in one query compiled once (every API request)."""
+    queryset = (
+        ApiKey.objects.using(alias)
+        .filter(secret_hash=_SECRET_HASH)
+        .values(*_attnames(ApiKey), *(f"organization__{name}" for name in _attnames(Organization)))
+        .order_by()[:1]
+    )
+    return CompiledQuery.of(queryset, secret_hash=_SECRET_HASH)
+
+
 def api_key_by_hash(*, secret_hash: str) -> ApiKey | None:
-    return ApiKey.objects.select_related("organization").filter(secret_hash=secret_hash).first()
+    """The API key whose secret hashes to `secret_hash`, its organization loaded with it."""
+    alias = router.db_for_read(ApiKey)
+    row = _api_key_query(alias).first(secret_hash=secret_hash)
+    if row is None:
+        return None
+    key_names, organization_names = _attnames(ApiKey), _attnames(Organization)
+    api_key = ApiKey.from_db(alias, key_names, [row[name] for name in key_names])
+    api_key.organization = Organization.from_db(
+        alias, organization_names, [row[f"organization__{name}"] for name in organization_names]
+    )
+    return api_key
 
 
 # Rollups, live and recomputed (usage_rebuild) ------------------------------------------------
