@@ -47,6 +47,22 @@ def make_batches(total: int, now: dt.datetime, rng: random.Random) -> tuple[list
     return bodies, distinct
 
 
+def warm_up(url: str, secret: str, workers: int) -> None:
+    """Untimed: a few empty batches per worker, so each worker process has loaded its code,
+    URL patterns and database connection before the clock starts, as a server in service has."""
+    import requests
+
+    with requests.Session() as session:
+        for _ in range(workers * 10):
+            response = session.post(
+                f"{url}/api/v1/usage/events",
+                data=b'{"events": []}',
+                headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
+                timeout=60,
+            )
+            response.raise_for_status()
+
+
 def send_all(url: str, secret: str, bodies: list[bytes], clients: int) -> tuple[float, dict]:
     import requests
 
@@ -138,6 +154,7 @@ def main() -> None:
     print(f"{sent:,} events in {len(bodies)} batches of {BATCH:,} ({sent - len(distinct):,} repeated ids)")
 
     with usage_common.Server(workers=args.workers) as server:
+        warm_up(server.url, secret, args.workers)
         elapsed, totals = send_all(server.url, secret, bodies, args.clients)
     http_rate = sent / elapsed
     print(
