@@ -58,6 +58,21 @@ def test_a_body_without_events_is_a_400(api_key, subscription):
     assert response.json()["code"] == "invalid_body"
 
 
+@pytest.mark.parametrize("body", [b'{"events": [', b'{"events": [{"quantity": NaN}]}', b"\xff"])
+def test_a_body_that_is_not_json_is_a_400_that_says_so(api_key, subscription, body):
+    response = client_with(api_key).post(EVENTS_URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("JSON parse error")
+    assert not UsagePeriodTotal.objects.exists()
+
+
+def test_a_body_that_is_not_json_content_is_a_415(api_key, subscription):
+    response = client_with(api_key).post(
+        EVENTS_URL, "events=1", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 415
+
+
 @pytest.mark.parametrize("header", [None, "Bearer sbk_nope_nope", "Bearer", "Token abc"])
 def test_missing_or_unknown_key_is_401(subscription, header):
     client = APIClient()
