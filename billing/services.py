@@ -9,7 +9,6 @@ import datetime as dt
 from fractions import Fraction
 
 from django.db import transaction
-from django.db.models import Min, Q
 from django.utils.translation import gettext as _
 
 from billing.domain import lines as L
@@ -97,13 +96,26 @@ def seat_quantity_set(
     at: dt.datetime,
     reason: str,
     actor=None,
+    items: list[SeatItem] | None = None,
+    changed: tuple[str, ...] = (),
 ) -> None:
-    """Set an item's paid seats and append the change to the seat ledger."""
+    """Set an item's paid seats and append the change to the seat ledger.
+
+    `changed` names other fields of `item` the caller set, saved in the same UPDATE.
+    `items`: every seat item of the subscription as read under its lock (`item` among
+    them); the ledger's total is then summed from them instead of read back.
+    """
     delta = quantity - item.quantity
     if delta == 0 and reason != SeatLedgerEntry.Reason.START:
+        if changed:
+            item.save(update_fields=list(changed))
         return
     item.quantity = quantity
-    item.save(update_fields=["quantity"])
+    item.save(update_fields=[*changed, "quantity"])
+    if items is None:
+        total = seats_total(subscription=subscription)
+    else:
+        total = subscription.plan.included_seats + sum(i.quantity for i in items)
     SeatLedgerEntry.objects.create(
         organization_id=subscription.organization_id,
         subscription=subscription,
@@ -111,7 +123,7 @@ def seat_quantity_set(
         effective_on=on,
         delta=delta,
         quantity_after=quantity,
-        total_seats_after=seats_total(subscription=subscription),
+        total_seats_after=total,
         reason=reason,
         actor_label=_actor_label(actor),
         created_at=at,
@@ -406,11 +418,18 @@ def _renewal_quantity(*, subscription: Subscription, item: SeatItem, members: di
     return in_use - plan.included_seats
 
 
-def _due_pending(subscription: Subscription, on: dt.date, *, renewal: bool):
-    due = Q(invoice_on__lte=on)
-    if renewal:
-        due |= Q(invoice_on__isnull=True)
-    return list(subscription.pending_charges.filter(due, invoice__isnull=True).order_by("created_on", "id"))
+def _pending_open(subscription: Subscription) -> list[PendingCharge]:
+    """The pending charges not yet invoiced, in the order they are invoiced."""
+    return list(subscription.pending_charges.filter(invoice__isnull=True).order_by("created_on", "id"))
+
+
+def _due_pending(pending: list[PendingCharge], on: dt.date, *, renewal: bool) -> list[PendingCharge]:
+    """Of the open charges, those due on `on`; a renewal also takes the next_invoice ones."""
+    return [
+        charge
+        for charge in pending
+        if (charge.invoice_on <= on if charge.invoice_on is not None else renewal)
+    ]
 
 
 def _interval_changes_apply(
@@ -456,15 +475,26 @@ def _interval_changes_apply(
 
 
 def _seats_for_moved_members(
-    *, subscription: Subscription, intervals: set[str], members: dict[str, int], day: dt.date, at: dt.datetime
+    *,
+    subscription: Subscription,
+    intervals: set[str],
+    members: dict[str, int],
+    day: dt.date,
+    at: dt.datetime,
+    items: list[SeatItem],
 ) -> list[L.LineDraft]:
     """Seats for members who moved to `intervals` today: an unused paid seat of the interval is
     reused; else one is bought for the rest of that interval's current period (from the anchor),
     prorated like a member added today, on today's renewal invoice. When the interval renews
-    today too, its renewal already counted them (in_use) and this is the full period (keep)."""
+    today too, its renewal already counted them (in_use) and this is the full period (keep).
+
+    `items` are the subscription's seat items in hand; an item created here joins them."""
     lines = []
     for interval in sorted(intervals):
-        item = seat_item_current(subscription=subscription, interval=interval, on=day)
+        item = next((i for i in items if i.interval == interval), None)
+        if item is None:
+            item = seat_item_current(subscription=subscription, interval=interval, on=day)
+            items.append(item)
         missing = members.get(interval, 0) - item.quantity
         if missing <= 0:
             continue
@@ -476,15 +506,23 @@ def _seats_for_moved_members(
             on=day,
             at=at,
             reason=SeatLedgerEntry.Reason.AUTO_PURCHASE,
+            items=items,
         )
     return lines
 
 
 def _renew_on(
-    *, subscription: Subscription, day: dt.date, at: dt.datetime, renew_base: bool, items: list[SeatItem]
+    *,
+    subscription: Subscription,
+    day: dt.date,
+    at: dt.datetime,
+    renew_base: bool,
+    items: list[SeatItem],
+    pending: list[PendingCharge],
 ) -> None:
+    """The renewal on `day`; `items` and `pending` (the open charges) are kept up to date."""
     plan = subscription.plan
-    pending = _due_pending(subscription, day, renewal=True)
+    due = _due_pending(pending, day, renewal=True)
     if renew_base and (subscription.cancel_at_period_end or not subscription.auto_renew):
         subscription.status = Subscription.Status.CANCELED
         subscription.canceled_on = day
@@ -497,16 +535,19 @@ def _renew_on(
             target=plan.code,
             details={"on": day.isoformat(), "why": "cancel at period end"},
         )
-        lines, reason, items = [pending_line(c) for c in pending], Reason.SEAT_CHANGE, []
+        lines, reason, renewing = [pending_line(c) for c in due], Reason.SEAT_CHANGE, []
     else:
-        items = [i for i in items if i.period_end == day]
+        renewing = [i for i in items if i.period_end == day]
         moved_to = _interval_changes_apply(
-            subscription=subscription, day=day, renewing={i.interval for i in items}, at=at
+            subscription=subscription, day=day, renewing={i.interval for i in renewing}, at=at
         )
-        members = members_by_interval(organization=subscription.organization)
-        for item in items:
+        # Counted only when something reads them: `keep` renews the paid seats as they are.
+        if moved_to or (renewing and plan.renewal_seats != Plan.RenewalSeats.KEEP):
+            members = members_by_interval(organization=subscription.organization)
+        else:
+            members = {}
+        for item in renewing:
             item.period_start, item.period_end = period_containing(subscription.anchor, item.interval, day)
-            item.save(update_fields=["period_start", "period_end"])
             seat_quantity_set(
                 subscription=subscription,
                 item=item,
@@ -514,17 +555,19 @@ def _renew_on(
                 on=day,
                 at=at,
                 reason=SeatLedgerEntry.Reason.RENEWAL,
+                items=items,
+                changed=("period_start", "period_end"),
             )
         if renew_base:
             subscription.current_period_start, subscription.current_period_end = period_containing(
                 subscription.anchor, plan.interval, day
             )
             subscription.save(update_fields=["current_period_start", "current_period_end"])
-        lines = _base_and_seat_lines(subscription=subscription, items=items, include_base=renew_base)
+        lines = _base_and_seat_lines(subscription=subscription, items=renewing, include_base=renew_base)
         lines += _seats_for_moved_members(
-            subscription=subscription, intervals=moved_to, members=members, day=day, at=at
+            subscription=subscription, intervals=moved_to, members=members, day=day, at=at, items=items
         )
-        lines += [pending_line(c) for c in pending]
+        lines += [pending_line(c) for c in due]
         reason = Reason.SUBSCRIPTION_CYCLE
     invoice = invoice_issue(
         organization=subscription.organization,
@@ -536,45 +579,64 @@ def _renew_on(
         at=at,
         period_start=day if reason == Reason.SUBSCRIPTION_CYCLE else None,
         period_end=max(
-            [i.period_end for i in items] + ([subscription.current_period_end] if renew_base else [])
+            [i.period_end for i in renewing] + ([subscription.current_period_end] if renew_base else [])
         )
         if reason == Reason.SUBSCRIPTION_CYCLE
         else None,
     )
-    PendingCharge.objects.filter(pk__in=[c.pk for c in pending]).update(invoice=invoice)
+    _pending_invoiced(pending, due, invoice)
 
 
-def _invoice_pending(*, subscription: Subscription, day: dt.date, at: dt.datetime) -> None:
-    pending = _due_pending(subscription, day, renewal=False)
-    net = sum(pending_line(charge).amount_minor for charge in pending)
+def _pending_invoiced(
+    pending: list[PendingCharge], due: list[PendingCharge], invoice: Invoice | None
+) -> None:
+    """Mark the `due` charges invoiced on `invoice` and take them out of the open ones.
+
+    No invoice (every line was zero): they stay open, as they are in the database."""
+    if invoice is None or not due:
+        return
+    PendingCharge.objects.filter(pk__in=[c.pk for c in due]).update(invoice=invoice)
+    for charge in due:
+        pending.remove(charge)
+
+
+def _invoice_pending(
+    *, subscription: Subscription, day: dt.date, at: dt.datetime, pending: list[PendingCharge]
+) -> None:
+    """The next_day charges due on `day` (no renewal): a seat_change invoice, if they net to a
+    charge; `pending` (the open charges) is kept up to date."""
+    due = _due_pending(pending, day, renewal=False)
+    net = sum(pending_line(charge).amount_minor for charge in due)
     if net == 0:
         # A seat added and given back before either was invoiced: they cancel out, no document.
-        PendingCharge.objects.filter(pk__in=[c.pk for c in pending]).delete()
+        PendingCharge.objects.filter(pk__in=[c.pk for c in due]).delete()
+        for charge in due:
+            pending.remove(charge)
         return
     if net < 0:
         # A credit is never a seat_change invoice: it waits for the next renewal invoice.
-        PendingCharge.objects.filter(pk__in=[c.pk for c in pending]).update(invoice_on=None)
+        PendingCharge.objects.filter(pk__in=[c.pk for c in due]).update(invoice_on=None)
+        for charge in due:
+            charge.invoice_on = None
         return
     invoice = invoice_issue(
         organization=subscription.organization,
         subscription=subscription,
         reason=Reason.SEAT_CHANGE,
-        lines=[pending_line(c) for c in pending],
+        lines=[pending_line(c) for c in due],
         currency=subscription.plan.currency,
         issued_on=day,
         at=at,
     )
-    PendingCharge.objects.filter(pk__in=[c.pk for c in pending]).update(invoice=invoice)
+    _pending_invoiced(pending, due, invoice)
 
 
-def _next_due_day(subscription: Subscription, items: list[SeatItem], on: dt.date) -> dt.date | None:
+def _next_due_day(
+    subscription: Subscription, items: list[SeatItem], pending: list[PendingCharge], on: dt.date
+) -> dt.date | None:
     candidates = [subscription.current_period_end]
     candidates += [item.period_end for item in items]
-    pending_day = subscription.pending_charges.filter(
-        invoice__isnull=True, invoice_on__isnull=False
-    ).aggregate(day=Min("invoice_on"))["day"]
-    if pending_day is not None:
-        candidates.append(pending_day)
+    candidates += [charge.invoice_on for charge in pending if charge.invoice_on is not None]
     due = [day for day in candidates if day <= on]
     return min(due) if due else None
 
@@ -599,16 +661,26 @@ def subscription_renew(*, subscription: Subscription, on: dt.date, at: dt.dateti
         .prefetch_related("plan__seat_prices")
         .get(pk=subscription.pk)
     )
+    # Read once, under the lock: each day's work changes seat items and pending charges only
+    # through these lists (and no one else can meanwhile), so they stay what the database holds.
+    items = list(subscription.seat_items.all())
+    pending = _pending_open(subscription)
     while subscription.status != Subscription.Status.CANCELED:
-        items = list(subscription.seat_items.all())
-        day = _next_due_day(subscription, items, on)
+        day = _next_due_day(subscription, items, pending, on)
         if day is None:
             break
         renew_base = subscription.current_period_end == day
         if renew_base or any(item.period_end == day for item in items):
-            _renew_on(subscription=subscription, day=day, at=at, renew_base=renew_base, items=items)
+            _renew_on(
+                subscription=subscription,
+                day=day,
+                at=at,
+                renew_base=renew_base,
+                items=items,
+                pending=pending,
+            )
         else:
-            _invoice_pending(subscription=subscription, day=day, at=at)
+            _invoice_pending(subscription=subscription, day=day, at=at, pending=pending)
     return subscription
 
 
