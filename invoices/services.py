@@ -20,7 +20,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from billing.domain.lines import LineDraft, totals, without_zero_lines
@@ -58,6 +58,27 @@ def _lock_sequence(organization: Organization) -> DocumentSequence:
     except DocumentSequence.DoesNotExist:
         DocumentSequence.objects.get_or_create(organization=organization)  # the customer's first document
         return DocumentSequence.objects.select_for_update().get(organization=organization)
+
+
+def _next_invoice_number(organization: Organization) -> int:
+    """Count the customer's next invoice number and return it; the row lock it takes holds to
+    the end of the issuing transaction, so a rollback gives the number back.
+
+    One UPDATE ... RETURNING instead of SELECT ... FOR UPDATE, then UPDATE: the same lock,
+    one round trip fewer per invoice.
+    """
+    table = connection.ops.quote_name(DocumentSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_invoice_number = last_invoice_number + 1"
+            " WHERE organization_id = %s RETURNING last_invoice_number",
+            [organization.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        DocumentSequence.objects.get_or_create(organization=organization)  # the customer's first document
+        return _next_invoice_number(organization)
+    return row[0]
 
 
 def credit_balance_minor(*, organization: Organization, currency: str) -> int:
@@ -143,17 +164,16 @@ def invoice_issue(
         customer_vat_id=organization.vat_id,
     )
     money = totals(lines, treatment.rate)
-    sequence = _lock_sequence(organization)
+    number = _next_invoice_number(organization)
+    # Read under the sequence's lock: no other document of this customer can use it meanwhile.
     balance = credit_balance_minor(organization=organization, currency=currency)
     applied = max(0, min(balance, money.total_minor))
-    sequence.last_invoice_number += 1
-    sequence.save(update_fields=["last_invoice_number"])
     amount_due = money.total_minor - applied
     invoice = Invoice.objects.create(
         organization=organization,
         subscription=subscription,
-        number=f"{organization.customer_code}-{sequence.last_invoice_number:04d}",
-        sequence=sequence.last_invoice_number,
+        number=f"{organization.customer_code}-{number:04d}",
+        sequence=number,
         reason=reason,
         issued_on=issued_on,
         currency=currency,
