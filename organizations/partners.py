@@ -38,12 +38,17 @@ class PartnerRequired(RuleViolation):
 def bill_to_for(organization: Organization) -> Organization:
     """Who an invoice for `organization` is addressed to now: its partner under an internal
     agreement, else the organization itself (billing passes it to invoices.invoice_issue)."""
-    link = (
-        PartnerLink.objects.select_related("partner")
-        .filter(organization=organization, ended_at__isnull=True, agreement=Agreement.INTERNAL)
+    # Every invoice asks and most organizations have no partner: the id alone, without the
+    # model's ordering (it joins the client's row; there is at most one active link).
+    partner_id = (
+        PartnerLink.objects.filter(
+            organization=organization, ended_at__isnull=True, agreement=Agreement.INTERNAL
+        )
+        .order_by()
+        .values_list("partner_id", flat=True)
         .first()
     )
-    return link.partner if link is not None else organization
+    return organization if partner_id is None else Organization.objects.get(pk=partner_id)
 
 
 def link_active(*, organization: Organization) -> PartnerLink | None:
