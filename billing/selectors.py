@@ -4,7 +4,8 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from config.clock import today_in
 from invoices.services import credit_balance_minor
@@ -44,6 +45,27 @@ def members_by_interval(*, organization: Organization) -> dict[str, int]:
 def seats_total(*, subscription: Subscription) -> int:
     paid = SeatItem.objects.filter(subscription=subscription).aggregate(total=Sum("quantity"))["total"] or 0
     return subscription.plan.included_seats + paid
+
+
+def seat_summary_expressions(subscription_ref: str = "pk", organization_ref: str = "organization_id") -> dict:
+    """`seats_total` and the active-member count as expressions on a Subscription query, for
+    reads that must stay one query (entitlements); a test holds them equal to seat_summary."""
+    paid = (
+        SeatItem.objects.filter(subscription_id=OuterRef(subscription_ref))
+        .values("subscription_id")
+        .annotate(total=Sum("quantity"))
+        .values("total")
+    )
+    members = (
+        Membership.objects.filter(organization_id=OuterRef(organization_ref), removed_at__isnull=True)
+        .values("organization_id")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    return {
+        "seats": F("plan__included_seats") + Coalesce(Subquery(paid[:1]), 0),
+        "members": Coalesce(Subquery(members[:1]), 0),
+    }
 
 
 @dataclass(frozen=True)

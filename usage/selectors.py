@@ -17,8 +17,8 @@ from django.db.models.functions import TruncDate, TruncMonth
 
 from billing.domain.periods import MONTH, add_months, period_containing, period_index, period_start
 from billing.models import Meter, PlanLimit, Subscription
-from billing.payments.selectors import payment_blocked, payment_blocked_expression
-from billing.selectors import seat_summary
+from billing.payments.selectors import payment_blocked_expression
+from billing.selectors import seat_summary_expressions
 from organizations.models import Organization
 
 from . import domain as D
@@ -150,18 +150,24 @@ _SECRET_HASH = "\x00secret-hash"
 
 @functools.cache
 def _entitlement_query(meters: tuple[str, ...], alias: str) -> CompiledQuery:
-    """The live subscription, annotated with each meter's limit, hardness and rollup value for
-    the stored current period, and whether payments block usage: ONE query, compiled once."""
+    """The live subscription, annotated with each meter's limit, hardness and use (the rollup
+    for the stored current period; for seats, active members against seats held), and whether
+    payments block usage: ONE query, compiled once."""
     annotations = {
         "plan_interval": F("plan__interval"),
         "plan_name": F("plan__name"),
         "payment_blocked": payment_blocked_expression(OuterRef("organization_id")),
     }
     for meter in meters:
-        annotations[f"{meter}__limit"] = _limit_subquery(meter, "limit")
         annotations[f"{meter}__hard"] = _limit_subquery(meter, "hard")
         annotations[f"{meter}__has_limit"] = _limit_subquery(meter, "id")
-        annotations[f"{meter}__used"] = _used_subquery(meter)
+        if meter == D.SEATS:
+            seats = seat_summary_expressions()
+            annotations[f"{meter}__limit"] = seats["seats"]
+            annotations[f"{meter}__used"] = seats["members"]
+        else:
+            annotations[f"{meter}__limit"] = _limit_subquery(meter, "limit")
+            annotations[f"{meter}__used"] = _used_subquery(meter)
     queryset = (
         Subscription.objects.using(alias)
         .filter(organization_id=_ORGANIZATION)
@@ -173,10 +179,14 @@ def _entitlement_query(meters: tuple[str, ...], alias: str) -> CompiledQuery:
     return CompiledQuery.of(queryset, organization_id=_ORGANIZATION)
 
 
-def _reported_entitlements(
+def _entitlements(
     *, organization: Organization, meters: list[str], quantity: int, on: dt.date
 ) -> tuple[list[Entitlement], dict]:
-    """Entitlements of reported meters from ONE query (`_entitlement_query`)."""
+    """Entitlements of `meters` from ONE query (`_entitlement_query`).
+
+    Seats: used = active members, limit = seats the organization holds (included + paid),
+    hard unless the plan's seat limit row says soft. Derived from the seats data, never reported.
+    """
     row = _entitlement_query(tuple(meters), router.db_for_read(Subscription)).first(
         organization_id=organization.pk
     )
@@ -184,7 +194,11 @@ def _reported_entitlements(
     if row is None:
         start, end = period_containing(NO_PLAN_ANCHOR, MONTH, on)
         for meter in meters:
-            used = _rollup_used(organization=organization, meter=meter, period_start_on=start)
+            used = (
+                0
+                if meter == D.SEATS
+                else _rollup_used(organization=organization, meter=meter, period_start_on=start)
+            )
             results.append(_entitlement(meter, 0, True, used, quantity, end))
         return results, {"plan_name": None, "period_start": start, "period_end": end}
     start, end = row["current_period_start"], row["current_period_end"]
@@ -195,7 +209,10 @@ def _reported_entitlements(
         used = row[f"{meter}__used"] or 0
         if stale and meter in D.PERIOD_METERS:
             used = _rollup_used(organization=organization, meter=meter, period_start_on=start)
-        if row[f"{meter}__has_limit"] is None:
+        if meter == D.SEATS:
+            limit = row[f"{meter}__limit"]
+            hard = True if row[f"{meter}__has_limit"] is None else bool(row[f"{meter}__hard"])
+        elif row[f"{meter}__has_limit"] is None:
             limit, hard = None, False
         else:
             limit, hard = row[f"{meter}__limit"], bool(row[f"{meter}__hard"])
@@ -216,37 +233,16 @@ def _entitlement(meter, limit, hard, used, quantity, period_end, *, blocked: boo
     )
 
 
-def _seat_entitlement(*, organization: Organization, quantity: int) -> Entitlement:
-    """Seats: used = active members, limit = seats the organization has (included + paid),
-    hard unless the plan's seat limit row says soft. Derived from the seats data, never reported."""
-    summary = seat_summary(organization=organization)
-    if summary is None:
-        return _entitlement(D.SEATS, 0, True, 0, quantity, None)
-    row = (
-        PlanLimit.objects.filter(plan__subscriptions__organization=organization, meter=D.SEATS)
-        .exclude(plan__subscriptions__status=Subscription.Status.CANCELED)
-        .values("hard")
-        .first()
-    )
-    hard = True if row is None else row["hard"]
-    blocked = payment_blocked(organization)
-    return _entitlement(D.SEATS, summary.seats, hard, summary.members, quantity, None, blocked=blocked)
-
-
 def entitlement(*, organization: Organization, meter: str, quantity: int, on: dt.date) -> Entitlement:
     """May the organization use `quantity` more of `meter` on date `on` (the organization's date)?"""
-    if meter == D.SEATS:
-        return _seat_entitlement(organization=organization, quantity=quantity)
-    results, _ = _reported_entitlements(organization=organization, meters=[meter], quantity=quantity, on=on)
+    results, _ = _entitlements(organization=organization, meters=[meter], quantity=quantity, on=on)
     return results[0]
 
 
 def entitlements_all(*, organization: Organization, on: dt.date) -> list[Entitlement]:
-    """All four meters, in catalogue order."""
-    results, _ = _reported_entitlements(
-        organization=organization, meters=list(D.REPORTED_METERS), quantity=0, on=on
-    )
-    return [*results, _seat_entitlement(organization=organization, quantity=0)]
+    """All four meters, in catalogue order, from one query."""
+    results, _ = _entitlements(organization=organization, meters=list(D.ALL_METERS), quantity=0, on=on)
+    return results
 
 
 # The overview's usage card -------------------------------------------------------------------
@@ -266,10 +262,7 @@ class UsageOverview:
 
 
 def usage_overview(*, organization: Organization, on: dt.date) -> UsageOverview:
-    results, period = _reported_entitlements(
-        organization=organization, meters=list(D.REPORTED_METERS), quantity=0, on=on
-    )
-    meters = [*results, _seat_entitlement(organization=organization, quantity=0)]
+    meters, period = _entitlements(organization=organization, meters=list(D.ALL_METERS), quantity=0, on=on)
     return UsageOverview(
         plan_name=period["plan_name"],
         period_start=period["period_start"],

@@ -5,11 +5,14 @@ from decimal import Decimal
 
 import pytest
 
+from billing.models import PlanLimit, SeatItem
+from billing.selectors import seat_summary
+from tests.factories import MembershipFactory, OrganizationFactory
 from usage import selectors
 from usage.models import ModelPrice
 from usage.services import usage_record_batch
 
-from .conftest import AT, ON, PERIOD_END, event, subscribe
+from .conftest import AT, ON, PERIOD_END, PERIOD_START, event, subscribe
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +85,54 @@ def test_seats_come_from_the_team(organization, subscription):
     seats = selectors.entitlement(organization=organization, meter="seats", quantity=1, on=ON)
     assert (seats.limit, seats.used, seats.allowed) == (3, 1, True)
     assert not selectors.entitlement(organization=organization, meter="seats", quantity=3, on=ON).allowed
+
+
+def test_all_four_meters_and_the_overview_are_one_query(
+    organization, subscription, django_assert_num_queries
+):
+    with django_assert_num_queries(1):
+        assert len(selectors.entitlements_all(organization=organization, on=ON)) == 4
+    with django_assert_num_queries(1):
+        selectors.usage_overview(organization=organization, on=ON)
+    with django_assert_num_queries(1):
+        selectors.entitlement(organization=organization, meter="seats", quantity=1, on=ON)
+
+
+def test_the_seat_meter_agrees_with_the_seat_summary(organization, subscription):
+    """The one-query seat numbers are written as query expressions; they must say what
+    billing.selectors.seat_summary says, as seats are bought and members come and go."""
+
+    def both():
+        summary = seat_summary(organization=organization)
+        meter = selectors.entitlement(organization=organization, meter="seats", quantity=1, on=ON)
+        return (summary.seats, summary.members), (meter.limit, meter.used)
+
+    assert both()[0] == both()[1] == (3, 1)
+    SeatItem.objects.create(
+        organization=organization,
+        subscription=subscription,
+        interval="month",
+        quantity=4,
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
+    )
+    SeatItem.objects.create(
+        organization=organization,
+        subscription=subscription,
+        interval="year",
+        quantity=2,
+        period_start=PERIOD_START,
+        period_end=dt.date(2027, 5, 1),
+    )
+    members = MembershipFactory.create_batch(3, organization=organization)
+    members[0].removed_at = AT
+    members[0].save()
+    MembershipFactory(organization=OrganizationFactory())  # someone else's member counts for nobody
+    assert both()[0] == both()[1] == (9, 3)
+
+    PlanLimit.objects.create(plan=subscription.plan, meter="seats", limit=None, hard=False)
+    soft = selectors.entitlement(organization=organization, meter="seats", quantity=100, on=ON)
+    assert (soft.limit, soft.hard, soft.allowed) == (9, False, True)
 
 
 def test_overview_has_four_meters_and_the_highest_percent(organization, subscription):
