@@ -49,9 +49,10 @@ def renew_subscriptions(subscription_ids: list[int]) -> None:
     which retries a transient error and otherwise fails visibly; the next hourly run finds
     it still due.
     """
+    live = _live_subscriptions(subscription_ids)
     for subscription_id in subscription_ids:
         try:
-            _renew(subscription_id)
+            _renew(subscription_id, live=live)
         except Exception:
             logger.warning("renewal of subscription %s failed; queued alone", subscription_id, exc_info=True)
             if not connection.in_atomic_block:
@@ -77,13 +78,36 @@ def renew_subscription(subscription_id: int) -> None:
     _renew(subscription_id)
 
 
-def _renew(subscription_id: int) -> None:
-    subscription = (
+def _live(subscription_ids):
+    return (
         Subscription.objects.select_related("organization")
         .exclude(status=Subscription.Status.CANCELED)
-        .filter(pk=subscription_id)
-        .first()
+        .filter(pk__in=subscription_ids)
     )
+
+
+def _live_subscriptions(subscription_ids: list[int]) -> dict[int, Subscription] | None:
+    """The batch's live subscriptions with their organizations, in one read (a renewal needs
+    its organization's time zone before it locks its row); None when the read fails, and
+    each renewal then reads its own (and fails, and is queued alone, on its own)."""
+    try:
+        return {subscription.pk: subscription for subscription in _live(subscription_ids)}
+    except Exception:
+        logger.warning("reading a renewal batch failed; renewing one by one", exc_info=True)
+        if not connection.in_atomic_block:
+            close_old_connections()
+        return None
+
+
+def _renew(subscription_id: int, *, live: dict[int, Subscription] | None = None) -> None:
+    # Of this read only the id, the time zone and "not canceled" are used; the renewal locks
+    # and re-reads the row (a subscription canceled meanwhile renews nothing). A batch reads
+    # ahead by up to a batch's run: a time zone changed meanwhile gives the old zone's date,
+    # as a change made just after the renewal would.
+    if live is None:
+        subscription = _live([subscription_id]).first()
+    else:
+        subscription = live.get(subscription_id)
     if subscription is None:
         return
     at = clock.now()
