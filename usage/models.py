@@ -58,7 +58,8 @@ class UsageEventKey(models.Model):
 
     Like `UsageEvent`, no database foreign key: its check ran once per ingested event (a
     thousand key-share locks on the organization row per batch). The primary key, which
-    starts with organization_id, serves lookups by organization, so no second index.
+    starts with organization_id, serves lookups by organization, so no second index. On
+    PostgreSQL event_id compares byte by byte (COLLATE "C", migration 0003).
     """
 
     pk = models.CompositePrimaryKey("organization_id", "event_id")

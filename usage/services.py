@@ -93,7 +93,7 @@ WITH input AS (
         AS t(event_id, meter, quantity, occurred_at, model, action)
 ), claimed AS (
     INSERT INTO usage_usageeventkey (organization_id, event_id)
-    SELECT %b, event_id FROM input ORDER BY event_id
+    SELECT %b, event_id FROM input ORDER BY event_id COLLATE "C"
     ON CONFLICT DO NOTHING
     RETURNING event_id
 )
