@@ -102,7 +102,8 @@ def copy_distinct(organization_id: int, distinct: list[dict]) -> float:
     with psycopg.connect(usage_common.BENCH_URL, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS usage_bench_copy")
         conn.execute(
-            "CREATE TABLE usage_bench_copy (organization_id bigint NOT NULL, event_id varchar(128) NOT NULL,"
+            "CREATE TABLE usage_bench_copy (organization_id bigint NOT NULL,"
+            ' event_id varchar(128) COLLATE "C" NOT NULL,'  # as in usage_usageeventkey
             " meter varchar(16) NOT NULL, quantity bigint NOT NULL, occurred_at timestamptz NOT NULL,"
             " model varchar(64) NOT NULL, action varchar(64) NOT NULL)"
         )
