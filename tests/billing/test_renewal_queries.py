@@ -1,0 +1,72 @@
+"""What a renewal costs in database round trips: the hourly run renews every customer, so a
+query added to this path is paid thousands of times (bench/renewals.py). Each test also
+checks what was issued, so a cheaper path cannot pass by doing less."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from billing.models import Plan, SeatLedgerEntry
+from billing.services import subscription_create, subscription_renew
+from invoices.models import Invoice, Reason
+from tests.factories import OrganizationFactory
+
+AT = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+
+
+def team_plan() -> Plan:
+    return Plan.objects.create(
+        code="team",
+        name="Team",
+        interval="month",
+        base_price_minor=4_900,
+        seat_price_minor=1_200,
+        included_seats=3,
+    )
+
+
+def statements(captured) -> list[str]:
+    """The statements sent, without the test's own savepoints around the service's atomic block."""
+    return [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
+
+
+@pytest.mark.django_db
+def test_a_renewal_reads_and_writes_in_thirteen_statements():
+    """Lock (with plan and organization), the plan's seat prices, the seat items, the open
+    pending charges, the members; the seat item, its ledger row, the subscription's period;
+    the bill-to party, the invoice number, the credit balance, the invoice and its lines."""
+    subscription = subscription_create(
+        organization=OrganizationFactory(), plan=team_plan(), start_on=dt.date(2026, 1, 1), at=AT, seats=5
+    )
+
+    with CaptureQueriesContext(connection) as captured:
+        subscription_renew(subscription=subscription, on=dt.date(2026, 2, 1), at=AT)
+
+    assert len(statements(captured)) == 13, "\n".join(statements(captured))
+    renewal = Invoice.objects.get(subscription=subscription, reason=Reason.SUBSCRIPTION_CYCLE)
+    assert (renewal.period_start, renewal.period_end) == (dt.date(2026, 2, 1), dt.date(2026, 3, 1))
+    assert renewal.subtotal_minor == 4_900  # in_use: one member, so no paid seat is renewed
+    ledger = SeatLedgerEntry.objects.filter(subscription=subscription).order_by("pk").last()
+    assert (ledger.reason, ledger.delta, ledger.total_seats_after) == ("renewal", -2, 3)
+
+
+@pytest.mark.django_db
+def test_catching_up_reads_the_subscription_once_and_writes_each_day():
+    """Two months behind: the subscription, its items and its pending charges are read once;
+    the second day counts the members again (an interval change may have moved them) and
+    issues its invoice, with no ledger row (the seats stay at 0)."""
+    subscription = subscription_create(
+        organization=OrganizationFactory(), plan=team_plan(), start_on=dt.date(2026, 1, 1), at=AT, seats=5
+    )
+
+    with CaptureQueriesContext(connection) as captured:
+        subscription_renew(subscription=subscription, on=dt.date(2026, 3, 1), at=AT)
+
+    renewals = Invoice.objects.filter(subscription=subscription, reason=Reason.SUBSCRIPTION_CYCLE)
+    assert sorted(renewals.values_list("period_start", flat=True)) == [
+        dt.date(2026, 2, 1),
+        dt.date(2026, 3, 1),
+    ]
+    assert len(statements(captured)) == 13 + 8, "\n".join(statements(captured))
