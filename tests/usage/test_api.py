@@ -1,12 +1,15 @@
 """The usage API: API key authentication, ingestion results, entitlements, statistics, schema."""
 
+import json
 from unittest import mock
 
 import pytest
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from organizations.models import Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from usage.api import EntitlementCheckMiddleware
 from usage.models import ApiKey, UsagePeriodTotal
 from usage.services import api_key_create, api_key_revoke
 
@@ -114,6 +117,53 @@ def test_entitlements_with_the_organizations_key(organization, subscription, api
     }
     assert client_with(api_key).get(f"{base}/bananas").status_code == 404
     assert client_with(api_key).get(f"{base}/ai_tokens?quantity=-1").status_code == 400
+
+
+def test_a_key_holders_check_is_answered_before_the_stack_with_the_views_answer(
+    organization, subscription, api_key, owner, django_assert_num_queries
+):
+    """EntitlementCheckMiddleware answers the hot path itself; every other case, and every
+    error, goes on to EntitlementDetailApi. Both give the same body for the same question."""
+    client_with(api_key).post(EVENTS_URL, {"events": [event("a", 400)]}, format="json")
+    path = f"/api/v1/organizations/{organization.pk}/entitlements/ai_tokens"
+    factory = RequestFactory()
+
+    def view_must_not_run(request):
+        raise AssertionError("went on to the view")
+
+    middleware = EntitlementCheckMiddleware(view_must_not_run)
+    with django_assert_num_queries(2):  # the key, the entitlement
+        fast = middleware(factory.get(path, {"quantity": "7"}, HTTP_AUTHORIZATION=f"Bearer {api_key}"))
+    assert fast.status_code == 200 and fast["Content-Type"] == "application/json"
+    member = APIClient()
+    member.force_login(owner)
+    assert json.loads(fast.content) == member.get(f"{path}?quantity=7").json()  # the view, by session
+    assert json.loads(fast.content)["used"] == 400
+
+    # Through the whole stack: SecurityMiddleware's headers are on the shortcut's answer too.
+    answer = client_with(api_key).get(path)
+    assert answer.status_code == 200 and answer["X-Content-Type-Options"] == "nosniff"
+
+    key, revoked = api_key_create(organization=organization, name="Old", at=AT, acting_user=owner)
+    api_key_revoke(api_key=key, at=AT, acting_user=owner)
+    other = OrganizationFactory()
+    passed_on = []
+    middleware = EntitlementCheckMiddleware(lambda request: passed_on.append(request.path) or "view")
+    for asked, secret in [
+        (f"{path}?quantity=-1", api_key),
+        (f"{path}?quantity=lots", api_key),
+        (path.replace("ai_tokens", "bananas"), api_key),
+        (path.replace(str(organization.pk), str(other.pk)), api_key),
+        (path, revoked),
+        (path, "sbk_unknown"),
+        (path, None),
+    ]:
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {secret}"} if secret else {}
+        assert middleware(factory.get(asked, **headers)) == "view", asked
+    assert middleware(factory.post(path, HTTP_AUTHORIZATION=f"Bearer {api_key}")) == "view"
+    assert len(passed_on) == 8
+    assert client_with(revoked).get(path).status_code == 401
+    assert client_with(api_key).get(path.replace(str(organization.pk), str(other.pk))).status_code == 404
 
 
 def test_another_organizations_key_gets_404(organization, subscription, owner):
