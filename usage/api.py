@@ -48,30 +48,26 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode("latin-1").split()
-        if not header or header[0] != self.keyword:
-            return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Send the API key as 'Authorization: Bearer <key>'.")
-        api_key = selectors.api_key_by_hash(secret_hash=api_key_hash(header[1]))
-        if api_key is None:
-            raise exceptions.AuthenticationFailed("Unknown API key.")
-        if api_key.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This API key was revoked; ask an owner for a new one.")
-        api_key_touch(api_key=api_key, at=clock.now())
-        return ApiKeyClient(api_key), api_key
+        api_key, problem = self.key_from(request)
+        if problem:
+            raise exceptions.AuthenticationFailed(problem)
+        return None if api_key is None else (ApiKeyClient(api_key), api_key)
 
     @classmethod
-    def usable_key(cls, request) -> ApiKey | None:
-        """The request's key when `authenticate` would accept it; None for anything else."""
+    def key_from(cls, request) -> tuple[ApiKey | None, str]:
+        """(key, "") for a usable key, (None, why) when refused, (None, "") without a Bearer header."""
         header = request.META.get("HTTP_AUTHORIZATION", "").split()
-        if len(header) != 2 or header[0] != cls.keyword:
-            return None
+        if not header or header[0] != cls.keyword:
+            return None, ""
+        if len(header) != 2:
+            return None, "Send the API key as 'Authorization: Bearer <key>'."
         api_key = selectors.api_key_by_hash(secret_hash=api_key_hash(header[1]))
-        if api_key is None or api_key.revoked_at is not None:
-            return None
+        if api_key is None:
+            return None, "Unknown API key."
+        if api_key.revoked_at is not None:
+            return None, "This API key was revoked; ask an owner for a new one."
         api_key_touch(api_key=api_key, at=clock.now())
-        return api_key
+        return api_key, ""
 
     def authenticate_header(self, request):
         return self.keyword
@@ -350,7 +346,7 @@ class EntitlementCheckMiddleware:
         if match is None or request.method != "GET":
             return self.get_response(request)
         request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check it
-        api_key = ApiKeyAuthentication.usable_key(request)
+        api_key, _problem = ApiKeyAuthentication.key_from(request)
         quantity = asked_quantity(request.GET.get("quantity", "1"))
         if (
             api_key is None
