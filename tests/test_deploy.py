@@ -294,3 +294,23 @@ def test_check_deploy_passes_with_production_settings():
     assert result.returncode == 0, output
     assert "System check identified no issues" in result.stdout, output
     assert "WARNING" not in output.upper(), output
+
+
+def test_documents_go_to_their_own_queue_which_the_worker_reads(compose):
+    """PDFs and their e-mails wait in `documents`, never among renewals in the default queue."""
+    from celery.app.routes import prepare
+
+    from config.settings import base
+
+    routes = prepare(base.CELERY_TASK_ROUTES)
+
+    def queue_of(task_name):
+        return next((found["queue"] for route in routes if (found := route(task_name))), "celery")
+
+    assert queue_of("invoices.document_pdf_render") == queue_of("invoices.document_email_send") == "documents"
+    assert (
+        queue_of("billing.tasks.renew_subscriptions")
+        == queue_of("billing.payments.tasks.invoice_charge")
+        == "celery"
+    )
+    assert "--queues celery,documents" in command_text(compose["services"]["worker"])

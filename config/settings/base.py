@@ -127,7 +127,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 # PDFs and their e-mails wait in their own queue, so a renewal run's rendering never holds
 # up renewals, payments or invitations (docker-compose's worker consumes both queues).
-CELERY_TASK_ROUTES = {"invoices.tasks.*": {"queue": "documents"}}
+# The pattern matches task names (invoices.document_pdf_render, ...), not module paths.
+CELERY_TASK_ROUTES = {"invoices.*": {"queue": "documents"}}
 CELERY_BEAT_SCHEDULE = {
     "renew-due-subscriptions": {
         "task": "billing.tasks.renew_due_subscriptions",
