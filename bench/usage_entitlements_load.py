@@ -76,7 +76,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes.")
-    parser.add_argument("--threads", type=int, default=4, help="Threads per gunicorn worker.")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="Threads per gunicorn worker (docker-compose runs 2)."
+    )
     parser.add_argument("--connections", type=int, default=16, help="Client keep-alive connections.")
     args = parser.parse_args()
 

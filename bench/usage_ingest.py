@@ -1,6 +1,6 @@
 """Ingestion end to end over HTTP vs. raw PostgreSQL COPY (issue 6, benchmark 1).
 
-    .venv/bin/python bench/usage_ingest.py [--events 100000] [--clients 4] [--workers 3]
+    .venv/bin/python bench/usage_ingest.py [--events 100000] [--clients 4] [--workers 3] [--threads 2]
 
 Sends `--events` events in 1,000-event batches to POST /api/v1/usage/events on gunicorn
 (production settings, PostgreSQL), 10 % of each batch (after the first) repeating ids sent
@@ -49,18 +49,22 @@ def make_batches(total: int, now: dt.datetime, rng: random.Random) -> tuple[list
 
 def warm_up(url: str, secret: str, workers: int) -> None:
     """Untimed: a few empty batches per worker, so each worker process has loaded its code,
-    URL patterns and database connection before the clock starts, as a server in service has."""
+    URL patterns and database connection before the clock starts, as a server in service has.
+    A new connection each (no keep-alive), so that every worker gets some."""
     import requests
 
-    with requests.Session() as session:
-        for _ in range(workers * 10):
-            response = session.post(
-                f"{url}/api/v1/usage/events",
-                data=b'{"events": []}',
-                headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
-                timeout=60,
-            )
-            response.raise_for_status()
+    for _ in range(workers * 10):
+        response = requests.post(
+            f"{url}/api/v1/usage/events",
+            data=b'{"events": []}',
+            headers={
+                "Authorization": f"Bearer {secret}",
+                "Content-Type": "application/json",
+                "Connection": "close",
+            },
+            timeout=60,
+        )
+        response.raise_for_status()
 
 
 def send_all(url: str, secret: str, bodies: list[bytes], clients: int) -> tuple[float, dict]:
@@ -142,6 +146,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=4, help="Concurrent HTTP clients (threads).")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes.")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="Threads per gunicorn worker (docker-compose runs 2)."
+    )
     args = parser.parse_args()
 
     usage_common.setup_django()
@@ -154,13 +161,13 @@ def main() -> None:
     sent = len(bodies) * BATCH
     print(f"{sent:,} events in {len(bodies)} batches of {BATCH:,} ({sent - len(distinct):,} repeated ids)")
 
-    with usage_common.Server(workers=args.workers) as server:
+    with usage_common.Server(workers=args.workers, threads=args.threads) as server:
         warm_up(server.url, secret, args.workers)
         elapsed, totals = send_all(server.url, secret, bodies, args.clients)
     http_rate = sent / elapsed
     print(
         f"HTTP  : {elapsed:6.2f}s  {http_rate:9,.0f} events/s"
-        f"  ({args.clients} clients, {args.workers} workers;"
+        f"  ({args.clients} clients, {args.workers} workers x {args.threads} threads;"
         f" accepted {totals['accepted']:,}, duplicates {totals['duplicates']:,},"
         f" rejected {totals['rejected']:,}, failed requests {totals['errors']})"
     )
