@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/seatbill
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install system-deps services run demo test lint fmt scenarios bench clean
+.PHONY: install system-deps services run demo test lint fmt scenarios bench bench-usage clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "==> Python environment in $(VENV) (pinned by constraints.txt)"
@@ -63,6 +63,12 @@ scenarios: $(STAMP)
 
 bench: $(STAMP) services
 	@DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/renewals.py
+
+# The usage benchmarks (issue 6): ingestion vs COPY, entitlements under load, 10 M raw events.
+bench-usage: $(STAMP) services
+	@$(BIN)/python bench/usage_ingest.py --events 300000
+	@$(BIN)/python bench/usage_entitlements_load.py --rate 500 --seconds 20
+	@$(BIN)/python bench/usage_overview_scale.py --events 10000000
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .
