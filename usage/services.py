@@ -109,16 +109,22 @@ RETURNING event_id
 """
 
 
+def _binary_cursor() -> psycopg.Cursor:
+    """A server-binding psycopg cursor on Django's connection, inside its transaction.
+
+    Django's cursors bind parameters client-side, as SQL text; quoting 1,000-element arrays
+    that way cost more than PostgreSQL's whole insert. This one sends them in binary (%b).
+    """
+    return psycopg.Cursor(connection.connection)
+
+
 def _insert_new_events(*, organization_id: int, firsts: dict, at: dt.datetime) -> set[str]:
     """Claim the batch's distinct ids (sorted, so concurrent batches wait in one order) and
     insert the raw events of the ids that were new; return those ids."""
     event_ids = sorted(firsts)
     if connection.vendor == "postgresql":
         events = [firsts[event_id][0] for event_id in event_ids]
-        # Django's cursors bind parameters client-side, as SQL text; quoting six 1,000-element
-        # arrays that way costs more than PostgreSQL's whole insert. A server-binding cursor on
-        # the same connection (same transaction) sends them in binary.
-        with psycopg.Cursor(connection.connection) as binary_cursor:
+        with _binary_cursor() as binary_cursor:
             binary_cursor.execute(
                 _INSERT_EVENTS_PG,
                 [
@@ -169,8 +175,9 @@ _DAILY_COLUMNS = (
 
 def _add_to_rollup(table: str, columns, *, organization_id: int, rows: list, returning: str = "") -> list:
     """Upsert (key..., amount) rows, sorted by key, into `table`, adding each amount to the stored
-    one. PostgreSQL gets one array per column in binary, a short statement psycopg prepares
-    once; SQLite a VALUES list."""
+    one. PostgreSQL gets one array per column in binary: a short statement whose parsing psycopg
+    caches (a VALUES list of hundreds of parameters was parsed again on every batch); SQLite a
+    VALUES list."""
     names = [name for name, _type in columns]
     keys, amount = ", ".join(["organization_id", *names[:-1]]), names[-1]
     conflict = f" ON CONFLICT ({keys}) DO UPDATE SET {amount} = {table}.{amount} + EXCLUDED.{amount}" + (
@@ -184,7 +191,7 @@ def _add_to_rollup(table: str, columns, *, organization_id: int, rows: list, ret
             f" SELECT %b, {', '.join(names)} FROM unnest({arrays})"
             f" WITH ORDINALITY AS t({', '.join(names)}, position) ORDER BY position" + conflict
         )
-        with psycopg.Cursor(connection.connection) as cursor:  # binary: see _insert_new_events
+        with _binary_cursor() as cursor:
             cursor.execute(sql, [organization_id, *([row[i] for row in rows] for i in range(len(names)))])
             return cursor.fetchall() if returning else []
     found = []
