@@ -1,12 +1,12 @@
 """Usage writes: recording batches of events with their rollups, API keys, limit alerts.
 
-Recording a batch, in one transaction:
-1. claim the event ids in `usage_usageeventkey` with INSERT ... ON CONFLICT DO NOTHING
-   RETURNING, ids sorted: an id counts only if its key row is new, so replays and
-   concurrent repeats count once;
-2. insert the raw events of the claimed ids;
+Recording a batch, in one transaction (on PostgreSQL, three statements):
+1. claim the event ids in `usage_usageeventkey` with INSERT ... ON CONFLICT DO NOTHING,
+   ids sorted: an id counts only if its key row is new, so replays and concurrent repeats
+   count once;
+2. store the raw events of the claimed ids (PostgreSQL: binary COPY);
 3. sum the new events per rollup key and upsert each rollup in sorted key order, so every
-   connection takes row locks in the same order (no deadlocks), one statement per table;
+   connection takes row locks in the same order (no deadlocks);
 4. mark and e-mail 80 % / 100 % of a limit once per period (a unique sent-marker row).
 Usage that happened is always recorded: limits are answered by entitlements, never here.
 """
@@ -87,28 +87,6 @@ def _claim_event_ids(cursor, *, organization_id: int, event_ids: list[str]) -> s
     return claimed
 
 
-# PostgreSQL: claim the ids and insert the raw events of the new ones in one statement, the
-# batch passed as one array per column (no per-row parameters to bind), in binary (%b).
-_INSERT_EVENTS_PG = """
-WITH input AS (
-    SELECT * FROM unnest(
-        %b::varchar[], %b::varchar[], %b::bigint[], %b::timestamptz[], %b::varchar[], %b::varchar[]
-    )
-        AS t(event_id, meter, quantity, occurred_at, model, action)
-), claimed AS (
-    INSERT INTO usage_usageeventkey (organization_id, event_id)
-    SELECT %b, event_id FROM input ORDER BY event_id COLLATE "C"
-    ON CONFLICT DO NOTHING
-    RETURNING event_id
-)
-INSERT INTO usage_usageevent
-    (organization_id, event_id, meter, quantity, occurred_at, model, action, received_at)
-SELECT %b, input.event_id, input.meter, input.quantity, input.occurred_at, input.model, input.action, %b
-FROM input JOIN claimed USING (event_id)
-RETURNING event_id
-"""
-
-
 def _binary_cursor() -> psycopg.Cursor:
     """A server-binding psycopg cursor on Django's connection, inside its transaction.
 
@@ -118,30 +96,133 @@ def _binary_cursor() -> psycopg.Cursor:
     return psycopg.Cursor(connection.connection)
 
 
-def _insert_new_events(*, organization_id: int, firsts: dict, at: dt.datetime) -> set[str]:
-    """Claim the batch's distinct ids (sorted, so concurrent batches wait in one order) and
-    insert the raw events of the ids that were new; return those ids."""
+# PostgreSQL, step 1: take the organization's usage lock shared (ingestion runs alongside
+# itself, never alongside a rebuild: the sub-select runs once, before the first key is
+# inserted), claim the batch's ids (sorted, so concurrent batches wait in one order), passed
+# as one binary array, and answer the ids that were NOT new (usually few).
+_CLAIM_PG = f"""
+WITH claimed AS (
+    INSERT INTO usage_usageeventkey (organization_id, event_id)
+    SELECT %(organization_id)b, event_id FROM unnest(%(event_ids)b::varchar[]) AS t(event_id)
+    WHERE (SELECT pg_advisory_xact_lock_shared({ADVISORY_LOCK_CLASS}, %(organization_id)b)) IS NOT NULL
+    ORDER BY event_id COLLATE "C"
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+)
+SELECT event_id FROM unnest(%(event_ids)b::varchar[]) AS t(event_id)
+WHERE event_id NOT IN (SELECT event_id FROM claimed)
+"""
+
+# Step 2: the raw events of the new ids, by binary COPY (PostgreSQL writes them a page at a
+# time, where INSERT writes and logs each row on its own).
+_COPY_EVENTS_PG = (
+    "COPY usage_usageevent"
+    " (organization_id, event_id, meter, quantity, occurred_at, model, action, received_at)"
+    " FROM STDIN (FORMAT BINARY)"
+)
+_COPY_EVENT_TYPES = ["int8", "varchar", "varchar", "int8", "timestamptz", "varchar", "varchar", "timestamptz"]
+
+# Step 3: the batch's sums (made in Python, keys sorted) added to the three rollups, each
+# rollup's rows in that sorted order, so no two batches lock rows in opposite orders; answers
+# the period totals and counts after.
+_ADD_TO_ROLLUPS_PG = """
+WITH period AS (
+    INSERT INTO usage_usageperiodtotal AS r (organization_id, meter, period_start, total)
+    SELECT %(organization_id)b, meter, period_start, total
+    FROM unnest(%(period_meter)b::varchar[], %(period_start)b::date[], %(period_total)b::bigint[])
+        WITH ORDINALITY AS t(meter, period_start, total, position)
+    ORDER BY position
+    ON CONFLICT (organization_id, meter, period_start) DO UPDATE SET total = r.total + EXCLUDED.total
+    RETURNING meter, period_start, total
+), counter AS (
+    INSERT INTO usage_usagecounter AS r (organization_id, meter, count)
+    SELECT %(organization_id)b, meter, count
+    FROM unnest(%(counter_meter)b::varchar[], %(counter_change)b::bigint[])
+        WITH ORDINALITY AS t(meter, count, position)
+    ORDER BY position
+    ON CONFLICT (organization_id, meter) DO UPDATE SET count = r.count + EXCLUDED.count
+    RETURNING meter, count
+), daily AS (
+    INSERT INTO usage_usagedailytotal AS r (organization_id, day, meter, model, action, quantity)
+    SELECT %(organization_id)b, day, meter, model, action, quantity
+    FROM unnest(
+        %(daily_day)b::date[], %(daily_meter)b::varchar[], %(daily_model)b::varchar[],
+        %(daily_action)b::varchar[], %(daily_quantity)b::bigint[]
+    ) WITH ORDINALITY AS t(day, meter, model, action, quantity, position)
+    ORDER BY position
+    ON CONFLICT (organization_id, day, meter, model, action)
+    DO UPDATE SET quantity = r.quantity + EXCLUDED.quantity
+)
+SELECT meter, period_start, total FROM period
+UNION ALL SELECT meter, NULL, count FROM counter
+"""
+
+
+class Recorded(NamedTuple):
+    claimed: set[str]  # the ids that were new: counted now
+    period_after: dict  # (meter, period start) -> the period's total after the batch
+    counts_after: dict  # meter -> the count after the batch
+
+
+def _record_new_events(*, organization_id: int, firsts: dict, at: dt.datetime) -> Recorded:
+    """Count the batch's distinct events (event id -> (event, local day, period start)) that
+    the organization never sent before: store them raw and add them to the rollups."""
+    if connection.vendor != "postgresql":
+        return _record_new_events_portable(organization_id=organization_id, firsts=firsts, at=at)
     event_ids = sorted(firsts)
-    if connection.vendor == "postgresql":
-        events = [firsts[event_id][0] for event_id in event_ids]
-        with _binary_cursor() as binary_cursor:
-            binary_cursor.execute(
-                _INSERT_EVENTS_PG,
-                [
-                    event_ids,
-                    [e.meter for e in events],
-                    [e.quantity for e in events],
-                    [e.occurred_at for e in events],
-                    [e.model for e in events],
-                    [e.action for e in events],
-                    organization_id,
-                    organization_id,
-                    at,
-                ],
-            )
-            return {row[0] for row in binary_cursor.fetchall()}
+    with _binary_cursor() as cursor:
+        cursor.execute(_CLAIM_PG, {"organization_id": organization_id, "event_ids": event_ids})
+        not_new = {row[0] for row in cursor.fetchall()}
+        claimed = set(event_ids).difference(not_new) if not_new else set(event_ids)
+        if not claimed:
+            return Recorded(claimed, {}, {})
+        new_rows = [firsts[event_id] for event_id in event_ids if event_id in claimed]
+        with cursor.copy(_COPY_EVENTS_PG) as copy:
+            copy.set_types(_COPY_EVENT_TYPES)
+            write = copy.write_row
+            for event, _day, _start in new_rows:
+                write(
+                    (
+                        organization_id,
+                        event.event_id,
+                        event.meter,
+                        event.quantity,
+                        event.occurred_at,
+                        event.model,
+                        event.action,
+                        at,
+                    )
+                )
+        sums = D.batch_sums(new_rows)
+        cursor.execute(
+            _ADD_TO_ROLLUPS_PG,
+            {
+                "organization_id": organization_id,
+                "period_meter": [meter for (meter, _start), _total in sums.period],
+                "period_start": [start for (_meter, start), _total in sums.period],
+                "period_total": [total for _key, total in sums.period],
+                "counter_meter": [meter for meter, _change in sums.counters],
+                "counter_change": [change for _meter, change in sums.counters],
+                "daily_day": [key[0] for key, _quantity in sums.daily],
+                "daily_meter": [key[1] for key, _quantity in sums.daily],
+                "daily_model": [key[2] for key, _quantity in sums.daily],
+                "daily_action": [key[3] for key, _quantity in sums.daily],
+                "daily_quantity": [quantity for _key, quantity in sums.daily],
+            },
+        )
+        after = cursor.fetchall()
+    return Recorded(
+        claimed,
+        period_after={(meter, start): total for meter, start, total in after if start is not None},
+        counts_after={meter: count for meter, start, count in after if start is None},
+    )
+
+
+def _record_new_events_portable(*, organization_id: int, firsts: dict, at: dt.datetime) -> Recorded:
+    """The same for SQLite (the demo run): a statement per step, the sums made in Python."""
     with connection.cursor() as cursor:
-        claimed = _claim_event_ids(cursor, organization_id=organization_id, event_ids=event_ids)
+        claimed = _claim_event_ids(cursor, organization_id=organization_id, event_ids=sorted(firsts))
+    new_rows = [firsts[event_id] for event_id in sorted(claimed)]
     UsageEvent.objects.bulk_create(
         [
             UsageEvent(
@@ -154,46 +235,33 @@ def _insert_new_events(*, organization_id: int, firsts: dict, at: dt.datetime) -
                 action=event.action,
                 received_at=at,
             )
-            for event, _day, _start in (firsts[event_id] for event_id in sorted(claimed))
+            for event, _day, _start in new_rows
         ],
         batch_size=500,
     )
-    return claimed
-
-
-# Rollup columns: (name, PostgreSQL array type); the last one is the amount added.
-_PERIOD_COLUMNS = (("meter", "varchar"), ("period_start", "date"), ("total", "bigint"))
-_COUNTER_COLUMNS = (("meter", "varchar"), ("count", "bigint"))
-_DAILY_COLUMNS = (
-    ("day", "date"),
-    ("meter", "varchar"),
-    ("model", "varchar"),
-    ("action", "varchar"),
-    ("quantity", "bigint"),
-)
-
-
-def _add_to_rollup(table: str, columns, *, organization_id: int, rows: list, returning: str = "") -> list:
-    """Upsert (key..., amount) rows, sorted by key, into `table`, adding each amount to the stored
-    one. PostgreSQL gets one array per column in binary: a short statement whose parsing psycopg
-    caches (a VALUES list of hundreds of parameters was parsed again on every batch); SQLite a
-    VALUES list."""
-    names = [name for name, _type in columns]
-    keys, amount = ", ".join(["organization_id", *names[:-1]]), names[-1]
-    conflict = f" ON CONFLICT ({keys}) DO UPDATE SET {amount} = {table}.{amount} + EXCLUDED.{amount}" + (
-        f" RETURNING {returning}" if returning else ""
-    )
-    if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%b::{type_}[]" for _name, type_ in columns)
-        # WITH ORDINALITY ... ORDER BY: rows are locked in the sorted order of `rows`.
-        sql = (
-            f"INSERT INTO {table} (organization_id, {', '.join(names)})"
-            f" SELECT %b, {', '.join(names)} FROM unnest({arrays})"
-            f" WITH ORDINALITY AS t({', '.join(names)}, position) ORDER BY position" + conflict
+    sums = D.batch_sums(new_rows)
+    period_after: dict = {}
+    counts_after: dict = {}
+    if sums.period:
+        rows = [(meter, start, total) for (meter, start), total in sums.period]
+        columns = ("meter", "period_start", "total")
+        found = _add_to_rollup("usage_usageperiodtotal", columns, organization_id, rows, True)
+        period_after = {(meter, _as_date(start)): total for meter, start, total in found}
+    if sums.counters:
+        found = _add_to_rollup("usage_usagecounter", ("meter", "count"), organization_id, sums.counters, True)
+        counts_after = dict(found)
+    if sums.daily:
+        rows = [(*key, quantity) for key, quantity in sums.daily]
+        _add_to_rollup(
+            "usage_usagedailytotal", ("day", "meter", "model", "action", "quantity"), organization_id, rows
         )
-        with _binary_cursor() as cursor:
-            cursor.execute(sql, [organization_id, *([row[i] for row in rows] for i in range(len(names)))])
-            return cursor.fetchall() if returning else []
+    return Recorded(claimed, period_after, counts_after)
+
+
+def _add_to_rollup(table: str, names: tuple, organization_id: int, rows: list, returning=False) -> list:
+    """Upsert (key..., amount) rows, in their (sorted) order, adding each amount to the stored one;
+    with `returning`, answer the rows as stored after."""
+    keys, amount = ", ".join(["organization_id", *names[:-1]]), names[-1]
     found = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 500):
@@ -201,7 +269,8 @@ def _add_to_rollup(table: str, columns, *, organization_id: int, rows: list, ret
             cursor.execute(
                 f"INSERT INTO {table} (organization_id, {', '.join(names)}) VALUES "
                 + _values(len(chunk), len(names) + 1)
-                + conflict,
+                + f" ON CONFLICT ({keys}) DO UPDATE SET {amount} = {table}.{amount} + EXCLUDED.{amount}"
+                + (f" RETURNING {', '.join(names)}" if returning else ""),
                 [value for row in chunk for value in (organization_id, *row)],
             )
             if returning:
@@ -209,49 +278,12 @@ def _add_to_rollup(table: str, columns, *, organization_id: int, rows: list, ret
     return found
 
 
-def _upsert_rollups(*, organization_id: int, sums: D.Sums) -> tuple[dict, dict]:
-    """Add the batch's sums to the rollups; return the new period totals and counts."""
-    period_after: dict = {}
-    counts_after: dict = {}
-    if sums.period:
-        rows = [(meter, start, total) for (meter, start), total in sums.period]
-        found = _add_to_rollup(
-            "usage_usageperiodtotal",
-            _PERIOD_COLUMNS,
-            organization_id=organization_id,
-            rows=rows,
-            returning="meter, period_start, total",
-        )
-        period_after = {(meter, _as_date(start)): total for meter, start, total in found}
-    if sums.counters:
-        found = _add_to_rollup(
-            "usage_usagecounter",
-            _COUNTER_COLUMNS,
-            organization_id=organization_id,
-            rows=sums.counters,
-            returning="meter, count",
-        )
-        counts_after = dict(found)
-    if sums.daily:
-        rows = [(*key, quantity) for key, quantity in sums.daily]
-        _add_to_rollup("usage_usagedailytotal", _DAILY_COLUMNS, organization_id=organization_id, rows=rows)
-    return period_after, counts_after
-
-
 def _as_date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
 
 
-def usage_lock_shared(*, organization_id: int) -> None:
-    """Ingestion runs concurrently with itself, never with a rebuild of the same organization."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock_shared(%s, %s)", [ADVISORY_LOCK_CLASS, organization_id]
-            )
-
-
 def usage_lock_exclusive(*, organization_id: int) -> None:
+    """A rebuild waits for batches in flight and holds ingestion off (see _CLAIM_PG)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, organization_id])
@@ -295,21 +327,17 @@ def usage_record_batch(*, organization: Organization, events: list, at: dt.datet
 
     if firsts:
         with transaction.atomic():
-            usage_lock_shared(organization_id=organization.pk)
-            claimed = _insert_new_events(organization_id=organization.pk, firsts=firsts, at=at)
-            new_rows = [firsts[event_id] for event_id in sorted(claimed)]
-            if new_rows:
-                period_after, counts_after = _upsert_rollups(
-                    organization_id=organization.pk, sums=D.batch_sums(new_rows)
-                )
+            recorded = _record_new_events(organization_id=organization.pk, firsts=firsts, at=at)
+            if recorded.claimed:
                 _alerts_record(
                     organization=organization,
                     plan=plan,
-                    period_after=period_after,
-                    counts_after=counts_after,
+                    period_after=recorded.period_after,
+                    counts_after=recorded.counts_after,
                     current_start=plan.period(today)[0],
                     at=at,
                 )
+        claimed = recorded.claimed
         for event_id, (event, _day, _start) in firsts.items():
             status = "accepted" if event_id in claimed else "duplicate"
             results[event.index] = _result((event.index, event_id, status, "", ""))

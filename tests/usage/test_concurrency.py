@@ -92,3 +92,55 @@ def test_parallel_replays_count_once(organization, subscription):
     assert UsageCounter.objects.get(organization=organization, meter="documents").count == expected_documents
     assert rollups_live(organization=organization) == rollups_recomputed(organization=organization)
     call_command("usage_rebuild", "--check", stdout=open("/dev/null", "w"))  # exits 1 if they differ
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_waits_for_a_rebuild_of_its_organization(organization, subscription):
+    """While a rebuild holds the organization's usage lock, a batch claims nothing; it is
+    counted once the rebuild commits, and the rollups still equal the raw events."""
+    from django.db import transaction
+
+    from usage.services import usage_lock_exclusive
+
+    usage_record_batch(organization=organization, events=[event("before", 10)], at=AT)
+    rebuild_has_lock, release = threading.Event(), threading.Event()
+    batch_done = threading.Event()
+    errors = []
+
+    def rebuild():
+        try:
+            with transaction.atomic():
+                usage_lock_exclusive(organization_id=organization.pk)
+                rebuild_has_lock.set()
+                release.wait(10)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def batch():
+        try:
+            rebuild_has_lock.wait(10)
+            usage_record_batch(organization=organization, events=[event("during", 5)], at=AT)
+            batch_done.set()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=rebuild), threading.Thread(target=batch)]
+    for thread in threads:
+        thread.start()
+    rebuild_has_lock.wait(10)
+    assert not batch_done.wait(0.5), "the batch went ahead while the rebuild held the lock"
+    release.set()
+    for thread in threads:
+        thread.join(10)
+
+    assert errors == []
+    assert batch_done.is_set()
+    total = UsagePeriodTotal.objects.get(
+        organization=organization, meter="ai_tokens", period_start=PERIOD_START
+    )
+    assert total.total == 15
+    assert rollups_live(organization=organization) == rollups_recomputed(organization=organization)
