@@ -107,6 +107,15 @@ def send_all(port: int, secret: str, bodies: list[bytes], clients: int) -> tuple
     return time.perf_counter() - started, totals
 
 
+def checkpoint() -> None:
+    """Start each timed phase right after a checkpoint: otherwise one may begin inside either
+    phase (a run writes hundreds of MB of WAL) and make runs differ by a fifth."""
+    import psycopg
+
+    with psycopg.connect(usage_common.BENCH_URL, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
 def copy_distinct(organization_id: int, distinct: list[dict]) -> float:
     import psycopg
 
@@ -133,6 +142,7 @@ def copy_distinct(organization_id: int, distinct: list[dict]) -> float:
             )
             for e in distinct
         ]
+        checkpoint()
         started = time.perf_counter()
         with conn.transaction(), conn.cursor() as cursor:
             with cursor.copy(
@@ -170,6 +180,7 @@ def main() -> None:
 
     with usage_common.Server(workers=args.workers, threads=args.threads) as server:
         warm_up(server.url, secret, args.workers)
+        checkpoint()
         elapsed, totals = send_all(server.port, secret, bodies, args.clients)
     http_rate = sent / elapsed
     print(

@@ -62,7 +62,7 @@ class MeteringPlan:
 def metering_plan(*, organization: Organization) -> MeteringPlan:
     """The organization's usage periods and limits, read with the entitlement check's one query."""
     tz = ZoneInfo(organization.time_zone)
-    row = _entitlement_query(D.REPORTED_METERS, router.db_for_read(Subscription)).first(
+    row = _entitlement_query(D.REPORTED_METERS, router.db_for_read(Subscription), usage=False).first(
         organization_id=organization.pk
     )
     if row is None:
@@ -149,19 +149,20 @@ _SECRET_HASH = "\x00secret-hash"
 
 
 @functools.cache
-def _entitlement_query(meters: tuple[str, ...], alias: str) -> CompiledQuery:
+def _entitlement_query(meters: tuple[str, ...], alias: str, usage: bool = True) -> CompiledQuery:
     """The live subscription, annotated with each meter's limit, hardness and use (the rollup
     for the stored current period; for seats, active members against seats held), and whether
-    payments block usage: ONE query, compiled once."""
-    annotations = {
-        "plan_interval": F("plan__interval"),
-        "plan_name": F("plan__name"),
-        "payment_blocked": payment_blocked_expression(OuterRef("organization_id")),
-    }
+    payments block usage: ONE query, compiled once. Without `usage`: the plan and its limits
+    only (what ingestion needs, at a third of the cost)."""
+    annotations = {"plan_interval": F("plan__interval"), "plan_name": F("plan__name")}
+    if usage:
+        annotations["payment_blocked"] = payment_blocked_expression(OuterRef("organization_id"))
     for meter in meters:
         annotations[f"{meter}__hard"] = _limit_subquery(meter, "hard")
         annotations[f"{meter}__has_limit"] = _limit_subquery(meter, "id")
-        if meter == D.SEATS:
+        if not usage:
+            annotations[f"{meter}__limit"] = _limit_subquery(meter, "limit")
+        elif meter == D.SEATS:
             seats = seat_summary_expressions()
             annotations[f"{meter}__limit"] = seats["seats"]
             annotations[f"{meter}__used"] = seats["members"]
