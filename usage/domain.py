@@ -129,18 +129,24 @@ def event_parse(raw, *, index: int) -> Event | EventError:
             'dimensions must be an object: {"model": ..., "action": ...}.',
         )
     else:
-        model = dimensions.get("model")
-        action = dimensions.get("action")
-        model = "" if model is None else model
-        action = "" if action is None else action
-        for name, value in (("model", model), ("action", action)):
-            if not isinstance(value, str) or len(value) > MAX_DIMENSION_LENGTH:
-                return EventError(
-                    index,
-                    event_id,
-                    "invalid_dimensions",
-                    f"dimensions.{name} must be text of at most {MAX_DIMENSION_LENGTH} characters.",
-                )
+        model = dimensions.get("model", "")
+        action = dimensions.get("action", "")
+        if type(model) is not str or type(action) is not str:
+            model = "" if model is None else model
+            action = "" if action is None else action
+        if (
+            type(model) is not str
+            or type(action) is not str
+            or len(model) > MAX_DIMENSION_LENGTH
+            or len(action) > MAX_DIMENSION_LENGTH
+        ):
+            name = "model" if not isinstance(model, str) or len(model) > MAX_DIMENSION_LENGTH else "action"
+            return EventError(
+                index,
+                event_id,
+                "invalid_dimensions",
+                f"dimensions.{name} must be text of at most {MAX_DIMENSION_LENGTH} characters.",
+            )
         model, action = model.strip(), action.strip()
     return _event((index, event_id, meter, quantity, occurred_at.astimezone(dt.UTC), model, action))
 
@@ -169,6 +175,51 @@ def window_check(
 
 def local_day(instant: dt.datetime, tz: ZoneInfo) -> dt.date:
     return instant.astimezone(tz).date()
+
+
+class BatchRead(NamedTuple):
+    """A batch as read, before it is stored: what may be counted, and what may not."""
+
+    # event id -> (event, local day, period start): each id's first occurrence in the batch
+    firsts: dict[str, tuple[Event, dt.date, dt.date]]
+    repeats: list[tuple[int, str]]  # (index, event id) of later occurrences in the batch
+    refused: list[EventError]
+
+
+def batch_read(
+    events: list, *, tz: ZoneInfo, earliest_day: dt.date, at: dt.datetime, period_start_of
+) -> BatchRead:
+    """Read reported events: parse each, refuse those outside the accepted window (see
+    `window_check`), give the rest their local day and usage period (`period_start_of(day)`),
+    and keep each id's first occurrence.
+
+    The ingestion hot path (a thousand events a request): the window is tested inline and
+    `window_check` called only to word a refusal; UTC organizations skip the conversion.
+    """
+    firsts: dict = {}
+    repeats: list = []
+    refused: list = []
+    period_starts: dict = {}
+    latest = at + FUTURE_TOLERANCE
+    in_utc = tz.key == "UTC"  # events are parsed into UTC
+    parse, event_type = event_parse, Event
+    for index, raw in enumerate(events):
+        event = parse(raw, index=index)
+        if type(event) is event_type:
+            occurred = event.occurred_at
+            day = occurred.date() if in_utc else occurred.astimezone(tz).date()
+            if day >= earliest_day and occurred <= latest:
+                if event.event_id in firsts:
+                    repeats.append((index, event.event_id))
+                else:
+                    start = period_starts.get(day)
+                    if start is None:
+                        start = period_starts[day] = period_start_of(day)
+                    firsts[event.event_id] = (event, day, start)
+                continue
+            event = window_check(event, local_day=day, earliest_day=earliest_day, at=at)
+        refused.append(event)
+    return BatchRead(firsts, repeats, refused)
 
 
 @dataclass(frozen=True)

@@ -305,26 +305,20 @@ def usage_record_batch(*, organization: Organization, events: list, at: dt.datet
     today = D.local_day(at, plan.time_zone)
     earliest = plan.earliest_day(today)
 
-    results: list[EventResult | None] = [None] * len(events)
-    firsts: dict[str, tuple[D.Event, dt.date, dt.date]] = {}
-    period_starts: dict[dt.date, dt.date] = {}
-    for index, raw in enumerate(events):
-        parsed = D.event_parse(raw, index=index)
-        if isinstance(parsed, D.Event):
-            day = D.local_day(parsed.occurred_at, plan.time_zone)
-            refused = D.window_check(parsed, local_day=day, earliest_day=earliest, at=at)
-            if refused is None:
-                if parsed.event_id in firsts:
-                    results[index] = EventResult(index, parsed.event_id, "duplicate")
-                else:
-                    start = period_starts.get(day)
-                    if start is None:
-                        start = period_starts[day] = plan.period(day)[0]
-                    firsts[parsed.event_id] = (parsed, day, start)
-                continue
-            parsed = refused
-        results[index] = EventResult(index, parsed.event_id, "rejected", parsed.code, parsed.message)
+    batch = D.batch_read(
+        events,
+        tz=plan.time_zone,
+        earliest_day=earliest,
+        at=at,
+        period_start_of=lambda day: plan.period(day)[0],
+    )
+    results: list = [None] * len(events)
+    for error in batch.refused:
+        results[error.index] = EventResult(error.index, error.event_id, "rejected", error.code, error.message)
+    for index, event_id in batch.repeats:
+        results[index] = _result((index, event_id, "duplicate", "", ""))
 
+    firsts = batch.firsts
     if firsts:
         with transaction.atomic():
             recorded = _record_new_events(organization_id=organization.pk, firsts=firsts, at=at)
@@ -341,7 +335,7 @@ def usage_record_batch(*, organization: Organization, events: list, at: dt.datet
         for event_id, (event, _day, _start) in firsts.items():
             status = "accepted" if event_id in claimed else "duplicate"
             results[event.index] = _result((event.index, event_id, status, "", ""))
-    return results  # type: ignore[return-value]
+    return results
 
 
 # Limit alerts --------------------------------------------------------------------------------

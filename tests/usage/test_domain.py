@@ -143,3 +143,33 @@ def test_cost_is_exact_then_rounded_half_up_once():
     assert exact == Decimal("0.45")
     assert D.round_minor(Decimal("2.5")) == 3
     assert D.round_minor(exact + exact) == 1
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Copenhagen", "America/Los_Angeles"])
+def test_batch_read_keeps_first_occurrences_in_the_window_with_their_local_day(tz):
+    zone = ZoneInfo(tz)
+    events = [
+        good(event_id="a", timestamp="2026-04-30T23:30:00Z"),  # 1 May in Copenhagen
+        good(event_id="old", timestamp="2026-03-31T12:00:00Z"),
+        good(event_id="a", timestamp="2026-05-02T10:00:00Z"),  # a repeat: the first one counts
+        good(event_id="soon", timestamp="2026-05-15T12:04:59Z"),
+        good(event_id="late", timestamp="2026-05-15T12:05:01Z"),
+        good(event_id="bad", quantity=0),
+    ]
+    batch = D.batch_read(
+        events,
+        tz=zone,
+        earliest_day=dt.date(2026, 4, 1),
+        at=AT,
+        period_start_of=lambda day: day.replace(day=1),
+    )
+    expected_day = dt.datetime(2026, 4, 30, 23, 30, tzinfo=dt.UTC).astimezone(zone).date()
+    assert list(batch.firsts) == ["a", "soon"]
+    event, day, start = batch.firsts["a"]
+    assert (event.index, day, start) == (0, expected_day, expected_day.replace(day=1))
+    assert batch.repeats == [(2, "a")]
+    assert [(e.index, e.code) for e in batch.refused] == [
+        (1, "timestamp_too_old"),
+        (4, "timestamp_in_future"),
+        (5, "invalid_quantity"),
+    ]
