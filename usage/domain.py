@@ -237,12 +237,12 @@ def batch_sums(rows: list[tuple[Event, dt.date, dt.date]]) -> Sums:
     period: dict = defaultdict(int)
     counters: dict = defaultdict(int)
     daily: dict = defaultdict(int)
-    for event, day, start in rows:
-        if event.meter in PERIOD_METERS:
-            period[(event.meter, start)] += event.quantity
+    for (_index, _event_id, meter, quantity, _occurred_at, model, action), day, start in rows:
+        if meter in PERIOD_METERS:
+            period[(meter, start)] += quantity
         else:
-            counters[event.meter] += event.quantity
-        daily[(day, event.meter, event.model, event.action)] += event.quantity
+            counters[meter] += quantity
+        daily[(day, meter, model, action)] += quantity
     return Sums(sorted(period.items()), sorted(counters.items()), sorted(daily.items()))
 
 

@@ -180,19 +180,8 @@ def _record_new_events(*, organization_id: int, firsts: dict, at: dt.datetime) -
         with cursor.copy(_COPY_EVENTS_PG) as copy:
             copy.set_types(_COPY_EVENT_TYPES)
             write = copy.write_row
-            for event, _day, _start in new_rows:
-                write(
-                    (
-                        organization_id,
-                        event.event_id,
-                        event.meter,
-                        event.quantity,
-                        event.occurred_at,
-                        event.model,
-                        event.action,
-                        at,
-                    )
-                )
+            for (_index, event_id, meter, quantity, occurred_at, model, action), _day, _start in new_rows:
+                write((organization_id, event_id, meter, quantity, occurred_at, model, action, at))
         sums = D.batch_sums(new_rows)
         cursor.execute(
             _ADD_TO_ROLLUPS_PG,
