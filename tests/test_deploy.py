@@ -314,3 +314,22 @@ def test_documents_go_to_their_own_queue_which_the_worker_reads(compose):
         == "celery"
     )
     assert "--queues celery,documents" in command_text(compose["services"]["worker"])
+
+
+def test_a_web_worker_loads_its_views_and_freezes_them_out_of_garbage_collection():
+    """config.wsgi imports every view up front and freezes what start-up loaded, so the collector
+    neither walks it nor runs every 700 allocations of a request (see config.wsgi)."""
+    probe = (
+        "import gc, sys; import config.wsgi; "
+        "print(gc.get_freeze_count() > 10_000, gc.get_threshold()[0], 'usage.api' in sys.modules)"
+    )
+    result = run_python(
+        probe,
+        clean_environ(
+            DJANGO_SETTINGS_MODULE="config.settings.production",
+            SECRET_KEY=secrets.token_urlsafe(48),
+            DATABASE_URL=TEST_DATABASE_URL,
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "10000", "True"]
