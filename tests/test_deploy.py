@@ -333,3 +333,19 @@ def test_a_web_worker_loads_its_views_and_freezes_them_out_of_garbage_collection
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "10000", "True"]
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(None, 5), ("", None), ("2", 2)])
+def test_postgresql_connections_prepare_server_bound_statements(threshold, expected):
+    """Usage ingestion's server-bound statements are prepared after DB_PREPARE_THRESHOLD uses
+    (default 5); empty turns preparing off, for poolers that can't keep prepared statements."""
+    overrides = {"DJANGO_SETTINGS_MODULE": "config.settings.base", "DATABASE_URL": TEST_DATABASE_URL}
+    if threshold is not None:
+        overrides["DB_PREPARE_THRESHOLD"] = threshold
+    probe = (
+        "import django, json; from django.conf import settings; django.setup(); "
+        "print(json.dumps(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold')))"
+    )
+    result = run_python(probe, clean_environ(**overrides))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == expected

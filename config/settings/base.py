@@ -81,8 +81,25 @@ TEMPLATES = [
     },
 ]
 
+
+def database(url: str, **options) -> dict:
+    """A DATABASES entry from a URL.
+
+    On PostgreSQL, Django's own queries bind client-side and are never prepared; the few
+    statements bound server-side (usage ingestion's claim and rollups, a thousand values
+    each) are prepared after DB_PREPARE_THRESHOLD uses on a connection, so PostgreSQL stops
+    parsing and planning them every batch. Set it empty behind a pooler in transaction mode
+    that can't keep prepared statements.
+    """
+    settings = dj_database_url.parse(url, **options)
+    if settings["ENGINE"] == "django.db.backends.postgresql":
+        threshold = env("DB_PREPARE_THRESHOLD", "5")
+        settings.setdefault("OPTIONS", {})["prepare_threshold"] = int(threshold) if threshold else None
+    return settings
+
+
 DATABASES = {
-    "default": dj_database_url.parse(
+    "default": database(
         env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=int(env("DB_CONN_MAX_AGE", "0")),
     )

@@ -4,16 +4,10 @@ import json
 import tempfile
 from pathlib import Path
 
-import dj_database_url
-
 from .base import *  # noqa: F403
-from .base import env
+from .base import database, env
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/seatbill"),
-    )
-}
+DATABASES = {"default": database(env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/seatbill"))}
 # Rendered PDFs of test documents go to a scratch folder, never into the checkout.
 MEDIA_ROOT = Path(tempfile.gettempdir()) / "seatbill-test-media"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
