@@ -18,7 +18,6 @@ import secrets
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import psycopg
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.template.loader import render_to_string
@@ -31,6 +30,7 @@ from organizations.errors import RuleViolation
 from organizations.models import Membership, Organization, Role
 
 from . import domain as D
+from .compiled import server_bound_cursor
 from .models import ApiKey, UsageCounter, UsageDailyTotal, UsageEvent, UsagePeriodTotal
 from .selectors import METER_LABELS, MeteringPlan, metering_plan, rollups_live, rollups_recomputed
 
@@ -85,15 +85,6 @@ def _claim_event_ids(cursor, *, organization_id: int, event_ids: list[str]) -> s
         )
         claimed.update(row[0] for row in cursor.fetchall())
     return claimed
-
-
-def _binary_cursor() -> psycopg.Cursor:
-    """A server-binding psycopg cursor on Django's connection, inside its transaction.
-
-    Django's cursors bind parameters client-side, as SQL text; quoting 1,000-element arrays
-    that way cost more than PostgreSQL's whole insert. This one sends them in binary (%b).
-    """
-    return psycopg.Cursor(connection.connection)
 
 
 # PostgreSQL, step 1: take the organization's usage lock shared (ingestion runs alongside
@@ -170,7 +161,7 @@ def _record_new_events(*, organization_id: int, firsts: dict, at: dt.datetime) -
     if connection.vendor != "postgresql":
         return _record_new_events_portable(organization_id=organization_id, firsts=firsts, at=at)
     event_ids = sorted(firsts)
-    with _binary_cursor() as cursor:
+    with server_bound_cursor(connection) as cursor:
         cursor.execute(_CLAIM_PG, {"organization_id": organization_id, "event_ids": event_ids})
         not_new = {row[0] for row in cursor.fetchall()}
         claimed = set(event_ids).difference(not_new) if not_new else set(event_ids)

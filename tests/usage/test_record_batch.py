@@ -193,3 +193,27 @@ def test_live_rollups_equal_recomputed(organization, subscription):
     assert tokens(organization) == 10
     assert tokens(organization, dt.date(2026, 4, 1)) == 3
     assert rollups_live(organization=organization) == rollups_recomputed(organization=organization)
+
+
+def test_a_full_batch_is_four_statements_whatever_its_size(organization, subscription):
+    """The plan, then one statement per step: claim the ids, COPY the new events, add the sums
+    to the rollups. A thousand events cost no more round trips than one. (No limit is near,
+    so no alert is written; the test's transaction makes atomic() a savepoint.)"""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.models import PlanLimit
+
+    PlanLimit.objects.filter(plan=subscription.plan).update(limit=None)
+    usage_record_batch(organization=organization, events=[event("warm", 1)], at=AT)
+    batch = [
+        event(f"e{n}", 1 + n % 7, meter="documents" if n % 10 == 0 else "ai_tokens", model=f"m{n % 3}")
+        for n in range(1000)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        results = usage_record_batch(organization=organization, events=batch, at=AT)
+    assert {r.status for r in results} == {"accepted"}
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    statements = [s for s in statements if s not in ("SAVEPOINT", "RELEASE")]
+    assert statements == ["SELECT", "WITH", "COPY", "WITH"], statements
+    assert UsageEvent.objects.filter(organization=organization).count() == 1001
