@@ -332,7 +332,7 @@ def test_a_web_worker_loads_its_views_and_freezes_them_out_of_garbage_collection
         ),
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "10000", "True"]
+    assert result.stdout.split() == ["True", "100000", "True"]
 
 
 @pytest.mark.parametrize(("threshold", "expected"), [(None, 5), ("", None), ("2", 2)])
