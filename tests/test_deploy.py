@@ -318,7 +318,7 @@ def test_documents_go_to_their_own_queue_which_the_worker_reads(compose):
 
 def test_a_web_worker_loads_its_views_and_freezes_them_out_of_garbage_collection():
     """config.wsgi imports every view up front and freezes what start-up loaded, so the collector
-    neither walks it nor runs every 700 allocations of a request (see config.runtime)."""
+    neither walks it nor runs every 700 allocations of a request (see config.wsgi)."""
     probe = (
         "import gc, sys; import config.wsgi; "
         "print(gc.get_freeze_count() > 10_000, gc.get_threshold()[0], 'usage.api' in sys.modules)"
@@ -349,19 +349,3 @@ def test_postgresql_connections_prepare_server_bound_statements(threshold, expec
     result = run_python(probe, clean_environ(**overrides))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == expected
-
-
-def test_celery_workers_settle_the_same_way_once_started():
-    """A prefork child once loaded, or a --pool=solo worker once ready, freezes what it loaded."""
-    probe = (
-        "import gc, config.celery; from celery.signals import worker_process_init, worker_ready; "
-        "before = gc.get_threshold()[0]; worker_ready.send(sender=None); "
-        "print(before, gc.get_threshold()[0], gc.get_freeze_count() > 10_000, "
-        "any('_settle_worker' in repr(r) for r in worker_process_init.receivers))"
-    )
-    result = run_python(
-        probe,
-        clean_environ(DJANGO_SETTINGS_MODULE="config.settings.base", DATABASE_URL=TEST_DATABASE_URL),
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["700", "100000", "True", "True"]
