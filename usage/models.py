@@ -2,7 +2,7 @@
 
 Counting once: `UsageEventKey` holds one row per (organization, event_id), forever; an event
 is counted only when its key row is new. The raw `UsageEvent` table is partitioned by month
-of `occurred_at` on PostgreSQL (see migration 0002), and a unique index on a partitioned
+of `occurred_at` on PostgreSQL (see migration 0001), and a unique index on a partitioned
 table must contain the partition key, so the once-forever uniqueness lives in the key table.
 
 Pages and entitlement checks read the rollups (`UsagePeriodTotal`, `UsageCounter`,
@@ -77,8 +77,8 @@ class UsageEvent(models.Model):
 
     `quantity` is tokens for ai_tokens (> 0) and a change of the count for documents and
     agents (+ created, - deleted). No database foreign key on `organization`: a per-row
-    check would cost every ingested event a lookup; each row's key in `UsageEventKey`
-    (which has the foreign key) is inserted in the same statement.
+    check would cost every ingested event a lookup. A row is stored in the transaction that
+    claimed its key in `UsageEventKey`, by COPY on PostgreSQL.
     """
 
     # The natural key, and the only index: an organization's events in time order (a rebuild
