@@ -13,7 +13,6 @@ from organizations.models import Membership, Organization
 from organizations.partners import bill_to_for
 
 from .models import PendingCharge, Plan, SeatItem, Subscription
-from .payments.selectors import payment_blocked  # noqa: F401  (read by the entitlement checks)
 
 
 def plan_list(*, public_only: bool = True):

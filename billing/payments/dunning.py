@@ -8,8 +8,8 @@ however late a retry ran. When the last retry fails too, DUNNING_FINAL_ACTION de
 
 - "cancel_at_period_end": the subscription ends at the end of its period (the renewal
   cancels it); a payment before then takes the cancellation back;
-- "mark_uncollectible": the invoice is uncollectible and `payment_blocked` says yes, so
-  the entitlement checks refuse, until the invoice is paid after all.
+- "mark_uncollectible": the invoice is uncollectible, so the entitlement checks refuse
+  (`payment_blocked`) until the invoice is paid after all.
 
 `payment_failure_record` runs under the invoice's lock, once per failed attempt
 (charging.payment_attempt_apply guarantees the once).

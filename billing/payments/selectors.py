@@ -1,8 +1,8 @@
 """Organization-scoped reads about payments: the payments page, the owners' banner (on every
 page, through context_processors.py), the block.
 
-`payment_blocked` is what the entitlement checks read (re-exported as
-billing.selectors.payment_blocked): an organization with an uncollectible invoice gets no.
+`payment_blocked_expression` is what the entitlement checks read, inside their one query:
+an organization with an uncollectible invoice gets no.
 """
 
 import datetime as dt
@@ -25,13 +25,6 @@ def payment_blocked_expression(organization_ref):
     return Exists(
         Invoice.objects.filter(organization_id=organization_ref, status=Invoice.Status.UNCOLLECTIBLE)
     )
-
-
-def payment_blocked(organization: Organization) -> bool:
-    """Yes while the organization has an invoice that dunning gave up on (uncollectible)."""
-    return Organization.objects.filter(
-        payment_blocked_expression(OuterRef("pk")), pk=organization.pk
-    ).exists()
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,19 @@ from billing.models import InvoiceCollection, InvoiceStatusChange, PaymentAttemp
 from billing.payments import dunning
 from billing.payments.selectors import payment_banner
 from billing.payments.tasks import dunning_retries_due
-from billing.selectors import payment_blocked
 from invoices.models import Invoice
+from usage.selectors import entitlement
 
 from .support import CARD_DECLINED, CARD_OK, card_add, deliver, ls_events, organization_with_owner, subscribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = PaymentAttempt.Status
+
+
+def payment_blocked(organization, *, on) -> bool:
+    """What the SaaS's entitlement check says about payments (usage.selectors.entitlement)."""
+    return entitlement(organization=organization, meter="ai_tokens", quantity=1, on=on).payment_blocked
 
 
 @pytest.mark.parametrize("final_action", ["cancel_at_period_end", "mark_uncollectible"])
@@ -78,13 +83,13 @@ def test_a_failing_card_goes_through_the_whole_dunning_schedule(
             Subscription.Status.PAST_DUE,
             True,
         )
-        assert not payment_blocked(organization)
+        assert not payment_blocked(organization, on=test_clock.at.date())
     else:
         assert "marked uncollectible" in mail.outbox[-1].body
         assert (invoice.status, subscription.cancel_at_period_end) == (Invoice.Status.UNCOLLECTIBLE, False)
         change = InvoiceStatusChange.objects.get(invoice=invoice)
         assert (change.to_status, change.source, change.at) == ("uncollectible", "dunning", test_clock.at)
-        assert payment_blocked(organization)
+        assert payment_blocked(organization, on=test_clock.at.date())
         assert payment_banner(organization=organization).kind == "blocked"
 
     test_clock.at = start + dt.timedelta(days=20)
@@ -101,7 +106,7 @@ def test_a_failing_card_goes_through_the_whole_dunning_schedule(
     subscription.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
     assert (subscription.status, subscription.cancel_at_period_end) == (Subscription.Status.ACTIVE, False)
-    assert not payment_blocked(organization)
+    assert not payment_blocked(organization, on=test_clock.at.date())
     assert payment_banner(organization=organization) is None
     assert len(mail.outbox) == 5
 
