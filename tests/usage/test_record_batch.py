@@ -217,3 +217,21 @@ def test_a_full_batch_is_four_statements_whatever_its_size(organization, subscri
     statements = [s for s in statements if s not in ("SAVEPOINT", "RELEASE")]
     assert statements == ["SELECT", "WITH", "COPY", "WITH"], statements
     assert UsageEvent.objects.filter(organization=organization).count() == 1001
+
+
+def test_a_batch_of_counts_only_and_one_of_tokens_only(organization, subscription):
+    """The rollup statement gets empty arrays for the meters a batch lacks."""
+    counts = usage_record_batch(
+        organization=organization,
+        events=[event("d1", 2, meter="documents"), event("a1", 1, meter="agents")],
+        at=AT,
+    )
+    assert [r.status for r in counts] == ["accepted", "accepted"]
+    assert not UsagePeriodTotal.objects.filter(organization=organization).exists()
+    tokens = usage_record_batch(organization=organization, events=[event("t1", 7)], at=AT)
+    assert [r.status for r in tokens] == ["accepted"]
+    assert UsagePeriodTotal.objects.get(organization=organization, period_start=PERIOD_START).total == 7
+    assert dict(UsageCounter.objects.filter(organization=organization).values_list("meter", "count")) == {
+        "documents": 2,
+        "agents": 1,
+    }
