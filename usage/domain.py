@@ -69,6 +69,10 @@ def event_parse(raw, *, index: int) -> Event | EventError:
             "invalid_event_id",
             f"event_id is at most {MAX_EVENT_ID_LENGTH} characters.",
         )
+    if "\x00" in event_id:  # PostgreSQL text can't hold it: the whole batch would fail
+        return EventError(
+            index, event_id, "invalid_event_id", "event_id must not contain the NUL character (\\u0000)."
+        )
 
     meter = raw.get("meter")
     if meter not in REPORTED_METERS:
@@ -134,21 +138,28 @@ def event_parse(raw, *, index: int) -> Event | EventError:
         if type(model) is not str or type(action) is not str:
             model = "" if model is None else model
             action = "" if action is None else action
-        if (
+        if (  # inline, on the hot path; _dimension_ok names the culprit
             type(model) is not str
             or type(action) is not str
             or len(model) > MAX_DIMENSION_LENGTH
             or len(action) > MAX_DIMENSION_LENGTH
+            or "\x00" in model
+            or "\x00" in action
         ):
-            name = "model" if not isinstance(model, str) or len(model) > MAX_DIMENSION_LENGTH else "action"
+            name = "action" if _dimension_ok(model) else "model"
             return EventError(
                 index,
                 event_id,
                 "invalid_dimensions",
-                f"dimensions.{name} must be text of at most {MAX_DIMENSION_LENGTH} characters.",
+                f"dimensions.{name} must be text of at most {MAX_DIMENSION_LENGTH} characters,"
+                " without the NUL character (\\u0000).",
             )
         model, action = model.strip(), action.strip()
     return _event((index, event_id, meter, quantity, occurred_at.astimezone(dt.UTC), model, action))
+
+
+def _dimension_ok(value) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_DIMENSION_LENGTH and "\x00" not in value
 
 
 def window_check(

@@ -47,6 +47,21 @@ def test_ingestion_answers_per_event(organization, subscription, api_key):
     assert ApiKey.objects.get().last_used_at == AT
 
 
+def test_a_nul_character_rejects_its_event_and_keeps_the_others(organization, subscription, api_key):
+    """PostgreSQL text can't hold U+0000: refused per event, never a failed batch."""
+    response = client_with(api_key).post(
+        EVENTS_URL,
+        {"events": [event("a\u0000b", 1), event("ok", 10), event("c", 2, model="gpt\u0000")]},
+        format="json",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["accepted"], body["rejected"]) == (1, 2)
+    assert [r.get("code") for r in body["results"]] == ["invalid_event_id", None, "invalid_dimensions"]
+    assert body["results"][0]["event_id"] == "a\u0000b"
+    assert UsagePeriodTotal.objects.get(organization=organization, period_start=PERIOD_START).total == 10
+
+
 def test_more_than_1000_events_is_a_400_with_a_clear_message(organization, subscription, api_key):
     events = [event(f"e{n}", 1) for n in range(1001)]
     response = client_with(api_key).post(EVENTS_URL, {"events": events}, format="json")

@@ -41,6 +41,8 @@ def test_parse_reads_a_good_event_in_utc():
         (good(timestamp="2026-05-10T10:00:00"), "invalid_timestamp"),
         (good(dimensions=["m"]), "invalid_dimensions"),
         (good(dimensions={"model": "m" * 65}), "invalid_dimensions"),
+        (good(event_id="a\x00b"), "invalid_event_id"),
+        (good(dimensions={"model": "m", "action": "chat\x00"}), "invalid_dimensions"),
     ],
 )
 def test_parse_refuses_with_a_code(raw, code):
