@@ -136,7 +136,23 @@ def _json_body(request) -> dict:
         raise InvalidSyntaxException(detail="The request body is not JSON.") from None
     if not isinstance(payload, dict):
         raise InvalidSyntaxException(detail="The request body must be a JSON object.")
+    if _holds_nul(payload):
+        raise InvalidValueException(detail=NUL_REFUSED)
     return payload
+
+
+# PostgreSQL text can't hold U+0000: refused up front rather than failing in the database.
+NUL_REFUSED = "Values must not contain the NUL character (\\u0000)."
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _base_url(request) -> str:
@@ -247,6 +263,8 @@ def _filtered(request, endpoint: str, text: str):
     )
     if not text:
         return list(records), None
+    if _holds_nul(text):
+        raise InvalidFilterException(detail=NUL_REFUSED)
     try:
         scim_filter = ScimFilter[model](text)
     except SCIMException:

@@ -218,3 +218,26 @@ def test_groups_named_after_roles_give_their_members_the_role(client, frozen_clo
         client, secret, "/scim/v2/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "engineering"}
     )
     assert duplicate.status_code == 409 and duplicate.json()["scimType"] == "uniqueness"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        user_payload("ann@example.com", externalId="okta\u00001"),
+        {**user_payload("ann@example.com"), "name": {"givenName": "A\u0000n"}},
+    ],
+)
+def test_a_nul_character_anywhere_is_a_400_invalid_value(client, payload):
+    """PostgreSQL text can't hold U+0000: the request is refused, nothing is created."""
+    organization, _subscription, _owner = organization_with_seats(included_seats=3, seat_mode="auto")
+    secret = scim_token(organization)
+    response = post(client, secret, "/scim/v2/Users", payload)
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidValue"
+    assert "NUL" in response.json()["detail"]
+    assert not ScimUser.objects.filter(organization=organization).exists()
+    listed = client.get(
+        "/scim/v2/Users", {"filter": 'userName eq "a\u0000n@example.com"'}, **scim_headers(secret)
+    )
+    assert listed.status_code == 400
+    assert listed.json()["scimType"] == "invalidFilter"
