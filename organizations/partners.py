@@ -75,7 +75,7 @@ def client_links(*, partner: Organization, query: str = ""):
     links = PartnerLink.objects.select_related("organization", "partner").filter(
         partner=partner, ended_at__isnull=True
     )
-    query = (query or "").strip()
+    query = (query or "").replace("\x00", "").strip()  # PostgreSQL text can't hold U+0000
     if query:
         links = links.filter(
             Q(organization__name__icontains=query)

@@ -48,6 +48,8 @@ def test_companies_lists_searches_and_pages(firm, plans, client):
     assert "Klient 20" in client.get(f"/o/{partner.slug}/companies/?page=2").content.decode()
     found = client.get(f"/o/{partner.slug}/companies/", {"q": "bager"}).content.decode()
     assert "Bageriet Hansen" in found and "Klient" not in found
+    with_nul = client.get(f"/o/{partner.slug}/companies/", {"q": "bag\u0000er"})
+    assert with_nul.status_code == 200 and "Bageriet Hansen" in with_nul.content.decode()
     # Plan, seats used, agreement, status, next renewal and the next invoice (the April
     # renewal with the seats in use, none yet: 300.00 + 25 % = 375.00).
     for text in ("Team", "0 of 5", "Internal (the partner pays)", "Active", "1 Apr 2026", "€375.00"):
