@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from organizations import formatting as fmt
 from organizations.audit import audit_record
-from organizations.errors import RuleViolation
+from organizations.errors import RuleViolation, credential_name
 from organizations.models import Membership, Organization, Role
 
 from . import domain as D
@@ -416,13 +416,7 @@ def api_key_create(
 ) -> tuple[ApiKey, str]:
     """Create a key; returns (the key row, the whole secret key). The secret is shown once:
     only its SHA-256 is stored."""
-    name = (name or "").strip()
-    if not name:
-        raise RuleViolation(
-            _("Give the key a name, e.g. where it is used."), code="name_required", field="name"
-        )
-    if len(name) > 100:
-        raise RuleViolation(_("The name is at most 100 characters."), code="name_too_long", field="name")
+    name = credential_name(name, when_empty=_("Give the key a name, e.g. where it is used."))
     prefix = API_KEY_PREFIX + secrets.token_hex(6)
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(

@@ -28,7 +28,7 @@ from scim2_models import InvalidValueException, MutabilityException, UniquenessE
 
 from organizations import services as org_services
 from organizations.audit import audit_record
-from organizations.errors import RuleViolation
+from organizations.errors import RuleViolation, credential_name
 from organizations.models import Membership, Organization, Role
 
 from .. import services as seat_services
@@ -74,13 +74,7 @@ def scim_token_create(
     *, organization: Organization, name: str, at: dt.datetime, acting_user=None
 ) -> tuple[ScimToken, str]:
     """A new bearer token; returns (row, the whole token). Shown once: only its SHA-256 is kept."""
-    name = (name or "").strip()
-    if not name:
-        raise RuleViolation(
-            _("Name the token after the provider that uses it."), code="name_required", field="name"
-        )
-    if len(name) > 100:
-        raise RuleViolation(_("The name is at most 100 characters."), code="name_too_long", field="name")
+    name = credential_name(name, when_empty=_("Name the token after the provider that uses it."))
     prefix = TOKEN_PREFIX + secrets.token_hex(6)
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     token = ScimToken.objects.create(

@@ -9,7 +9,7 @@ from billing.selectors import active_members, seats_total
 from organizations.models import Membership, Role
 from seats.models import ScimToken, ScimUser, SeatWaiter
 
-from .support import organization_with_seats, scim_headers, scim_token
+from .support import MAR_3_AT, organization_with_seats, scim_headers, scim_token
 
 pytestmark = pytest.mark.django_db
 SCIM_JSON = "application/scim+json"
@@ -241,3 +241,17 @@ def test_a_nul_character_anywhere_is_a_400_invalid_value(client, payload):
     )
     assert listed.status_code == 400
     assert listed.json()["scimType"] == "invalidFilter"
+
+
+@pytest.mark.parametrize(
+    ("name", "code"), [("", "name_required"), ("t" * 101, "name_too_long"), ("I\u0000dP", "name_invalid")]
+)
+def test_a_token_name_is_required_short_and_storable(name, code):
+    from organizations.errors import RuleViolation
+    from seats.identity.provisioning import scim_token_create
+
+    organization, _subscription, _owner = organization_with_seats()
+    with pytest.raises(RuleViolation) as refused:
+        scim_token_create(organization=organization, name=name, at=MAR_3_AT)
+    assert refused.value.code == code
+    assert not ScimToken.objects.filter(organization=organization).exists()

@@ -34,11 +34,16 @@ def test_owner_creates_sees_the_secret_once_and_revokes(organization, owner):
     assert key.revoked_at is not None
 
 
-def test_a_name_is_required(organization, owner):
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [(" ", "Give the key a name"), ("k" * 101, "at most 100 characters"), ("pro\u0000d", "NUL character")],
+)
+def test_a_name_is_required_short_and_storable(organization, owner, name, says):
     client = Client()
     client.force_login(owner)
-    response = client.post(f"/o/{organization.slug}/api-keys/", {"name": " "})
+    response = client.post(f"/o/{organization.slug}/api-keys/", {"name": name})
     assert response.status_code == 400
+    assert says in response.content.decode()
     assert not ApiKey.objects.exists()
 
 
