@@ -67,6 +67,7 @@ bench: $(STAMP) services
 # The usage benchmarks (issue 6): ingestion vs COPY, entitlements under load, 10 M raw events.
 bench-usage: $(STAMP) services
 	@$(BIN)/python bench/usage_ingest.py --events 300000
+	@$(BIN)/python bench/usage_replay.py
 	@$(BIN)/python bench/usage_entitlements_load.py --rate 500 --seconds 20
 	@$(BIN)/python bench/usage_overview_scale.py --events 10000000
 
