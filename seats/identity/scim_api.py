@@ -136,22 +136,32 @@ def _json_body(request) -> dict:
         raise InvalidSyntaxException(detail="The request body is not JSON.") from None
     if not isinstance(payload, dict):
         raise InvalidSyntaxException(detail="The request body must be a JSON object.")
-    if _holds_nul(payload):
-        raise InvalidValueException(detail=NUL_REFUSED)
+    if _unstorable(payload):
+        raise InvalidValueException(detail=UNSTORABLE_REFUSED)
     return payload
 
 
-# PostgreSQL text can't hold U+0000: refused up front rather than failing in the database.
-NUL_REFUSED = "Values must not contain the NUL character (\\u0000)."
+# PostgreSQL text can't hold U+0000, nor a lone UTF-16 surrogate (JSON's "\\ud800" alone):
+# refused up front rather than failing in the database.
+UNSTORABLE_REFUSED = (
+    "Values must be text PostgreSQL can store: no NUL character (\\u0000), no lone surrogate."
+)
 
 
-def _holds_nul(value) -> bool:
+def _unstorable(value) -> bool:
+    """Does `value` (parsed JSON) hold a string PostgreSQL can't store?"""
     if isinstance(value, str):
-        return "\x00" in value
+        if "\x00" in value:
+            return True
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return True
+        return False
     if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+        return any(_unstorable(key) or _unstorable(item) for key, item in value.items())
     if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
+        return any(_unstorable(item) for item in value)
     return False
 
 
@@ -263,8 +273,8 @@ def _filtered(request, endpoint: str, text: str):
     )
     if not text:
         return list(records), None
-    if _holds_nul(text):
-        raise InvalidFilterException(detail=NUL_REFUSED)
+    if _unstorable(text):
+        raise InvalidFilterException(detail=UNSTORABLE_REFUSED)
     try:
         scim_filter = ScimFilter[model](text)
     except SCIMException:
