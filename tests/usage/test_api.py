@@ -76,7 +76,15 @@ def test_a_body_without_events_is_a_400(api_key, subscription):
     assert response.json()["code"] == "invalid_body"
 
 
-@pytest.mark.parametrize("body", [b'{"events": [', b'{"events": [{"quantity": NaN}]}', b"\xff"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"events": [',
+        b'{"events": [{"quantity": NaN}]}',
+        b"\xff",
+        b'{"events": [{"event_id": "\\ud800", "meter": "ai_tokens", "quantity": 1}]}',  # lone surrogate
+    ],
+)
 def test_a_body_that_is_not_json_is_a_400_that_says_so(api_key, subscription, body):
     response = client_with(api_key).post(EVENTS_URL, body, content_type="application/json")
     assert response.status_code == 400
