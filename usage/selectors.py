@@ -160,15 +160,14 @@ def _entitlement_query(meters: tuple[str, ...], alias: str, usage: bool = True) 
     for meter in meters:
         annotations[f"{meter}__hard"] = _limit_subquery(meter, "hard")
         annotations[f"{meter}__has_limit"] = _limit_subquery(meter, "id")
-        if not usage:
-            annotations[f"{meter}__limit"] = _limit_subquery(meter, "limit")
-        elif meter == D.SEATS:
+        if meter == D.SEATS and usage:
             seats = seat_summary_expressions()
             annotations[f"{meter}__limit"] = seats["seats"]
             annotations[f"{meter}__used"] = seats["members"]
         else:
             annotations[f"{meter}__limit"] = _limit_subquery(meter, "limit")
-            annotations[f"{meter}__used"] = _used_subquery(meter)
+            if usage:
+                annotations[f"{meter}__used"] = _used_subquery(meter)
     queryset = (
         Subscription.objects.using(alias)
         .filter(organization_id=_ORGANIZATION)

@@ -51,6 +51,7 @@ from scim2_models.path.expressions import CompareOperator, Comparison
 
 from config import clock
 from organizations.errors import LastOwner, RuleViolation
+from organizations.text import storable
 
 from . import provisioning, selectors
 from .scim_records import stored_attributes
@@ -141,23 +142,16 @@ def _json_body(request) -> dict:
     return payload
 
 
-# PostgreSQL text can't hold U+0000, nor a lone UTF-16 surrogate (JSON's "\\ud800" alone):
-# refused up front rather than failing in the database.
 UNSTORABLE_REFUSED = (
     "Values must be text PostgreSQL can store: no NUL character (\\u0000), no lone surrogate."
 )
 
 
 def _unstorable(value) -> bool:
-    """Does `value` (parsed JSON) hold a string PostgreSQL can't store?"""
+    """Does `value` (parsed JSON) hold a string PostgreSQL can't store (organizations.text)?
+    Refused up front rather than failing in the database."""
     if isinstance(value, str):
-        if "\x00" in value:
-            return True
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            return True
-        return False
+        return not storable(value)
     if isinstance(value, dict):
         return any(_unstorable(key) or _unstorable(item) for key, item in value.items())
     if isinstance(value, list):
