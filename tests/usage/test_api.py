@@ -47,6 +47,41 @@ def test_ingestion_answers_per_event(organization, subscription, api_key):
     assert ApiKey.objects.get().last_used_at == AT
 
 
+def test_an_answered_batch_is_freed_without_the_garbage_collector(organization, subscription, api_key):
+    """config.middleware.ReleaseApiViewMiddleware: once the response is sent, nothing the request
+    made (its 1,000 parsed events here) is left in a reference cycle for the collector to walk."""
+    import gc
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.signals import request_started
+    from django.db import close_old_connections
+
+    body = json.dumps({"events": [event(f"e{n}", 1) for n in range(1000)]})
+    environ = (
+        RequestFactory()
+        .post(EVENTS_URL, data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {api_key}")
+        .environ
+    )
+    handler = WSGIHandler()  # as gunicorn calls it: the test client keeps its responses in cycles
+    request_started.disconnect(close_old_connections)  # as the test client does: the test's transaction
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds unreachable stays in gc.garbage
+    try:
+        response = handler(environ, lambda status, headers: None)
+        assert response.status_code == 200
+        response.close()
+        del response
+        gc.collect()
+        left_in_cycles = [o for o in gc.garbage if isinstance(o, dict) and "event_id" in o]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+        request_started.connect(close_old_connections)
+    assert left_in_cycles == []
+
+
 def test_a_nul_character_rejects_its_event_and_keeps_the_others(organization, subscription, api_key):
     """PostgreSQL text can't hold U+0000: refused per event, never a failed batch."""
     response = client_with(api_key).post(
