@@ -91,6 +91,7 @@ class Server:
 
     def __init__(self, *, workers: int, threads: int = 1):
         self.port = free_port()
+        self.workers = workers
         env = dict(os.environ)
         env.update(
             DJANGO_SETTINGS_MODULE="config.settings.production",
