@@ -476,6 +476,19 @@ class RebuildResult:
     daily_rows: int
 
 
+def usage_events_analyze() -> None:
+    """PostgreSQL: refresh the planner's statistics of the raw events before rebuilds.
+
+    Autovacuum never analyzes a partitioned table's parent, and analyzes a partition only a
+    while after a bulk load. Without numbers the planner took an organization's 10 M events
+    for a handful and grouped them by sorting them all on disk: 19 s instead of 2.4 s. ANALYZE
+    reads a sample (half a second at 10 M events).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE usage_usageevent")
+
+
 def usage_rollups_rebuild(*, organization: Organization, write: bool = True) -> RebuildResult:
     """Recompute an organization's rollups from its raw events; with `write`, replace the live ones.
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from organizations.models import Organization
 from usage.models import UsageEvent
-from usage.services import usage_rollups_rebuild
+from usage.services import usage_events_analyze, usage_rollups_rebuild
 
 
 class Command(BaseCommand):
@@ -32,6 +32,7 @@ class Command(BaseCommand):
         organizations = list(organizations)
         write = not options["check"]
         started = time.monotonic()
+        usage_events_analyze()
         differing = 0
         for number, organization in enumerate(organizations, start=1):
             result = usage_rollups_rebuild(organization=organization, write=write)
