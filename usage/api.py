@@ -178,16 +178,16 @@ class UsageEventsRecordApi(APIView):
             return Response({"code": exc.code, "detail": exc.message}, status=status.HTTP_400_BAD_REQUEST)
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
         rows = []
-        for result in results:
-            counts[result.status] += 1
+        for index, event_id, result_status, code, message in results:  # up to 1,000: plain tuples
+            counts[result_status] += 1
             row = {
-                "index": result.index,
-                "event_id": result.event_id,
-                "status": result.status,
-                "duplicate": result.duplicate,
+                "index": index,
+                "event_id": event_id,
+                "status": result_status,
+                "duplicate": result_status == "duplicate",
             }
-            if result.code:
-                row["code"], row["message"] = result.code, result.message
+            if code:
+                row["code"], row["message"] = code, message
             rows.append(row)
         return Response(
             {
