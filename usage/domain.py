@@ -121,7 +121,7 @@ def event_parse(raw, *, index: int) -> Event | EventError:
         occurred_at = dt.datetime.fromisoformat(timestamp)
     except ValueError:
         return EventError(index, event_id, "invalid_timestamp", f"timestamp {timestamp!r} is not ISO 8601.")
-    if occurred_at.tzinfo is None or occurred_at.utcoffset() is None:
+    if occurred_at.tzinfo is None:  # fromisoformat gives None or a fixed offset, never a zone
         return EventError(index, event_id, "invalid_timestamp", "timestamp needs a time zone (Z or +hh:mm).")
 
     dimensions = raw.get("dimensions")
@@ -157,7 +157,9 @@ def event_parse(raw, *, index: int) -> Event | EventError:
                 " without the NUL character (\\u0000).",
             )
         model, action = model.strip(), action.strip()
-    return _event((index, event_id, meter, quantity, occurred_at.astimezone(dt.UTC), model, action))
+    if occurred_at.tzinfo is not dt.UTC:  # "Z" and "+00:00" parse to dt.UTC itself: kept as is
+        occurred_at = occurred_at.astimezone(dt.UTC)
+    return _event((index, event_id, meter, quantity, occurred_at, model, action))
 
 
 def _dimension_ok(value) -> bool:
