@@ -9,9 +9,10 @@ class ReleaseApiViewMiddleware:
     response.renderer_context the view, the request and the response itself). Reference
     counting can't free a cycle: everything a request made, a 1,000-event ingestion body
     included, waited for the cyclic garbage collector, and each of its passes walked every
-    request served since the last one (in an ingestion worker, some 30,000 objects, about a
-    tenth of the worker's CPU). Once the response is rendered none of those links is used
-    again; cutting them lets each request be freed when its response is.
+    request served since the last one (in an ingestion worker, some 30,000 objects: 1.0-1.6
+    ms a batch; freeing each request at once costs about half that). Once the response is
+    rendered none of those links is used again; cutting them lets each request be freed
+    when its response is.
     """
 
     def __init__(self, get_response):
