@@ -55,10 +55,6 @@ class EventResult(NamedTuple):  # a thousand a batch: cheaper to build than a fr
     def duplicate(self) -> bool:
         return self.status == "duplicate"
 
-    @property
-    def ok(self) -> bool:
-        return self.status != "rejected"
-
 
 _result = functools.partial(tuple.__new__, EventResult)  # in C: see usage.domain._event
 
