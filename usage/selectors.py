@@ -7,13 +7,14 @@ never the raw events, so the answers cost the same with 10 or 10 million events.
 import datetime as dt
 import functools
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import router
 from django.db.models import F, OuterRef, Subquery, Sum
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models.functions import JSONObject, TruncDate, TruncMonth
 
 from billing.domain.periods import MONTH, add_months, period_containing, period_index, period_start
 from billing.models import Meter, PlanLimit, Subscription
@@ -148,12 +149,12 @@ _ORGANIZATION = -7_301_000_000_001
 _SECRET_HASH = "\x00secret-hash"
 
 
-@functools.cache
-def _entitlement_query(meters: tuple[str, ...], alias: str, usage: bool = True) -> CompiledQuery:
-    """The live subscription, annotated with each meter's limit, hardness and use (the rollup
-    for the stored current period; for seats, active members against seats held), and whether
-    payments block usage: ONE query, compiled once. Without `usage`: the plan and its limits
-    only (what ingestion needs, at a third of the cost)."""
+def _entitlement_columns(meters: tuple[str, ...], alias: str, *, usage: bool, organization) -> tuple:
+    """The live subscription of `organization` (an id or an outer reference) annotated with each
+    meter's limit, hardness and use (the rollup for the stored current period; for seats, active
+    members against seats held), and whether payments block usage; with the names of its
+    columns. Without `usage`: the plan and its limits only (what ingestion needs, at a third of
+    the cost)."""
     annotations = {"plan_interval": F("plan__interval"), "plan_name": F("plan__name")}
     if usage:
         annotations["payment_blocked"] = payment_blocked_expression(OuterRef("organization_id"))
@@ -170,13 +171,19 @@ def _entitlement_query(meters: tuple[str, ...], alias: str, usage: bool = True) 
                 annotations[f"{meter}__used"] = _used_subquery(meter)
     queryset = (
         Subscription.objects.using(alias)
-        .filter(organization_id=_ORGANIZATION)
+        .filter(organization_id=organization)
         .exclude(status=Subscription.Status.CANCELED)
         .annotate(**annotations)
-        .values("anchor", "current_period_start", "current_period_end", *annotations)
-        .order_by("pk")[:1]
+        .order_by("pk")
     )
-    return CompiledQuery.of(queryset, organization_id=_ORGANIZATION)
+    return queryset, ("anchor", "current_period_start", "current_period_end", *annotations)
+
+
+@functools.cache
+def _entitlement_query(meters: tuple[str, ...], alias: str, usage: bool = True) -> CompiledQuery:
+    """`_entitlement_columns` of one organization: ONE query, compiled once."""
+    queryset, names = _entitlement_columns(meters, alias, usage=usage, organization=_ORGANIZATION)
+    return CompiledQuery.of(queryset.values(*names)[:1], organization_id=_ORGANIZATION)
 
 
 def _entitlements(
@@ -190,6 +197,13 @@ def _entitlements(
     row = _entitlement_query(tuple(meters), router.db_for_read(Subscription)).first(
         organization_id=organization.pk
     )
+    return _entitlements_of_row(row, organization=organization, meters=meters, quantity=quantity, on=on)
+
+
+def _entitlements_of_row(
+    row: dict | None, *, organization: Organization, meters: list[str], quantity: int, on: dt.date
+) -> tuple[list[Entitlement], dict]:
+    """Entitlements from a row of `_entitlement_columns` (None: no live subscription)."""
     results = []
     if row is None:
         start, end = period_containing(NO_PLAN_ANCHOR, MONTH, on)
@@ -419,8 +433,56 @@ def api_key_by_hash(*, secret_hash: str) -> ApiKey | None:
     """The API key whose secret hashes to `secret_hash`, its organization loaded with it."""
     alias = router.db_for_read(ApiKey)
     row = _api_key_query(alias).first(secret_hash=secret_hash)
+    return None if row is None else _api_key_of_row(row, alias)
+
+
+@functools.cache
+def _api_key_entitlement_query(meter: str, alias: str) -> CompiledQuery:
+    """`_api_key_query` with the key's organization's `_entitlement_columns` for `meter` as one
+    JSON value: a key holder's entitlement check in ONE query, compiled once."""
+    subscription, names = _entitlement_columns(
+        (meter,), alias, usage=True, organization=OuterRef("organization_id")
+    )
+    entitlement_row = subscription.values(row=JSONObject(**{name: F(name) for name in names}))[:1]
+    queryset = (
+        ApiKey.objects.using(alias)
+        .filter(secret_hash=_SECRET_HASH)
+        .values(
+            *_attnames(ApiKey),
+            *(f"organization__{name}" for name in _attnames(Organization)),
+            entitlement_row=Subquery(entitlement_row),
+        )
+        .order_by()[:1]
+    )
+    return CompiledQuery.of(queryset, secret_hash=_SECRET_HASH)
+
+
+_ROW_DATES = ("anchor", "current_period_start", "current_period_end")
+
+
+def api_key_with_entitlement(
+    *, secret_hash: str, meter: str, quantity: int, today: Callable[[Organization], dt.date]
+) -> tuple[ApiKey | None, Entitlement | None]:
+    """The API key whose secret hashes to `secret_hash` (as `api_key_by_hash`) and its
+    organization's `entitlement` of `meter` on the organization's date `today(organization)`,
+    read together in one query: the SaaS asks before each metered action. The caller decides
+    whether the key may see it (revoked, another organization)."""
+    alias = router.db_for_read(ApiKey)
+    row = _api_key_entitlement_query(meter, alias).first(secret_hash=secret_hash)
     if row is None:
-        return None
+        return None, None
+    api_key = _api_key_of_row(row, alias)
+    entitlement_row = row["entitlement_row"]
+    if entitlement_row is not None:  # JSON gives dates as text
+        entitlement_row.update({name: dt.date.fromisoformat(entitlement_row[name]) for name in _ROW_DATES})
+    organization = api_key.organization
+    results, _ = _entitlements_of_row(
+        entitlement_row, organization=organization, meters=[meter], quantity=quantity, on=today(organization)
+    )
+    return api_key, results[0]
+
+
+def _api_key_of_row(row: dict, alias: str) -> ApiKey:
     key_names, organization_names = _attnames(ApiKey), _attnames(Organization)
     api_key = ApiKey.from_db(alias, key_names, [row[name] for name in key_names])
     api_key.organization = Organization.from_db(

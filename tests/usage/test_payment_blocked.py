@@ -6,7 +6,8 @@ import pytest
 
 from invoices.models import Invoice
 from tests.billing.support import at, subscribed_organization
-from usage.selectors import entitlement, entitlements_all
+from usage.selectors import api_key_with_entitlement, entitlement, entitlements_all
+from usage.services import api_key_create, api_key_hash
 
 pytestmark = pytest.mark.django_db
 ON = dt.date(2026, 3, 10)
@@ -22,6 +23,12 @@ def test_an_uncollectible_invoice_blocks_every_meter_until_it_is_paid(django_ass
     with django_assert_max_num_queries(1):
         tokens = entitlement(organization=organization, meter="ai_tokens", quantity=1, on=ON)
     assert not tokens.allowed and tokens.payment_blocked
+    _key, secret = api_key_create(organization=organization, name="Backend", at=at(ON))
+    with django_assert_max_num_queries(1):
+        _key, keyed = api_key_with_entitlement(
+            secret_hash=api_key_hash(secret), meter="ai_tokens", quantity=1, today=lambda organization: ON
+        )
+    assert keyed == tokens
     assert all(not item.allowed for item in entitlements_all(organization=organization, on=ON))
     Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.PAID)
     assert entitlement(organization=organization, meter="ai_tokens", quantity=1, on=ON).allowed
