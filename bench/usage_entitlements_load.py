@@ -108,9 +108,15 @@ def main() -> None:
     with usage_common.Server(workers=args.workers, threads=args.threads) as server:
         # Warm every worker's connection and code paths.
         run_load(server.port, path, secret, rate=200, seconds=1, connections=4)
+        print(usage_common.machine_speed())
+        spread = []
+        sampler = threading.Timer(args.seconds / 2, lambda: spread.extend(server.connections_per_worker()))
+        sampler.start()
         elapsed, latencies, failures = run_load(
             server.port, path, secret, args.rate, args.seconds, args.connections
         )
+        sampler.join()
+        print(usage_common.machine_speed())
         conn = http.client.HTTPConnection("127.0.0.1", server.port)
         conn.request("GET", path, headers={"Authorization": f"Bearer {secret}"})
         response = conn.getresponse()
@@ -118,6 +124,10 @@ def main() -> None:
         sample = json.loads(body) if response.status == 200 else f"HTTP {response.status}: {body[:200]!r}"
     ms = [v * 1000 for v in latencies]
     print(f"sample: {sample}")
+    print(
+        f"client connections per gunicorn worker, mid-run: {', '.join(map(str, spread)) or 'unknown'}"
+        f" ({args.connections} connections, {args.workers} workers)"
+    )
     print(
         f"{len(ms):,} requests in {elapsed:.1f}s = {len(ms) / elapsed:,.0f} req/s (target {args.rate:,.0f});"
         f" failures {failures}"

@@ -283,8 +283,9 @@ def main() -> None:
     rounds = []
     with usage_common.Server(workers=args.workers, threads=args.threads) as server:
         for number in range(1, args.rounds + 1):
-            print(f"-- round {number} of {args.rounds}")
+            print(f"-- round {number} of {args.rounds}; {usage_common.machine_speed()}")
             rounds.append(run_round(server, bodies, distinct, args.clients))
+    print(usage_common.machine_speed())
     ratios = sorted(http / copy for http, copy in rounds)
     print(
         f"median: {statistics.median(http for http, _copy in rounds):,.0f} events/s over HTTP"
