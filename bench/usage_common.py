@@ -124,6 +124,8 @@ class Server:
                 f"127.0.0.1:{self.port}",
                 "--workers",
                 str(workers),
+                "--worker-class",
+                "gthread",  # as docker-compose: kept-alive connections (threads=1 alone means sync)
                 "--threads",
                 str(threads),
                 "--log-level",
