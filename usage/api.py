@@ -371,7 +371,10 @@ class EntitlementCheckMiddleware:
         api_key, _problem = ApiKeyAuthentication.usable(api_key)
         if api_key is None or api_key.organization_id != int(match["organization_id"]):
             return self.get_response(request)
-        return HttpResponse(orjson.dumps(entitlement_data(item)), content_type="application/json")
+        body = orjson.dumps(entitlement_data(item))
+        # CommonMiddleware, which sets it for the rest of the site, comes later: without it
+        # gunicorn would send the answer chunked, in three writes instead of one.
+        return HttpResponse(body, content_type="application/json", headers={"Content-Length": len(body)})
 
 
 class UsageOverviewApi(OrganizationUsageApi):

@@ -193,6 +193,7 @@ def test_a_key_holders_check_is_answered_before_the_stack_with_the_views_answer(
     with django_assert_num_queries(1):  # the key and the entitlement together
         fast = middleware(factory.get(path, {"quantity": "7"}, HTTP_AUTHORIZATION=f"Bearer {api_key}"))
     assert fast.status_code == 200 and fast["Content-Type"] == "application/json"
+    assert int(fast["Content-Length"]) == len(fast.content)  # not chunked: CommonMiddleware comes later
     member = APIClient()
     member.force_login(owner)
     assert json.loads(fast.content) == member.get(f"{path}?quantity=7").json()  # the view, by session
