@@ -95,6 +95,61 @@ def machine_speed() -> str:
     return f"machine: a fixed Python loop took {sorted(timings)[1] * 1000:,.0f} ms (lower is faster)"
 
 
+class CpuMeter:
+    """CPU seconds spent, between start() and stop(), by the gunicorn workers, by PostgreSQL
+    (all its processes) and by this load generator, read from /proc (Linux)."""
+
+    def __init__(self, server_pid: int):
+        self.server_pid = server_pid
+        self.available = os.path.isdir("/proc/self")
+
+    @staticmethod
+    def _processes() -> list[tuple[int, int, str, float]]:
+        """(pid, parent pid, command name, CPU seconds) of every process."""
+        found = []
+        ticks = os.sysconf("SC_CLK_TCK")
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    text = stat.read()
+            except OSError:
+                continue
+            name = text[text.index("(") + 1 : text.rindex(")")]
+            fields = text[text.rindex(")") + 2 :].split()
+            found.append((int(entry), int(fields[1]), name, (int(fields[11]) + int(fields[12])) / ticks))
+        return found
+
+    def _sample(self) -> dict:
+        processes = self._processes()
+        return {
+            "gunicorn": {pid: cpu for pid, parent, _n, cpu in processes if parent == self.server_pid},
+            "PostgreSQL": {pid: cpu for pid, _p, name, cpu in processes if name.startswith("postgres")},
+            "load generator": {os.getpid(): sum(os.times()[:2])},
+        }
+
+    def start(self) -> None:
+        self.before = self._sample() if self.available else {}
+
+    @staticmethod
+    def summary(cpu: dict, count: int, elapsed: float) -> str:
+        """CPU per unit of work of each group, and how busy the cores were, as one line."""
+        each = ", ".join(f"{group} {seconds / count * 1000:.2f} ms" for group, seconds in cpu.items())
+        busy = sum(cpu.values()) / (elapsed * os.cpu_count()) * 100
+        return f"{each}; {busy:.0f} % of {os.cpu_count()} cores busy"
+
+    def stop(self) -> dict:
+        """CPU seconds per group; processes that started meanwhile count from zero."""
+        if not self.available:
+            return {}
+        after = self._sample()
+        return {
+            group: sum(cpu - self.before[group].get(pid, 0.0) for pid, cpu in pids.items())
+            for group, pids in after.items()
+        }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,7 +18,6 @@ organization, and the summary line gives the median round.
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import statistics
 import threading
@@ -115,54 +114,6 @@ def send_all(port: int, secret: str, bodies: list[bytes], clients: int) -> tuple
     return time.perf_counter() - started, totals
 
 
-class CpuMeter:
-    """CPU seconds spent, between start() and stop(), by the gunicorn workers, by PostgreSQL
-    (all its processes) and by this load generator, read from /proc (Linux)."""
-
-    def __init__(self, server_pid: int):
-        self.server_pid = server_pid
-        self.available = os.path.isdir("/proc/self")
-
-    @staticmethod
-    def _processes() -> list[tuple[int, int, str, float]]:
-        """(pid, parent pid, command name, CPU seconds) of every process."""
-        found = []
-        ticks = os.sysconf("SC_CLK_TCK")
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    text = stat.read()
-            except OSError:
-                continue
-            name = text[text.index("(") + 1 : text.rindex(")")]
-            fields = text[text.rindex(")") + 2 :].split()
-            found.append((int(entry), int(fields[1]), name, (int(fields[11]) + int(fields[12])) / ticks))
-        return found
-
-    def _sample(self) -> dict:
-        processes = self._processes()
-        return {
-            "gunicorn": {pid: cpu for pid, parent, _n, cpu in processes if parent == self.server_pid},
-            "PostgreSQL": {pid: cpu for pid, _p, name, cpu in processes if name.startswith("postgres")},
-            "load generator": {os.getpid(): sum(os.times()[:2])},
-        }
-
-    def start(self) -> None:
-        self.before = self._sample() if self.available else {}
-
-    def stop(self) -> dict:
-        """CPU seconds per group; processes that started meanwhile count from zero."""
-        if not self.available:
-            return {}
-        after = self._sample()
-        return {
-            group: sum(cpu - self.before[group].get(pid, 0.0) for pid, cpu in pids.items())
-            for group, pids in after.items()
-        }
-
-
 def checkpoint() -> None:
     """Start each timed phase right after a checkpoint: otherwise one may begin inside either
     phase (a run writes hundreds of MB of WAL) and make runs differ by a fifth."""
@@ -219,7 +170,7 @@ def run_round(server, bodies: list[bytes], distinct: list[dict], clients: int) -
     organization, secret = usage_common.bench_organization()
     warm_up(server.url, secret, server.workers)
     checkpoint()
-    meter = CpuMeter(server.process.pid)
+    meter = usage_common.CpuMeter(server.process.pid)
     meter.start()
     elapsed, totals = send_all(server.port, secret, bodies, clients)
     cpu = meter.stop()
@@ -232,9 +183,7 @@ def run_round(server, bodies: list[bytes], distinct: list[dict], clients: int) -
     )
     if cpu:
         batches = len(bodies)
-        per_batch = ", ".join(f"{group} {seconds / batches * 1000:.1f} ms" for group, seconds in cpu.items())
-        busy = sum(cpu.values()) / (elapsed * os.cpu_count()) * 100
-        print(f"CPU   : per batch {per_batch}; {busy:.0f} % of {os.cpu_count()} cores busy")
+        print(f"CPU   : per batch {usage_common.CpuMeter.summary(cpu, batches, elapsed)}")
     stored = UsageEvent.objects.filter(organization=organization).count()
     total = sum(UsagePeriodTotal.objects.filter(organization=organization).values_list("total", flat=True))
     expected = sum(e["quantity"] for e in distinct)
