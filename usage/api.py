@@ -373,7 +373,7 @@ class EntitlementCheckMiddleware:
             return self.get_response(request)
         body = orjson.dumps(entitlement_data(item))
         # CommonMiddleware, which sets it for the rest of the site, comes later: without it
-        # gunicorn would send the answer chunked, in three writes instead of one.
+        # gunicorn sent the answer chunked, one socket write more a check.
         return HttpResponse(body, content_type="application/json", headers={"Content-Length": len(body)})
 
 
