@@ -156,10 +156,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+FAIR_SHARE_WORKER = "config.web_worker.FairShareThreadWorker"  # as docker-compose runs gunicorn
+
+
 class Server:
     """gunicorn serving config.wsgi with production settings against the bench database."""
 
-    def __init__(self, *, workers: int, threads: int = 1):
+    def __init__(self, *, workers: int, threads: int = 1, worker_class: str = FAIR_SHARE_WORKER):
         self.port = free_port()
         self.workers = workers
         env = dict(os.environ)
@@ -180,7 +183,7 @@ class Server:
                 "--workers",
                 str(workers),
                 "--worker-class",
-                "gthread",  # as docker-compose: kept-alive connections (threads=1 alone means sync)
+                worker_class,
                 "--threads",
                 str(threads),
                 "--log-level",
@@ -203,8 +206,8 @@ class Server:
     def connections_per_worker(self) -> list[int]:
         """Open client connections held by each worker process, busiest first (Linux `ss`).
 
-        gunicorn's workers share one listening socket, and a kept-alive connection stays with
-        the worker that accepted it: the spread says how many cores really serve the load."""
+        A kept-alive connection stays with the worker that accepted it, so the spread says how
+        many cores really serve the load (config/web_worker.py keeps it even)."""
         try:
             listing = subprocess.run(
                 ["ss", "-tnpH", "state", "established", f"( sport = :{self.port} )"],

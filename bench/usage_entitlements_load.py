@@ -158,6 +158,11 @@ def main() -> None:
         "--threads", type=int, default=2, help="Threads per gunicorn worker (docker-compose runs 2)."
     )
     parser.add_argument("--connections", type=int, default=16, help="Client keep-alive connections.")
+    parser.add_argument(
+        "--worker-class",
+        default=usage_common.FAIR_SHARE_WORKER,
+        help="gunicorn worker class; gthread is gunicorn's own, without the fair share.",
+    )
     args = parser.parse_args()
 
     usage_common.setup_django()
@@ -183,7 +188,9 @@ def main() -> None:
             at=now,
         )
     path = f"/api/v1/organizations/{organization.pk}/entitlements/ai_tokens?quantity=1"
-    with usage_common.Server(workers=args.workers, threads=args.threads) as server:
+    with usage_common.Server(
+        workers=args.workers, threads=args.threads, worker_class=args.worker_class
+    ) as server:
         # Warm every worker's connection and code paths.
         run_load(server.port, path, secret, rate=200, seconds=1, connections=4)
         print(usage_common.machine_speed())
