@@ -43,7 +43,7 @@ class KeptAliveClient:
             try:
                 self.sock.sendall(self.request)
                 return self._read_response()
-            except (OSError, ConnectionError):
+            except OSError:  # ConnectionError included
                 self.close()
                 if attempt == 2:
                     raise

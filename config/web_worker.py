@@ -2,7 +2,7 @@
 
 gunicorn's workers share one listening socket, and a kept-alive connection stays with the
 worker that accepted it. Whichever worker wakes first takes a new connection, and it is
-often the same one: the entitlement benchmark found one of two workers holding 13 to 16 of
+often the same one: the entitlement benchmark found one of two workers holding 12 to 16 of
 its 16 connections, so one process, one core at most under the GIL, answered nearly every
 check while the other idled, and the latency tail was that worker's queue.
 
@@ -66,22 +66,18 @@ def _claim_slot(pid: int) -> int:
 
 class FairShareThreadWorker(ThreadWorker):
     def init_process(self):
-        self.slot = _claim_slot(os.getpid())
+        self.slot = _claim_slot(self.pid)
         super().init_process()
 
-    def _siblings(self) -> list[int]:
-        return [_counts[slot] for slot in range(SLOTS) if _pids[slot] not in (0, self.pid)]
-
     def _may_accept(self) -> bool:
-        if fair_share(self.nr_conns, self._siblings()):
-            return True
-        # A sibling holds fewer. If it died, free its slot, so that a count it can no
-        # longer lower doesn't keep everyone else from accepting until it is replaced.
-        for slot in range(SLOTS):
-            pid = _pids[slot]
-            if pid not in (0, self.pid) and _counts[slot] < self.nr_conns and not _alive(pid):
-                _pids[slot] = 0
-        return fair_share(self.nr_conns, self._siblings())
+        siblings = [(slot, _pids[slot]) for slot in range(SLOTS) if _pids[slot] not in (0, self.pid)]
+        fewer = [(slot, pid) for slot, pid in siblings if _counts[slot] < self.nr_conns]
+        # A sibling holding fewer may have died with its count (a killed worker can't lower
+        # it): free such slots, so that they don't keep everyone else from accepting.
+        dead = {slot for slot, pid in fewer if not _alive(pid)}
+        for slot in dead:
+            _pids[slot] = 0
+        return fair_share(self.nr_conns, [_counts[slot] for slot, _pid in siblings if slot not in dead])
 
     def set_accept_enabled(self, enabled):
         # gthread's loop calls this whenever it may accept again and isn't: the share is
