@@ -97,7 +97,10 @@ def machine_speed() -> str:
 
 class CpuMeter:
     """CPU seconds spent, between start() and stop(), by the gunicorn workers, by PostgreSQL
-    (all its processes) and by this load generator, read from /proc (Linux)."""
+    (all its processes) and by this load generator, read from /proc (Linux); and the share of
+    the cores' time the hypervisor gave to other machines ("steal"), which no code here can
+    win back: on this kind of virtual machine it rose from about 0 % idle to 15 % under load,
+    in bursts that stall every process at once."""
 
     def __init__(self, server_pid: int):
         self.server_pid = server_pid
@@ -129,21 +132,33 @@ class CpuMeter:
             "load generator": {os.getpid(): sum(os.times()[:2])},
         }
 
+    @staticmethod
+    def _core_times() -> tuple[int, int]:
+        """(steal, all) clock ticks of the cores since boot, from /proc/stat's first line."""
+        with open("/proc/stat") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+        # user nice system idle iowait irq softirq steal guest guest_nice; guests are in user.
+        return ticks[7], sum(ticks[:8])
+
     def start(self) -> None:
         self.before = self._sample() if self.available else {}
+        self.cores_before = self._core_times() if self.available else (0, 0)
+        self.stolen = None
 
-    @staticmethod
-    def summary(cpu: dict, count: int, elapsed: float) -> str:
-        """CPU per unit of work of each group, and how busy the cores were, as one line."""
+    def summary(self, cpu: dict, count: int, elapsed: float) -> str:
+        """CPU per unit of work of each group, how busy the cores were and the steal, as one line."""
         each = ", ".join(f"{group} {seconds / count * 1000:.2f} ms" for group, seconds in cpu.items())
         busy = sum(cpu.values()) / (elapsed * os.cpu_count()) * 100
-        return f"{each}; {busy:.0f} % of {os.cpu_count()} cores busy"
+        stolen = "" if self.stolen is None else f", {self.stolen * 100:.0f} % stolen by the hypervisor"
+        return f"{each}; {busy:.0f} % of {os.cpu_count()} cores busy{stolen}"
 
     def stop(self) -> dict:
         """CPU seconds per group; processes that started meanwhile count from zero."""
         if not self.available:
             return {}
         after = self._sample()
+        steal, total = (now - then for now, then in zip(self._core_times(), self.cores_before, strict=True))
+        self.stolen = steal / total if total else None
         return {
             group: sum(cpu - self.before[group].get(pid, 0.0) for pid, cpu in pids.items())
             for group, pids in after.items()

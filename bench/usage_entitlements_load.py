@@ -221,7 +221,7 @@ def main() -> None:
         f" failures {failures}"
     )
     if cpu:
-        print(f"CPU per request: {usage_common.CpuMeter.summary(cpu, len(ms), elapsed)}")
+        print(f"CPU per request: {meter.summary(cpu, len(ms), elapsed)}")
     print(
         f"latency ms: p50 {percentile(ms, 0.50):.2f}  p90 {percentile(ms, 0.90):.2f}"
         f"  p99 {percentile(ms, 0.99):.2f}  max {ms[-1]:.2f}  (goal p99 < 10 ms)"

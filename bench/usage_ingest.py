@@ -183,7 +183,7 @@ def run_round(server, bodies: list[bytes], distinct: list[dict], clients: int) -
     )
     if cpu:
         batches = len(bodies)
-        print(f"CPU   : per batch {usage_common.CpuMeter.summary(cpu, batches, elapsed)}")
+        print(f"CPU   : per batch {meter.summary(cpu, batches, elapsed)}")
     stored = UsageEvent.objects.filter(organization=organization).count()
     total = sum(UsagePeriodTotal.objects.filter(organization=organization).values_list("total", flat=True))
     expected = sum(e["quantity"] for e in distinct)
