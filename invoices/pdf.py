@@ -20,8 +20,9 @@ logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 TEMPLATE_VERSIONS = {
     "v1": "invoices/pdf/v1/document.html",
+    "v2": "invoices/pdf/v2/document.html",  # an invoice with nothing to pay asks for no transfer
 }
-CURRENT_TEMPLATE_VERSION = "v1"
+CURRENT_TEMPLATE_VERSION = "v2"
 
 
 class UnknownTemplateVersion(ValueError):

@@ -84,6 +84,8 @@ class DocumentView:
     status: str = ""
     bank_details: str = ""
     payment_reference: str = ""
+    # An invoice with nothing to pay says so instead of asking for a bank transfer (PDF v2 on).
+    settlement_note: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -273,6 +275,7 @@ def _document_view(document, language: str) -> DocumentView:
             status=_status_label(document.status),
             bank_details=settings.SELLER_BANK_DETAILS,
             payment_reference=document.number,
+            settlement_note=_settlement_note(document),
             **common,
         )
     corrected = document.invoice
@@ -283,6 +286,15 @@ def _document_view(document, language: str) -> DocumentView:
         notes=[_("This amount is added to your credit balance and applied to your next invoice.")],
         **common,
     )
+
+
+def _settlement_note(invoice: Invoice) -> str:
+    """Why an invoice asks for no payment, or "" when it does."""
+    if invoice.amount_due_minor > 0:
+        return ""
+    if invoice.credit_applied_minor > 0:
+        return _("Nothing to pay: your credit balance covered this invoice.")
+    return _("Nothing to pay on this invoice.")
 
 
 def _status_label(status: str) -> str:
