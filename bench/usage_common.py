@@ -95,6 +95,20 @@ def machine_speed() -> str:
     return f"machine: a fixed Python loop took {sorted(timings)[1] * 1000:,.0f} ms (lower is faster)"
 
 
+def core_times() -> tuple[int, int]:
+    """(steal, all) clock ticks of the cores since boot, from /proc/stat's first line (Linux)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal guest guest_nice; guests are in user.
+    return ticks[7], sum(ticks[:8])
+
+
+def stolen_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """The share of the cores' time between two `core_times()` the hypervisor gave elsewhere."""
+    steal, total = (now - then for now, then in zip(after, before, strict=True))
+    return steal / total if total else None
+
+
 class CpuMeter:
     """CPU seconds spent, between start() and stop(), by the gunicorn workers, by PostgreSQL
     (all its processes) and by this load generator, read from /proc (Linux); and the share of
@@ -132,17 +146,9 @@ class CpuMeter:
             "load generator": {os.getpid(): sum(os.times()[:2])},
         }
 
-    @staticmethod
-    def _core_times() -> tuple[int, int]:
-        """(steal, all) clock ticks of the cores since boot, from /proc/stat's first line."""
-        with open("/proc/stat") as stat:
-            ticks = [int(value) for value in stat.readline().split()[1:]]
-        # user nice system idle iowait irq softirq steal guest guest_nice; guests are in user.
-        return ticks[7], sum(ticks[:8])
-
     def start(self) -> None:
         self.before = self._sample() if self.available else {}
-        self.cores_before = self._core_times() if self.available else (0, 0)
+        self.cores_before = core_times() if self.available else (0, 0)
         self.stolen = None
 
     def summary(self, cpu: dict, count: int, elapsed: float) -> str:
@@ -157,8 +163,7 @@ class CpuMeter:
         if not self.available:
             return {}
         after = self._sample()
-        steal, total = (now - then for now, then in zip(self._core_times(), self.cores_before, strict=True))
-        self.stolen = steal / total if total else None
+        self.stolen = stolen_share(self.cores_before, core_times())
         return {
             group: sum(cpu - self.before[group].get(pid, 0.0) for pid, cpu in pids.items())
             for group, pids in after.items()
