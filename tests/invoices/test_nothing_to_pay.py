@@ -50,32 +50,28 @@ def _lines(day: dt.date) -> list[LineDraft]:
     ]
 
 
+def _issue(organization, day: dt.date) -> Invoice:
+    return invoice_issue(
+        organization=organization,
+        subscription=None,
+        reason=Reason.SEAT_CHANGE,
+        lines=_lines(day),
+        currency="EUR",
+        issued_on=day,
+        at=at_noon(day),
+    )
+
+
 @pytest.fixture
 def covered(play):
     """An invoice paid in full from the credit balance: a credit note of an earlier invoice
     of the same amount filled the balance."""
     organization = play("03-team-monthly-add-remove")
     day = dt.date(2026, 6, 1)
-    first = invoice_issue(
-        organization=organization,
-        subscription=None,
-        reason=Reason.SEAT_CHANGE,
-        lines=_lines(day),
-        currency="EUR",
-        issued_on=day,
-        at=at_noon(day),
-    )
+    first = _issue(organization, day)
     credit_note_issue(invoice=first, lines=_lines(day), issued_on=day, at=at_noon(day))
     assert credit_balance_minor(organization=organization, currency="EUR") >= first.total_minor
-    invoice = invoice_issue(
-        organization=organization,
-        subscription=None,
-        reason=Reason.SEAT_CHANGE,
-        lines=_lines(day),
-        currency="EUR",
-        issued_on=day,
-        at=at_noon(day),
-    )
+    invoice = _issue(organization, day)
     assert (invoice.amount_due_minor, invoice.credit_applied_minor) == (0, invoice.total_minor)
     return invoice
 
