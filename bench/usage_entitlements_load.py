@@ -143,6 +143,10 @@ def run_load(port: int, path: str, secret: str, rate: float, seconds: float, con
     return elapsed, sorted(latencies), failures[0]
 
 
+# Steal from which the tails measured on the development VM grew past the goal (README).
+STEAL_THAT_SHOWS = 0.02
+
+
 def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))]
 
@@ -222,10 +226,17 @@ def main() -> None:
     )
     if cpu:
         print(f"CPU per request: {meter.summary(cpu, len(ms), elapsed)}")
+    p99 = percentile(ms, 0.99)
     print(
         f"latency ms: p50 {percentile(ms, 0.50):.2f}  p90 {percentile(ms, 0.90):.2f}"
-        f"  p99 {percentile(ms, 0.99):.2f}  max {ms[-1]:.2f}  (goal p99 < 10 ms)"
+        f"  p99 {p99:.2f}  max {ms[-1]:.2f}  (goal p99 < 10 ms)"
     )
+    if p99 >= 10 and meter.stolen is not None and meter.stolen >= STEAL_THAT_SHOWS:
+        print(
+            f"note: the hypervisor took {meter.stolen * 100:.0f} % of the cores' time during this run."
+            " On the 2-core development VM every run at 0-1 % steal met the goal and runs at 8 % or"
+            " more did not (README, Performance): run again when it is quieter to see the code's own."
+        )
 
 
 if __name__ == "__main__":
