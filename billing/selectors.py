@@ -1,13 +1,16 @@
 """Organization-scoped reads of plans and subscription state."""
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 
+from django.db import router
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from config.clock import today_in
+from config.compiled import PLACEHOLDER_ID, CompiledQuery
 from invoices.services import credit_balance_minor
 from organizations.models import Membership, Organization
 from organizations.partners import bill_to_for
@@ -37,8 +40,21 @@ def active_members(*, organization: Organization):
 
 def members_by_interval(*, organization: Organization) -> dict[str, int]:
     """Active members per seat interval; '' counts members on included (or pooled) seats."""
-    rows = active_members(organization=organization).values("seat_interval").annotate(n=Count("id"))
+    rows = _members_by_interval_query(router.db_for_read(Membership)).all(organization_id=organization.pk)
     return {row["seat_interval"]: row["n"] for row in rows}
+
+
+@functools.cache
+def _members_by_interval_query(alias: str) -> CompiledQuery:
+    """Compiled once (config/compiled.py): renewals that count members ask, customer by customer."""
+    rows = (
+        active_members(organization=PLACEHOLDER_ID)
+        .using(alias)
+        .order_by()
+        .values("seat_interval")
+        .annotate(n=Count("id"))
+    )
+    return CompiledQuery.of(rows, organization_id=PLACEHOLDER_ID)
 
 
 def seats_total(*, subscription: Subscription) -> int:

@@ -16,16 +16,18 @@ always goes to the party of the invoice it corrects (whoever paid it gets the cr
 """
 
 import datetime as dt
+import functools
 from dataclasses import replace
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, router, transaction
 from django.db.models import Sum
 
 from billing.domain.lines import LineDraft, totals, without_zero_lines
 from billing.domain.money import exact_to_decimal
 from billing.domain.tax import tax_treatment
+from config.compiled import PLACEHOLDER_ID, PLACEHOLDER_TEXT, CompiledQuery
 from organizations.models import Organization
 
 from .delivery import delivery_enqueue
@@ -82,10 +84,23 @@ def _next_invoice_number(organization: Organization) -> int:
 
 
 def credit_balance_minor(*, organization: Organization, currency: str) -> int:
-    total = CreditBalanceEntry.objects.filter(organization=organization, currency=currency).aggregate(
-        total=Sum("amount_minor")
-    )["total"]
-    return total or 0
+    row = _credit_balance_query(router.db_for_read(CreditBalanceEntry)).first(
+        organization_id=organization.pk, currency=currency
+    )
+    return row["total"] if row else 0
+
+
+@functools.cache
+def _credit_balance_query(alias: str) -> CompiledQuery:
+    """Compiled once (config/compiled.py): every invoice issued reads the balance."""
+    entries = CreditBalanceEntry.objects.using(alias).filter(
+        organization_id=PLACEHOLDER_ID, currency=PLACEHOLDER_TEXT
+    )
+    return CompiledQuery.of(
+        entries.order_by().values("currency").annotate(total=Sum("amount_minor")),
+        organization_id=PLACEHOLDER_ID,
+        currency=PLACEHOLDER_TEXT,
+    )
 
 
 def _party_fields(organization: Organization) -> dict:

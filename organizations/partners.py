@@ -12,11 +12,14 @@ name, and a refusal (`RuleViolation`) before anything is written.
 """
 
 import datetime as dt
+import functools
 
 from django.core.paginator import Page, Paginator
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
+
+from config.compiled import PLACEHOLDER_ID, CompiledQuery
 
 from . import services
 from .audit import audit_record
@@ -38,17 +41,19 @@ class PartnerRequired(RuleViolation):
 def bill_to_for(organization: Organization) -> Organization:
     """Who an invoice for `organization` is addressed to now: its partner under an internal
     agreement, else the organization itself (billing passes it to invoices.invoice_issue)."""
-    # Every invoice asks and most organizations have no partner: the id alone, without the
-    # model's ordering (it joins the client's row; there is at most one active link).
-    partner_id = (
-        PartnerLink.objects.filter(
-            organization=organization, ended_at__isnull=True, agreement=Agreement.INTERNAL
-        )
-        .order_by()
-        .values_list("partner_id", flat=True)
-        .first()
+    row = _internal_partner_query(router.db_for_read(PartnerLink)).first(organization_id=organization.pk)
+    return organization if row is None else Organization.objects.get(pk=row["partner_id"])
+
+
+@functools.cache
+def _internal_partner_query(alias: str) -> CompiledQuery:
+    """Compiled once (config/compiled.py): every invoice asks, and most organizations have no
+    partner. The id alone, without the model's ordering (it joins the client's row; there is
+    at most one active link)."""
+    links = PartnerLink.objects.using(alias).filter(
+        organization_id=PLACEHOLDER_ID, ended_at__isnull=True, agreement=Agreement.INTERNAL
     )
-    return organization if partner_id is None else Organization.objects.get(pk=partner_id)
+    return CompiledQuery.of(links.order_by().values("partner_id")[:1], organization_id=PLACEHOLDER_ID)
 
 
 def link_active(*, organization: Organization) -> PartnerLink | None:

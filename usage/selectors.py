@@ -20,10 +20,10 @@ from billing.domain.periods import MONTH, add_months, period_containing, period_
 from billing.models import Meter, PlanLimit, Subscription
 from billing.payments.selectors import payment_blocked_expression
 from billing.selectors import seat_summary_expressions
+from config.compiled import PLACEHOLDER_ID, CompiledQuery
 from organizations.models import Organization
 
 from . import domain as D
-from .compiled import CompiledQuery
 from .models import ApiKey, ModelPrice, UsageCounter, UsageDailyTotal, UsageEvent, UsagePeriodTotal
 
 # Without a live subscription, usage periods are calendar months and nothing is included.
@@ -145,7 +145,7 @@ def _rollup_used(*, organization: Organization, meter: str, period_start_on: dt.
 
 
 # Placeholders for CompiledQuery: values no real argument takes.
-_ORGANIZATION = -7_301_000_000_001
+_ORGANIZATION = PLACEHOLDER_ID
 _SECRET_HASH = "\x00secret-hash"
 
 

@@ -24,13 +24,13 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from config.compiled import server_bound_cursor
 from organizations import formatting as fmt
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation, credential_name
 from organizations.models import Membership, Organization, Role
 
 from . import domain as D
-from .compiled import server_bound_cursor
 from .models import ApiKey, UsageCounter, UsageDailyTotal, UsageEvent, UsagePeriodTotal
 from .selectors import METER_LABELS, MeteringPlan, metering_plan, rollups_live, rollups_recomputed
 

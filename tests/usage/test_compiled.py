@@ -4,8 +4,8 @@ import pytest
 from django.db.models import F
 
 from billing.models import Subscription
+from config.compiled import CompiledQuery
 from tests.factories import OrganizationFactory
-from usage.compiled import CompiledQuery
 from usage.models import ApiKey
 from usage.selectors import api_key_by_hash
 from usage.services import api_key_create, api_key_hash, api_key_revoke
@@ -35,6 +35,19 @@ def test_answers_as_the_orm_for_each_argument(organization, subscription):
     row = compiled.first(organization_id=organization.pk)
     assert row["anchor"] == subscription.anchor  # converted to a date, as .values() gives it
     assert compiled.first(organization_id=-5) is None
+
+
+def test_all_answers_every_row_as_the_orm(organization, subscription):
+    other_organization = OrganizationFactory()
+    subscribe(other_organization)
+    every = Subscription.objects.annotate(plan_name=F("plan__name")).values("anchor", "plan_name")
+    compiled = CompiledQuery.of(
+        every.filter(organization_id__gte=PLACEHOLDER).order_by("pk"), organization_id__gte=PLACEHOLDER
+    )
+    for lowest in (organization.pk, other_organization.pk, other_organization.pk + 1):
+        expected = list(every.filter(organization_id__gte=lowest).order_by("pk"))
+        assert compiled.all(organization_id__gte=lowest) == expected
+    assert len(compiled.all(organization_id__gte=min(organization.pk, other_organization.pk))) == 2
 
 
 def test_refuses_a_query_without_its_placeholder(organization):

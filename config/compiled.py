@@ -1,12 +1,14 @@
-"""The API's hot paths: ORM queries compiled to SQL once, and cursors whose statements
+"""The hot paths' queries: ORM queries compiled to SQL once, and cursors whose statements
 PostgreSQL can prepare.
 
-Every API-key request looks its key up, and every entitlement check and ingested batch reads
-the organization's subscription and limits. Django compiles a queryset to SQL on each call,
-and for these small queries that compilation costs several times PostgreSQL's answer (an
-entitlement check spent two thirds of its time there). The query is still written once,
-with the ORM; what is reused is its SQL, with placeholder parameters swapped for the values
-of each call, and Django's own converters applied to the columns it returns.
+Every API-key request looks its key up, every entitlement check and ingested batch reads
+the organization's subscription and limits, and every invoice issued reads the bill-to party
+and the credit balance. Django compiles a queryset to SQL on each call, and for these small
+queries that compilation costs several times PostgreSQL's answer: an entitlement check spent
+two thirds of its time there, and the credit balance's read took 0.8 ms of Python through
+the ORM against 0.2 ms compiled. The query is still written once, with the ORM; what is
+reused is its SQL, with placeholder parameters swapped for the values of each call, and
+Django's own converters applied to the columns it returns.
 
 Django's cursors bind parameters client-side, as SQL text: PostgreSQL parses and plans each
 statement anew, and quoting 1,000-element arrays costs more than the insert they feed.
@@ -20,6 +22,10 @@ from dataclasses import dataclass
 import psycopg
 from django.db import connections
 from django.db.models import QuerySet
+
+# Placeholders for CompiledQuery.of: values no real argument takes.
+PLACEHOLDER_ID = -7_301_000_000_001
+PLACEHOLDER_TEXT = "\x00placeholder"
 
 
 def server_bound_cursor(connection):
@@ -76,16 +82,24 @@ class CompiledQuery:
 
     def first(self, **arguments) -> dict | None:
         """The first row, as .values().first() would give it, or None."""
+        rows = self._execute(arguments, lambda cursor: [row] if (row := cursor.fetchone()) else [])
+        return rows[0] if rows else None
+
+    def all(self, **arguments) -> list[dict]:
+        """Every row, as list(.values()) would give them."""
+        return self._execute(arguments, lambda cursor: cursor.fetchall())
+
+    def _execute(self, arguments: dict, fetch) -> list[dict]:
         params = list(self.params)
         for position, name in self.slots.items():
             params[position] = arguments[name]
         connection = connections[self.alias]
         with server_bound_cursor(connection) as cursor:
             cursor.execute(self.sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        row = list(row)
+            rows = fetch(cursor)
+        return [self._converted(list(row), connection) for row in rows]
+
+    def _converted(self, row: list, connection) -> dict:
         for position, (converters, expression) in self.converters.items():
             value = row[position]
             for converter in converters:
