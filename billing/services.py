@@ -6,14 +6,16 @@ change seats or issue documents run under the subscription's row lock.
 """
 
 import datetime as dt
+import functools
 from fractions import Fraction
 
-from django.db import transaction
+from django.db import router, transaction
 from django.utils.translation import gettext as _
 
 from billing.domain import lines as L
 from billing.domain.periods import period_containing
 from billing.domain.proration import charge_portion, credit_portion
+from config.compiled import PLACEHOLDER_ID, CompiledQuery, concrete_attnames
 from invoices.models import Invoice, Reason
 from invoices.services import credit_note_issue
 from invoices.services import invoice_issue as document_issue
@@ -420,7 +422,31 @@ def _renewal_quantity(*, subscription: Subscription, item: SeatItem, members: di
 
 def _pending_open(subscription: Subscription) -> list[PendingCharge]:
     """The pending charges not yet invoiced, in the order they are invoiced."""
-    return list(subscription.pending_charges.filter(invoice__isnull=True).order_by("created_on", "id"))
+    query = _pending_open_query(router.db_for_read(PendingCharge))
+    return query.instances(PendingCharge, subscription_id=subscription.pk)
+
+
+@functools.cache
+def _pending_open_query(alias: str) -> CompiledQuery:
+    """Compiled once (config/compiled.py): every renewal reads them."""
+    pending = PendingCharge.objects.using(alias).filter(subscription_id=PLACEHOLDER_ID, invoice__isnull=True)
+    return CompiledQuery.of(
+        pending.order_by("created_on", "id").values(*concrete_attnames(PendingCharge)),
+        subscription_id=PLACEHOLDER_ID,
+    )
+
+
+def _seat_items(subscription: Subscription) -> list[SeatItem]:
+    """The subscription's seat items, in id order."""
+    query = _seat_items_query(router.db_for_read(SeatItem))
+    return query.instances(SeatItem, subscription_id=subscription.pk)
+
+
+@functools.cache
+def _seat_items_query(alias: str) -> CompiledQuery:
+    """Compiled once (config/compiled.py): every renewal reads them."""
+    items = SeatItem.objects.using(alias).filter(subscription_id=PLACEHOLDER_ID).order_by("id")
+    return CompiledQuery.of(items.values(*concrete_attnames(SeatItem)), subscription_id=PLACEHOLDER_ID)
 
 
 def _due_pending(pending: list[PendingCharge], on: dt.date, *, renewal: bool) -> list[PendingCharge]:
@@ -663,7 +689,7 @@ def subscription_renew(*, subscription: Subscription, on: dt.date, at: dt.dateti
     )
     # Read once, under the lock: each day's work changes seat items and pending charges only
     # through these lists (and no one else can meanwhile), so they stay what the database holds.
-    items = list(subscription.seat_items.all())
+    items = _seat_items(subscription)
     pending = _pending_open(subscription)
     while subscription.status != Subscription.Status.CANCELED:
         day = _next_due_day(subscription, items, pending, on)

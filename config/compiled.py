@@ -28,6 +28,12 @@ PLACEHOLDER_ID = -7_301_000_000_001
 PLACEHOLDER_TEXT = "\x00placeholder"
 
 
+def concrete_attnames(model) -> list[str]:
+    """The model's column attributes in its own order: what a compiled query selects to load
+    instances (CompiledQuery.instances)."""
+    return [field.attname for field in model._meta.concrete_fields]
+
+
 def server_bound_cursor(connection):
     """A Django cursor on `connection` whose parameters PostgreSQL binds (see above)."""
     if connection.vendor != "postgresql":
@@ -88,6 +94,16 @@ class CompiledQuery:
     def all(self, **arguments) -> list[dict]:
         """Every row, as list(.values()) would give them."""
         return self._execute(arguments, lambda cursor: cursor.fetchall())
+
+    def instances(self, model, **arguments) -> list:
+        """Every row as an instance of `model`, as list(queryset) would give them: compile the
+        queryset's `.values(*concrete_attnames(model))`. Related objects are not attached."""
+        names = tuple(concrete_attnames(model))
+        if self.names != names:
+            raise ValueError(f"compile .values(*concrete_attnames({model.__name__})) to load instances")
+        return [
+            model.from_db(self.alias, names, [row[name] for name in names]) for row in self.all(**arguments)
+        ]
 
     def _execute(self, arguments: dict, fetch) -> list[dict]:
         params = list(self.params)

@@ -20,7 +20,7 @@ from billing.domain.periods import MONTH, add_months, period_containing, period_
 from billing.models import Meter, PlanLimit, Subscription
 from billing.payments.selectors import payment_blocked_expression
 from billing.selectors import seat_summary_expressions
-from config.compiled import PLACEHOLDER_ID, CompiledQuery
+from config.compiled import PLACEHOLDER_ID, CompiledQuery, concrete_attnames
 from organizations.models import Organization
 
 from . import domain as D
@@ -413,17 +413,15 @@ def api_key_list(*, organization: Organization):
     return ApiKey.objects.filter(organization=organization).select_related("created_by")
 
 
-def _attnames(model) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
-
-
 @functools.cache
 def _api_key_query(alias: str) -> CompiledQuery:
     """The key with its organization's columns, in one query compiled once (every API request)."""
     queryset = (
         ApiKey.objects.using(alias)
         .filter(secret_hash=_SECRET_HASH)
-        .values(*_attnames(ApiKey), *(f"organization__{name}" for name in _attnames(Organization)))
+        .values(
+            *concrete_attnames(ApiKey), *(f"organization__{name}" for name in concrete_attnames(Organization))
+        )
         .order_by()[:1]
     )
     return CompiledQuery.of(queryset, secret_hash=_SECRET_HASH)
@@ -448,8 +446,8 @@ def _api_key_entitlement_query(meter: str, alias: str) -> CompiledQuery:
         ApiKey.objects.using(alias)
         .filter(secret_hash=_SECRET_HASH)
         .values(
-            *_attnames(ApiKey),
-            *(f"organization__{name}" for name in _attnames(Organization)),
+            *concrete_attnames(ApiKey),
+            *(f"organization__{name}" for name in concrete_attnames(Organization)),
             entitlement_row=Subquery(entitlement_row),
         )
         .order_by()[:1]
@@ -483,7 +481,7 @@ def api_key_with_entitlement(
 
 
 def _api_key_of_row(row: dict, alias: str) -> ApiKey:
-    key_names, organization_names = _attnames(ApiKey), _attnames(Organization)
+    key_names, organization_names = concrete_attnames(ApiKey), concrete_attnames(Organization)
     api_key = ApiKey.from_db(alias, key_names, [row[name] for name in key_names])
     api_key.organization = Organization.from_db(
         alias, organization_names, [row[f"organization__{name}"] for name in organization_names]

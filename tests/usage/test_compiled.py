@@ -4,7 +4,7 @@ import pytest
 from django.db.models import F
 
 from billing.models import Subscription
-from config.compiled import CompiledQuery
+from config.compiled import CompiledQuery, concrete_attnames
 from tests.factories import OrganizationFactory
 from usage.models import ApiKey
 from usage.selectors import api_key_by_hash
@@ -48,6 +48,26 @@ def test_all_answers_every_row_as_the_orm(organization, subscription):
         expected = list(every.filter(organization_id__gte=lowest).order_by("pk"))
         assert compiled.all(organization_id__gte=lowest) == expected
     assert len(compiled.all(organization_id__gte=min(organization.pk, other_organization.pk))) == 2
+
+
+def test_instances_load_as_the_orm_and_save_as_loaded(organization, subscription):
+    every = Subscription.objects.filter(organization_id=PLACEHOLDER).values(*concrete_attnames(Subscription))
+    compiled = CompiledQuery.of(every, organization_id=PLACEHOLDER)
+
+    (loaded,) = compiled.instances(Subscription, organization_id=organization.pk)
+    expected = Subscription.objects.get(pk=subscription.pk)
+    assert [getattr(loaded, name) for name in concrete_attnames(Subscription)] == [
+        getattr(expected, name) for name in concrete_attnames(Subscription)
+    ]
+    assert (loaded._state.adding, loaded._state.db) == (False, "default")
+    loaded.committed_seats = 7
+    loaded.save(update_fields=["committed_seats"])
+    assert Subscription.objects.get(pk=subscription.pk).committed_seats == 7
+    assert compiled.instances(Subscription, organization_id=-5) == []
+    with pytest.raises(ValueError, match="concrete_attnames"):
+        CompiledQuery.of(
+            Subscription.objects.filter(organization_id=PLACEHOLDER).values("pk"), organization_id=PLACEHOLDER
+        ).instances(Subscription, organization_id=organization.pk)
 
 
 def test_refuses_a_query_without_its_placeholder(organization):
