@@ -87,13 +87,9 @@ class CompiledQuery:
         )
 
     def first(self, **arguments) -> dict | None:
-        """The first row, as .values().first() would give it, or None."""
-        rows = self._execute(arguments, lambda cursor: [row] if (row := cursor.fetchone()) else [])
+        """The first row, as .values().first() would give it, or None (compile it with [:1])."""
+        rows = self.all(**arguments)
         return rows[0] if rows else None
-
-    def all(self, **arguments) -> list[dict]:
-        """Every row, as list(.values()) would give them."""
-        return self._execute(arguments, lambda cursor: cursor.fetchall())
 
     def instances(self, model, **arguments) -> list:
         """Every row as an instance of `model`, as list(queryset) would give them: compile the
@@ -105,14 +101,15 @@ class CompiledQuery:
             model.from_db(self.alias, names, [row[name] for name in names]) for row in self.all(**arguments)
         ]
 
-    def _execute(self, arguments: dict, fetch) -> list[dict]:
+    def all(self, **arguments) -> list[dict]:
+        """Every row, as list(.values()) would give them."""
         params = list(self.params)
         for position, name in self.slots.items():
             params[position] = arguments[name]
         connection = connections[self.alias]
         with server_bound_cursor(connection) as cursor:
             cursor.execute(self.sql, params)
-            rows = fetch(cursor)
+            rows = cursor.fetchall()
         return [self._converted(list(row), connection) for row in rows]
 
     def _converted(self, row: list, connection) -> dict:

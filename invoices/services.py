@@ -97,7 +97,7 @@ def _credit_balance_query(alias: str) -> CompiledQuery:
         organization_id=PLACEHOLDER_ID, currency=PLACEHOLDER_TEXT
     )
     return CompiledQuery.of(
-        entries.order_by().values("currency").annotate(total=Sum("amount_minor")),
+        entries.order_by().values("currency").annotate(total=Sum("amount_minor"))[:1],
         organization_id=PLACEHOLDER_ID,
         currency=PLACEHOLDER_TEXT,
     )

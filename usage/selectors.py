@@ -20,7 +20,7 @@ from billing.domain.periods import MONTH, add_months, period_containing, period_
 from billing.models import Meter, PlanLimit, Subscription
 from billing.payments.selectors import payment_blocked_expression
 from billing.selectors import seat_summary_expressions
-from config.compiled import PLACEHOLDER_ID, CompiledQuery, concrete_attnames
+from config.compiled import PLACEHOLDER_ID, PLACEHOLDER_TEXT, CompiledQuery, concrete_attnames
 from organizations.models import Organization
 
 from . import domain as D
@@ -144,11 +144,6 @@ def _rollup_used(*, organization: Organization, meter: str, period_start_on: dt.
     )
 
 
-# Placeholders for CompiledQuery: values no real argument takes.
-_ORGANIZATION = PLACEHOLDER_ID
-_SECRET_HASH = "\x00secret-hash"
-
-
 def _entitlement_columns(meters: tuple[str, ...], alias: str, *, usage: bool, organization) -> tuple:
     """The live subscription of `organization` (an id or an outer reference) annotated with each
     meter's limit, hardness and use (the rollup for the stored current period; for seats, active
@@ -182,8 +177,8 @@ def _entitlement_columns(meters: tuple[str, ...], alias: str, *, usage: bool, or
 @functools.cache
 def _entitlement_query(meters: tuple[str, ...], alias: str, usage: bool = True) -> CompiledQuery:
     """`_entitlement_columns` of one organization: ONE query, compiled once."""
-    queryset, names = _entitlement_columns(meters, alias, usage=usage, organization=_ORGANIZATION)
-    return CompiledQuery.of(queryset.values(*names)[:1], organization_id=_ORGANIZATION)
+    queryset, names = _entitlement_columns(meters, alias, usage=usage, organization=PLACEHOLDER_ID)
+    return CompiledQuery.of(queryset.values(*names)[:1], organization_id=PLACEHOLDER_ID)
 
 
 def _entitlements(
@@ -418,13 +413,13 @@ def _api_key_query(alias: str) -> CompiledQuery:
     """The key with its organization's columns, in one query compiled once (every API request)."""
     queryset = (
         ApiKey.objects.using(alias)
-        .filter(secret_hash=_SECRET_HASH)
+        .filter(secret_hash=PLACEHOLDER_TEXT)
         .values(
             *concrete_attnames(ApiKey), *(f"organization__{name}" for name in concrete_attnames(Organization))
         )
         .order_by()[:1]
     )
-    return CompiledQuery.of(queryset, secret_hash=_SECRET_HASH)
+    return CompiledQuery.of(queryset, secret_hash=PLACEHOLDER_TEXT)
 
 
 def api_key_by_hash(*, secret_hash: str) -> ApiKey | None:
@@ -444,7 +439,7 @@ def _api_key_entitlement_query(meter: str, alias: str) -> CompiledQuery:
     entitlement_row = subscription.values(row=JSONObject(**{name: F(name) for name in names}))[:1]
     queryset = (
         ApiKey.objects.using(alias)
-        .filter(secret_hash=_SECRET_HASH)
+        .filter(secret_hash=PLACEHOLDER_TEXT)
         .values(
             *concrete_attnames(ApiKey),
             *(f"organization__{name}" for name in concrete_attnames(Organization)),
@@ -452,7 +447,7 @@ def _api_key_entitlement_query(meter: str, alias: str) -> CompiledQuery:
         )
         .order_by()[:1]
     )
-    return CompiledQuery.of(queryset, secret_hash=_SECRET_HASH)
+    return CompiledQuery.of(queryset, secret_hash=PLACEHOLDER_TEXT)
 
 
 _ROW_DATES = ("anchor", "current_period_start", "current_period_end")
