@@ -5,6 +5,15 @@ import os
 
 import pytest
 from django.db import connection
+from django.utils import translation
+
+
+@pytest.fixture(autouse=True)
+def default_language_after_each_test():
+    """A request through LocaleMiddleware leaves its language active in the test's thread: a
+    test that browsed in Danish made the next one read its refusals in Danish."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
