@@ -21,19 +21,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from . import formatting as fmt
 from .audit import audit_record
 from .errors import LastOwner, RuleViolation
+from .mail import mail_after_commit
 from .models import Invitation, Membership, Organization, Role
 
 BILLING_DETAIL_FIELDS = ("legal_name", "address", "country", "vat_id", "billing_email")
@@ -283,8 +283,7 @@ def _invitation_send(*, invitation: Invitation, token: str, base_url: str) -> No
     with translation.override(fmt.document_language(invitation.organization.language)):
         subject = _("You are invited to join %(name)s") % {"name": invitation.organization.name}
         body = render_to_string("organizations/email/invitation.txt", context)
-    recipient = invitation.email
-    transaction.on_commit(lambda: send_mail(subject, body, None, [recipient]))
+    mail_after_commit(subject=subject, body=body, recipients=[invitation.email])
 
 
 def _ensure_not_member_by_email(*, organization: Organization, email: str) -> None:
@@ -710,3 +709,52 @@ def user_create(*, email: str, password: str, first_name: str = "", last_name: s
         first_name=first_name.strip(),
         last_name=last_name.strip(),
     )
+
+
+@transaction.atomic
+def account_lock_notify(
+    *, username: str, address: str, failures: int, until: dt.datetime, at: dt.datetime
+) -> int:
+    """Password sign-in to `username` was just paused after `failures` failed attempts from
+    `address` (organizations.throttling): tell the owners of each organization the account
+    belongs to, in the organization's language, and record it in its audit log. Nothing
+    when no account has that name. Returns the number of organizations told."""
+    User = get_user_model()
+    email = _normalize_email(username)
+    user = User.objects.filter(Q(username__iexact=email) | Q(email__iexact=email)).order_by("pk").first()
+    if user is None:
+        return 0
+    memberships = Membership.objects.filter(user=user, removed_at__isnull=True).select_related("organization")
+    person = user.email or user.get_username()
+    for membership in memberships:
+        organization = membership.organization
+        owners = list(
+            Membership.objects.filter(organization=organization, role=Role.OWNER, removed_at__isnull=True)
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+        context = {
+            "organization_name": organization.name,
+            "person": person,
+            "failures": failures,
+            "address": address,
+            "until": until,
+        }
+        language = fmt.document_language(organization.language)
+        with translation.override(language), timezone.override(ZoneInfo(organization.time_zone)):
+            subject = _("%(name)s: signing in as %(person)s is paused after failed attempts") % {
+                "name": organization.name,
+                "person": person,
+            }
+            body = render_to_string("organizations/email/account_locked.txt", context)
+        if owners:
+            mail_after_commit(subject=subject, body=body, recipients=owners)
+        audit_record(
+            organization=organization,
+            actor=None,
+            action="login.locked",
+            at=at,
+            target=person[:200],
+            details={"failures": failures, "address": address, "until": until.isoformat()},
+        )
+    return len(memberships)

@@ -30,6 +30,7 @@ from config import clock
 from organizations.errors import RuleViolation
 from organizations.models import Membership, Organization
 from organizations.tenancy import Capability, has_capability
+from organizations.throttling import Throttled
 from organizations.views_base import bind_organization
 
 
@@ -132,6 +133,12 @@ class InputRefused(RuleViolation):
 
 
 def organization_api_exception_handler(exc, context):
+    if isinstance(exc, Throttled):
+        return Response(
+            {"code": "throttled", "message": exc.message, "field": None},
+            status=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     if isinstance(exc, RuleViolation):
         status = 400 if isinstance(exc, InputRefused) or exc.code.startswith("invalid") else 409
         return Response({"code": exc.code, "message": exc.message, "field": exc.field}, status=status)

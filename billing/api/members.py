@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from billing.models import Interval
 from organizations import selectors as org_selectors
 from organizations import services as org_services
+from organizations import throttling
 from organizations.models import Role
 from organizations.tenancy import Capability
 from seats import members as seat_reads
@@ -106,15 +107,18 @@ class MemberListInviteApi(OrganizationApi):
         summary="Invite someone by e-mail",
         description=(
             "E-mails a link to join with the role. They take a seat when they accept (buying one "
-            "in auto seat mode, refused in manual mode when no seat is free). Only owners invite owners."
+            "in auto seat mode, refused in manual mode when no seat is free). Only owners invite owners. "
+            "Too many invitations from one address or organization in an hour: 429 `throttled` with "
+            "Retry-After."
         ),
         request=InputSerializer,
-        responses={201: OutputSerializer, **error_responses(400, 409)},
+        responses={201: OutputSerializer, **error_responses(400, 409, 429)},
         tags=TAGS,
     )
     def post(self, request, organization_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        throttling.invitation_sending(request, organization=self.organization)
         at, _on = self.now_and_today()
         base_url = request.build_absolute_uri("/").rstrip("/")
         invitation = org_services.invitation_create(

@@ -50,6 +50,7 @@ from scim2_models import ServiceProviderConfig as ServiceProviderConfigModel
 from scim2_models.path.expressions import CompareOperator, Comparison
 
 from config import clock
+from organizations import throttling
 from organizations.errors import LastOwner, RuleViolation
 from organizations.text import storable
 
@@ -106,6 +107,12 @@ def scim_endpoint(view):
         if scheme.lower() == "bearer" and secret.strip():
             token = selectors.scim_token_by_hash(token_hash=provisioning.token_hash(secret.strip()))
         if token is None or token.revoked_at is not None:
+            try:
+                throttling.credential_failed(request)
+            except throttling.Throttled as exc:
+                response = _error(429, exc.message)
+                response["Retry-After"] = str(exc.retry_after)
+                return response
             response = _error(401, "Send a valid SCIM token as 'Authorization: Bearer <token>'.")
             response["WWW-Authenticate"] = 'Bearer realm="SCIM"'
             return response
