@@ -104,7 +104,8 @@ class SeatReassignForm(forms.Form):
     email = forms.EmailField(
         label=_("Give the seat to"),
         help_text=_(
-            "The e-mail of a person who already has an account. Otherwise remove and invite instead."
+            "Their work e-mail. They get an invitation (or use the one they have) and take over the "
+            "seat when they accept it."
         ),
         widget=forms.EmailInput(attrs=_input()),
     )

@@ -315,6 +315,7 @@ def invitation_create(
     seat_interval: str = "",
     base_url: str = "",
     notify: bool = True,
+    takes_seat_of: Membership | None = None,
 ) -> Invitation:
     """Invite `email` to join with `role`; e-mails the accept link after commit.
 
@@ -322,6 +323,7 @@ def invitation_create(
     unsaved attribute `token` for the caller (the API shows it once). `base_url`
     ("https://host") prefixes the link; default settings.SITE_URL. `notify=False`: the
     caller sends its own e-mail with the link (a partner's handover, in the client's language).
+    `takes_seat_of`: a member whose seat the person takes over on accepting (seat_reassign).
     """
     email = _normalize_email(email)
     try:
@@ -360,19 +362,19 @@ def invitation_create(
         created_at=at,
         sent_at=at,
         expires_at=at + dt.timedelta(days=settings.INVITATION_VALID_DAYS),
+        takes_seat_of=takes_seat_of,
     )
     invitation.token = token
+    details = {"role": role, "seat_interval": seat_interval, "expires_at": invitation.expires_at.isoformat()}
+    if takes_seat_of is not None:
+        details["takes_seat_of"] = str(takes_seat_of.user)
     audit_record(
         organization=organization,
         actor=invited_by,
         action="invitation.created",
         at=at,
         target=email,
-        details={
-            "role": role,
-            "seat_interval": seat_interval,
-            "expires_at": invitation.expires_at.isoformat(),
-        },
+        details=details,
     )
     if notify:
         _invitation_send(invitation=invitation, token=token, base_url=base_url)

@@ -340,40 +340,45 @@ def membership_interval_change(request, slug, membership_id):
 @org_view(Capability.MANAGE_MEMBERS)
 @require_http_methods(["GET", "POST"])
 def seat_reassign(request, slug, membership_id):
+    """Promise a member's seat to someone, who takes it over by accepting an invitation (never
+    pulled in without it); the answer is the same whether or not they have an account."""
     membership = _membership_or_404(request, membership_id)
     form = SeatReassignForm(request.POST or None)
-    error = None
+    error = throttled = None
     if request.method == "POST" and form.is_valid():
-        to_user = selectors.user_get_by_email(email=form.cleaned_data["email"])
-        if to_user is None:
-            form.add_error(
-                "email", _("Nobody has an account with this e-mail yet. Invite them from Members instead.")
+        at = clock.now()
+        try:
+            throttling.invitation_sending(request, organization=request.organization)
+            invitation = membership_services().seat_reassign(
+                organization=request.organization,
+                membership=membership,
+                email=form.cleaned_data["email"],
+                on=_billing_date(request.organization, at),
+                at=at,
+                acting_user=request.user,
+                base_url=_base_url(request),
             )
-        else:
-            at = clock.now()
-            try:
-                membership_services().seat_reassign(
-                    organization=request.organization,
-                    membership=membership,
-                    to_user=to_user,
-                    on=_billing_date(request.organization, at),
-                    at=at,
-                    acting_user=request.user,
-                )
-            except RuleViolation as exc:
-                error = refusal_message(request, exc)
+        except throttling.Throttled as exc:
+            error, throttled = exc.message, exc
+        except RuleViolation as exc:
+            if exc.field in form.fields:
+                form.add_error(exc.field, exc.message)
             else:
-                messages.success(
-                    request,
-                    _("The seat of %(person)s now belongs to %(to)s.")
-                    % {"person": membership.user, "to": to_user},
+                error = refusal_message(request, exc)
+        else:
+            messages.success(
+                request,
+                _(
+                    "%(email)s takes over the seat of %(person)s by accepting the invitation to "
+                    "%(name)s; %(person)s keeps it until then."
                 )
-                if membership.pk == request.membership.pk:
-                    return _after_own_change(request)
-                return _redirect(request, reverse("organization_members", kwargs={"slug": slug}))
-    return render(
+                % {"email": invitation.email, "person": membership.user, "name": request.organization.name},
+            )
+            return _redirect(request, reverse("organization_members", kwargs={"slug": slug}))
+    response = render(
         request, "organizations/seat_reassign.html", {"membership": membership, "form": form, "error": error}
     )
+    return _throttled(response, throttled)
 
 
 @org_view(Capability.MANAGE_PLAN)
