@@ -35,6 +35,7 @@ from .audit import audit_record
 from .errors import LastOwner, RuleViolation
 from .mail import mail_after_commit
 from .models import Invitation, Membership, Organization, Role
+from .text import EMAIL_MAX_LENGTH, LOGIN_EMAIL_MAX_LENGTH, single_line
 
 BILLING_DETAIL_FIELDS = ("legal_name", "address", "country", "vat_id", "billing_email")
 # Settings an organization can be created with besides its billing details.
@@ -56,6 +57,56 @@ def _billing_date(organization: Organization, at: dt.datetime) -> dt.date:
 
 def _normalize_email(email: str) -> str:
     return (email or "").strip().lower()
+
+
+def person_email(email: str, *, field: str = "email") -> str:
+    """A person's e-mail address, normalized; refused (`invalid_email`) when it is not one or
+    is too long to be their login's user name (an invitation to it could never be accepted)."""
+    email = _normalize_email(email)
+    if len(email) > LOGIN_EMAIL_MAX_LENGTH:
+        raise RuleViolation(
+            _("An e-mail address is at most %(count)s characters here: it becomes the person's login.")
+            % {"count": LOGIN_EMAIL_MAX_LENGTH},
+            code="invalid_email",
+            field=field,
+        )
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise RuleViolation(_("Enter a valid e-mail address."), code="invalid_email", field=field) from None
+    return email
+
+
+def _one_line_name(name: str, *, max_length: int, field: str) -> str:
+    if len(name) > max_length:
+        raise RuleViolation(
+            _("A name is at most %(count)s characters.") % {"count": max_length},
+            code="invalid_name",
+            field=field,
+        )
+    if not single_line(name):
+        raise RuleViolation(
+            _("A name is one line of text: no line breaks, tabs or other control characters."),
+            code="invalid_name",
+            field=field,
+        )
+    return name
+
+
+def organization_name(name: str, *, when_empty: str = "", field: str = "name") -> str:
+    """An organization's name, trimmed; refused (`invalid_name`) when empty, over 200 characters
+    or not one line: names go into e-mail subjects, where a line break broke the e-mail."""
+    name = (name or "").strip()
+    if not name:
+        raise RuleViolation(
+            when_empty or _("Give the organization a name."), code="invalid_name", field=field
+        )
+    return _one_line_name(name, max_length=200, field=field)
+
+
+def person_name(name: str, *, field: str) -> str:
+    """A first or last name, trimmed; refused when over 150 characters or not one line."""
+    return _one_line_name((name or "").strip(), max_length=150, field=field)
 
 
 def _token_hash(token: str) -> str:
@@ -94,7 +145,9 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
     cleaned = {}
     for name, value in details.items():
         value = (value or "").strip() if isinstance(value, str) or value is None else value
-        if name == "country":
+        if name == "legal_name":
+            value = _one_line_name(value, max_length=200, field=name)
+        elif name == "country":
             value = value.upper()
             if not re.fullmatch(r"[A-Z]{2}", value):
                 raise RuleViolation(
@@ -112,6 +165,12 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
                 )
         elif name == "billing_email":
             value = _normalize_email(value)
+            if len(value) > EMAIL_MAX_LENGTH:
+                raise RuleViolation(
+                    _("An e-mail address is at most %(count)s characters.") % {"count": EMAIL_MAX_LENGTH},
+                    code="invalid_email",
+                    field=name,
+                )
             if value:
                 try:
                     validate_email(value)
@@ -181,9 +240,7 @@ def organization_create(
     options (description, time_zone, language, currency). The slug is derived from the name
     and made unique unless given; a given slug that is taken is refused.
     """
-    name = (name or "").strip()
-    if not name:
-        raise RuleViolation(_("Give the organization a name."), code="invalid_name", field="name")
+    name = organization_name(name)
     cleaned = _clean_details(details, allowed=BILLING_DETAIL_FIELDS + ORGANIZATION_OPTION_FIELDS)
     if slug is not None:
         slug = slugify(slug)
@@ -325,11 +382,7 @@ def invitation_create(
     caller sends its own e-mail with the link (a partner's handover, in the client's language).
     `takes_seat_of`: a member whose seat the person takes over on accepting (seat_reassign).
     """
-    email = _normalize_email(email)
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise RuleViolation(_("Enter a valid e-mail address."), code="invalid_email", field="email") from None
+    email = person_email(email)
     _validate_role(role)
     if role == Role.OWNER:
         _ensure_owner_for_owner_change(
@@ -698,7 +751,11 @@ def user_create(*, email: str, password: str, first_name: str = "", last_name: s
     an account with that e-mail exists: that person logs in instead.
     """
     User = get_user_model()
-    email = _normalize_email(email)
+    email = person_email(email)
+    first_name, last_name = (
+        person_name(first_name, field="first_name"),
+        person_name(last_name, field="last_name"),
+    )
     if User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
         raise RuleViolation(
             _("An account for %(email)s exists already: log in to continue.") % {"email": email},
@@ -708,8 +765,8 @@ def user_create(*, email: str, password: str, first_name: str = "", last_name: s
         username=email,
         email=email,
         password=password,
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
+        first_name=first_name,
+        last_name=last_name,
     )
 
 
