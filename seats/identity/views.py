@@ -11,7 +11,6 @@ import requests
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
-from django.contrib.auth.views import LoginView
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -22,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config import clock
+from organizations import views as org_views
 from organizations.errors import RuleViolation
 from organizations.tenancy import Capability
 from organizations.views_base import org_view
@@ -52,10 +52,8 @@ def _when(request, organization):
 
 # Login ---------------------------------------------------------------------------------------
 
-login = LoginView.as_view(
-    form_class=SsoAwareAuthenticationForm,
-    template_name="identity/login.html",
-    redirect_authenticated_user=True,
+login = org_views.LoginView.as_view(
+    form_class=SsoAwareAuthenticationForm, template_name="identity/login.html"
 )
 
 
