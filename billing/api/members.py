@@ -106,7 +106,8 @@ class MemberListInviteApi(OrganizationApi):
         summary="Invite someone by e-mail",
         description=(
             "E-mails a link to join with the role. They take a seat when they accept (buying one "
-            "in auto seat mode, refused in manual mode when no seat is free). Only owners invite owners."
+            "in auto seat mode, refused in manual mode when no seat is free). Only owners invite owners "
+            "and finance; an admin invites admins and members (409 `role_not_grantable`)."
         ),
         request=InputSerializer,
         responses={201: OutputSerializer, **error_responses(400, 409)},
