@@ -27,6 +27,7 @@ from . import formatting as fmt
 from . import partners
 from .errors import RuleViolation
 from .formatting import document_language
+from .models import Agreement
 from .partners_forms import ClientCreateForm, HandoverForm
 from .tenancy import Capability, is_acting
 from .views_base import org_view, refusal_message
@@ -309,10 +310,16 @@ def partner_remove(request, slug):
         raise PermissionDenied(_("Only an owner of %(name)s can do this.") % {"name": organization.name})
     link = partners.link_active(organization=organization)
     if request.method == "GET":
-        if link is None:
-            messages.error(
-                request, _("%(name)s has no accountant with access.") % {"name": organization.name}
-            )
+        if link is None or link.agreement == Agreement.INTERNAL:
+            # Nothing to remove, or the partner pays: it hands the account over first.
+            if link is None:
+                message = _("%(name)s has no accountant with access.") % {"name": organization.name}
+            else:
+                message = _("%(partner)s pays for %(name)s: it hands the account over first.") % {
+                    "partner": link.partner.name,
+                    "name": organization.name,
+                }
+            messages.error(request, message)
             return redirect(status_url)
         context = {
             "link": link,

@@ -388,3 +388,19 @@ def test_only_the_clients_own_owner_removes_the_access(firm, handed_over, client
         assert client.get(url).status_code == 403
         assert client.post(url).status_code == 403
     assert ApiKey.objects.get().revoked_at is None
+
+
+def test_while_the_partner_pays_its_access_cannot_be_removed(firm, bakery, client):
+    partner, anna = firm
+    link, _plus = bakery
+    owner = add_member(link.organization, "ejer@bageriet.dk", Role.OWNER, MAR_17)
+    client.force_login(owner)
+    url = f"/o/{link.organization.slug}/subscription/status/partner/remove/"
+
+    page = client.get(url, follow=True)
+
+    assert page.redirect_chain[-1][0] == f"/o/{link.organization.slug}/subscription/status/"
+    assert "Revisorhuset pays for Bageriet Hansen: it hands the account over first." in page.content.decode()
+    assert client.post(url).status_code == 302
+    link.refresh_from_db()
+    assert link.ended_at is None
