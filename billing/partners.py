@@ -18,6 +18,7 @@ superuser is invited as its owner and e-mailed in the client's language. Handbac
 
 import datetime as dt
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -50,7 +51,9 @@ from organizations.models import (
     Role,
 )
 
+from . import partner_exit
 from .models import PendingCharge, Plan, Subscription
+from .partner_exit import ExitReport
 from .preview import preview_run
 from .selectors import active_members, seats_total, state_token, subscription_live
 from .services import (
@@ -308,6 +311,7 @@ class HandoverResult:
     settlement: Settlement
     invitation: Invitation
     subscription: Subscription | None = None
+    exit: ExitReport | None = None  # the partner's credentials: revoked, or kept
 
 
 @transaction.atomic
@@ -323,6 +327,7 @@ def agreement_handover(
     acting_user,
     base_url: str = "",
     expected_token: str | None = None,
+    keep: Collection[str] = (),
 ) -> HandoverResult:
     """Hand a client over from its partner (internal) to itself (external), on `on`.
 
@@ -330,7 +335,9 @@ def agreement_handover(
     client's invoice on `plan` from `on` to the period end; the anchor does not move), the
     agreement becomes external, the superuser is invited as the client's owner and e-mailed
     in the client's language. The partner keeps an accountant's access. A client without a
-    subscription starts one on `plan` from `on`, paid by itself.
+    subscription starts one on `plan` from `on`, paid by itself. The API keys, SCIM tokens
+    and SSO connection the partner's people made for the client are revoked, except the
+    refs in `keep` (billing.partner_exit); the superuser is told which.
     """
     org_partners.ensure_partner_manager(partner=link.partner, user=acting_user)
     link = org_partners.link_lock(link)
@@ -421,7 +428,18 @@ def agreement_handover(
         on=on,
         base_url=base_url,
     )
-    return HandoverResult(link=link, settlement=settlement, invitation=invitation, subscription=subscription)
+    report = partner_exit.partner_leaves(
+        link=link,
+        event=partner_exit.HANDOVER,
+        keep=keep,
+        acting_user=acting_user,
+        on=on,
+        at=at,
+        notify=[superuser.email],
+    )
+    return HandoverResult(
+        link=link, settlement=settlement, invitation=invitation, subscription=subscription, exit=report
+    )
 
 
 def handover_invitation(*, link: PartnerLink) -> Invitation | None:
@@ -815,7 +833,12 @@ def companies_page(
     *, partner: Organization, query: str = "", page_number=1, at: dt.datetime, language: str = "en"
 ) -> CompaniesPage:
     page = org_partners.client_links_page(partner=partner, query=query, page_number=page_number)
-    links = list(page.object_list)
+    rows = company_rows(links=list(page.object_list), at=at, language=language)
+    return CompaniesPage(partner=partner, query=query, rows=rows, page=page)
+
+
+def company_rows(*, links: list[PartnerLink], at: dt.datetime, language: str = "en") -> list[CompanyRow]:
+    """The Companies rows of these client links (a page of them, or the one just created)."""
     client_ids = [link.organization_id for link in links]
     subscriptions = {
         s.organization_id: s
@@ -856,7 +879,7 @@ def companies_page(
                 handback_requested=link.requested_agreement == Agreement.INTERNAL,
             )
         )
-    return CompaniesPage(partner=partner, query=query, rows=rows, page=page)
+    return rows
 
 
 @dataclass(frozen=True)

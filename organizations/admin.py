@@ -81,7 +81,7 @@ class InvitationAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditLogEntry)
 class AuditLogEntryAdmin(ReadOnlyAdmin):
-    list_display = ("at", "organization", "actor_label", "action", "target")
+    list_display = ("at", "organization", "who", "action", "target")
     list_filter = ("organization", "action")
     search_fields = ("actor_label", "action", "target", "organization__name", "organization__slug")
     list_select_related = ("organization",)

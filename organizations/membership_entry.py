@@ -16,6 +16,7 @@ from django.conf import settings
 
 DEFAULT_MEMBERSHIP_SERVICES = "seats.services"
 DEFAULT_MEMBERSHIP_SEATS = "seats.members"
+DEFAULT_PARTNER_EXIT = "billing.partner_exit"
 
 
 def membership_services() -> ModuleType:
@@ -25,3 +26,9 @@ def membership_services() -> ModuleType:
 def membership_seats() -> ModuleType:
     """Reads of seats for the members page: `seat_count(organization=...)` -> .used, .total or None."""
     return import_module(getattr(settings, "ORGANIZATIONS_MEMBERSHIP_SEATS", DEFAULT_MEMBERSHIP_SEATS))
+
+
+def partner_exit() -> ModuleType:
+    """What a leaving partner leaves behind (credentials in usage and seats, its people's
+    memberships): `leftovers(...)` and `partner_leaves(...)`."""
+    return import_module(getattr(settings, "ORGANIZATIONS_PARTNER_EXIT", DEFAULT_PARTNER_EXIT))

@@ -144,6 +144,12 @@ class AuditLogEntry(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     actor_label = models.CharField(max_length=200, blank=True, help_text="Who, as shown: e-mail or 'system'.")
+    # The actor was a partner's person acting for this organization (tenancy.acting_membership):
+    # the partner, and its name then, so the log reads "X of Partner acting for Y".
+    acting_for_partner = models.ForeignKey(
+        "Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acting_partner_name = models.CharField(max_length=200, blank=True)
     action = models.CharField(max_length=64)
     target = models.CharField(max_length=200, blank=True)
     details = models.JSONField(default=dict, blank=True)
@@ -154,7 +160,18 @@ class AuditLogEntry(models.Model):
         indexes = [models.Index(fields=["organization", "-at"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target}"
+        return f"{self.at:%Y-%m-%d %H:%M} {self.who} {self.action} {self.target}"
+
+    @property
+    def who(self) -> str:
+        """The actor as shown: "anna@firm.dk of Firm acting for Client" for a partner's person."""
+        if not self.acting_partner_name:
+            return self.actor_label
+        return _("%(person)s of %(partner)s acting for %(organization)s") % {
+            "person": self.actor_label,
+            "partner": self.acting_partner_name,
+            "organization": self.organization.name,
+        }
 
 
 # Partners and their client organizations (seed 003) ----------------------------------

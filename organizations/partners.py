@@ -13,6 +13,8 @@ name, and a refusal (`RuleViolation`) before anything is written.
 
 import datetime as dt
 import functools
+from collections.abc import Collection
+from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db import IntegrityError, router, transaction
@@ -24,8 +26,9 @@ from config.compiled import PLACEHOLDER_ID, CompiledQuery
 from . import services
 from .audit import audit_record
 from .errors import RuleViolation
+from .membership_entry import partner_exit
 from .models import Agreement, AgreementEvent, Membership, Organization, PartnerLink, Role
-from .tenancy import PARTNER_ACTING_ROLES
+from .tenancy import PARTNER_ACTING_ROLES, acting_link
 
 COMPANIES_PAGE_SIZE = 20
 
@@ -133,6 +136,52 @@ def _actor_label(user) -> str:
 
 
 # ---------------------------------------------------------------------------
+# Credentials: who made them, and as which partner
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who makes a credential (API key, SCIM token, SSO connection) and the partner they act
+    for, if they act for one (tenancy.acting_partner): a partner's credentials are revoked when
+    it leaves (billing.partner_exit)."""
+
+    created_by: object | None
+    partner: Organization | None
+
+    def fields(self) -> dict:
+        return {"created_by": self.created_by, "created_as_partner": self.partner}
+
+    def details(self) -> dict:
+        """For the audit row of the creation."""
+        return {"created_as_partner": self.partner.name if self.partner else None}
+
+
+def credential_provenance(*, organization: Organization, acting_user) -> Provenance:
+    """Call inside the creating transaction. A partner's person creates credentials only while
+    acting as the client's owner (an internal agreement): the link stays locked to the end of
+    the transaction, so a handover or removal running at the same time waits and then revokes
+    the new credential, or this waits for it and is refused."""
+    person = acting_user if getattr(acting_user, "pk", None) else None
+    link = acting_link(person, organization.pk, lock=True)
+    if link is not None and link.agreement != Agreement.INTERNAL:
+        raise RuleViolation(
+            _("%(partner)s no longer acts as the owner of %(name)s: only its owners can do this now.")
+            % {"partner": link.partner.name, "name": organization.name},
+            code="owner_required",
+        )
+    return Provenance(created_by=person, partner=link.partner if link else None)
+
+
+def credential_made_by(credential) -> dict:
+    """Who made a credential and as which partner, for the audit rows of its revocation or keeping."""
+    partner = credential.created_as_partner
+    return {
+        "created_by": getattr(credential.created_by, "email", "") or "",
+        "created_as_partner": partner.name if partner else None,
+    }
+
+
+# ---------------------------------------------------------------------------
 # Writes
 
 
@@ -198,10 +247,15 @@ def agreement_switch(
     return event_record(link=link, kind=kind, on=on, at=at, actor=actor, details=details)
 
 
+@transaction.atomic
 def client_organization_create(
     *, partner: Organization, name: str, acting_user, at: dt.datetime, **details
 ) -> PartnerLink:
     """Create a client organization managed by `partner` under an internal agreement.
+
+    Refused (`client_exists`) when the partner already manages a company of that name: a
+    request retried after its answer was lost must not make a second company. A name is one
+    line without control characters (it goes into e-mail subjects).
 
     The client has no members yet: the partner's owners and admins act on it as owners,
     and its own owner arrives with the handover. `details` as for organization_create
@@ -213,6 +267,25 @@ def client_organization_create(
     cleaned = services._clean_details(
         details, allowed=services.BILLING_DETAIL_FIELDS + services.ORGANIZATION_OPTION_FIELDS
     )
+    # One creation per partner at a time, so that a retried request (the first answer lost)
+    # finds the company it made instead of making a second one.
+    Organization.objects.select_for_update().filter(pk=partner.pk).first()
+    existing = (
+        client_links(partner=partner)
+        .filter(organization__name__iexact=name)
+        .select_related("organization")
+        .first()
+    )
+    if existing is not None:
+        raise RuleViolation(
+            _(
+                "You already manage a company named %(name)s (created %(date)s). Open it from "
+                "Companies, or give this one a name that tells them apart."
+            )
+            % {"name": existing.organization.name, "date": existing.created_at.date().isoformat()},
+            code="client_exists",
+            field="name",
+        )
     for _attempt in range(5):
         try:
             with transaction.atomic():
@@ -335,9 +408,14 @@ def handback_decline(*, link: PartnerLink, acting_user, on: dt.date, at: dt.date
 
 @transaction.atomic
 def partner_access_remove(
-    *, organization: Organization, acting_user, on: dt.date, at: dt.datetime
+    *, organization: Organization, acting_user, on: dt.date, at: dt.datetime, keep: Collection[str] = ()
 ) -> PartnerLink:
-    """The client's owner ends the partner's access (external agreement only)."""
+    """The client's owner ends the partner's access (external agreement only).
+
+    In the same transaction, what the partner leaves behind (its credentials, its people's
+    memberships and invitations: `billing.partner_exit.leftovers`) is revoked, except the
+    refs in `keep` that the owner ticked on the confirmation page.
+    """
     _ensure_client_owner(
         organization=organization, user=acting_user, what=_("remove the accountant's access")
     )
@@ -357,6 +435,10 @@ def partner_access_remove(
     link.requested_agreement, link.requested_at, link.requested_by = "", None, None
     link.save(update_fields=["ended_at", "requested_agreement", "requested_at", "requested_by"])
     event_record(link=link, kind=AgreementEvent.Kind.ACCESS_REMOVED, on=on, at=at, actor=acting_user)
+    exit_ = partner_exit()
+    exit_.partner_leaves(
+        link=link, event=exit_.ACCESS_REMOVED, keep=keep, acting_user=acting_user, on=on, at=at
+    )
     audit_record(
         organization=organization,
         actor=acting_user,

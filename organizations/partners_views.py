@@ -9,6 +9,7 @@ here: `on` is the client's billing date.
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +17,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from billing import partner_exit
 from billing import partners as billing_partners
 from billing.models import Plan
 from billing.selectors import subscription_live
@@ -25,6 +27,7 @@ from . import formatting as fmt
 from . import partners
 from .errors import RuleViolation
 from .formatting import document_language
+from .models import Agreement
 from .partners_forms import ClientCreateForm, HandoverForm
 from .tenancy import Capability, is_acting
 from .views_base import org_view, refusal_message
@@ -211,6 +214,7 @@ def handover(request, slug):
                     acting_user=request.user,
                     base_url=_base_url(request),
                     expected_token=form.cleaned_data["state_token"] or None,
+                    keep=request.POST.getlist("keep"),
                     **people,
                 )
             except RuleViolation as exc:
@@ -242,6 +246,8 @@ def handover(request, slug):
                 plan=plan,
                 on=on,
                 people=people,
+                leftovers=partner_exit.leftovers(link=link, event=partner_exit.HANDOVER),
+                kept=set(request.POST.getlist("keep")),
             )
             context["form"].is_valid()
     return render(request, "partners/handover.html", context)
@@ -294,22 +300,52 @@ def handback_request(request, slug):
 
 
 @org_view(Capability.MANAGE_PLAN)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def partner_remove(request, slug):
+    """The client's owner removes the accountant's access: GET lists what the partner leaves
+    behind (each revoked unless ticked to keep), POST does it."""
+    organization = request.organization
+    status_url = reverse("partner_subscription_status", kwargs={"slug": slug})
+    if not partners.is_real_owner(organization=organization, user=request.user):
+        raise PermissionDenied(_("Only an owner of %(name)s can do this.") % {"name": organization.name})
+    link = partners.link_active(organization=organization)
+    if request.method == "GET":
+        if link is None or link.agreement == Agreement.INTERNAL:
+            # Nothing to remove, or the partner pays: it hands the account over first.
+            if link is None:
+                message = _("%(name)s has no accountant with access.") % {"name": organization.name}
+            else:
+                message = _("%(partner)s pays for %(name)s: it hands the account over first.") % {
+                    "partner": link.partner.name,
+                    "name": organization.name,
+                }
+            messages.error(request, message)
+            return redirect(status_url)
+        context = {
+            "link": link,
+            "leftovers": partner_exit.leftovers(
+                link=link, event=partner_exit.ACCESS_REMOVED, confirming_user=request.user
+            ),
+        }
+        return render(request, "partners/partner_remove.html", context)
     at = clock.now()
     try:
         link = partners.partner_access_remove(
-            organization=request.organization,
+            organization=organization,
             acting_user=request.user,
-            on=_client_today(request.organization, at),
+            on=_client_today(organization, at),
             at=at,
+            keep=request.POST.getlist("keep"),
         )
     except RuleViolation as exc:
         messages.error(request, exc.message)
     else:
         messages.success(
             request,
-            _("%(partner)s no longer has access to %(name)s.")
-            % {"partner": link.partner.name, "name": request.organization.name},
+            _(
+                "%(partner)s no longer has access to %(name)s. What it made here was revoked, "
+                "except what you kept; your owners were e-mailed the list."
+            )
+            % {"partner": link.partner.name, "name": organization.name},
         )
-    return redirect(reverse("partner_subscription_status", kwargs={"slug": slug}))
+    return redirect(status_url)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_noop
 from . import formatting as fmt
 from .membership_entry import membership_seats
 from .models import AuditLogEntry, Invitation, Membership, Organization, Role
-from .tenancy import Capability, has_capability
+from .tenancy import Capability, has_capability, roles_grantable_by
 
 AUDIT_LOG_PAGE_SIZE = 50
 
@@ -65,7 +65,11 @@ def invitation_get(*, organization: Organization, invitation_id: int) -> Invitat
 
 def audit_log_page(*, organization: Organization, page_number=1, per_page: int = AUDIT_LOG_PAGE_SIZE) -> Page:
     """One page of the organization's audit log, newest first."""
-    entries = AuditLogEntry.objects.filter(organization=organization).order_by("-at", "-id")
+    entries = (
+        AuditLogEntry.objects.select_related("organization")
+        .filter(organization=organization)
+        .order_by("-at", "-id")
+    )
     return Paginator(entries, per_page).get_page(page_number)
 
 
@@ -123,7 +127,8 @@ class MembersPage:
     organization: Organization
     members: list[MemberRow]
     invitations: list[InvitationRow]
-    role_choices: list[tuple[str, str]]
+    role_choices: list[tuple[str, str]]  # the roles the viewer may give
+    role_values: frozenset[str]  # their values: a member's other role is shown as it is
     viewer_is_owner: bool
     can_manage_plan: bool
     seats_text: str  # "8 of 10 seats used"; "" without a subscription
@@ -133,12 +138,10 @@ class MembersPage:
 
 
 def role_choices_for(membership: Membership) -> list[tuple[str, str]]:
-    """The roles this member may hand out: only an owner makes owners."""
-    return [
-        (value, _(label))
-        for value, label in Role.choices
-        if membership.role == Role.OWNER or value != Role.OWNER
-    ]
+    """The roles this member may hand out (tenancy.roles_grantable_by): only an owner gives
+    owner and finance; an admin gives admin and member."""
+    grantable = roles_grantable_by(membership)
+    return [(value, _(label)) for value, label in Role.choices if value in grantable]
 
 
 # "€3.50 a week, excl. VAT": one sentence per interval, so each language words it whole.
@@ -235,6 +238,7 @@ def members_page(
         members=[row(m) for m in member_list(organization=organization)],
         invitations=invitations,
         role_choices=role_choices_for(membership),
+        role_values=roles_grantable_by(membership),
         viewer_is_owner=viewer_is_owner,
         can_manage_plan=has_capability(membership, Capability.MANAGE_PLAN),
         seats_text=_("%(used)s of %(total)s seats used") % {"used": seats.used, "total": seats.total}

@@ -35,6 +35,7 @@ from .audit import audit_record
 from .errors import LastOwner, RuleViolation
 from .mail import mail_after_commit
 from .models import Invitation, Membership, Organization, Role
+from .tenancy import OWNER_GRANTED_ROLES, Capability, has_capability, membership_for, roles_grantable_by
 from .text import EMAIL_MAX_LENGTH, LOGIN_EMAIL_MAX_LENGTH, single_line
 
 BILLING_DETAIL_FIELDS = ("legal_name", "address", "country", "vat_id", "billing_email")
@@ -130,6 +131,27 @@ def _ensure_owner_for_owner_change(*, organization: Organization, acting_user, w
             % {"what": what, "name": organization.name},
             code="owner_required",
         )
+
+
+def _ensure_may_grant(*, organization: Organization, acting_user, role: str) -> None:
+    """Refuse giving `role` unless the acting person may (tenancy.roles_grantable_by: only
+    roles whose rights they hold; owner and finance only from an owner). System actions
+    (acting_user None) are trusted: their callers bound them (SCIM by its token's grantor)."""
+    if acting_user is None:
+        return
+    if role in roles_grantable_by(membership_for(acting_user, organization)):
+        return
+    label = Role(role).label
+    if role in OWNER_GRANTED_ROLES:
+        message = _("Only an owner of %(name)s can give the role %(role)s. Ask an owner.")
+    else:
+        message = _(
+            "You can only give roles whose rights you have yourself. Ask an owner of %(name)s "
+            "to give the role %(role)s."
+        )
+    raise RuleViolation(
+        message % {"name": organization.name, "role": label}, code="role_not_grantable", field="role"
+    )
 
 
 def _validate_role(role: str) -> str:
@@ -291,8 +313,19 @@ def organization_update_billing_details(
 ) -> Organization:
     """Change billing details: legal_name, address, country (2 letters), vat_id, billing_email.
 
-    Only the fields passed change; the audit row records each change as [old, new].
+    They are the organization's tax identity (they decide the VAT on its invoices): only an
+    owner or finance changes them (Capability.MANAGE_TAX_IDENTITY; a partner's person as the
+    role it acts with); system actions (acting_user None) are trusted. Only the fields passed
+    change; the audit row records each change as [old, new].
     """
+    if acting_user is not None and not has_capability(
+        membership_for(acting_user, organization), Capability.MANAGE_TAX_IDENTITY
+    ):
+        raise RuleViolation(
+            _("Only an owner or finance of %(name)s can change its billing details.")
+            % {"name": organization.name},
+            code="tax_identity_forbidden",
+        )
     cleaned = _clean_details(details, allowed=BILLING_DETAIL_FIELDS)
     locked = Organization.objects.select_for_update().get(pk=organization.pk)
     changes = {
@@ -388,6 +421,7 @@ def invitation_create(
         _ensure_owner_for_owner_change(
             organization=organization, acting_user=invited_by, what=_("invite an owner")
         )
+    _ensure_may_grant(organization=organization, acting_user=invited_by, role=role)
     # Serialize invitations of one organization so the duplicate checks below hold.
     Organization.objects.select_for_update().filter(pk=organization.pk).first()
     _ensure_not_member_by_email(organization=organization, email=email)
@@ -628,10 +662,12 @@ def membership_create(
 ) -> Membership:
     """Make `user` an active member (low level: takes no seat). Refused if already an active member."""
     _validate_role(role)
-    if role == Role.OWNER and acting_user is not None and acting_user != user:
-        _ensure_owner_for_owner_change(
-            organization=organization, acting_user=acting_user, what=_("add an owner")
-        )
+    if acting_user is not None and acting_user != user:
+        if role == Role.OWNER:
+            _ensure_owner_for_owner_change(
+                organization=organization, acting_user=acting_user, what=_("add an owner")
+            )
+        _ensure_may_grant(organization=organization, acting_user=acting_user, role=role)
     if Membership.objects.filter(organization=organization, user=user, removed_at__isnull=True).exists():
         raise RuleViolation(
             _("%(person)s is already a member of %(name)s.") % {"person": user, "name": organization.name},
@@ -704,11 +740,14 @@ def membership_end(*, membership: Membership, at: dt.datetime, acting_user=None)
 
 @transaction.atomic
 def membership_role_change(
-    *, membership: Membership, role: str, at: dt.datetime, acting_user=None
+    *, membership: Membership, role: str, at: dt.datetime, acting_user=None, via: str = ""
 ) -> Membership:
     """Give a member another role.
 
-    LastOwner when demoting the last owner; only an owner makes or unmakes owners.
+    LastOwner when demoting the last owner; only an owner makes or unmakes owners and gives
+    finance; anyone else gives only roles whose rights they hold (`_ensure_may_grant`), also
+    to themselves. The audit row has the old and the new role, and `via` (what did it for a
+    system action, e.g. "scim:<token prefix>").
     """
     _validate_role(role)
     if role != Role.OWNER:
@@ -725,6 +764,7 @@ def membership_role_change(
         _ensure_owner_for_owner_change(
             organization=locked.organization, acting_user=acting_user, what=_("change who is an owner")
         )
+    _ensure_may_grant(organization=locked.organization, acting_user=acting_user, role=role)
     old_role = locked.role
     locked.role = role
     locked.save(update_fields=["role"])
@@ -735,7 +775,7 @@ def membership_role_change(
         action="member.role_changed",
         at=at,
         target=str(locked.user),
-        details={"from": old_role, "to": role},
+        details={"from": old_role, "to": role, **({"via": via} if via else {})},
     )
     return locked
 

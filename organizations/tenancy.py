@@ -11,12 +11,14 @@ members of them (seed 003): `resolve_membership` then returns an unsaved, synthe
 membership of the client with the role the agreement gives (owner under an internal
 agreement, finance, the accountant's access, under an external one) and `acting_for` set
 to the PartnerLink. Everything they do is audited in the client under their own name
-(the views pass `request.user` as the acting user). A real membership of the client wins.
+(the views pass `request.user` as the acting user), and the entry names the partner they
+acted for (`acting_partner`, asked by audit.audit_record). A real membership of the client wins.
 """
 
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists
 from django.http import Http404
 
 from .models import Agreement, Membership, Organization, PartnerLink, Role
@@ -30,14 +32,18 @@ class Capability(StrEnum):
     VIEW_AUDIT_LOG = "view_audit_log"
     MANAGE_API_KEYS = "manage_api_keys"
     MANAGE_CLIENTS = "manage_clients"  # a partner's client organizations: list, create, manage, hand over
+    # The tax identity: legal name, address, country, VAT ID, billing e-mail (they decide the VAT).
+    MANAGE_TAX_IDENTITY = "manage_tax_identity"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.OWNER: frozenset(Capability),
     Role.ADMIN: frozenset({Capability.VIEW, Capability.MANAGE_MEMBERS, Capability.MANAGE_CLIENTS}),
-    Role.FINANCE: frozenset({Capability.VIEW, Capability.VIEW_INVOICES}),
+    Role.FINANCE: frozenset({Capability.VIEW, Capability.VIEW_INVOICES, Capability.MANAGE_TAX_IDENTITY}),
     Role.MEMBER: frozenset({Capability.VIEW}),
 }
+# Roles only an owner gives: owner (everything) and finance (invoices and the tax identity).
+OWNER_GRANTED_ROLES = frozenset({Role.OWNER, Role.FINANCE})
 
 
 def has_capability(membership: Membership | None, capability: Capability) -> bool:
@@ -98,6 +104,70 @@ def acting_membership(
     )
     membership.acting_for = link
     return membership
+
+
+def membership_for(user, organization: Organization) -> Membership | None:
+    """The user's membership of the organization as the resolver sees it: their own, else the
+    synthetic one of a partner's person acting for it; None for anyone else."""
+    if not getattr(user, "pk", None):
+        return None
+    own = Membership.objects.filter(organization=organization, user=user, removed_at__isnull=True).first()
+    return own or acting_membership(user, organization_id=organization.pk)
+
+
+def acting_link(user, organization_id: int, *, lock: bool = False) -> PartnerLink | None:
+    """The link through which `user` acts for the organization now, as a partner's owner or
+    admin without a membership of their own there (so `resolve_membership` gives them the
+    acting one); None otherwise. One query. `lock` (inside a transaction): the link row is
+    locked, so a handover or removal (which locks it for update) waits for the caller's
+    transaction, or the caller waits for it and sees the link as it left it."""
+    if not getattr(user, "pk", None) or organization_id is None:
+        return None
+    own = Membership.objects.filter(organization_id=organization_id, user=user, removed_at__isnull=True)
+    links = (
+        PartnerLink.objects.select_related("partner")
+        .filter(
+            organization_id=organization_id,
+            ended_at__isnull=True,
+            partner__is_partner=True,
+            partner__memberships__user=user,
+            partner__memberships__removed_at__isnull=True,
+            partner__memberships__role__in=PARTNER_ACTING_ROLES,
+        )
+        .annotate(is_member=Exists(own))
+        .order_by("pk")
+    )
+    if lock:
+        # FOR NO KEY UPDATE: it conflicts with the FOR UPDATE of `partners.link_lock`.
+        links = links.select_for_update(of=("self",), no_key=True)
+    link = links.first()
+    if link is None or link.is_member:
+        return None
+    return link
+
+
+def acting_partner(user, organization_id: int) -> Organization | None:
+    """The partner `user` acts for on the organization now (`acting_link`), else None: the
+    audit log asks it for every entry with a person as actor."""
+    link = acting_link(user, organization_id)
+    return link.partner if link else None
+
+
+def roles_grantable_by(membership: Membership | None) -> frozenset[str]:
+    """The roles this membership may give, by invitation, role change or provisioning.
+
+    Only someone who manages members gives roles at all, and only roles whose rights they
+    hold themselves; owner and finance only an owner gives. A partner acting as owner gives
+    every role but owner: only an owner by membership makes owners.
+    """
+    if not has_capability(membership, Capability.MANAGE_MEMBERS):
+        return frozenset()
+    if membership.role == Role.OWNER:
+        return frozenset(Role.values) - ({Role.OWNER} if is_acting(membership) else set())
+    rights = ROLE_CAPABILITIES[membership.role]
+    return frozenset(
+        role for role in Role.values if role not in OWNER_GRANTED_ROLES and ROLE_CAPABILITIES[role] <= rights
+    )
 
 
 def is_acting(membership: Membership | None) -> bool:

@@ -381,7 +381,7 @@ def seat_reassign(request, slug, membership_id):
     return _throttled(response, throttled)
 
 
-@org_view(Capability.MANAGE_PLAN)
+@org_view(Capability.MANAGE_TAX_IDENTITY)
 @require_http_methods(["GET", "POST"])
 def organization_settings(request, slug):
     organization = request.organization

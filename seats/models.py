@@ -40,9 +40,25 @@ class SsoConnection(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The partner whose person made it, or last changed it, while acting for the organization;
+    # null when its own people did. Such a connection is turned off when the partner leaves.
+    created_as_partner = models.ForeignKey(
+        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_as_partner = models.ForeignKey(
+        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"{self.organization} via {self.issuer}"
+
+    @property
+    def partner(self) -> Organization | None:
+        """The partner that made or last changed it, if one did."""
+        return self.updated_as_partner or self.created_as_partner
 
 
 class SsoDomain(models.Model):
@@ -90,6 +106,17 @@ class ScimToken(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The partner whose person made the token while acting for the organization; null when its
+    # own people made it. Revoked when the partner leaves unless the owner keeps it.
+    created_as_partner = models.ForeignKey(
+        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The client's owner who kept a partner's token when the partner left: from then on the
+    # token grants roles as this person may (provisioning.roles_grantable_with).
+    kept_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kept_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -100,6 +127,11 @@ class ScimToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})"
+
+    @property
+    def grantor(self):
+        """Whose rights the token's role grants are bounded by: who kept it, else who made it."""
+        return self.kept_by or self.created_by
 
 
 class ScimUser(models.Model):

@@ -405,7 +405,7 @@ STATISTICS = {
 
 
 def api_key_list(*, organization: Organization):
-    return ApiKey.objects.filter(organization=organization).select_related("created_by")
+    return ApiKey.objects.filter(organization=organization).select_related("created_by", "created_as_partner")
 
 
 @functools.cache

@@ -29,6 +29,7 @@ from organizations.audit import audit_record
 from organizations.errors import RuleViolation, credential_name
 from organizations.mail import mail_after_commit
 from organizations.models import Membership, Organization, Role
+from organizations.partners import credential_made_by, credential_provenance
 
 from . import domain as D
 from .models import ApiKey, UsageCounter, UsageDailyTotal, UsageEvent, UsagePeriodTotal
@@ -415,13 +416,14 @@ def api_key_create(
     name = credential_name(name, when_empty=_("Give the key a name, e.g. where it is used."))
     prefix = API_KEY_PREFIX + secrets.token_hex(6)
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+    provenance = credential_provenance(organization=organization, acting_user=acting_user)
     api_key = ApiKey.objects.create(
         organization=organization,
         name=name,
         prefix=prefix,
         secret_hash=api_key_hash(secret),
-        created_by=acting_user if getattr(acting_user, "pk", None) else None,
         created_at=at,
+        **provenance.fields(),
     )
     audit_record(
         organization=organization,
@@ -429,25 +431,32 @@ def api_key_create(
         action="api_key.created",
         at=at,
         target=prefix,
-        details={"name": name},
+        details={"name": name, **provenance.details()},
     )
     return api_key, secret
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, at: dt.datetime, acting_user=None) -> ApiKey:
-    """Revoke a key at once; revoking a revoked key changes nothing."""
-    locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+def api_key_revoke(*, api_key: ApiKey, at: dt.datetime, acting_user=None, reason: str = "") -> ApiKey:
+    """Revoke a key at once (its requests get 401); `reason` says why in the audit row (e.g.
+    "partner_removed"). Revoking a revoked key changes nothing."""
+    locked = (
+        ApiKey.objects.select_for_update(of=("self",))
+        .select_related("organization", "created_by", "created_as_partner")
+        .get(pk=api_key.pk)
+    )
     if locked.revoked_at is not None:
         return locked
     locked.revoked_at = at
     locked.save(update_fields=["revoked_at"])
+    api_key.revoked_at = at
     audit_record(
         organization=locked.organization,
         actor=acting_user,
         action="api_key.revoked",
         at=at,
         target=locked.prefix,
+        details={"name": locked.name, **credential_made_by(locked), **({"reason": reason} if reason else {})},
     )
     return locked
 

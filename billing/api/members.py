@@ -107,9 +107,9 @@ class MemberListInviteApi(OrganizationApi):
         summary="Invite someone by e-mail",
         description=(
             "E-mails a link to join with the role. They take a seat when they accept (buying one "
-            "in auto seat mode, refused in manual mode when no seat is free). Only owners invite owners. "
-            "Too many invitations from one address or organization in an hour: 429 `throttled` with "
-            "Retry-After."
+            "in auto seat mode, refused in manual mode when no seat is free). Only owners invite owners "
+            "and finance; an admin invites admins and members (409 `role_not_grantable`). Too many "
+            "invitations from one address or organization in an hour: 429 `throttled` with Retry-After."
         ),
         request=InputSerializer,
         responses={201: OutputSerializer, **error_responses(400, 409, 429)},

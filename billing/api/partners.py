@@ -10,12 +10,16 @@ A handover is previewed first: the preview answers the documents each party woul
 a `state_token`; confirming with another token is refused 409 `preview_stale`.
 """
 
+from types import SimpleNamespace
+
+from django.db import transaction
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from billing import partner_exit
 from billing import partners as billing_partners
 from billing.domain.money import format_amount
 from billing.models import Plan
@@ -121,6 +125,11 @@ class ClientListCreateApi(PartnerApi):
     @extend_schema(
         operation_id="partner_client_create",
         summary="Create a client organization (internal agreement: you pay)",
+        description=(
+            "The company and its answer in one transaction: a request that fails creates nothing. "
+            "409 `client_exists` when you already manage a company of that name (a retried request "
+            "does not create a second one)."
+        ),
         request=InputSerializer,
         responses={201: ClientSerializer, **error_responses(400, 409)},
         tags=TAGS,
@@ -131,18 +140,12 @@ class ClientListCreateApi(PartnerApi):
         details = dict(data.validated_data)
         code, seats = details.pop("plan_code"), details.pop("seats")
         plan = plan_for_code(code) if code else None
-        link = billing_partners.client_create(
-            partner=self.organization,
-            acting_user=request.user,
-            at=clock.now(),
-            plan=plan,
-            seats=seats,
-            **details,
-        )
-        page = billing_partners.companies_page(
-            partner=self.organization, query=link.organization.slug, at=clock.now()
-        )
-        row = next(r for r in page.rows if r.client_id == link.organization_id)
+        at = clock.now()
+        with transaction.atomic():
+            link = billing_partners.client_create(
+                partner=self.organization, acting_user=request.user, at=at, plan=plan, seats=seats, **details
+            )
+            (row,) = billing_partners.company_rows(links=[link], at=at)
         return Response(ClientSerializer(row).data, status=201)
 
 
@@ -201,6 +204,15 @@ class SettlementDocumentSerializer(serializers.Serializer):
     amount_due_minor = serializers.IntegerField()
 
 
+class LeftoverSerializer(serializers.Serializer):
+    ref = serializers.CharField(help_text="Send it in the handover's `keep` to keep this one.")
+    kind = serializers.ChoiceField(choices=list(partner_exit.CREDENTIAL_KINDS))
+    name = serializers.CharField()
+    detail = serializers.CharField(help_text="The key's or token's prefix; the provider's client ID.")
+    made_by = serializers.CharField()
+    made_at = serializers.DateTimeField(allow_null=True)
+
+
 class HandoverInputSerializer(serializers.Serializer):
     plan_code = serializers.SlugField(max_length=64, help_text="The subscription the client will have.")
     superuser_name = serializers.CharField(max_length=150)
@@ -215,6 +227,11 @@ class ClientHandoverPreviewApi(PartnerApi):
         refusal_message = serializers.CharField()
         state_token = serializers.CharField(source="token")
         documents = SettlementDocumentSerializer(many=True)
+        partner_credentials = LeftoverSerializer(
+            many=True,
+            help_text="API keys, SCIM tokens and the SSO connection your people made for the client: "
+            "the handover revokes each unless its ref is in `keep`.",
+        )
 
     @extend_schema(
         operation_id="partner_client_handover_preview",
@@ -235,12 +252,21 @@ class ClientHandoverPreviewApi(PartnerApi):
         preview = billing_partners.agreement_handover_preview(
             link=link, plan=plan, on=on, at=at, acting_user=request.user, **values
         )
-        return Response(self.OutputSerializer(preview).data)
+        leftovers = partner_exit.leftovers(link=link, event=partner_exit.HANDOVER)
+        result = SimpleNamespace(**vars(preview), allowed=preview.allowed, partner_credentials=leftovers)
+        return Response(self.OutputSerializer(result).data)
 
 
 class ClientHandoverApi(PartnerApi):
     class InputSerializer(HandoverInputSerializer):
         state_token = serializers.CharField(max_length=64, help_text="From the preview.")
+        keep = serializers.ListField(
+            child=serializers.CharField(max_length=64),
+            required=False,
+            default=list,
+            max_length=1000,
+            help_text="Refs of the preview's `partner_credentials` to keep; every other one is revoked.",
+        )
 
     class OutputSerializer(serializers.Serializer):
         agreement = serializers.CharField()
@@ -249,6 +275,8 @@ class ClientHandoverApi(PartnerApi):
         invoice = serializers.CharField(allow_blank=True, help_text="To the client.")
         invitation_email = serializers.EmailField()
         invitation_expires_at = serializers.DateTimeField()
+        revoked = serializers.ListField(child=serializers.CharField(), help_text="Refs revoked.")
+        kept = serializers.ListField(child=serializers.CharField(), help_text="Refs kept.")
 
     @extend_schema(
         operation_id="partner_client_handover",
@@ -256,8 +284,9 @@ class ClientHandoverApi(PartnerApi):
         description=(
             "One transaction: the partner's credit note for the unused part of the period, the "
             "client's invoice on the chosen plan to the period end (anchor unchanged), the "
-            "superuser's owner invitation and e-mail. 409 `preview_stale` if anything changed "
-            "since the preview."
+            "superuser's owner invitation and e-mail, and the revocation of the API keys, SCIM "
+            "tokens and SSO connection your people made for the client, except those in `keep`. "
+            "409 `preview_stale` if anything changed since the preview."
         ),
         request=InputSerializer,
         responses={200: OutputSerializer, **error_responses(400, 409)},
@@ -290,6 +319,8 @@ class ClientHandoverApi(PartnerApi):
                     **result.settlement.numbers(),
                     "invitation_email": result.invitation.email,
                     "invitation_expires_at": result.invitation.expires_at,
+                    "revoked": [leftover.ref for leftover in result.exit.revoked],
+                    "kept": [leftover.ref for leftover in result.exit.kept],
                 }
             ).data
         )

@@ -9,7 +9,11 @@ the rows and the memberships in step with them:
 - when no seat is free the person waits (`waiting.waiting_record`) and
   `SeatWaitingForScim` is raised: the User is not created (or stays inactive);
 - a Group named after a role gives its member Users that role (highest wins); leaving
-  the last such group makes a person a plain member again.
+  the last such group makes a person a plain member again. A token gives only the roles
+  its grantor may give at the time of use (`roles_grantable_with`: whoever kept it when a
+  partner left, else whoever made it, as the members page would let them); a role beyond
+  that refuses the whole request (403), so a token never makes an owner unless an owner
+  made or kept it and still is one.
 
 Protocol errors are raised as scim2-models exceptions (uniqueness, invalidValue,
 mutability), refusals of the seat and membership rules as RuleViolation.
@@ -30,6 +34,8 @@ from organizations import services as org_services
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation, credential_name
 from organizations.models import Membership, Organization, Role
+from organizations.partners import credential_made_by, credential_provenance
+from organizations.tenancy import membership_for, roles_grantable_by
 
 from .. import services as seat_services
 from ..models import ScimGroup, ScimToken, ScimUser, SeatWaiter
@@ -51,6 +57,12 @@ ROLE_GROUP_NAMES = {
     "member": Role.MEMBER,
     "members": Role.MEMBER,
 }
+
+
+class RoleBeyondToken(RuleViolation):
+    """A Group would give a role the token's grantor may not give: the request is refused."""
+
+    code = "role_not_grantable"
 
 
 class SeatWaitingForScim(RuleViolation):
@@ -77,25 +89,38 @@ def scim_token_create(
     name = credential_name(name, when_empty=_("Name the token after the provider that uses it."))
     prefix = TOKEN_PREFIX + secrets.token_hex(6)
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+    provenance = credential_provenance(organization=organization, acting_user=acting_user)
     token = ScimToken.objects.create(
         organization=organization,
         name=name,
         prefix=prefix,
         token_hash=token_hash(secret),
-        created_by=acting_user if getattr(acting_user, "pk", None) else None,
         created_at=at,
+        **provenance.fields(),
     )
     audit_record(
-        organization=organization, actor=acting_user, action="scim_token.created", at=at, target=prefix
+        organization=organization,
+        actor=acting_user,
+        action="scim_token.created",
+        at=at,
+        target=prefix,
+        details={"name": name, **provenance.details()},
     )
     return token, secret
 
 
 @transaction.atomic
 def scim_token_revoke(
-    *, organization: Organization, token_id: int, at: dt.datetime, acting_user=None
+    *, organization: Organization, token_id: int, at: dt.datetime, acting_user=None, reason: str = ""
 ) -> ScimToken:
-    token = ScimToken.objects.select_for_update().filter(organization=organization, pk=token_id).first()
+    """Revoke a token at once (its requests get 401); `reason` says why in the audit row
+    (e.g. "partner_removed"). Revoking a revoked token changes nothing."""
+    token = (
+        ScimToken.objects.select_for_update(of=("self",))
+        .select_related("created_by", "created_as_partner")
+        .filter(organization=organization, pk=token_id)
+        .first()
+    )
     if token is None:
         raise RuleViolation(_("No such token."), code="not_found")
     if token.revoked_at is None:
@@ -107,8 +132,43 @@ def scim_token_revoke(
             action="scim_token.revoked",
             at=at,
             target=token.prefix,
+            details={
+                "name": token.name,
+                **credential_made_by(token),
+                **({"reason": reason} if reason else {}),
+            },
         )
     return token
+
+
+def roles_grantable_with(token: ScimToken) -> frozenset[str]:
+    """The roles a token's Groups may give now: those its grantor (who kept it, else who made
+    it) may give in the organization at this moment (tenancy.roles_grantable_by). A grantor
+    who left, or a partner's person whose partner left, gives none: such a token provisions
+    members only."""
+    grantor = token.grantor
+    if grantor is None:
+        return frozenset()
+    return roles_grantable_by(membership_for(grantor, token.organization))
+
+
+def _ensure_token_may_give(token: ScimToken, *, old_role: str | None, new_role: str | None) -> None:
+    """A Group's role change, a join with a role, or a departure (`new_role` None): refused
+    when the token's grantor may not give the new role, or take away owner (only an owner
+    does, as on the members page). Plain members come and go with any valid token."""
+    grantable = roles_grantable_with(token)
+    if old_role == Role.OWNER and new_role != Role.OWNER and Role.OWNER not in grantable:
+        wanted = Role.OWNER
+    elif new_role not in (None, Role.MEMBER) and new_role not in grantable:
+        wanted = new_role
+    else:
+        return
+    maker = getattr(token.grantor, "email", "") or "nobody now"
+    raise RoleBeyondToken(
+        f"This SCIM token can't give or take away the role {wanted} in {token.organization.name}: "
+        f"it gives only the roles its maker ({maker}) may give there today. "
+        "Ask an owner to create a token for role groups."
+    )
 
 
 def scim_token_touch(*, token: ScimToken, at: dt.datetime) -> None:
@@ -161,24 +221,21 @@ def _person_for(attributes: dict):
     return user
 
 
-def _join(*, record: ScimUser, on: dt.date, at: dt.datetime) -> None:
+def _join(*, record: ScimUser, token: ScimToken, on: dt.date, at: dt.datetime) -> None:
     """Give the record's person an active membership (taking a seat), unless they hold one."""
     organization = record.organization
     if _active_membership(organization, record.user) is not None:
         return
-    seat_services.members_add(
-        organization=organization,
-        users=[record.user],
-        role=_role_from_groups(organization, record.scim_id) or Role.MEMBER,
-        on=on,
-        at=at,
-    )
+    role = _role_from_groups(organization, record.scim_id) or Role.MEMBER
+    _ensure_token_may_give(token, old_role=None, new_role=role)
+    seat_services.members_add(organization=organization, users=[record.user], role=role, on=on, at=at)
     seat_alert_check(organization=organization, at=at)
 
 
-def _leave(*, record: ScimUser, on: dt.date, at: dt.datetime) -> None:
+def _leave(*, record: ScimUser, token: ScimToken, on: dt.date, at: dt.datetime) -> None:
     membership = _active_membership(record.organization, record.user)
     if membership is not None:
+        _ensure_token_may_give(token, old_role=membership.role, new_role=None)
         seat_services.members_remove(organization=record.organization, memberships=[membership], on=on, at=at)
 
 
@@ -208,7 +265,13 @@ def _refused_for_want_of_a_seat(
 
 
 def scim_user_create(
-    *, organization: Organization, attributes: dict, on: dt.date, at: dt.datetime, base_url: str = ""
+    *,
+    organization: Organization,
+    attributes: dict,
+    token: ScimToken,
+    on: dt.date,
+    at: dt.datetime,
+    base_url: str = "",
 ) -> ScimUser:
     """Create a User (its request already validated). An active one takes a seat."""
     attributes = stored_attributes(attributes)
@@ -242,13 +305,14 @@ def scim_user_create(
             except IntegrityError:
                 raise UniquenessException(detail=f"userName {user_name!r} is already taken.") from None
             if active:
-                _join(record=record, on=on, at=at)
+                _join(record=record, token=token, on=on, at=at)
             audit_record(
                 organization=organization,
                 actor=None,
                 action="scim.user_created",
                 at=at,
                 target=user_name[:200],
+                details={"token": token.prefix},
             )
             return record
     except RuleViolation as refusal:
@@ -260,7 +324,13 @@ def scim_user_create(
 
 
 def scim_user_update(
-    *, record: ScimUser, attributes: dict, on: dt.date, at: dt.datetime, base_url: str = ""
+    *,
+    record: ScimUser,
+    attributes: dict,
+    token: ScimToken,
+    on: dt.date,
+    at: dt.datetime,
+    base_url: str = "",
 ) -> ScimUser:
     """Replace a User's attributes (PUT, or the result of a PATCH). `active` turning false
     releases the seat; turning true takes one."""
@@ -284,9 +354,9 @@ def scim_user_update(
             locked.version += 1
             locked.save()
             if active and not was_active:
-                _join(record=locked, on=on, at=at)
+                _join(record=locked, token=token, on=on, at=at)
             elif was_active and not active:
-                _leave(record=locked, on=on, at=at)
+                _leave(record=locked, token=token, on=on, at=at)
             audit_record(
                 organization=organization,
                 actor=None,
@@ -305,11 +375,11 @@ def scim_user_update(
 
 
 @transaction.atomic
-def scim_user_delete(*, record: ScimUser, on: dt.date, at: dt.datetime) -> None:
+def scim_user_delete(*, record: ScimUser, token: ScimToken, on: dt.date, at: dt.datetime) -> None:
     """Delete a User: its membership ends (seat released per the plan) and it leaves its groups."""
     locked = ScimUser.objects.select_for_update().select_related("organization", "user").get(pk=record.pk)
     if locked.active:
-        _leave(record=locked, on=on, at=at)
+        _leave(record=locked, token=token, on=on, at=at)
     _drop_member_everywhere(locked.organization, str(locked.scim_id), at)
     locked.delete()
     audit_record(
@@ -319,6 +389,19 @@ def scim_user_delete(*, record: ScimUser, on: dt.date, at: dt.datetime) -> None:
         at=at,
         target=locked.user_name[:200],
     )
+
+
+def scim_users_mark_inactive(*, organization: Organization, user_ids: list[int], at: dt.datetime) -> None:
+    """These people's memberships ended outside SCIM (a leaving partner's people): their Users
+    read inactive, as an active User holds a membership; the provider can reactivate them."""
+    for record in ScimUser.objects.select_for_update().filter(
+        organization=organization, user_id__in=user_ids, active=True
+    ):
+        record.active = False
+        record.attributes = {**record.attributes, "active": False}
+        record.updated_at = at
+        record.version += 1
+        record.save(update_fields=["active", "attributes", "updated_at", "version"])
 
 
 # Groups ------------------------------------------------------------------------------------
@@ -373,8 +456,9 @@ def _ensure_display_name_free(organization: Organization, name: str, *, exclude_
         raise UniquenessException(detail=f"A group named {name!r} exists already.")
 
 
-def _apply_roles(organization: Organization, scim_ids: set[str], at: dt.datetime) -> None:
-    """Give each affected, active User the role their role groups say (member if none)."""
+def _apply_roles(organization: Organization, scim_ids: set[str], token: ScimToken, at: dt.datetime) -> None:
+    """Give each affected, active User the role their role groups say (member if none),
+    within what the token may give."""
     records = ScimUser.objects.filter(
         organization=organization, scim_id__in=[uuid.UUID(i) for i in scim_ids if _is_uuid(i)]
     )
@@ -384,7 +468,10 @@ def _apply_roles(organization: Organization, scim_ids: set[str], at: dt.datetime
             continue
         role = _role_from_groups(organization, record.scim_id) or Role.MEMBER
         if membership.role != role:
-            org_services.membership_role_change(membership=membership, role=role, at=at, acting_user=None)
+            _ensure_token_may_give(token, old_role=membership.role, new_role=role)
+            org_services.membership_role_change(
+                membership=membership, role=role, at=at, acting_user=None, via=f"scim:{token.prefix}"
+            )
 
 
 def _is_uuid(value: str) -> bool:
@@ -395,7 +482,7 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def _write_group(*, group: ScimGroup, attributes: dict, at: dt.datetime) -> ScimGroup:
+def _write_group(*, group: ScimGroup, attributes: dict, token: ScimToken, at: dt.datetime) -> ScimGroup:
     """Store the group's attributes and recompute the roles of everyone it touched."""
     organization = group.organization
     name = attributes.get("displayName") or ""
@@ -419,19 +506,26 @@ def _write_group(*, group: ScimGroup, attributes: dict, at: dt.datetime) -> Scim
         changed = (
             old_ids ^ set(group.member_ids) if group.role == old_role else old_ids | set(group.member_ids)
         )
-        _apply_roles(organization, changed, at)
+        _apply_roles(organization, changed, token, at)
     return group
 
 
 def _refuse_role_rule(refusal: RuleViolation):
+    if isinstance(refusal, RoleBeyondToken):
+        return refusal  # the API answers 403
     return MutabilityException(detail=refusal.message)
 
 
-def scim_group_create(*, organization: Organization, attributes: dict, at: dt.datetime) -> ScimGroup:
+def scim_group_create(
+    *, organization: Organization, attributes: dict, token: ScimToken, at: dt.datetime
+) -> ScimGroup:
     try:
         with transaction.atomic():
             group = _write_group(
-                group=ScimGroup(organization=organization, created_at=at), attributes=attributes, at=at
+                group=ScimGroup(organization=organization, created_at=at),
+                attributes=attributes,
+                token=token,
+                at=at,
             )
             audit_record(
                 organization=organization,
@@ -445,16 +539,16 @@ def scim_group_create(*, organization: Organization, attributes: dict, at: dt.da
         raise _refuse_role_rule(refusal) from None
 
 
-def scim_group_update(*, group: ScimGroup, attributes: dict, at: dt.datetime) -> ScimGroup:
+def scim_group_update(*, group: ScimGroup, attributes: dict, token: ScimToken, at: dt.datetime) -> ScimGroup:
     try:
         with transaction.atomic():
             locked = ScimGroup.objects.select_for_update().select_related("organization").get(pk=group.pk)
-            return _write_group(group=locked, attributes=attributes, at=at)
+            return _write_group(group=locked, attributes=attributes, token=token, at=at)
     except RuleViolation as refusal:
         raise _refuse_role_rule(refusal) from None
 
 
-def scim_group_delete(*, group: ScimGroup, at: dt.datetime) -> None:
+def scim_group_delete(*, group: ScimGroup, token: ScimToken, at: dt.datetime) -> None:
     try:
         with transaction.atomic():
             locked = ScimGroup.objects.select_for_update().select_related("organization").get(pk=group.pk)
@@ -462,7 +556,7 @@ def scim_group_delete(*, group: ScimGroup, at: dt.datetime) -> None:
             _drop_member_everywhere(organization, str(locked.scim_id), at)
             locked.delete()
             if role:
-                _apply_roles(organization, members, at)
+                _apply_roles(organization, members, token, at)
             audit_record(
                 organization=organization,
                 actor=None,

@@ -88,6 +88,8 @@ def _exception_response(exc: SCIMException) -> HttpResponse:
 def _rule_response(exc: RuleViolation) -> HttpResponse:
     if isinstance(exc, provisioning.SeatWaitingForScim):
         return _error(403, exc.message, exc.code)
+    if isinstance(exc, provisioning.RoleBeyondToken):
+        return _error(403, exc.message)
     if isinstance(exc, LastOwner):
         return _error(400, exc.message, "mutability")
     if exc.code == "already_member":
@@ -118,6 +120,7 @@ def scim_endpoint(view):
             return response
         at = clock.now()
         provisioning.scim_token_touch(token=token, at=at)
+        request.scim_token = token
         request.scim_organization = token.organization
         request.scim_at = at
         request.scim_on = clock.today_in(token.organization.time_zone, at=at)
@@ -343,13 +346,14 @@ def collection(request, endpoint: str):
         record = provisioning.scim_user_create(
             organization=organization,
             attributes=attributes,
+            token=request.scim_token,
             on=request.scim_on,
             at=request.scim_at,
             base_url=_base_url(request),
         )
     else:
         record = provisioning.scim_group_create(
-            organization=organization, attributes=attributes, at=request.scim_at
+            organization=organization, attributes=attributes, token=request.scim_token, at=request.scim_at
         )
     created = _resource(request, endpoint, record)
     return _response(
@@ -372,9 +376,9 @@ def resource(request, endpoint: str, scim_id: str):
         )
     if request.method == "DELETE":
         if endpoint == "Users":
-            provisioning.scim_user_delete(record=record, on=on, at=at)
+            provisioning.scim_user_delete(record=record, token=request.scim_token, on=on, at=at)
         else:
-            provisioning.scim_group_delete(group=record, at=at)
+            provisioning.scim_group_delete(group=record, token=request.scim_token, at=at)
         return HttpResponse(status=204)
     if request.method == "PUT":
         replacement = model.model_validate(
@@ -396,10 +400,17 @@ def resource(request, endpoint: str, scim_id: str):
     if endpoint == "Users":
         _user_lengths_check(attributes)
         record = provisioning.scim_user_update(
-            record=record, attributes=stored_attributes(attributes), on=on, at=at, base_url=_base_url(request)
+            record=record,
+            attributes=stored_attributes(attributes),
+            token=request.scim_token,
+            on=on,
+            at=at,
+            base_url=_base_url(request),
         )
     else:
-        record = provisioning.scim_group_update(group=record, attributes=attributes, at=at)
+        record = provisioning.scim_group_update(
+            group=record, attributes=attributes, token=request.scim_token, at=at
+        )
     return _response(_dump(_resource(request, endpoint, record), context, request))
 
 

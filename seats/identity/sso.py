@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
 from organizations.models import Membership, Organization, Role
+from organizations.partners import credential_provenance
 
 from .. import services as seat_services
 from ..models import SeatWaiter, SsoConnection, SsoDomain, SsoIdentity
@@ -95,17 +96,22 @@ def sso_configure(
     existing = SsoConnection.objects.select_for_update().filter(organization=organization).first()
     if existing is None and not client_secret:
         raise RuleViolation(_("Enter the client secret."), code="sso_invalid", field="client_secret")
+    # Who configured it, and as which partner: a partner's connection is turned off when it leaves.
+    provenance = credential_provenance(organization=organization, acting_user=acting_user)
     values = {
         **{key: discovery[key] for key in ("issuer", "authorization_endpoint", "token_endpoint")},
         **{key: discovery[key] for key in ("userinfo_endpoint", "jwks_uri", "signing_algorithm")},
         "client_id": client_id,
         "require_sso": require_sso,
         "updated_at": at,
-        "updated_by": acting_user if getattr(acting_user, "pk", None) else None,
+        "updated_by": provenance.created_by,
+        "updated_as_partner": provenance.partner,
     }
     if client_secret:
         values["client_secret_encrypted"] = encrypt(client_secret)
-    connection, _created = SsoConnection.objects.update_or_create(organization=organization, defaults=values)
+    connection, _created = SsoConnection.objects.update_or_create(
+        organization=organization, defaults=values, create_defaults={**values, **provenance.fields()}
+    )
     SsoDomain.objects.filter(organization=organization).exclude(domain__in=domains).delete()
     try:
         with transaction.atomic():
@@ -123,18 +129,49 @@ def sso_configure(
         action="sso.configured",
         at=at,
         target=connection.issuer,
-        details={"domains": domains, "require_sso": require_sso, "secret_changed": bool(client_secret)},
+        details={
+            "domains": domains,
+            "require_sso": require_sso,
+            "secret_changed": bool(client_secret),
+            **provenance.details(),
+        },
     )
     return connection
 
 
 @transaction.atomic
-def sso_remove(*, organization: Organization, at: dt.datetime, acting_user=None) -> None:
+def sso_remove(*, organization: Organization, at: dt.datetime, acting_user=None, reason: str = "") -> None:
+    """Turn single sign-on off: the connection, its domains and its people's links go; `reason`
+    says why in the audit row (e.g. "partner_removed")."""
+    connection = (
+        SsoConnection.objects.select_for_update(of=("self",))
+        .select_related("created_by", "created_as_partner", "updated_by", "updated_as_partner")
+        .filter(organization=organization)
+        .first()
+    )
     SsoDomain.objects.filter(organization=organization).delete()
     SsoIdentity.objects.filter(organization=organization).delete()
-    deleted, _ = SsoConnection.objects.filter(organization=organization).delete()
-    if deleted:
-        audit_record(organization=organization, actor=acting_user, action="sso.removed", at=at)
+    if connection is None:
+        return
+    details = sso_made_by(connection)
+    connection.delete()
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="sso.removed",
+        at=at,
+        target=connection.issuer,
+        details={**details, **({"reason": reason} if reason else {})},
+    )
+
+
+def sso_made_by(connection: SsoConnection) -> dict:
+    """Who made and last changed the connection, and as which partner (for the audit log)."""
+    return {
+        "created_by": getattr(connection.created_by, "email", "") or "",
+        "updated_by": getattr(connection.updated_by, "email", "") or "",
+        "created_as_partner": connection.partner.name if connection.partner else None,
+    }
 
 
 def _refuse_claims(connection: SsoConnection, claims: dict) -> str:

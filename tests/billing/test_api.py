@@ -393,7 +393,7 @@ def test_members_lists_the_active_members_owners_first(team):
 def test_an_admin_invites_by_email_and_the_link_works(team, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = team.client(Role.ADMIN).post(
-            team.url("members/"), {"email": "New.Person@Example.com", "role": "finance"}, format="json"
+            team.url("members/"), {"email": "New.Person@Example.com", "role": "admin"}, format="json"
         )
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -401,7 +401,7 @@ def test_an_admin_invites_by_email_and_the_link_works(team, django_capture_on_co
     assert (body["id"], body["email"], body["role"], body["status"]) == (
         invitation.pk,
         "new.person@example.com",
-        "finance",
+        "admin",  # an admin gives admin or member; finance only an owner (issue 19)
         "pending",
     )
     token = body["accept_url"].rstrip("/").rsplit("/", 1)[1]

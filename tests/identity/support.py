@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from organizations.models import Membership, Role
 from seats.identity import oidc, provisioning, sso
 from tests.billing.support import subscribed_organization
 
@@ -47,8 +48,14 @@ def sign_in(client, provider_url: str, slug: str, sub: str):
     return client.get(f"{callback.path}?{callback.query}")
 
 
-def scim_token(organization) -> str:
-    _token, secret = provisioning.scim_token_create(organization=organization, name="IdP", at=MAR_3_AT)
+def scim_token(organization, made_by=None) -> str:
+    """A token made by `made_by`, by default the organization's first owner (owners make tokens;
+    a token's role groups give what its maker may give)."""
+    if made_by is None:
+        made_by = Membership.objects.filter(organization=organization, role=Role.OWNER).first().user
+    _token, secret = provisioning.scim_token_create(
+        organization=organization, name="IdP", at=MAR_3_AT, acting_user=made_by
+    )
     return secret
 
 

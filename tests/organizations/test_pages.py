@@ -136,11 +136,8 @@ def test_an_admin_is_not_offered_the_owner_role(client, owner, make_member):
     admin = make_member(Role.ADMIN)
     client.force_login(admin.user)
     response = client.get(_url("organization_members", owner.organization))
-    assert [value for value, _label in response.context["page"].role_choices] == [
-        "admin",
-        "finance",
-        "member",
-    ]
+    # Nor finance: only an owner gives owner and finance (issue 19, finding 7).
+    assert [value for value, _label in response.context["page"].role_choices] == ["admin", "member"]
     rows = {row.membership.pk: row for row in response.context["page"].members}
     assert not rows[owner.pk].can_remove and rows[admin.pk].can_remove
 

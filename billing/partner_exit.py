@@ -1,0 +1,321 @@
+"""What a partner leaves behind in a client, and what becomes of it when the partner leaves.
+
+While a partner's people act for a client as its owners (internal agreement), they can make
+credentials there: API keys, SCIM tokens and the single sign-on connection, each recording
+the partner (`created_as_partner`, `updated_as_partner` for SSO). Its people may also have
+become members of the client, or been invited. When the partner stops being the client's
+owner, these would outlive its rights: a kept SCIM token provisioned the ex-partner's own
+admin and made it owner again, a kept API key still sent usage (and so raised the bill).
+
+So, in the same transaction as the change of agreement:
+
+- the handover (internal -> external) revokes the partner's credentials; the partner's
+  person confirming it may keep each one explicitly (the client has no owner of its own yet,
+  and a key in use by the client's product must not stop);
+- the removal of the partner's access (by the client's owner) revokes the partner's
+  credentials that are still active (also those kept at the handover), ends the memberships
+  of the partner's people in the client and withdraws the pending invitations they made or
+  were sent; the client's owner may keep each one explicitly.
+
+"The partner's people" are everyone who is or was a member of the partner organization,
+except the person confirming. Every item is listed on the confirmation page, unticked:
+revoked unless kept. Each revocation and each keep is audited in the client's log; the
+client's owners (and at the handover the superuser) are e-mailed what was revoked and kept,
+in the client's language. A SCIM token kept by the client's owner grants roles as that owner
+may from then on (`ScimToken.kept_by`, seats.identity.provisioning.roles_grantable_with).
+"""
+
+import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from organizations import formatting as fmt
+from organizations import services as org_services
+from organizations.audit import audit_record
+from organizations.models import Invitation, Membership, Organization, PartnerLink, Role
+from organizations.partners import credential_made_by
+from seats import services as seat_services
+from seats.identity import provisioning, sso
+from seats.identity.selectors import owner_emails
+from seats.models import ScimToken, SsoConnection
+from usage.models import ApiKey
+from usage.services import api_key_revoke
+
+API_KEY, SCIM_TOKEN, SSO_CONNECTION = "api_key", "scim_token", "sso_connection"
+MEMBERSHIP, INVITATION = "membership", "invitation"
+CREDENTIAL_KINDS = (API_KEY, SCIM_TOKEN, SSO_CONNECTION)
+
+HANDOVER, ACCESS_REMOVED = "partner_handover", "partner_removed"
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """One thing the partner leaves behind, as the confirmation page and the e-mail list it."""
+
+    ref: str  # "api_key:12": the value of its checkbox, and of the API's `keep`
+    kind: str  # api_key, scim_token, sso_connection, membership, invitation
+    name: str  # the key's or token's name, the provider's address, the person's e-mail
+    detail: str  # the key's prefix, the role
+    made_by: str  # who made it (e-mail); "" if unknown
+    made_at: dt.datetime | None
+
+    @property
+    def role_label(self) -> str:
+        """A membership's or invitation's role, in the active language."""
+        return str(Role(self.detail).label) if self.kind in (MEMBERSHIP, INVITATION) else ""
+
+
+@dataclass
+class ExitReport:
+    revoked: list[Leftover] = field(default_factory=list)
+    kept: list[Leftover] = field(default_factory=list)
+
+
+def _email(user) -> str:
+    return getattr(user, "email", "") or ""
+
+
+def partner_people(partner: Organization):
+    """Everyone who is or was a member of the partner organization (user ids, a subquery)."""
+    return Membership.objects.filter(organization=partner).values("user_id")
+
+
+def _credentials(link: PartnerLink) -> list[tuple[Leftover, object]]:
+    client, partner = link.organization, link.partner
+    items = []
+    for key in (
+        ApiKey.objects.filter(organization=client, created_as_partner=partner, revoked_at__isnull=True)
+        .select_related("created_by")
+        .order_by("created_at", "pk")
+    ):
+        items.append(
+            (
+                Leftover(
+                    f"{API_KEY}:{key.pk}",
+                    API_KEY,
+                    key.name,
+                    key.prefix,
+                    _email(key.created_by),
+                    key.created_at,
+                ),
+                key,
+            )
+        )
+    for token in (
+        ScimToken.objects.filter(organization=client, created_as_partner=partner, revoked_at__isnull=True)
+        .select_related("created_by")
+        .order_by("created_at", "pk")
+    ):
+        items.append(
+            (
+                Leftover(
+                    f"{SCIM_TOKEN}:{token.pk}",
+                    SCIM_TOKEN,
+                    token.name,
+                    token.prefix,
+                    _email(token.created_by),
+                    token.created_at,
+                ),
+                token,
+            )
+        )
+    connection = (
+        SsoConnection.objects.filter(organization=client)
+        .filter(Q(created_as_partner=partner) | Q(updated_as_partner=partner))
+        .select_related("created_by", "updated_by")
+        .first()
+    )
+    if connection is not None:
+        made_by = (
+            connection.updated_by if connection.updated_as_partner_id == partner.pk else connection.created_by
+        )
+        items.append(
+            (
+                Leftover(
+                    f"{SSO_CONNECTION}:{connection.pk}",
+                    SSO_CONNECTION,
+                    connection.issuer,
+                    connection.client_id,
+                    _email(made_by),
+                    connection.updated_at,
+                ),
+                connection,
+            )
+        )
+    return items
+
+
+def _people(link: PartnerLink, *, confirming_user) -> list[tuple[Leftover, object]]:
+    client, people = link.organization, partner_people(link.partner)
+    items = []
+    memberships = (
+        Membership.objects.filter(organization=client, removed_at__isnull=True, user_id__in=people)
+        .exclude(user_id=getattr(confirming_user, "pk", None))
+        .select_related("user")
+        .order_by("joined_at", "pk")
+    )
+    for membership in memberships:
+        items.append(
+            (
+                Leftover(
+                    f"{MEMBERSHIP}:{membership.pk}",
+                    MEMBERSHIP,
+                    _email(membership.user) or membership.user.get_username(),
+                    membership.role,
+                    "",
+                    membership.joined_at,
+                ),
+                membership,
+            )
+        )
+    emails = Membership.objects.filter(organization=link.partner).values("user__email")
+    invitations = (
+        Invitation.objects.filter(organization=client, status=Invitation.Status.PENDING)
+        .filter(Q(invited_by_id__in=people) | Q(email__in=emails))
+        .select_related("invited_by")
+        .order_by("created_at", "pk")
+    )
+    if _email(confirming_user):
+        invitations = invitations.exclude(email__iexact=_email(confirming_user))
+    for invitation in invitations:
+        items.append(
+            (
+                Leftover(
+                    f"{INVITATION}:{invitation.pk}",
+                    INVITATION,
+                    invitation.email,
+                    invitation.role,
+                    _email(invitation.invited_by),
+                    invitation.created_at,
+                ),
+                invitation,
+            )
+        )
+    return items
+
+
+def leftovers(*, link: PartnerLink, event: str, confirming_user=None) -> list[Leftover]:
+    """What the handover (`HANDOVER`: the partner's credentials) or the removal of the
+    partner's access (`ACCESS_REMOVED`: also its people) revokes unless kept: for the page."""
+    items = _credentials(link)
+    if event == ACCESS_REMOVED:
+        items += _people(link, confirming_user=confirming_user)
+    return [leftover for leftover, _obj in items]
+
+
+def partner_leaves(
+    *,
+    link: PartnerLink,
+    event: str,
+    keep: Collection[str],
+    acting_user,
+    on: dt.date,
+    at: dt.datetime,
+    notify: Collection[str] = (),
+) -> ExitReport:
+    """Revoke what the partner leaves behind, except the refs in `keep`; audit each, and
+    e-mail the client's owners and `notify` after commit. Call inside the transaction of the
+    handover or the removal, with the link locked."""
+    client = link.organization
+    keep = set(keep)
+    report = ExitReport()
+    items = _credentials(link)
+    if event == ACCESS_REMOVED:
+        items += _people(link, confirming_user=acting_user)
+    leaving_members = []
+    for leftover, obj in items:
+        if leftover.ref in keep:
+            _keep(leftover, obj, link=link, event=event, acting_user=acting_user, at=at)
+            report.kept.append(leftover)
+            continue
+        report.revoked.append(leftover)
+        if leftover.kind == API_KEY:
+            api_key_revoke(api_key=obj, at=at, acting_user=acting_user, reason=event)
+        elif leftover.kind == SCIM_TOKEN:
+            provisioning.scim_token_revoke(
+                organization=client, token_id=obj.pk, at=at, acting_user=acting_user, reason=event
+            )
+        elif leftover.kind == SSO_CONNECTION:
+            sso.sso_remove(organization=client, at=at, acting_user=acting_user, reason=event)
+        elif leftover.kind == MEMBERSHIP:
+            leaving_members.append(obj)
+        elif leftover.kind == INVITATION:
+            org_services.invitation_revoke(invitation=obj, at=at, acting_user=acting_user)
+    if leaving_members:
+        seat_services.members_remove(
+            organization=client, memberships=leaving_members, on=on, at=at, acting_user=acting_user
+        )
+        provisioning.scim_users_mark_inactive(
+            organization=client, user_ids=[m.user_id for m in leaving_members], at=at
+        )
+    if report.revoked or report.kept:
+        audit_record(
+            organization=client,
+            actor=acting_user,
+            action="partner.exit",
+            at=at,
+            target=link.partner.name,
+            details={
+                "event": event,
+                "revoked": [leftover.ref for leftover in report.revoked],
+                "kept": [leftover.ref for leftover in report.kept],
+            },
+        )
+        _email_owners(link=link, report=report, event=event, notify=notify)
+    return report
+
+
+def _keep(leftover: Leftover, obj, *, link: PartnerLink, event: str, acting_user, at: dt.datetime) -> None:
+    details = {"partner": link.partner.name, "reason": event}
+    if leftover.kind in (API_KEY, SCIM_TOKEN):
+        details.update(credential_made_by(obj))
+    if leftover.kind == SCIM_TOKEN and event == ACCESS_REMOVED:
+        # The client's owner vouches for the token now: it grants roles as they may.
+        ScimToken.objects.filter(pk=obj.pk).update(kept_by=acting_user, kept_at=at)
+    audit_record(
+        organization=link.organization,
+        actor=acting_user,
+        action=f"{leftover.kind}.kept",
+        at=at,
+        target=(leftover.detail if leftover.kind in (API_KEY, SCIM_TOKEN) else leftover.name)[:200],
+        details=details,
+    )
+
+
+def _email_owners(*, link: PartnerLink, report: ExitReport, event: str, notify: Collection[str]) -> None:
+    """After commit: tell the client's owners, in its language, what the partner's leaving revoked
+    and what was kept (and how to revoke a kept one)."""
+    client = link.organization
+    recipients = sorted({*owner_emails(organization=client), *(e for e in notify if e)})
+    if not recipients:
+        return
+    language = fmt.document_language(client.language)
+    context = {
+        "client": client.name,
+        "partner": link.partner.name,
+        "handover": event == HANDOVER,
+        "revoked": report.revoked,
+        "kept": report.kept,
+    }
+    with translation.override(language):  # the roles' names
+        subject = render_to_string(f"partners/email/partner_left_subject.{language}.txt", context)
+        body = render_to_string(f"partners/email/partner_left.{language}.txt", context)
+    message = EmailMessage(
+        subject=" ".join(subject.split()),
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients,
+        headers={"Content-Language": language},
+    )
+
+    def send() -> None:  # named: Django logs a robust callback's failure by its name
+        message.send(fail_silently=False)
+
+    transaction.on_commit(send, robust=True)

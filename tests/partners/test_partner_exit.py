@@ -1,0 +1,406 @@
+"""Issue 19, finding 2: a former partner keeps no credential, and no person, in its client.
+
+What a partner's people make while acting for a client as its owners (API keys, SCIM tokens,
+the SSO connection) records the partner. The handover and the removal of the partner's access
+revoke it in the same transaction, unless it is kept explicitly on the confirmation page; the
+removal also ends the partner's people's memberships and invitations. Everything through HTTP,
+the way the ex-partner used them: SCIM to provision its own admin and make it owner through a
+group named Owners, the API key to send usage.
+"""
+
+import datetime as dt
+import json
+
+import pytest
+from django.core import mail
+
+from organizations.models import AuditLogEntry, Invitation, Membership, Role
+from seats.identity import sso
+from seats.models import ScimToken, SsoConnection
+from usage.models import ApiKey
+
+from .support import add_member, at, monthly_plans, partner_firm
+from .support import client as make_client
+
+pytestmark = pytest.mark.django_db
+
+MAR_1, MAR_17 = dt.date(2026, 3, 1), dt.date(2026, 3, 17)
+SCIM_JSON = "application/scim+json"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+DISCOVERY = {
+    "issuer": "https://idp.revisorhuset.dk",
+    "authorization_endpoint": "https://idp.revisorhuset.dk/authorize",
+    "token_endpoint": "https://idp.revisorhuset.dk/token",
+    "userinfo_endpoint": "https://idp.revisorhuset.dk/userinfo",
+    "jwks_uri": "https://idp.revisorhuset.dk/jwks",
+    "signing_algorithm": "RS256",
+}
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch):
+    monkeypatch.setattr("config.clock.now", lambda: at(MAR_17))
+
+
+@pytest.fixture
+def firm():
+    return partner_firm()
+
+
+@pytest.fixture
+def bakery(firm):
+    """A Danish client on Team from 1 March 2026, internal: Revisorhuset pays and acts as its owner."""
+    partner, anna = firm
+    team, plus = monthly_plans()
+    link = make_client(partner, anna, name="Bageriet Hansen", on=MAR_1, plan=team, seats=5, language="da")
+    return link, plus
+
+
+# ---------------------------------------------------------------------------
+# What the ex-partner did with what it kept, through HTTP
+
+
+def scim(client, secret, method, path, payload):
+    return getattr(client, method)(
+        path, json.dumps(payload), content_type=SCIM_JSON, HTTP_AUTHORIZATION=f"Bearer {secret}"
+    )
+
+
+def provision_user(client, secret, email):
+    payload = {
+        "schemas": [USER_SCHEMA],
+        "userName": email,
+        "name": {"givenName": "Bo", "familyName": "Revisor"},
+        "emails": [{"value": email, "primary": True}],
+        "active": True,
+    }
+    return scim(client, secret, "post", "/scim/v2/Users", payload)
+
+
+def owners_group(client, secret, user_id):
+    """The escalation of the finding: a group named Owners with the partner's own person in it."""
+    payload = {"schemas": [GROUP_SCHEMA], "displayName": "Owners", "members": [{"value": user_id}]}
+    return scim(client, secret, "post", "/scim/v2/Groups", payload)
+
+
+def add_to_group(client, secret, group_id, user_id):
+    operations = [{"op": "add", "path": "members", "value": [{"value": user_id}]}]
+    body = {"schemas": [PATCH_SCHEMA], "Operations": operations}
+    return scim(client, secret, "patch", f"/scim/v2/Groups/{group_id}", body)
+
+
+def send_usage(client, secret, event_id):
+    event = {
+        "event_id": event_id,
+        "meter": "ai_tokens",
+        "quantity": 10,
+        "timestamp": "2026-03-17T08:00:00Z",
+        "dimensions": {"model": "gpt-x", "action": "chat"},
+    }
+    return client.post(
+        "/api/v1/usage/events",
+        json.dumps({"events": [event]}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+
+
+def acting_makes_credentials(client, partner, anna, link):
+    """Anna opens the client ('Manage') and makes an API key, a SCIM token and the SSO connection."""
+    slug = link.organization.slug
+    client.force_login(anna)
+    client.post(f"/o/{partner.slug}/companies/{link.organization_id}/manage/")
+    key = client.post(f"/o/{slug}/api-keys/", {"name": "Produktion"})
+    token = client.post(f"/o/{slug}/identity/scim/", {"name": "Entra"})
+    assert key.status_code == 200 and token.status_code == 200
+    sso.sso_configure(
+        organization=link.organization,
+        discovery=DISCOVERY,
+        client_id="bageriet",
+        client_secret="s3cret",
+        domains=["bageriet.dk"],
+        require_sso=False,
+        at=at(MAR_17),
+        acting_user=anna,
+    )
+    return key.context["secret"], token.context["secret"]
+
+
+HANDOVER_FIELDS = {
+    "plan": "plus-monthly",
+    "superuser_name": "Mette Hansen",
+    "superuser_reference": "MH-1",
+    "superuser_email": "mette@bageriet.dk",
+}
+
+
+def hand_over(client, link, *, keep=(), capture=None):
+    """The seed's Edit, Review, OK through the pages, ticking `keep` on the review."""
+    slug = link.organization.slug
+    review = client.post(f"/o/{slug}/subscription/status/edit/", {**HANDOVER_FIELDS, "action": "review"})
+    token = review.context["form"]["state_token"].value()
+    data = {**HANDOVER_FIELDS, "state_token": token, "action": "confirm", "keep": list(keep)}
+    if capture is None:
+        done = client.post(f"/o/{slug}/subscription/status/edit/", data)
+    else:
+        with capture(execute=True):
+            done = client.post(f"/o/{slug}/subscription/status/edit/", data)
+    assert done.status_code == 302, done.content.decode()[:2000]
+    return review
+
+
+def ref(model_instance) -> str:
+    kind = {ApiKey: "api_key", ScimToken: "scim_token", SsoConnection: "sso_connection"}.get(
+        type(model_instance), type(model_instance).__name__.lower()
+    )
+    return f"{kind}:{model_instance.pk}"
+
+
+# ---------------------------------------------------------------------------
+# The handover
+
+
+def test_credentials_record_the_partner_they_were_made_for(firm, bakery, client):
+    partner, anna = firm
+    link, _plus = bakery
+    acting_makes_credentials(client, partner, anna, link)
+    own_owner = add_member(link.organization, "ejer@bageriet.dk", Role.OWNER, MAR_17)
+    client.force_login(own_owner)
+    client.post(f"/o/{link.organization.slug}/api-keys/", {"name": "Egen"})
+
+    made = {key.name: (key.created_by, key.created_as_partner) for key in ApiKey.objects.all()}
+    assert made == {"Produktion": (anna, partner), "Egen": (own_owner, None)}
+    token = ScimToken.objects.get()
+    assert (token.created_by, token.created_as_partner) == (anna, partner)
+    connection = SsoConnection.objects.get()
+    assert (connection.created_by, connection.created_as_partner, connection.partner) == (
+        anna,
+        partner,
+        partner,
+    )
+    page = client.get(f"/o/{link.organization.slug}/api-keys/").content.decode()
+    assert "by anna@revisorhuset.dk of Revisorhuset" in page and "by ejer@bageriet.dk<" in page
+
+
+def test_the_handover_revokes_the_partners_credentials_at_once(
+    firm, bakery, client, django_capture_on_commit_callbacks
+):
+    partner, anna = firm
+    link, _plus = bakery
+    key_secret, token_secret = acting_makes_credentials(client, partner, anna, link)
+    bo = provision_user(client, token_secret, "bo@revisorhuset.dk").json()["id"]
+    assert send_usage(client, key_secret, "before").status_code == 200
+
+    review = hand_over(client, link, capture=django_capture_on_commit_callbacks)
+
+    page = review.content.decode()
+    for shown in ("Produktion", "Entra", "https://idp.revisorhuset.dk", 'name="keep"'):
+        assert shown in page, shown
+    # The kept SCIM token of the finding can no longer provision an admin nor make one owner,
+    # the API key can no longer send usage: 401 at once.
+    assert provision_user(client, token_secret, "eve@revisorhuset.dk").status_code == 401
+    assert owners_group(client, token_secret, bo).status_code == 401
+    assert send_usage(client, key_secret, "after").status_code == 401
+    assert not SsoConnection.objects.filter(organization=link.organization).exists()
+    assert ApiKey.objects.get().revoked_at == at(MAR_17)
+    revoked = AuditLogEntry.objects.filter(organization=link.organization, details__reason="partner_handover")
+    assert sorted(revoked.values_list("action", flat=True)) == [
+        "api_key.revoked",
+        "scim_token.revoked",
+        "sso.removed",
+    ]
+    assert {entry.details["created_as_partner"] for entry in revoked} == {"Revisorhuset"}
+    assert {entry.acting_for_partner for entry in revoked} == {partner}  # Anna confirmed, acting
+    # The new owner is told, in the client's language (Danish), what was revoked.
+    told = [m for m in mail.outbox if "tilbagekaldt" in m.subject]
+    assert len(told) == 1 and told[0].to == ["mette@bageriet.dk"]
+    assert 'API-nøgle "Produktion"' in told[0].body and "SCIM-token" in told[0].body
+    assert "Beholdt" not in told[0].body
+
+
+def test_what_the_partner_ticks_on_the_handover_is_kept_and_reported(
+    firm, bakery, client, django_capture_on_commit_callbacks
+):
+    partner, anna = firm
+    link, _plus = bakery
+    key_secret, token_secret = acting_makes_credentials(client, partner, anna, link)
+    key = ApiKey.objects.get()
+
+    hand_over(client, link, keep=[ref(key)], capture=django_capture_on_commit_callbacks)
+
+    assert send_usage(client, key_secret, "kept").status_code == 200
+    assert provision_user(client, token_secret, "eve@revisorhuset.dk").status_code == 401
+    kept = AuditLogEntry.objects.get(organization=link.organization, action="api_key.kept")
+    assert (
+        kept.details["created_as_partner"] == "Revisorhuset" and kept.details["reason"] == "partner_handover"
+    )
+    body = next(m.body for m in mail.outbox if "tilbagekaldt" in m.subject)
+    kept_part = body[body.index("Beholdt") :]
+    assert "Produktion" in kept_part and "Entra" not in kept_part
+
+
+def test_the_api_handover_lists_the_credentials_and_keeps_only_those_named(firm, bakery, client):
+    partner, anna = firm
+    link, _plus = bakery
+    acting_makes_credentials(client, partner, anna, link)
+    key, token = ApiKey.objects.get(), ScimToken.objects.get()
+    base = f"/api/v1/organizations/{partner.pk}/clients/{link.organization_id}/handover"
+    fields = {"plan_code": "plus-monthly", "superuser_name": "Mette", "superuser_email": "mette@bageriet.dk"}
+
+    preview = client.post(f"{base}/preview", fields, content_type="application/json").json()
+    listed = {(row["kind"], row["ref"]) for row in preview["partner_credentials"]}
+    assert listed == {
+        ("api_key", ref(key)),
+        ("scim_token", ref(token)),
+        ("sso_connection", ref(SsoConnection.objects.get())),
+    }
+    assert ApiKey.objects.get().revoked_at is None  # the preview revokes nothing
+    done = client.post(
+        base,
+        {**fields, "state_token": preview["state_token"], "keep": [ref(token)]},
+        content_type="application/json",
+    )
+    assert done.status_code == 200, done.json()
+    assert done.json()["kept"] == [ref(token)] and ref(key) in done.json()["revoked"]
+    key.refresh_from_db()
+    token.refresh_from_db()
+    assert key.revoked_at is not None and token.revoked_at is None
+
+
+# ---------------------------------------------------------------------------
+# After the handover: the accountant's access gives no roles, and the owner removes it
+
+
+@pytest.fixture
+def handed_over(firm, bakery, client, django_capture_on_commit_callbacks):
+    """Handed over with the SCIM token and the API key kept (the client's product uses them);
+    Mette is the client's owner; Bo, the partner's admin, became a member while it managed
+    the client, and Anna invited a colleague as admin."""
+    partner, anna = firm
+    link, _plus = bakery
+    key_secret, token_secret = acting_makes_credentials(client, partner, anna, link)
+    bo = add_member(partner, "bo@revisorhuset.dk", Role.ADMIN, MAR_1)
+    Membership.objects.create(
+        organization=link.organization, user=bo, role=Role.ADMIN, joined_at=at(MAR_17), joined_on=MAR_17
+    )
+    client.post(
+        f"/o/{link.organization.slug}/members/invite/", {"email": "carla@revisorhuset.dk", "role": "admin"}
+    )
+    keep = [ref(ApiKey.objects.get()), ref(ScimToken.objects.get())]
+    hand_over(client, link, keep=keep, capture=django_capture_on_commit_callbacks)
+    mette = add_member(link.organization, "mette@bageriet.dk", Role.OWNER, MAR_17)
+    mail.outbox.clear()
+    return link, mette, bo, key_secret, token_secret
+
+
+def test_a_token_kept_at_the_handover_gives_no_role_to_the_accountant(firm, handed_over, client):
+    """Acting as finance now, the partner's token provisions members, but an Owners group of its
+    own person is refused (403): it gives only the roles its maker may give today."""
+    link, _mette, _bo, _key, token_secret = handed_over
+    eve = provision_user(client, token_secret, "eve@revisorhuset.dk")
+    assert eve.status_code == 201
+    refused = owners_group(client, token_secret, eve.json()["id"])
+    assert refused.status_code == 403 and "owner" in refused.json()["detail"]
+    eve_membership = Membership.objects.get(organization=link.organization, user__email="eve@revisorhuset.dk")
+    assert eve_membership.role == Role.MEMBER
+
+
+def test_removing_the_partner_revokes_its_credentials_and_its_people(
+    firm, handed_over, client, django_capture_on_commit_callbacks
+):
+    partner, anna = firm
+    link, mette, bo, key_secret, token_secret = handed_over
+    group = scim(
+        client, token_secret, "post", "/scim/v2/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Owners"}
+    )
+    assert group.status_code == 201
+    slug = link.organization.slug
+    client.force_login(mette)
+
+    status = client.get(f"/o/{slug}/subscription/status/").content.decode()
+    assert f'href="/o/{slug}/subscription/status/partner/remove/"' in status
+    confirm = client.get(f"/o/{slug}/subscription/status/partner/remove/")
+    page = confirm.content.decode()
+    for shown in ("Produktion", "Entra", "bo@revisorhuset.dk", "carla@revisorhuset.dk"):
+        assert shown in page, shown
+    listed = [item.name for item in confirm.context["leftovers"]]
+    assert "mette@bageriet.dk" not in listed  # the owner who removes is not listed
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(f"/o/{slug}/subscription/status/partner/remove/")
+    assert done.status_code == 302
+
+    bo_id = provision_user(client, token_secret, "bo@revisorhuset.dk")
+    assert bo_id.status_code == 401
+    assert add_to_group(client, token_secret, group.json()["id"], "x").status_code == 401
+    assert send_usage(client, key_secret, "after-removal").status_code == 401
+    assert not Membership.objects.filter(
+        organization=link.organization, user=bo, removed_at__isnull=True
+    ).exists()
+    assert Invitation.objects.get(email="carla@revisorhuset.dk").status == Invitation.Status.REVOKED
+    client.force_login(anna)
+    assert client.get(f"/o/{slug}/").status_code == 404
+    entries = AuditLogEntry.objects.filter(organization=link.organization, actor=mette)
+    actions = set(entries.values_list("action", flat=True))
+    assert {
+        "api_key.revoked",
+        "scim_token.revoked",
+        "member.removed",
+        "invitation.revoked",
+        "partner.exit",
+    } <= actions
+    told = [m for m in mail.outbox if "tilbagekaldt" in m.subject]
+    assert len(told) == 1 and told[0].to == ["mette@bageriet.dk"]
+    assert "bo@revisorhuset.dk" in told[0].body and "carla@revisorhuset.dk" in told[0].body
+
+
+def test_a_token_the_owner_keeps_works_and_grants_as_the_owner(firm, handed_over, client):
+    link, mette, bo, key_secret, token_secret = handed_over
+    token = ScimToken.objects.get()
+    bo_membership = Membership.objects.get(organization=link.organization, user=bo, removed_at__isnull=True)
+    client.force_login(mette)
+    client.post(
+        f"/o/{link.organization.slug}/subscription/status/partner/remove/",
+        {"keep": [ref(token), ref(ApiKey.objects.get()), f"membership:{bo_membership.pk}"]},
+    )
+
+    token.refresh_from_db()
+    assert (token.revoked_at, token.kept_by) == (None, mette)
+    assert send_usage(client, key_secret, "kept-by-owner").status_code == 200
+    ida = provision_user(client, token_secret, "ida@bageriet.dk").json()["id"]
+    assert owners_group(client, token_secret, ida).status_code == 201  # Mette, an owner, vouches for it
+    assert (
+        Membership.objects.get(organization=link.organization, user__email="ida@bageriet.dk").role
+        == Role.OWNER
+    )
+    assert Membership.objects.filter(pk=bo_membership.pk, removed_at__isnull=True).exists()
+    assert AuditLogEntry.objects.filter(organization=link.organization, action="membership.kept").exists()
+
+
+def test_only_the_clients_own_owner_removes_the_access(firm, handed_over, client):
+    partner, anna = firm
+    link, mette, bo, _key, _token = handed_over
+    admin = add_member(link.organization, "admin@bageriet.dk", Role.ADMIN, MAR_17)
+    url = f"/o/{link.organization.slug}/subscription/status/partner/remove/"
+    for person in (admin, anna):
+        client.force_login(person)
+        assert client.get(url).status_code == 403
+        assert client.post(url).status_code == 403
+    assert ApiKey.objects.get().revoked_at is None
+
+
+def test_while_the_partner_pays_its_access_cannot_be_removed(firm, bakery, client):
+    partner, anna = firm
+    link, _plus = bakery
+    owner = add_member(link.organization, "ejer@bageriet.dk", Role.OWNER, MAR_17)
+    client.force_login(owner)
+    url = f"/o/{link.organization.slug}/subscription/status/partner/remove/"
+
+    page = client.get(url, follow=True)
+
+    assert page.redirect_chain[-1][0] == f"/o/{link.organization.slug}/subscription/status/"
+    assert "Revisorhuset pays for Bageriet Hansen: it hands the account over first." in page.content.decode()
+    assert client.post(url).status_code == 302
+    link.refresh_from_db()
+    assert link.ended_at is None
