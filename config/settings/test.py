@@ -19,3 +19,5 @@ CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL") or None
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_BROKER_TRANSPORT_OPTIONS = json.loads(env("TEST_CELERY_BROKER_TRANSPORT_OPTIONS") or "{}")
 CELERY_TASK_ROUTES = json.loads(env("TEST_CELERY_TASK_ROUTES") or "{}")
+# The identity tests run their OpenID provider on 127.0.0.1 over plain http (config/outbound.py).
+OUTBOUND_ALLOW_LOOPBACK_HTTP = True
