@@ -229,40 +229,42 @@ def sso_domain_verify(
         )
     try:
         with transaction.atomic():
-            claim = (
-                SsoDomain.objects.select_for_update().filter(organization=organization, pk=domain_id).first()
-            )
-            if claim is None:
+            # Every claim of the domain, locked in one order: two organizations proving it
+            # at once run one after the other, and the second finds its claim withdrawn.
+            claims = list(SsoDomain.objects.select_for_update().filter(domain=claim.domain).order_by("pk"))
+            mine = next((row for row in claims if row.pk == claim.pk), None)
+            if mine is None:
+                if _held_elsewhere(claim.domain, organization):
+                    raise _taken(claim.domain)
                 raise RuleViolation(_("No such domain."), code="not_found")
-            if claim.verified_at is not None:
-                return claim
-            claim.verified_at = at
-            claim.verified_by = acting_user if getattr(acting_user, "pk", None) else None
-            claim.save(update_fields=["verified_at", "verified_by"])
+            if mine.verified_at is not None:
+                return mine
+            if any(row.verified_at is not None for row in claims):
+                raise _taken(claim.domain)
+            mine.verified_at = at
+            mine.verified_by = acting_user if getattr(acting_user, "pk", None) else None
+            mine.save(update_fields=["verified_at", "verified_by"])
             audit_record(
                 organization=organization,
                 actor=acting_user,
                 action="sso.domain_verified",
                 at=at,
-                target=claim.domain,
+                target=mine.domain,
             )
-            _withdraw_other_claims(claim, at=at)
+            _withdraw_other_claims(others=[row for row in claims if row.pk != mine.pk], at=at)
     except IntegrityError:
-        # Another organization proved the same domain a moment ago.
+        # Another organization proved the same domain a moment ago (a claim added meanwhile).
         raise _taken(claim.domain) from None
-    return claim
+    return mine
 
 
-def _withdraw_other_claims(claim: SsoDomain, *, at: dt.datetime) -> None:
-    others = list(
-        SsoDomain.objects.select_for_update()
-        .filter(domain=claim.domain, verified_at__isnull=True)
-        .exclude(organization_id=claim.organization_id)
-        .select_related("organization")
-    )
+def _withdraw_other_claims(*, others: list[SsoDomain], at: dt.datetime) -> None:
+    """Remove the other organizations' pending claims of a domain just proved, and tell
+    each in its audit log."""
+    organizations = Organization.objects.in_bulk([other.organization_id for other in others])
     for other in others:
         audit_record(
-            organization=other.organization,
+            organization=organizations[other.organization_id],
             actor=None,
             action="sso.domain_claim_withdrawn",
             at=at,

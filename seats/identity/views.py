@@ -71,12 +71,10 @@ login = LoginView.as_view(
 # Single sign-on ------------------------------------------------------------------------------
 
 
-def _start(request, connection, *, next_url: str = ""):
+def _start(request, connection):
     """Send the browser to the organization's provider, remembering which organization the
-    OIDC state belongs to (the callback is shared)."""
+    OIDC state belongs to (the callback is shared). The library keeps `?next=`."""
     response = oidc.OrganizationAuthenticationRequest(connection).get(request)
-    if next_url:
-        request.session["oidc_login_next"] = next_url
     state = parse_qs(urlsplit(response["Location"]).query).get("state", [""])[0]
     states = request.session.get(SSO_STATES, {})
     states[state] = connection.organization_id
@@ -92,7 +90,7 @@ def sso_find(request):
     if request.method == "POST" and form.is_valid():
         connection = selectors.sso_connection_for_email(email=form.cleaned_data["email"])
         if connection is not None:
-            return _start(request, connection, next_url=request.GET.get("next", ""))
+            return _start(request, connection)
         form.add_error(
             "email", _("No organization signs in people of that domain with SSO. Log in with your password.")
         )

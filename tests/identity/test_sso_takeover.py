@@ -6,10 +6,16 @@ real oidc-provider-mock on 127.0.0.1, which signs in whoever they say) and signs
 victim's address. Domain proofs are looked up on a real DNS server on 127.0.0.1 (dnslib).
 """
 
-import pytest
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+from django.db import connection
+
+from organizations.errors import RuleViolation
 from organizations.models import AuditLogEntry, Membership, Role
 from seats import services
+from seats.identity import domains
 from seats.models import SsoDomain, SsoIdentity
 from tests.factories import UserFactory
 
@@ -259,6 +265,13 @@ def test_only_owners_add_and_verify_domains(client, dns_zone, frozen_clock):
     assert list(SsoDomain.objects.filter(organization=organization).values_list("domain", flat=True)) == [
         "owners-only.example"
     ]
+    # Another organization's owner reaches no claim of this one by its id.
+    stranger_organization, _s, stranger = organization_with_seats()
+    client.force_login(stranger)
+    for action in ("verify", "remove"):
+        response = client.post(f"/o/{stranger_organization.slug}/identity/sso/domains/{claim.pk}/{action}/")
+        assert response.status_code == 404
+    assert SsoDomain.objects.get(pk=claim.pk).verified_at is not None
 
 
 def test_sign_in_with_sso_routes_only_through_proven_domains_and_names_no_organization(
@@ -312,3 +325,38 @@ def test_sign_ins_are_audited_with_hostile_claims_cleaned(client, oidc_provider,
     assert entries[2].target == "sam@elsewhere.example"
     user = Membership.objects.get(organization=organization, user__email="sam@corp.example").user
     assert "\n" not in user.first_name + user.last_name and len(user.first_name) <= 150
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_organizations_proving_one_domain_at_once_leave_exactly_one_holder(dns_zone, frozen_clock):
+    """Both published their record (two subsidiaries of one company, say); both verify at the
+    same moment on their own PostgreSQL connections: one holds the domain, the other is told
+    it is taken, and no deadlock or 500 in between."""
+    first, _s1, _o1 = organization_with_seats()
+    second, _s2, _o2 = organization_with_seats()
+    claims = [
+        domains.sso_domain_add(organization=organization, domain="shared.example", at=frozen_clock)
+        for organization in (first, second)
+    ]
+    for claim in claims:
+        dns_zone.publish(
+            "_seatbill-challenge.shared.example", domains.challenge_value(claim.verification_token)
+        )
+    barrier = threading.Barrier(2)
+
+    def verify(claim):
+        barrier.wait(timeout=30)
+        try:
+            domains.sso_domain_verify(organization=claim.organization, domain_id=claim.pk, at=frozen_clock)
+            return "verified"
+        except RuleViolation as refusal:
+            return refusal.code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = sorted(pool.map(verify, claims))
+
+    assert outcomes == ["sso_domain_taken", "verified"]
+    (holder,) = SsoDomain.objects.filter(domain="shared.example")
+    assert holder.verified_at == frozen_clock
