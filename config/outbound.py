@@ -12,7 +12,8 @@ secret there. Every such request goes through `fetch`, which:
   link-local, IPv4-mapped, NAT64, 6to4 and Teredo are judged by what they carry or refused),
   and connects to that very address (the TLS name and the Host header stay the host's), so
   a DNS answer that changes between the check and the connection changes nothing;
-- follows no redirect, times out quickly and reads at most `MAX_RESPONSE_BYTES`.
+- follows no redirect, times out quickly (connecting, each read, and the whole answer) and
+  reads at most `MAX_RESPONSE_BYTES`.
 
 What went wrong goes to the server log; callers show people a generic message.
 """
@@ -21,6 +22,7 @@ import ipaddress
 import json
 import logging
 import socket
+import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
@@ -31,7 +33,8 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 5
-READ_TIMEOUT_SECONDS = 10
+READ_TIMEOUT_SECONDS = 10  # each read; the whole answer within TOTAL_TIMEOUT_SECONDS
+TOTAL_TIMEOUT_SECONDS = 15
 MAX_RESPONSE_BYTES = 512 * 1024  # discovery documents, JWKS, tokens and userinfo are a few KB
 DEFAULT_PORTS = {"https": 443, "http": 80}
 # Prefixes that carry another address (NAT64) or tunnel to one we cannot judge here.
@@ -167,12 +170,16 @@ def _pool(origin: Origin, address) -> urllib3.HTTPConnectionPool:
     return urllib3.HTTPConnectionPool(str(address), origin.port, timeout=timeout, retries=False, maxsize=1)
 
 
-def _read_limited(response) -> bytes:
+def _read_limited(response, *, started: float) -> bytes:
+    """The body, refused past MAX_RESPONSE_BYTES or TOTAL_TIMEOUT_SECONDS (a server that
+    drips a byte at a time stays under the per-read timeout)."""
     chunks, size = [], 0
-    for chunk in response.stream(64 * 1024):
+    while chunk := response.read1(64 * 1024):  # what one receive brings, so the clock is checked often
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
             raise OutboundFailed(f"answer over {MAX_RESPONSE_BYTES} bytes")
+        if time.monotonic() - started > TOTAL_TIMEOUT_SECONDS:
+            raise OutboundFailed(f"answer took over {TOTAL_TIMEOUT_SECONDS} s")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -211,6 +218,7 @@ def fetch(
         body = urlencode(form).encode()
         request_headers["Content-Type"] = "application/x-www-form-urlencoded"
     pool = _pool(target, address)
+    started = time.monotonic()
     try:
         response = pool.urlopen(
             method,
@@ -223,7 +231,7 @@ def fetch(
             assert_same_host=False,
         )
         try:
-            content = _read_limited(response)
+            content = _read_limited(response, started=started)
         finally:
             response.release_conn()
     except urllib3.exceptions.HTTPError as exc:

@@ -5,6 +5,7 @@ send no traffic beyond loopback: addresses outside it are answered by a stub res
 and they assert that no connection is even attempted (every `socket.connect` is counted).
 """
 
+import datetime as dt
 import json
 import socket
 import threading
@@ -12,6 +13,10 @@ from contextlib import contextmanager
 
 import pytest
 import werkzeug.serving
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from werkzeug.wrappers import Request, Response
 
 from config import outbound
@@ -278,3 +283,68 @@ def test_redirects_are_not_followed_and_answers_are_size_limited(client, frozen_
     ):
         with pytest.raises(outbound.OutboundFailed, match="answer over"):
             outbound.fetch("GET", f"{issuer}/.well-known/openid-configuration", origin=issuer)
+
+
+def _certificate(tmp_path, name: str):
+    """A self-signed certificate for `name` (its own CA), as (cert file, key file)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_https_to_the_pinned_address_still_verifies_the_hosts_certificate(
+    tmp_path, monkeypatch, settings, resolver, connections
+):
+    """The connection goes to the checked address, yet TLS sends the host name (SNI) and
+    checks the certificate against it: a certificate for another name is refused."""
+    settings.OUTBOUND_ALLOW_LOOPBACK_HTTP = True  # loopback stands in for a public address here
+    answers, _lookups = resolver
+    answers["idp.tls.example"] = [["127.0.0.1"]]
+    answers["other.tls.example"] = [["127.0.0.1"]]
+    cert_file, key_file = _certificate(tmp_path, "idp.tls.example")
+    monkeypatch.setattr(outbound.certifi, "where", lambda: cert_file)
+    received = []
+
+    @Request.application
+    def app(request):
+        received.append(request.host)
+        return Response('{"ok": true}', content_type="application/json")
+
+    server = werkzeug.serving.make_server(
+        "127.0.0.1", 0, app, threaded=True, ssl_context=(cert_file, key_file)
+    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        port = server.server_port
+        good = f"https://idp.tls.example:{port}"
+        assert outbound.fetch_ok("GET", f"{good}/x", origin=good).json() == {"ok": True}
+        wrong = f"https://other.tls.example:{port}"
+        with pytest.raises(outbound.OutboundFailed):
+            outbound.fetch("GET", f"{wrong}/x", origin=wrong)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert received == [f"idp.tls.example:{port}"]
+    assert connections == [("127.0.0.1", port), ("127.0.0.1", port)]
