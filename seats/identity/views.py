@@ -167,7 +167,7 @@ def sso_callback(request):
         return _refused(request, exc.message, status=502, organization=organization)
     except RuleViolation as exc:
         return _refused(request, exc.message, organization=organization)
-    except (SuspiciousOperation, outbound.OutboundError, jwt.PyJWTError) as exc:
+    except (SuspiciousOperation, outbound.OutboundError, jwt.PyJWTError, ValueError) as exc:
         log.warning("SSO answer of organization %s refused: %r", organization.pk, exc)
         return _refused(
             request,

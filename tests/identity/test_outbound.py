@@ -167,14 +167,16 @@ def test_errors_do_not_tell_an_open_port_from_a_closed_one(client, frozen_clock)
     scanner of the server's own network. Now every failure reads the same."""
     organization, _subscription, owner = organization_with_seats()
     client.force_login(owner)
-    closed = socket.socket()
+    closed = socket.socket()  # bound but not listening: connecting to it is refused
     closed.bind(("127.0.0.1", 0))
     closed_port = closed.getsockname()[1]
-    closed.close()
 
-    with loopback_server(lambda request: Response("internal admin page", status=403)) as (
-        open_url,
-        _received,
+    with (
+        closed,
+        loopback_server(lambda request: Response("internal admin page", status=403)) as (
+            open_url,
+            _received,
+        ),
     ):
         pages = {
             url: save_settings(client, organization, url).content.decode()
