@@ -58,8 +58,11 @@ test: $(STAMP) system-deps services
 	@echo "==> Test suite against PostgreSQL"
 	@DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
+# The billing scenarios (vendored public ones and ours) through `manage.py simulate`.
 scenarios: $(STAMP)
-	@$(BIN)/python ../shared/tools/check_scenarios.py ../shared/scenarios --cmd "$(BIN)/python manage.py simulate"
+	@for folder in tests/scenarios/public tests/scenarios/public/member-intervals tests/scenarios/public/units tests/scenarios/ours; do \
+	  echo "==> $$folder"; $(BIN)/python tests/scenarios/check_scenarios.py $$folder --cmd "$(BIN)/python manage.py simulate"; \
+	done
 
 bench: $(STAMP) services
 	@DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/renewals.py

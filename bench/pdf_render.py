@@ -6,7 +6,7 @@
 Numbers are printed, not asserted (goal: median under 100 ms per PDF). What it does:
 
 1. A throwaway database (`<DATABASE_URL name>_pdf_bench`, made and dropped as the test
-   runner does), migrated; the four shared scenarios (../shared/scenarios/0*.json) are played
+   runner does), migrated; the four public scenarios (tests/scenarios/public/0*.json) are played
    through the real services, which issue 16 invoices and credit notes.
 2. One warm-up render (fontconfig, WeasyPrint's imports and the template load are paid
    once per worker process, reported apart), then `--count` renders round-robin over every
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ROOT.parent / "shared" / "scenarios"
+SCENARIOS = ROOT / "tests" / "scenarios" / "public"
 LANGUAGES = ("en", "da", "de", "nb")
 
 

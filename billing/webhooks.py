@@ -2,7 +2,8 @@
 
 The signature is checked with Stripe's own algorithm (billing.stripe_gateway) and a
 tolerance of STRIPE_WEBHOOK_TOLERANCE_SECONDS in both directions; anything that does not
-check out gets 400 and changes nothing. A verified event is stored by its id and handled
+check out gets 400 and changes nothing, as does a signed payload of a shape Stripe never
+sends (billing.payments.events.webhook_event_check). A verified event is stored by its id and handled
 by a task after the commit (billing.payments.events), so Stripe gets its 200 quickly and
 a repeated delivery is recognised.
 """
@@ -12,7 +13,7 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from billing.payments.events import webhook_event_receive
+from billing.payments.events import WebhookEventMalformed, webhook_event_receive
 from billing.payments.gateway import WebhookSignatureInvalid
 from billing.stripe_gateway import webhook_event_verify
 from config import clock
@@ -39,5 +40,8 @@ def stripe_webhook(request):
         )
     except WebhookSignatureInvalid as exc:
         return HttpResponseBadRequest(str(exc))
-    _stored, created = webhook_event_receive(event=event, at=at)
+    try:
+        _stored, created = webhook_event_receive(event=event, at=at)
+    except WebhookEventMalformed as exc:
+        return HttpResponseBadRequest(str(exc))
     return HttpResponse("stored" if created else "already stored", content_type="text/plain")

@@ -1,11 +1,21 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views import View
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    # The page's template renders only the page's own context: DRF's answer to OPTIONS (the
+    # view's metadata) made it fail with a 500. OPTIONS names the allowed methods, as any
+    # Django view's does.
+    def options(self, request, *args, **kwargs):
+        return View.options(self, request, *args, **kwargs)
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     # First among the API: ingestion and entitlement checks are the SaaS's hot path, and
     # every pattern tried before a match costs each request.
     path("", include("usage.urls")),

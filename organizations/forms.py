@@ -4,7 +4,7 @@ import unicodedata
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 
 from .models import Organization, Role
@@ -12,6 +12,17 @@ from .models import Organization, Role
 
 def _input(**attrs):
     return {"class": "input", **attrs}
+
+
+class LockoutAwareAuthenticationForm(AuthenticationForm):
+    """Password login that says so when sign-in is paused after too many failures
+    (organizations.throttling sets request.login_lock), instead of "wrong password"."""
+
+    def get_invalid_login_error(self):
+        lock = getattr(self.request, "login_lock", None)
+        if lock is not None:
+            return forms.ValidationError(lock.message, code="locked")
+        return super().get_invalid_login_error()
 
 
 class OrganizationCreateForm(forms.Form):
@@ -95,7 +106,8 @@ class SeatReassignForm(forms.Form):
     email = forms.EmailField(
         label=_("Give the seat to"),
         help_text=_(
-            "The e-mail of a person who already has an account. Otherwise remove and invite instead."
+            "Their work e-mail. They get an invitation (or use the one they have) and take over the "
+            "seat when they accept it."
         ),
         widget=forms.EmailInput(attrs=_input()),
     )

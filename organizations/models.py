@@ -116,6 +116,11 @@ class Invitation(models.Model):
     sent_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # A seat reassignment (seats.services.seat_reassign): accepting takes over this member's
+    # seat, and only then does the member leave (docs/billing.md rule 11).
+    takes_seat_of = models.ForeignKey(
+        "Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -209,9 +209,7 @@ def client_organization_create(
     language, currency).
     """
     ensure_partner_manager(partner=partner, user=acting_user)
-    name = (name or "").strip()
-    if not name:
-        raise RuleViolation(_("Give the company a name."), code="invalid_name", field="name")
+    name = services.organization_name(name, when_empty=_("Give the company a name."))
     cleaned = services._clean_details(
         details, allowed=services.BILLING_DETAIL_FIELDS + services.ORGANIZATION_OPTION_FIELDS
     )

@@ -50,7 +50,7 @@ def invitation_list_pending(*, organization: Organization) -> QuerySet[Invitatio
     """Invitations still open (pending, including those whose link has run out), newest first."""
     return (
         Invitation.objects.filter(organization=organization, status=Invitation.Status.PENDING)
-        .select_related("invited_by")
+        .select_related("invited_by", "takes_seat_of__user")
         .order_by("-created_at", "-id")
     )
 

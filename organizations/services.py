@@ -21,20 +21,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from . import formatting as fmt
 from .audit import audit_record
 from .errors import LastOwner, RuleViolation
+from .mail import mail_after_commit
 from .models import Invitation, Membership, Organization, Role
+from .text import EMAIL_MAX_LENGTH, LOGIN_EMAIL_MAX_LENGTH, single_line
 
 BILLING_DETAIL_FIELDS = ("legal_name", "address", "country", "vat_id", "billing_email")
 # Settings an organization can be created with besides its billing details.
@@ -56,6 +57,56 @@ def _billing_date(organization: Organization, at: dt.datetime) -> dt.date:
 
 def _normalize_email(email: str) -> str:
     return (email or "").strip().lower()
+
+
+def person_email(email: str, *, field: str = "email") -> str:
+    """A person's e-mail address, normalized; refused (`invalid_email`) when it is not one or
+    is too long to be their login's user name (an invitation to it could never be accepted)."""
+    email = _normalize_email(email)
+    if len(email) > LOGIN_EMAIL_MAX_LENGTH:
+        raise RuleViolation(
+            _("An e-mail address is at most %(count)s characters here: it becomes the person's login.")
+            % {"count": LOGIN_EMAIL_MAX_LENGTH},
+            code="invalid_email",
+            field=field,
+        )
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise RuleViolation(_("Enter a valid e-mail address."), code="invalid_email", field=field) from None
+    return email
+
+
+def _one_line_name(name: str, *, max_length: int, field: str) -> str:
+    if len(name) > max_length:
+        raise RuleViolation(
+            _("A name is at most %(count)s characters.") % {"count": max_length},
+            code="invalid_name",
+            field=field,
+        )
+    if not single_line(name):
+        raise RuleViolation(
+            _("A name is one line of text: no line breaks, tabs or other control characters."),
+            code="invalid_name",
+            field=field,
+        )
+    return name
+
+
+def organization_name(name: str, *, when_empty: str = "", field: str = "name") -> str:
+    """An organization's name, trimmed; refused (`invalid_name`) when empty, over 200 characters
+    or not one line: names go into e-mail subjects, where a line break broke the e-mail."""
+    name = (name or "").strip()
+    if not name:
+        raise RuleViolation(
+            when_empty or _("Give the organization a name."), code="invalid_name", field=field
+        )
+    return _one_line_name(name, max_length=200, field=field)
+
+
+def person_name(name: str, *, field: str) -> str:
+    """A first or last name, trimmed; refused when over 150 characters or not one line."""
+    return _one_line_name((name or "").strip(), max_length=150, field=field)
 
 
 def _token_hash(token: str) -> str:
@@ -94,7 +145,9 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
     cleaned = {}
     for name, value in details.items():
         value = (value or "").strip() if isinstance(value, str) or value is None else value
-        if name == "country":
+        if name == "legal_name":
+            value = _one_line_name(value, max_length=200, field=name)
+        elif name == "country":
             value = value.upper()
             if not re.fullmatch(r"[A-Z]{2}", value):
                 raise RuleViolation(
@@ -112,6 +165,12 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
                 )
         elif name == "billing_email":
             value = _normalize_email(value)
+            if len(value) > EMAIL_MAX_LENGTH:
+                raise RuleViolation(
+                    _("An e-mail address is at most %(count)s characters.") % {"count": EMAIL_MAX_LENGTH},
+                    code="invalid_email",
+                    field=name,
+                )
             if value:
                 try:
                     validate_email(value)
@@ -181,9 +240,7 @@ def organization_create(
     options (description, time_zone, language, currency). The slug is derived from the name
     and made unique unless given; a given slug that is taken is refused.
     """
-    name = (name or "").strip()
-    if not name:
-        raise RuleViolation(_("Give the organization a name."), code="invalid_name", field="name")
+    name = organization_name(name)
     cleaned = _clean_details(details, allowed=BILLING_DETAIL_FIELDS + ORGANIZATION_OPTION_FIELDS)
     if slug is not None:
         slug = slugify(slug)
@@ -283,8 +340,7 @@ def _invitation_send(*, invitation: Invitation, token: str, base_url: str) -> No
     with translation.override(fmt.document_language(invitation.organization.language)):
         subject = _("You are invited to join %(name)s") % {"name": invitation.organization.name}
         body = render_to_string("organizations/email/invitation.txt", context)
-    recipient = invitation.email
-    transaction.on_commit(lambda: send_mail(subject, body, None, [recipient]))
+    mail_after_commit(subject=subject, body=body, recipients=[invitation.email])
 
 
 def _ensure_not_member_by_email(*, organization: Organization, email: str) -> None:
@@ -316,6 +372,7 @@ def invitation_create(
     seat_interval: str = "",
     base_url: str = "",
     notify: bool = True,
+    takes_seat_of: Membership | None = None,
 ) -> Invitation:
     """Invite `email` to join with `role`; e-mails the accept link after commit.
 
@@ -323,12 +380,9 @@ def invitation_create(
     unsaved attribute `token` for the caller (the API shows it once). `base_url`
     ("https://host") prefixes the link; default settings.SITE_URL. `notify=False`: the
     caller sends its own e-mail with the link (a partner's handover, in the client's language).
+    `takes_seat_of`: a member whose seat the person takes over on accepting (seat_reassign).
     """
-    email = _normalize_email(email)
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise RuleViolation(_("Enter a valid e-mail address."), code="invalid_email", field="email") from None
+    email = person_email(email)
     _validate_role(role)
     if role == Role.OWNER:
         _ensure_owner_for_owner_change(
@@ -361,19 +415,19 @@ def invitation_create(
         created_at=at,
         sent_at=at,
         expires_at=at + dt.timedelta(days=settings.INVITATION_VALID_DAYS),
+        takes_seat_of=takes_seat_of,
     )
     invitation.token = token
+    details = {"role": role, "seat_interval": seat_interval, "expires_at": invitation.expires_at.isoformat()}
+    if takes_seat_of is not None:
+        details["takes_seat_of"] = str(takes_seat_of.user)
     audit_record(
         organization=organization,
         actor=invited_by,
         action="invitation.created",
         at=at,
         target=email,
-        details={
-            "role": role,
-            "seat_interval": seat_interval,
-            "expires_at": invitation.expires_at.isoformat(),
-        },
+        details=details,
     )
     if notify:
         _invitation_send(invitation=invitation, token=token, base_url=base_url)
@@ -697,7 +751,11 @@ def user_create(*, email: str, password: str, first_name: str = "", last_name: s
     an account with that e-mail exists: that person logs in instead.
     """
     User = get_user_model()
-    email = _normalize_email(email)
+    email = person_email(email)
+    first_name, last_name = (
+        person_name(first_name, field="first_name"),
+        person_name(last_name, field="last_name"),
+    )
     if User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
         raise RuleViolation(
             _("An account for %(email)s exists already: log in to continue.") % {"email": email},
@@ -707,9 +765,58 @@ def user_create(*, email: str, password: str, first_name: str = "", last_name: s
         username=email,
         email=email,
         password=password,
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
+        first_name=first_name,
+        last_name=last_name,
     )
+
+
+@transaction.atomic
+def account_lock_notify(
+    *, username: str, address: str, failures: int, until: dt.datetime, at: dt.datetime
+) -> int:
+    """Password sign-in to `username` was just paused after `failures` failed attempts from
+    `address` (organizations.throttling): tell the owners of each organization the account
+    belongs to, in the organization's language, and record it in its audit log. Nothing
+    when no account has that name. Returns the number of organizations told."""
+    User = get_user_model()
+    email = _normalize_email(username)
+    user = User.objects.filter(Q(username__iexact=email) | Q(email__iexact=email)).order_by("pk").first()
+    if user is None:
+        return 0
+    memberships = Membership.objects.filter(user=user, removed_at__isnull=True).select_related("organization")
+    person = user.email or user.get_username()
+    for membership in memberships:
+        organization = membership.organization
+        owners = list(
+            Membership.objects.filter(organization=organization, role=Role.OWNER, removed_at__isnull=True)
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+        context = {
+            "organization_name": organization.name,
+            "person": person,
+            "failures": failures,
+            "address": address,
+            "until": until,
+        }
+        language = fmt.document_language(organization.language)
+        with translation.override(language), timezone.override(ZoneInfo(organization.time_zone)):
+            subject = _("%(name)s: signing in as %(person)s is paused after failed attempts") % {
+                "name": organization.name,
+                "person": person,
+            }
+            body = render_to_string("organizations/email/account_locked.txt", context)
+        if owners:
+            mail_after_commit(subject=subject, body=body, recipients=owners)
+        audit_record(
+            organization=organization,
+            actor=None,
+            action="login.locked",
+            at=at,
+            target=person[:200],
+            details={"failures": failures, "address": address, "until": until.isoformat()},
+        )
+    return len(memberships)
 
 
 @transaction.atomic
@@ -719,6 +826,10 @@ def user_claim(*, user, password: str, first_name: str = "", last_name: str = ""
     was e-mailed there) and the password validated. Refused for an account that has a
     password: its owner logs in instead."""
     User = get_user_model()
+    first_name, last_name = (
+        person_name(first_name, field="first_name"),
+        person_name(last_name, field="last_name"),
+    )
     locked = User.objects.select_for_update().get(pk=user.pk)
     if not locked.is_active:
         raise RuleViolation(_("This account is deactivated."), code="account_inactive")
@@ -728,7 +839,7 @@ def user_claim(*, user, password: str, first_name: str = "", last_name: str = ""
             code="account_exists",
         )
     locked.set_password(password)
-    locked.first_name = locked.first_name or first_name.strip()[:150]
-    locked.last_name = locked.last_name or last_name.strip()[:150]
+    locked.first_name = locked.first_name or first_name
+    locked.last_name = locked.last_name or last_name
     locked.save(update_fields=["password", "first_name", "last_name"])
     return locked

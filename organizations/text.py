@@ -1,4 +1,12 @@
-"""Text from outside (API bodies, query strings, forms) that PostgreSQL can and can't store."""
+"""Text from outside (API bodies, query strings, forms): what PostgreSQL can store, what may
+go into an e-mail header, and how long an e-mail address may be."""
+
+import unicodedata
+
+# RFC 5321: the longest address a mail system must handle (a path of 256 with its brackets).
+EMAIL_MAX_LENGTH = 254
+# A person's address is their login's user name, which holds 150 characters (auth.User).
+LOGIN_EMAIL_MAX_LENGTH = 150
 
 
 def storable(text: str) -> bool:
@@ -12,3 +20,10 @@ def storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def single_line(text: str) -> bool:
+    """Has `text` no control character (CR, LF, tab, NUL, the C1 range) and no line or
+    paragraph separator? Names end up in e-mail subjects and headers, where a line break
+    makes the message unsendable, or worse, adds a header."""
+    return not any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in text)

@@ -6,6 +6,7 @@ members_remove, invitation_accept, seat_reassign); the clock is read here and pa
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404
@@ -19,13 +20,15 @@ from django_htmx.http import HttpResponseClientRedirect
 from config import clock
 
 from . import formatting as fmt
-from . import selectors, services
+from . import selectors, services, throttling
 from .errors import RuleViolation
 from .forms import (
     AcceptSignupForm,
+    AccountClaimingPasswordResetForm,
     BillingDetailsForm,
     IntervalChangeForm,
     InvitationForm,
+    LockoutAwareAuthenticationForm,
     OrganizationCreateForm,
     RoleChangeForm,
     SeatReassignForm,
@@ -49,6 +52,45 @@ def _redirect(request, url: str):
     if getattr(request, "htmx", False):
         return HttpResponseClientRedirect(url)
     return redirect(url)
+
+
+def _throttled(response, throttled: throttling.Throttled | None):
+    """A page refused by a brute-force limit: 429 with Retry-After (its text says when)."""
+    if throttled is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(throttled.retry_after)
+    return response
+
+
+# ---------------------------------------------------------------------------
+# Logging in and resetting a password (organizations.throttling holds the limits)
+
+
+class LoginView(auth_views.LoginView):
+    """Password login; paused after too many failures for the account or the address: the
+    page says until when, with 429 and Retry-After."""
+
+    form_class = LockoutAwareAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        return _throttled(super().form_invalid(form), getattr(self.request, "login_lock", None))
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """The reset link by e-mail, at most so many times an hour per address and per e-mail
+    (the same answer whether the e-mail has an account or not). It also reaches accounts
+    that SCIM or single sign-on made without a password: their owners claim them so."""
+
+    form_class = AccountClaimingPasswordResetForm
+
+    def form_valid(self, form):
+        try:
+            throttling.password_reset_requested(self.request, email=form.cleaned_data["email"])
+        except throttling.Throttled as exc:
+            form.add_error(None, exc.message)
+            return _throttled(self.form_invalid(form), exc)
+        return super().form_valid(form)
 
 
 # ---------------------------------------------------------------------------
@@ -141,6 +183,10 @@ def member_invite(request, slug):
     if not form.is_valid():
         return _members_response(request, invite_form=form)
     try:
+        throttling.invitation_sending(request, organization=request.organization)
+    except throttling.Throttled as exc:
+        return _throttled(_members_response(request, invite_form=form, error=exc.message, status=429), exc)
+    try:
         invitation = services.invitation_create(
             organization=request.organization,
             email=form.cleaned_data["email"],
@@ -169,6 +215,10 @@ def _invitation_or_404(request, invitation_id):
 @require_POST
 def invitation_resend(request, slug, invitation_id):
     invitation = _invitation_or_404(request, invitation_id)
+    try:
+        throttling.invitation_sending(request, organization=request.organization)
+    except throttling.Throttled as exc:
+        return _throttled(_members_response(request, error=exc.message, status=429), exc)
     try:
         services.invitation_resend(
             invitation=invitation, at=clock.now(), acting_user=request.user, base_url=_base_url(request)
@@ -294,40 +344,45 @@ def membership_interval_change(request, slug, membership_id):
 @org_view(Capability.MANAGE_MEMBERS)
 @require_http_methods(["GET", "POST"])
 def seat_reassign(request, slug, membership_id):
+    """Promise a member's seat to someone, who takes it over by accepting an invitation (never
+    pulled in without it); the answer is the same whether or not they have an account."""
     membership = _membership_or_404(request, membership_id)
     form = SeatReassignForm(request.POST or None)
-    error = None
+    error = throttled = None
     if request.method == "POST" and form.is_valid():
-        to_user = selectors.user_get_by_email(email=form.cleaned_data["email"])
-        if to_user is None:
-            form.add_error(
-                "email", _("Nobody has an account with this e-mail yet. Invite them from Members instead.")
+        at = clock.now()
+        try:
+            throttling.invitation_sending(request, organization=request.organization)
+            invitation = membership_services().seat_reassign(
+                organization=request.organization,
+                membership=membership,
+                email=form.cleaned_data["email"],
+                on=_billing_date(request.organization, at),
+                at=at,
+                acting_user=request.user,
+                base_url=_base_url(request),
             )
-        else:
-            at = clock.now()
-            try:
-                membership_services().seat_reassign(
-                    organization=request.organization,
-                    membership=membership,
-                    to_user=to_user,
-                    on=_billing_date(request.organization, at),
-                    at=at,
-                    acting_user=request.user,
-                )
-            except RuleViolation as exc:
-                error = refusal_message(request, exc)
+        except throttling.Throttled as exc:
+            error, throttled = exc.message, exc
+        except RuleViolation as exc:
+            if exc.field in form.fields:
+                form.add_error(exc.field, exc.message)
             else:
-                messages.success(
-                    request,
-                    _("The seat of %(person)s now belongs to %(to)s.")
-                    % {"person": membership.user, "to": to_user},
+                error = refusal_message(request, exc)
+        else:
+            messages.success(
+                request,
+                _(
+                    "%(email)s takes over the seat of %(person)s by accepting the invitation to "
+                    "%(name)s; %(person)s keeps it until then."
                 )
-                if membership.pk == request.membership.pk:
-                    return _after_own_change(request)
-                return _redirect(request, reverse("organization_members", kwargs={"slug": slug}))
-    return render(
+                % {"email": invitation.email, "person": membership.user, "name": request.organization.name},
+            )
+            return _redirect(request, reverse("organization_members", kwargs={"slug": slug}))
+    response = render(
         request, "organizations/seat_reassign.html", {"membership": membership, "form": form, "error": error}
     )
+    return _throttled(response, throttled)
 
 
 @org_view(Capability.MANAGE_PLAN)

@@ -10,6 +10,7 @@ break a rule: nothing changes.
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from billing import services as engine
@@ -19,7 +20,7 @@ from billing.selectors import active_members, members_by_interval, seats_total
 from organizations import services as org_services
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
-from organizations.models import Invitation, Membership, Organization
+from organizations.models import Invitation, Membership, Organization, Role
 
 
 class SeatUnavailable(RuleViolation):
@@ -271,54 +272,166 @@ def seat_reassign(
     *,
     organization: Organization,
     membership: Membership,
-    to_user,
+    email: str,
     on: dt.date,
     at: dt.datetime,
     acting_user=None,
-) -> Membership:
-    """Give a member's seat to another person (seed 002: seats cannot be removed mid-term, only
-    reassigned). No charge and no credit: the seat changes hands."""
+    base_url: str = "",
+) -> Invitation:
+    """Promise a member's seat to the person with `email` (seed 002: seats are not removed
+    mid-term, only reassigned; docs/billing.md rule 11).
+
+    Nobody is pulled into the organization without their consent: the person takes the seat
+    over by accepting an invitation, their pending one here or one sent now with the member's
+    role (an owner's as a member) and seat interval, and only then does the member leave. No
+    charge and no credit: the seat changes hands (`invitation_accept`). The same outcome
+    whether or not the e-mail has an account anywhere. Refused for a current member (they
+    have a seat), a seat already promised to someone else, or a last owner.
+    """
     engine.subscription_bring_up_to_date(organization=organization, on=on, at=at)
-    if membership.organization_id != organization.pk or membership.removed_at is not None:
+    membership = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(pk=membership.pk, organization=organization, removed_at__isnull=True)
+        .first()
+    )
+    if membership is None:
         raise RuleViolation(_("That person is not a member of this organization."), code="not_a_member")
     org_services.ensure_not_last_owner([membership])
-    org_services.membership_end(membership=membership, at=at, acting_user=acting_user)
-    new_member = org_services.membership_create(
-        organization=organization,
-        user=to_user,
-        role=membership.role if membership.role != "owner" else "member",
-        at=at,
-        on=on,
-        seat_interval=membership.seat_interval,
-        acting_user=acting_user,
+    if membership.role == Role.OWNER:
+        org_services._ensure_owner_for_owner_change(
+            organization=organization, acting_user=acting_user, what=_("hand over an owner's seat")
+        )
+    email = (email or "").strip().lower()
+    if (
+        active_members(organization=organization)
+        .filter(Q(user__email__iexact=email) | Q(user__username__iexact=email))
+        .exists()
+    ):
+        raise RuleViolation(
+            _(
+                "%(email)s is already a member of %(name)s, on a seat of their own. "
+                "To free %(person)s's seat, remove them instead."
+            )
+            % {"email": email, "name": organization.name, "person": membership.user},
+            code="already_member",
+            field="email",
+        )
+    promised = (
+        Invitation.objects.filter(
+            takes_seat_of=membership, status=Invitation.Status.PENDING, expires_at__gt=at
+        )
+        .exclude(email__iexact=email)
+        .first()
     )
+    if promised is not None:
+        raise RuleViolation(
+            _("%(person)s's seat is already promised to %(email)s; withdraw that invitation first.")
+            % {"person": membership.user, "email": promised.email},
+            code="reassign_pending",
+            field="email",
+        )
+    pending = (
+        Invitation.objects.select_for_update()
+        .filter(
+            organization=organization,
+            email__iexact=email,
+            status=Invitation.Status.PENDING,
+            expires_at__gt=at,
+        )
+        .first()
+    )
+    if pending is None:
+        return org_services.invitation_create(
+            organization=organization,
+            email=email,
+            role=membership.role if membership.role != Role.OWNER else Role.MEMBER,
+            seat_interval=membership.seat_interval,
+            invited_by=acting_user,
+            at=at,
+            base_url=base_url,
+            takes_seat_of=membership,
+        )
+    other = pending.takes_seat_of
+    if other is not None and other.pk != membership.pk and other.removed_at is None:
+        raise RuleViolation(
+            _("The invitation of %(email)s already takes over %(person)s's seat.")
+            % {"email": pending.email, "person": other.user},
+            code="reassign_pending",
+            field="email",
+        )
+    pending.takes_seat_of = membership
+    pending.save(update_fields=["takes_seat_of"])
     audit_record(
         organization=organization,
         actor=acting_user,
+        action="invitation.takes_seat",
+        at=at,
+        target=pending.email,
+        details={"takes_seat_of": str(membership.user)},
+    )
+    return pending
+
+
+def _seat_hand_over(
+    *, organization: Organization, leaving: Membership, user, role: str, on: dt.date, at: dt.datetime
+) -> Membership:
+    """`user` takes over `leaving`'s seat on accepting a reassignment: the member leaves, the
+    newcomer joins on the same seat (its interval). No charge and no credit. Whoever promised
+    the seat had the right to; the last owner still can't leave."""
+    org_services.ensure_not_last_owner([leaving])
+    org_services.membership_end(membership=leaving, at=at, acting_user=None)
+    new_member = org_services.membership_create(
+        organization=organization,
+        user=user,
+        role=role,
+        at=at,
+        on=on,
+        seat_interval=leaving.seat_interval,
+        acting_user=user,
+    )
+    audit_record(
+        organization=organization,
+        actor=user,
         action="seats.reassign",
         at=at,
-        target=f"{membership.user} -> {to_user}",
+        target=f"{leaving.user} -> {user}",
     )
     return new_member
 
 
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user, on: dt.date, at: dt.datetime) -> Membership:
-    """The invited person joins: takes a seat by the same rules as any new member."""
+    """The invited person joins: takes a seat by the same rules as any new member, or, when the
+    invitation reassigns a member's seat who is still a member, takes over that seat."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != Invitation.Status.PENDING or invitation.expires_at <= at:
         raise RuleViolation(
             _("This invitation is no longer valid; ask for a new one."), code="invitation_invalid"
         )
-    (membership,) = members_add(
-        organization=invitation.organization,
-        users=[user],
-        role=invitation.role,
-        on=on,
-        at=at,
-        acting_user=user,
-        seat_interval=invitation.seat_interval,
+    organization = invitation.organization
+    leaving = (
+        Membership.objects.filter(
+            pk=invitation.takes_seat_of_id, organization=organization, removed_at__isnull=True
+        ).first()
+        if invitation.takes_seat_of_id
+        else None
     )
+    if leaving is not None:
+        engine.subscription_bring_up_to_date(organization=organization, on=on, at=at)
+        membership = _seat_hand_over(
+            organization=organization, leaving=leaving, user=user, role=invitation.role, on=on, at=at
+        )
+    else:
+        (membership,) = members_add(
+            organization=organization,
+            users=[user],
+            role=invitation.role,
+            on=on,
+            at=at,
+            acting_user=user,
+            seat_interval=invitation.seat_interval,
+        )
     org_services.invitation_mark_accepted(invitation=invitation, at=at)
     return membership
 

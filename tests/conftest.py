@@ -16,6 +16,29 @@ def default_language_after_each_test():
     translation.deactivate()
 
 
+@pytest.fixture(scope="session")
+def cache_redis():
+    """The Redis database of the test cache (config.settings.test), and the test run's key prefix."""
+    import redis
+    from django.conf import settings
+
+    cache = settings.CACHES["default"]
+    client = redis.Redis.from_url(cache["LOCATION"])
+    yield client, f"{cache['KEY_PREFIX']}:"
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def throttle_counters_cleared(cache_redis):
+    """Each test starts with no brute-force counter (organizations.throttling): every test
+    client comes from 127.0.0.1, so one test's failed logins would count in the next. Only
+    this run's keys go; the database may hold others'."""
+    client, prefix = cache_redis
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture
 def database_url(transactional_db) -> str:
     """The URL of the test database, for subprocesses (simulate, Celery workers) to connect to.

@@ -274,6 +274,20 @@ def test_production_settings_refuse_a_missing_or_short_secret_key(secret_key):
     assert "SECRET_KEY must be set" in result.stderr
 
 
+def test_production_settings_refuse_a_missing_redis_url():
+    """The brute-force limits must be counted where every web process sees them."""
+    result = run_python(
+        PRINT_SETTINGS,
+        clean_environ(
+            DJANGO_SETTINGS_MODULE="config.settings.production",
+            SECRET_KEY=secrets.token_urlsafe(48),
+            DATABASE_URL=TEST_DATABASE_URL,
+        ),
+    )
+    assert result.returncode != 0
+    assert "REDIS_URL must be set" in result.stderr
+
+
 def test_check_deploy_passes_with_production_settings():
     secret_key = secrets.token_urlsafe(48)
     assert len(secret_key) == 64
@@ -285,6 +299,7 @@ def test_check_deploy_passes_with_production_settings():
             SECRET_KEY=secret_key,
             ALLOWED_HOSTS="example.com",
             DATABASE_URL=TEST_DATABASE_URL,
+            REDIS_URL="redis://127.0.0.1:6379/1",
         ),
         capture_output=True,
         text=True,
@@ -329,6 +344,7 @@ def test_a_web_worker_loads_its_views_and_freezes_them_out_of_garbage_collection
             DJANGO_SETTINGS_MODULE="config.settings.production",
             SECRET_KEY=secrets.token_urlsafe(48),
             DATABASE_URL=TEST_DATABASE_URL,
+            REDIS_URL="redis://127.0.0.1:6379/1",
         ),
     )
     assert result.returncode == 0, result.stderr

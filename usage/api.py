@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config import clock
+from organizations import throttling
 from organizations.errors import RuleViolation
 from organizations.tenancy import Capability, require, resolve_membership
 
@@ -43,14 +44,31 @@ class ApiKeyClient:
         return f"API key {self.api_key.prefix}"
 
 
+class TooManyFailedKeys(exceptions.APIException):
+    """429 in the usage API's error shape; DRF's handler sends `wait` as Retry-After."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_failed_keys"
+
+    def __init__(self, throttled: throttling.Throttled):
+        super().__init__({"code": self.default_code, "detail": throttled.message})
+        self.wait = throttled.retry_after
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer sbk_…`: unknown or revoked keys get 401."""
+    """`Authorization: Bearer sbk_…`: unknown or revoked keys get 401; too many of them from
+    one address, 429 with Retry-After (organizations.throttling counts failures only, so a
+    valid key never waits for the cache)."""
 
     keyword = "Bearer"
 
     def authenticate(self, request):
         api_key, problem = self.key_from(request)
         if problem:
+            try:
+                throttling.credential_failed(request)
+            except throttling.Throttled as exc:
+                raise TooManyFailedKeys(exc) from None
             raise exceptions.AuthenticationFailed(problem)
         return None if api_key is None else (ApiKeyClient(api_key), api_key)
 
@@ -173,7 +191,12 @@ class UsageEventsRecordApi(APIView):
             "UsageEventsRecordInput",
             {"events": serializers.ListField(child=EventSerializer(), max_length=D.MAX_BATCH)},
         ),
-        responses={200: OutputSerializer, 400: OpenApiTypes.OBJECT, 401: OpenApiTypes.OBJECT},
+        responses={
+            200: OutputSerializer,
+            400: OpenApiTypes.OBJECT,
+            401: OpenApiTypes.OBJECT,
+            429: OpenApiTypes.OBJECT,
+        },
         tags=["usage"],
     )
     def post(self, request):

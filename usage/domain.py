@@ -158,8 +158,20 @@ def event_parse(raw, *, index: int) -> Event | EventError:
             )
         model, action = model.strip(), action.strip()
     if occurred_at.tzinfo is not dt.UTC:  # "Z" and "+00:00" parse to dt.UTC itself: kept as is
-        occurred_at = occurred_at.astimezone(dt.UTC)
+        try:
+            occurred_at = occurred_at.astimezone(dt.UTC)
+        except OverflowError:  # 9999-12-31T23:59:59-01:00 is in the year 10000 in UTC
+            return _outside_the_calendar(index, event_id, timestamp)
     return _event((index, event_id, meter, quantity, occurred_at, model, action))
+
+
+def _outside_the_calendar(index: int, event_id: str, timestamp: str) -> EventError:
+    return EventError(
+        index,
+        event_id,
+        "invalid_timestamp",
+        f"timestamp {timestamp!r} falls outside the years 1-9999 in UTC or in the organization's time zone.",
+    )
 
 
 def _dimension_ok(value) -> bool:
@@ -222,7 +234,14 @@ def batch_read(
         event = parse(raw, index=index)
         if type(event) is event_type:
             occurred = event.occurred_at
-            day = occurred.date() if in_utc else occurred.astimezone(tz).date()
+            if in_utc:
+                day = occurred.date()
+            else:
+                try:
+                    day = occurred.astimezone(tz).date()
+                except OverflowError:  # the first or last hours of the calendar, in the organization's zone
+                    refused.append(_outside_the_calendar(index, event.event_id, raw["timestamp"]))
+                    continue
             if day >= earliest_day and occurred <= latest:
                 if event.event_id in firsts:
                     repeats.append((index, event.event_id))

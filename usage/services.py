@@ -18,7 +18,6 @@ import secrets
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -28,6 +27,7 @@ from config.compiled import server_bound_cursor
 from organizations import formatting as fmt
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation, credential_name
+from organizations.mail import mail_after_commit
 from organizations.models import Membership, Organization, Role
 
 from . import domain as D
@@ -396,7 +396,7 @@ def _alert_email(*, organization, meter, threshold, used, limit, plan: MeteringP
             "threshold": threshold,
         }
         body = render_to_string("usage/email/limit_alert.txt", context)
-    transaction.on_commit(lambda: send_mail(subject, body, None, recipients))
+    mail_after_commit(subject=subject, body=body, recipients=recipients)
 
 
 # API keys ------------------------------------------------------------------------------------

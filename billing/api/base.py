@@ -19,6 +19,7 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import exceptions, fields, serializers
 from rest_framework.generics import GenericAPIView
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -28,8 +29,30 @@ from billing.models import Interval
 from config import clock
 from organizations.errors import RuleViolation
 from organizations.models import Membership, Organization
-from organizations.tenancy import Capability
+from organizations.tenancy import Capability, has_capability
+from organizations.throttling import Throttled
 from organizations.views_base import bind_organization
+
+
+class InputMetadata(SimpleMetadata):
+    """OPTIONS: DRF's description of a view, each write method described by the view's own
+    `InputSerializer`.
+
+    DRF's SimpleMetadata asks GenericAPIView.get_serializer() for POST and PUT, which needs a
+    `serializer_class` these views don't have (each names its InputSerializer and
+    OutputSerializer): OPTIONS answered 500. A method is listed only when the member may use it.
+    """
+
+    def determine_actions(self, request, view):
+        input_serializer = getattr(view, "InputSerializer", None)
+        if input_serializer is None:
+            return {}
+        return {
+            method: self.get_serializer_info(input_serializer())
+            for method in ("POST", "PUT", "PATCH")
+            if method in view.allowed_methods
+            and has_capability(view.membership, view.required_capability(method))
+        }
 
 
 class OrganizationApi(GenericAPIView):
@@ -45,6 +68,7 @@ class OrganizationApi(GenericAPIView):
 
     capability: Capability | Mapping[str, Capability] = Capability.VIEW
     pagination_class = None
+    metadata_class = InputMetadata
     organization: Organization
     membership: Membership
 
@@ -109,6 +133,12 @@ class InputRefused(RuleViolation):
 
 
 def organization_api_exception_handler(exc, context):
+    if isinstance(exc, Throttled):
+        return Response(
+            {"code": "throttled", "message": exc.message, "field": None},
+            status=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     if isinstance(exc, RuleViolation):
         status = 400 if isinstance(exc, InputRefused) or exc.code.startswith("invalid") else 409
         return Response({"code": exc.code, "message": exc.message, "field": exc.field}, status=status)

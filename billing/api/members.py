@@ -13,12 +13,13 @@ from rest_framework.response import Response
 from billing.models import Interval
 from organizations import selectors as org_selectors
 from organizations import services as org_services
+from organizations import throttling
 from organizations.models import Role
 from organizations.tenancy import Capability
 from seats import members as seat_reads
 from seats import services as seat_services
 
-from .base import InputRefused, OrganizationApi, SeatIntervalField, error_responses
+from .base import OrganizationApi, SeatIntervalField, error_responses
 
 TAGS = ["members"]
 
@@ -106,15 +107,18 @@ class MemberListInviteApi(OrganizationApi):
         summary="Invite someone by e-mail",
         description=(
             "E-mails a link to join with the role. They take a seat when they accept (buying one "
-            "in auto seat mode, refused in manual mode when no seat is free). Only owners invite owners."
+            "in auto seat mode, refused in manual mode when no seat is free). Only owners invite owners. "
+            "Too many invitations from one address or organization in an hour: 429 `throttled` with "
+            "Retry-After."
         ),
         request=InputSerializer,
-        responses={201: OutputSerializer, **error_responses(400, 409)},
+        responses={201: OutputSerializer, **error_responses(400, 409, 429)},
         tags=TAGS,
     )
     def post(self, request, organization_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        throttling.invitation_sending(request, organization=self.organization)
         at, _on = self.now_and_today()
         base_url = request.build_absolute_uri("/").rstrip("/")
         invitation = org_services.invitation_create(
@@ -207,38 +211,47 @@ class MemberReassignApi(MembershipObjectMixin, OrganizationApi):
     capability = Capability.MANAGE_MEMBERS
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(help_text="Someone with an account here, not yet a member.")
+        email = serializers.EmailField(help_text="The person to take over the seat.")
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField(help_text="The invitation's id.")
+        email = serializers.EmailField()
+        role = serializers.ChoiceField(choices=Role.choices)
+        seat_interval = serializers.CharField()
+        status = serializers.CharField()
+        expires_at = serializers.DateTimeField()
+        takes_seat_of = serializers.IntegerField(
+            source="takes_seat_of_id", help_text="The membership whose seat they take over."
+        )
 
     @extend_schema(
         operation_id="members_reassign",
-        summary="Give a member's seat to someone else",
+        summary="Give a member's seat to someone else, once they accept",
         description=(
-            "The member leaves and the other person joins on the same seat: no charge, no credit. "
-            "The person needs an account (400 `unknown_user` otherwise: invite them instead). "
-            "An owner's seat passes on as a member's."
+            "Nobody is added without their consent: the person takes over the seat by accepting an "
+            "invitation (their pending one, or one e-mailed now with the member's role, an owner's as "
+            "a member), and only then does the member leave: no charge, no credit. Answers 202 with "
+            "the invitation, the same whether or not the e-mail has an account. 409 `already_member` "
+            "for a current member (they have a seat), `reassign_pending` when the seat is promised to "
+            "someone else."
         ),
         request=InputSerializer,
-        responses={200: MemberSerializer, **error_responses(400, 409)},
+        responses={202: OutputSerializer, **error_responses(400, 409, 429)},
         tags=TAGS,
     )
     def post(self, request, organization_id: int, membership_id: int):
         membership = self.get_membership(membership_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        to_user = org_selectors.user_get_by_email(email=data.validated_data["email"])
-        if to_user is None:
-            raise InputRefused(
-                "Nobody has an account with this e-mail yet. Invite them instead.",
-                code="unknown_user",
-                field="email",
-            )
+        throttling.invitation_sending(request, organization=self.organization)
         at, on = self.now_and_today()
-        new_membership = seat_services.seat_reassign(
+        invitation = seat_services.seat_reassign(
             organization=self.organization,
             membership=membership,
-            to_user=to_user,
+            email=data.validated_data["email"],
             on=on,
             at=at,
             acting_user=request.user,
+            base_url=request.build_absolute_uri("/").rstrip("/"),
         )
-        return Response(MemberSerializer(new_membership).data)
+        return Response(self.OutputSerializer(invitation).data, status=status.HTTP_202_ACCEPTED)

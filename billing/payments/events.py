@@ -17,10 +17,11 @@ from django.db.models import F
 
 from billing.models import PaymentAttempt, PaymentDispute, PaymentRefund, StripeCustomer, WebhookEvent
 from organizations.audit import audit_record
+from organizations.text import storable
 
 from .charging import payment_attempt_apply
 from .commit import enqueue_after_commit
-from .gateway import GatewayNotFound, payment_gateway
+from .gateway import GatewayNotFound, GatewayRequestRefused, payment_gateway
 from .methods import organization_of_payment_method, payment_methods_sync
 from .refunds import refund_apply
 
@@ -29,19 +30,56 @@ logger = logging.getLogger(__name__)
 Status = WebhookEvent.Status
 
 
+class WebhookEventMalformed(Exception):
+    """A correctly signed payload that is not an event we can store: answer 400, store nothing."""
+
+
+def _json_storable(value) -> bool:
+    """Can PostgreSQL's jsonb hold `value` (parsed JSON)? Not a string or key with U+0000 or
+    a lone surrogate (organizations.text.storable): the insert would fail, and the request."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return all(_json_storable(key) and _json_storable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_json_storable(item) for item in value)
+    return True
+
+
+def webhook_event_check(event: dict) -> None:
+    """Refuse (WebhookEventMalformed) an event whose shape Stripe never sends: our columns and
+    handlers read its id, type and `data.object` (with its own id, for the events we handle)."""
+    event_id, event_type, data = event.get("id"), event.get("type"), event.get("data")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+        raise WebhookEventMalformed("The event's id must be a string of at most 255 characters.")
+    if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
+        raise WebhookEventMalformed("The event's type must be a string of at most 100 characters.")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise WebhookEventMalformed("The event has no data.object.")
+    object_id = data["object"].get("id")
+    if object_id is not None and not (isinstance(object_id, str) and len(object_id) <= 255):
+        raise WebhookEventMalformed("data.object.id must be a string of at most 255 characters.")
+    if event_type in HANDLERS and not object_id:
+        raise WebhookEventMalformed(f"A {event_type} event names its object by data.object.id.")
+    if not _json_storable(event):
+        raise WebhookEventMalformed("The event holds the NUL character or a lone surrogate.")
+
+
 def webhook_event_receive(*, event: dict, at: dt.datetime) -> tuple[WebhookEvent, bool]:
     """Store a verified event once (the unique event id) and have a task handle it after commit.
 
     A repeated delivery of an event not handled yet queues it again: the lock-then-check
     in `webhook_event_process` makes that harmless, and it revives an event whose task was lost.
+    An event of a shape Stripe never sends is refused (WebhookEventMalformed), nothing stored.
     """
-    data_object = (event.get("data") or {}).get("object") or {}
+    webhook_event_check(event)
+    data_object = event["data"]["object"]
     with transaction.atomic():
         stored, created = WebhookEvent.objects.get_or_create(
             event_id=event["id"],
             defaults={
-                "type": str(event["type"])[:100],
-                "object_id": str(data_object.get("id") or "")[:255],
+                "type": event["type"],
+                "object_id": data_object.get("id") or "",
                 "livemode": bool(event.get("livemode")),
                 "payload": event,
                 "received_at": at,
@@ -54,7 +92,8 @@ def webhook_event_receive(*, event: dict, at: dt.datetime) -> tuple[WebhookEvent
 
 def webhook_event_process(*, event_pk: int, at: dt.datetime) -> WebhookEvent:
     """Handle one stored event, once. Errors roll the handling back and are re-raised for the
-    task to retry; the event is left FAILED with the error until then."""
+    task to retry; the event is left FAILED with the error until then. An event whose object
+    Stripe does not know, or refuses to show us, is IGNORED with the reason: retrying can't help."""
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
@@ -62,11 +101,17 @@ def webhook_event_process(*, event_pk: int, at: dt.datetime) -> WebhookEvent:
                 return event
             handler = HANDLERS.get(event.type)
             data_object = (event.payload.get("data") or {}).get("object") or {}
-            handled = handler(data_object, at) if handler is not None else False
+            reason = ""
+            try:
+                with transaction.atomic():
+                    handled = handler(data_object, at) if handler is not None else False
+            except GatewayRequestRefused as exc:
+                logger.warning("Webhook event %s ignored: %s", event.event_id, exc)
+                handled, reason = False, f"Ignored: {exc}"[:2000]
             event.status = Status.PROCESSED if handled else Status.IGNORED
             event.processed_at = at
             event.attempts = F("attempts") + 1
-            event.last_error = ""
+            event.last_error = reason
             event.save(update_fields=["status", "processed_at", "attempts", "last_error"])
     except Exception as exc:
         WebhookEvent.objects.filter(pk=event_pk).exclude(
@@ -147,8 +192,24 @@ def _dispute_created(data_object: dict, at: dt.datetime) -> bool:
     """A dispute is a fact that happened once: recorded by its id, with the charge it is about."""
     charge_id = data_object.get("charge")
     charge_id = charge_id.get("id") if isinstance(charge_id, dict) else charge_id
+    amount, currency = data_object.get("amount", 0), data_object.get("currency") or ""
+    reason, status = data_object.get("reason") or "", data_object.get("status") or ""
+    if not (
+        isinstance(charge_id, str)
+        and 0 < len(charge_id) <= 255
+        and type(amount) is int
+        and 0 <= amount < 10**15
+        and isinstance(currency, str)
+        and len(currency) in (0, 3)
+        and isinstance(reason, str)
+        and isinstance(status, str)
+    ):
+        # Recorded from the payload: never matched through a missing charge id (a null
+        # charge_id matches any attempt not charged yet), never with made-up numbers.
+        logger.warning("Dispute %s ignored: its charge, amount or texts are malformed", data_object["id"])
+        return False
     attempt = PaymentAttempt.objects.select_related("organization").filter(charge_id=charge_id).first()
-    if attempt is None and charge_id:
+    if attempt is None:
         charge = payment_gateway().charge_get(charge_id=charge_id)
         attempt = PaymentAttempt.objects.filter(payment_intent_id=charge.payment_intent_id).first()
     if attempt is None:
@@ -160,10 +221,10 @@ def _dispute_created(data_object: dict, at: dt.datetime) -> bool:
             "organization_id": attempt.organization_id,
             "attempt": attempt,
             "charge_id": charge_id,
-            "amount_minor": int(data_object.get("amount") or 0),
-            "currency": str(data_object.get("currency") or attempt.currency).upper(),
-            "reason": str(data_object.get("reason") or "")[:64],
-            "status": str(data_object.get("status") or "")[:32],
+            "amount_minor": amount,
+            "currency": (currency or attempt.currency).upper()[:3],
+            "reason": reason[:64],
+            "status": status[:32],
             "recorded_at": at,
         },
     )

@@ -107,6 +107,11 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The first refuses password sign-ins locked by too many failures (organizations.throttling).
+AUTHENTICATION_BACKENDS = [
+    "organizations.throttling.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -217,6 +222,36 @@ SPECTACULAR_SETTINGS = {
     # One name for the billing intervals wherever a field offers them (seat_interval, interval).
     "ENUM_NAME_OVERRIDES": {"IntervalEnum": "billing.models.Interval"},
 }
+
+# The cache holds the brute-force counters (organizations.throttling): Redis, shared by every
+# web process, when REDIS_URL is set (production requires it); without it, the demo's
+# in-process memory.
+REDIS_URL = env("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "seatbill",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Limits: name -> (how many, per how many seconds). Logins count failures only (the N-th
+# locks the account or address until the window ends), credentials too; resets and
+# invitations count every request (beyond N: refused until the window ends).
+THROTTLES = {
+    "login_account": (5, 15 * 60),
+    "login_address": (30, 15 * 60),
+    "password_reset_address": (10, 60 * 60),
+    "password_reset_email": (3, 60 * 60),
+    "invitations_address": (60, 60 * 60),
+    "invitations_organization": (100, 60 * 60),
+    "credential_failures_address": (20, 10 * 60),
+}
+# Reverse proxies in front of the app that append the client's address to X-Forwarded-For
+# (0: the connection's own address is the client's). The limits per address read it.
+TRUSTED_PROXY_HOPS = int(env("TRUSTED_PROXY_HOPS", "0"))
 
 INVITATION_VALID_DAYS = int(env("INVITATION_VALID_DAYS", "7"))
 # The app's public address, for links in e-mails sent outside a request (tasks, commands).

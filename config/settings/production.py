@@ -3,12 +3,17 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env, env_bool
+from .base import REDIS_URL, env, env_bool
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY or len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be set to a random string of at least 50 characters.")
+
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set: the brute-force limits are counted in Redis, shared by every process."
+    )
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

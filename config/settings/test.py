@@ -1,6 +1,7 @@
 """The test suite: PostgreSQL (127.0.0.1:5432, trust auth) unless DATABASE_URL says otherwise."""
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -19,5 +20,15 @@ CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL") or None
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_BROKER_TRANSPORT_OPTIONS = json.loads(env("TEST_CELERY_BROKER_TRANSPORT_OPTIONS") or "{}")
 CELERY_TASK_ROUTES = json.loads(env("TEST_CELERY_TASK_ROUTES") or "{}")
+# The brute-force counters: Redis, as in production (REDIS_URL, default database 0); each
+# xdist worker has its own key prefix, and tests/conftest.py deletes its keys before each test.
+REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"seatbill-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}",
+    }
+}
 # The identity tests run their OpenID provider on 127.0.0.1 over plain http (config/outbound.py).
 OUTBOUND_ALLOW_LOOPBACK_HTTP = True

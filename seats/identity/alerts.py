@@ -2,7 +2,6 @@
 
 import datetime as dt
 
-from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -12,6 +11,7 @@ from billing.selectors import seat_summary
 from organizations import formatting as fmt
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
+from organizations.mail import mail_after_commit
 from organizations.models import Organization
 
 from ..models import SeatAlert
@@ -88,7 +88,7 @@ def seat_alert_check(*, organization: Organization, at: dt.datetime) -> bool:
                 "%(name)s: %(count)s free seat left", "%(name)s: %(count)s free seats left", summary.free
             ) % {"name": organization.name, "count": summary.free}
             body = render_to_string("emails/identity/seat_alert.txt", context)
-        transaction.on_commit(lambda: send_mail(subject, body, None, recipients))
+        mail_after_commit(subject=subject, body=body, recipients=recipients)
     audit_record(
         organization=organization,
         actor=None,

@@ -1,10 +1,11 @@
 """Forms of the identity pages: they parse input; the services decide."""
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+
+from organizations.forms import LockoutAwareAuthenticationForm
 
 from .selectors import sso_required_organizations
 
@@ -82,7 +83,7 @@ class SsoFindForm(forms.Form):
     email = forms.EmailField(label=_("Work e-mail"), widget=forms.EmailInput(attrs=_input(autofocus=True)))
 
 
-class SsoAwareAuthenticationForm(AuthenticationForm):
+class SsoAwareAuthenticationForm(LockoutAwareAuthenticationForm):
     """Password login that refuses members of organizations requiring single sign-on.
 
     Checked only after the password matched, so it reveals nothing to someone guessing.

@@ -52,11 +52,12 @@ from scim2_models import ServiceProviderConfig as ServiceProviderConfigModel
 from scim2_models.path.expressions import CompareOperator, Comparison
 
 from config import clock
+from organizations import throttling
 from organizations.errors import LastOwner, RuleViolation
-from organizations.text import storable
+from organizations.text import LOGIN_EMAIL_MAX_LENGTH, storable
 
 from . import provisioning, selectors
-from .scim_records import stored_attributes
+from .scim_records import stored_attributes, user_email
 
 SCIM_CONTENT_TYPE = "application/scim+json"
 DEFAULT_COUNT = 100
@@ -108,6 +109,12 @@ def scim_endpoint(view):
         if scheme.lower() == "bearer" and secret.strip():
             token = selectors.scim_token_by_hash(token_hash=provisioning.token_hash(secret.strip()))
         if token is None or token.revoked_at is not None:
+            try:
+                throttling.credential_failed(request)
+            except throttling.Throttled as exc:
+                response = _error(429, exc.message)
+                response["Retry-After"] = str(exc.retry_after)
+                return response
             response = _error(401, "Send a valid SCIM token as 'Authorization: Bearer <token>'.")
             response["WWW-Authenticate"] = 'Bearer realm="SCIM"'
             return response
@@ -159,6 +166,17 @@ def _unstorable(value) -> bool:
     if isinstance(value, list):
         return any(_unstorable(item) for item in value)
     return False
+
+
+def _user_lengths_check(attributes: dict) -> None:
+    """Refuse what the columns can't hold (it answered 500): a userName over 255 characters,
+    an address over 150 (it becomes the person's login, whose user name holds 150)."""
+    if len(attributes.get("userName") or "") > 255:
+        raise InvalidValueException(detail="userName is at most 255 characters.")
+    if len(user_email(attributes)) > LOGIN_EMAIL_MAX_LENGTH:
+        raise InvalidValueException(
+            detail=f"emails: an address is at most {LOGIN_EMAIL_MAX_LENGTH} characters (it is the login)."
+        )
 
 
 def _base_url(request) -> str:
@@ -323,6 +341,7 @@ def collection(request, endpoint: str):
     )
     attributes = resource.model_dump(scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY)
     if endpoint == "Users":
+        _user_lengths_check(attributes)
         record = provisioning.scim_user_create(
             organization=organization,
             attributes=attributes,
@@ -377,6 +396,7 @@ def resource(request, endpoint: str, scim_id: str):
     else:
         return _error(405, f"{request.method} is not allowed on /{endpoint}/<id>.")
     if endpoint == "Users":
+        _user_lengths_check(attributes)
         record = provisioning.scim_user_update(
             record=record, attributes=stored_attributes(attributes), on=on, at=at, base_url=_base_url(request)
         )

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -25,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config import clock, outbound
+from organizations import views as org_views
 from organizations.errors import RuleViolation
 from organizations.tenancy import Capability
 from organizations.views_base import org_view
@@ -61,10 +61,8 @@ def _when(request, organization):
 
 # Login ---------------------------------------------------------------------------------------
 
-login = LoginView.as_view(
-    form_class=SsoAwareAuthenticationForm,
-    template_name="identity/login.html",
-    redirect_authenticated_user=True,
+login = org_views.LoginView.as_view(
+    form_class=SsoAwareAuthenticationForm, template_name="identity/login.html"
 )
 
 

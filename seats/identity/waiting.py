@@ -12,7 +12,6 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
@@ -24,6 +23,7 @@ from django.utils.translation import ngettext
 from organizations import formatting as fmt
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
+from organizations.mail import mail_after_commit
 from organizations.models import Membership, Organization, Role
 
 from .. import services as seat_services
@@ -126,7 +126,7 @@ def waiting_notice_send(*, organization: Organization, at: dt.datetime, base_url
                 count,
             ) % {"name": organization.name, "count": count}
             body = render_to_string("emails/identity/waiting_notice.txt", context)
-        transaction.on_commit(lambda: send_mail(subject, body, None, recipients))
+        mail_after_commit(subject=subject, body=body, recipients=recipients)
     return True
 
 
@@ -229,4 +229,4 @@ def _tell_admitted(*, organization: Organization, email: str, base_url: str) -> 
     with translation.override(fmt.document_language(organization.language)):
         subject = _("You are now a member of %(name)s") % {"name": organization.name}
         body = render_to_string("emails/identity/admitted.txt", context)
-    transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
+    mail_after_commit(subject=subject, body=body, recipients=[email])

@@ -441,30 +441,47 @@ def test_removing_the_last_owner_is_refused(team):
     assert team.state() == before
 
 
-def test_reassigning_a_seat_to_someone_with_an_account(team):
+def test_reassigning_a_seat_invites_the_person_who_takes_it_over_on_accepting(team):
     leaving = team.members[Role.MEMBER]
     newcomer = UserFactory(username="newcomer@example.com")
     response = team.client(Role.ADMIN).post(
         team.url(f"members/{leaving.pk}/reassign"), {"email": "Newcomer@example.com"}, format="json"
     )
-    assert response.status_code == 200, response.json()
+    assert response.status_code == 202, response.json()
     body = response.json()
-    assert (body["user_id"], body["role"], body["joined_on"]) == (newcomer.pk, "member", "2026-03-17")
+    assert (body["email"], body["role"], body["status"], body["takes_seat_of"]) == (
+        "newcomer@example.com",
+        "member",
+        "pending",
+        leaving.pk,
+    )
+    leaving.refresh_from_db()
+    assert leaving.removed_at is None, "nobody joins without accepting"
+    assert not Membership.objects.filter(organization=team.organization, user=newcomer).exists()
+
+    seat_services.invitation_accept(
+        invitation=Invitation.objects.get(pk=body["id"]), user=newcomer, on=MAR_17, at=NOW
+    )
     leaving.refresh_from_db()
     assert leaving.removed_at == NOW
     assert seats_total(subscription=team.subscription) == 6
     assert Invoice.objects.filter(organization=team.organization).count() == 1, "no charge"
 
 
-def test_reassigning_to_an_email_without_an_account_says_invite_them(team):
-    leaving = team.members[Role.MEMBER]
-    before = team.state()
-    response = team.client(Role.ADMIN).post(
-        team.url(f"members/{leaving.pk}/reassign"), {"email": "nobody@example.com"}, format="json"
-    )
-    assert response.status_code == 400
-    assert (response.json()["code"], response.json()["field"]) == ("unknown_user", "email")
-    assert team.state() == before
+def test_reassigning_answers_the_same_whether_the_email_has_an_account_or_not(team):
+    """The answer told an admin whether an e-mail had an account anywhere."""
+    UserFactory(username="has-account@example.com")
+    answers = []
+    for email, leaving in (
+        ("has-account@example.com", team.members[Role.MEMBER]),
+        ("nobody@example.com", team.members[Role.FINANCE]),
+    ):
+        response = team.client(Role.OWNER).post(
+            team.url(f"members/{leaving.pk}/reassign"), {"email": email}, format="json"
+        )
+        body = response.json()
+        answers.append((response.status_code, sorted(body), body["status"]))
+    assert answers[0] == answers[1] == (202, sorted(answers[0][1]), "pending")
 
 
 # Invoices, credit notes, balance ---------------------------------------------------------

@@ -1,22 +1,15 @@
 """Kill Bill's rule: after every step of every scenario, invoicing again creates nothing new."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from billing.services import subscription_renew
 from billing.simulation import run_scenario
 from invoices.models import CreditNote, Invoice
+from tests.scenarios import OURS, PUBLIC, scenario_files
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "scenarios"
-OURS = Path(__file__).resolve().parents[1] / "scenarios"
-SCENARIOS = sorted(
-    p
-    for folder in (SHARED, SHARED / "member-intervals", OURS)
-    for p in folder.glob("*.json")
-    if not p.name.endswith(".expected.json")
-)
+SCENARIOS = [*scenario_files(PUBLIC), *scenario_files(PUBLIC / "member-intervals"), *scenario_files(OURS)]
 
 
 @pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Fixtures for the invoices tests: real documents from the shared scenarios, a private media root."""
+"""Fixtures for the invoices tests: real documents from the public scenarios, a private media root."""
 
 import json
 import subprocess
@@ -8,8 +8,8 @@ import pytest
 
 from billing.simulation import run_scenario
 from organizations.models import Organization
+from tests.scenarios import PUBLIC
 
-SCENARIOS = Path(__file__).resolve().parents[2].parent / "shared" / "scenarios"
 SCENARIO_NAMES = [
     "01-annual-seat-addon",
     "02-team-free-seats-yearly",
@@ -30,7 +30,7 @@ def play(db):
     """play('01-annual-seat-addon') -> the Organization the scenario billed, kept in the test database."""
 
     def run(name: str, **customer) -> Organization:
-        scenario = json.loads((SCENARIOS / f"{name}.json").read_text(encoding="utf-8"))
+        scenario = json.loads((PUBLIC / f"{name}.json").read_text(encoding="utf-8"))
         if customer:
             scenario["customer"] = {**scenario.get("customer", {}), **customer}
         result = run_scenario(scenario, keep=True)

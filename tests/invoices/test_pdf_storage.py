@@ -14,8 +14,9 @@ from billing.simulation import run_scenario
 from invoices import delivery, pdf
 from invoices.models import CreditNote, DocumentEmail, DocumentPdf, Invoice
 from tests.conftest import at_noon
+from tests.scenarios import PUBLIC
 
-from .conftest import SCENARIOS, pdf_text
+from .conftest import pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -127,7 +128,7 @@ def test_the_issue_enqueues_the_pdf_and_the_email_after_commit(
 
 
 def test_a_rolled_back_issue_renders_nothing(play, django_capture_on_commit_callbacks):
-    scenario = json.loads((SCENARIOS / "03-team-monthly-add-remove.json").read_text())
+    scenario = json.loads((PUBLIC / "03-team-monthly-add-remove.json").read_text())
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         run_scenario(scenario, keep=False)
     assert callbacks == []

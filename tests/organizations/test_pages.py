@@ -1,8 +1,11 @@
 """The pages: home, creating an organization, overview, members actions, settings, audit log, layout."""
 
+import re
+
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from organizations import services
 from organizations.errors import RuleViolation
@@ -210,24 +213,88 @@ def test_resend_and_revoke(client, owner, at, django_capture_on_commit_callbacks
     assert "already revoked" in response.content.decode()
 
 
-def test_reassign_a_seat(client, owner, make_member):
+def test_reassign_a_seat(client, owner, make_member, django_capture_on_commit_callbacks):
+    """The seat is promised: the newcomer takes it over by accepting the e-mailed invitation,
+    with the leaver's role; the leaver keeps it until then."""
     member = make_member(Role.FINANCE)
     newcomer = UserFactory(username="newcomer@example.com")
     client.force_login(owner.user)
     url = _url("seat_reassign", owner.organization, membership_id=member.pk)
     assert client.get(url).status_code == 200
 
-    unknown = client.post(url, {"email": "nobody@example.com"})
-    assert (
-        "Invite them" in unknown.content.decode() and 'value="nobody@example.com"' in unknown.content.decode()
-    )
-
-    response = client.post(url, {"email": "newcomer@example.com"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"email": "newcomer@example.com"})
 
     assert response["Location"] == _url("organization_members", owner.organization)
     member.refresh_from_db()
+    assert member.removed_at is None
+    invitation = Invitation.objects.get(organization=owner.organization, email="newcomer@example.com")
+    assert (invitation.role, invitation.takes_seat_of_id) == (Role.FINANCE, member.pk)
+    (invited,) = mail.outbox
+    assert invited.to == ["newcomer@example.com"]
+    members_page = client.get(_url("organization_members", owner.organization)).content.decode()
+    assert f"Takes over the seat of {member.user.email}" in members_page
+
+    client.force_login(newcomer)
+    link = re.search(r"https?://[^/\s]+(/invitations/[^/\s]+/)", invited.body).group(1)
+    assert client.post(link).status_code == 302
+    member.refresh_from_db()
     assert member.removed_at is not None
     assert Membership.objects.get(organization=owner.organization, user=newcomer).role == Role.FINANCE
+
+
+def test_reassigning_never_pulls_in_someone_of_another_organization(client, owner, make_member):
+    """An admin typed the e-mail of another organization's member and got them as a member
+    here, without their consent; the answer told whether an e-mail had an account anywhere."""
+    leaving_a, leaving_b = make_member(), make_member()
+    elsewhere = MembershipFactory(user=UserFactory(username="victim@other.example"), role=Role.OWNER)
+    admin = make_member(Role.ADMIN)
+    client.force_login(admin.user)
+
+    answers = []
+    for leaving, email in ((leaving_a, "victim@other.example"), (leaving_b, "nobody@other.example")):
+        response = client.post(
+            _url("seat_reassign", owner.organization, membership_id=leaving.pk), {"email": email}, follow=True
+        )
+        assert response.status_code == 200
+        (message,) = [str(m) for m in response.context["messages"]]
+        answers.append(message.replace(email, "<email>").replace(str(leaving.user), "<leaver>"))
+
+    assert answers[0] == answers[1]
+    assert not Membership.objects.filter(organization=owner.organization, user=elsewhere.user).exists()
+    assert Membership.objects.filter(organization=elsewhere.organization, user=elsewhere.user).exists()
+    leaving_a.refresh_from_db()
+    assert leaving_a.removed_at is None
+
+
+def test_reassigning_to_a_pending_invitee_uses_their_invitation(client, owner, make_member):
+    member = make_member()
+    invitation = services.invitation_create(
+        organization=owner.organization,
+        email="ana@example.com",
+        role=Role.ADMIN,
+        invited_by=owner.user,
+        at=timezone.now(),
+    )
+    client.force_login(owner.user)
+    response = client.post(
+        _url("seat_reassign", owner.organization, membership_id=member.pk), {"email": "Ana@example.com"}
+    )
+    assert response.status_code == 302
+    invitation.refresh_from_db()
+    assert invitation.takes_seat_of_id == member.pk
+    assert Invitation.objects.filter(organization=owner.organization).count() == 1
+
+
+def test_reassigning_to_a_current_member_is_refused_with_what_to_do(client, owner, make_member):
+    member, other = make_member(), make_member()
+    client.force_login(owner.user)
+    response = client.post(
+        _url("seat_reassign", owner.organization, membership_id=member.pk), {"email": other.user.email}
+    )
+    assert response.status_code == 200
+    assert "on a seat of their own" in response.content.decode()
+    assert not Invitation.objects.exists()
 
 
 class _NoSeat:

@@ -8,7 +8,14 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 
-from billing.models import InvoiceCollection, InvoiceStatusChange, PaymentAttempt, Subscription, WebhookEvent
+from billing.models import (
+    InvoiceCollection,
+    InvoiceStatusChange,
+    PaymentAttempt,
+    PaymentDispute,
+    Subscription,
+    WebhookEvent,
+)
 from billing.payments import charging
 from invoices.models import Invoice
 from organizations.models import AuditLogEntry
@@ -236,3 +243,89 @@ def test_events_we_do_not_handle_or_about_others_are_stored_and_ignored(stripe_o
     event = event_for({"id": "prod_123", "object": "product"}, "product.created", created=1)
     assert deliver(event, at=test_clock.at).status_code == 200
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED
+
+
+def _signed(payload: str, at):
+    """POST a payload signed with our secret, whatever it holds."""
+    return Client(raise_request_exception=False).post(
+        "/stripe/webhook/",
+        data=payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=signature(payload, timestamp=int(at.timestamp())),
+    )
+
+
+PI = {"id": "pi_123", "object": "payment_intent"}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"data": "not an object"},
+        {"data": {"object": ["pi_123"]}},
+        {"data": {}},
+        {"id": {"nested": "evt_1"}},
+        {"id": "evt_" + "x" * 300},
+        {"type": 42},
+        {"data": {"object": {"object": "payment_intent"}}},  # a handled type without its object's id
+        {"data": {"object": {"id": 123, "object": "payment_intent"}}},
+        {"data": {"object": {**PI, "description": "nul \u0000 here"}}},
+        {"data": {"object": {**PI, "description": "lone \ud800 surrogate"}}},
+    ],
+    ids=[
+        "data-not-object",
+        "object-a-list",
+        "no-object",
+        "id-not-string",
+        "id-too-long",
+        "type-not-string",
+        "object-without-id",
+        "object-id-not-string",
+        "nul",
+        "lone-surrogate",
+    ],
+)
+def test_signed_but_malformed_events_get_400_and_store_nothing(stripe_on, test_clock, changes):
+    """Correctly signed, but of a shape Stripe never sends: 400 (it was 500 for most), nothing stored."""
+    event = {**event_for(PI, "payment_intent.succeeded", created=1), **changes}
+    answer = _signed(json.dumps(event), test_clock.at)
+    assert answer.status_code == 400, answer.content
+    assert not WebhookEvent.objects.exists()
+
+
+def test_signed_events_about_objects_stripe_does_not_know_are_ignored_not_retried(stripe_on, test_clock):
+    events = [
+        event_for({"id": "pi_unknown", "object": "payment_intent"}, "payment_intent.succeeded", created=1),
+        event_for({"id": "ch_unknown", "object": "charge"}, "charge.refunded", created=1),
+        event_for({"id": "pm_unknown", "object": "payment_method"}, "payment_method.attached", created=1),
+        event_for({"id": "cus_unknown", "object": "customer"}, "customer.updated", created=1),
+    ]
+    assert [deliver(event, at=test_clock.at).status_code for event in events] == [200] * 4
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {WebhookEvent.Status.IGNORED}
+    assert WebhookEvent.objects.get(event_id=events[0]["id"]).last_error.startswith("Ignored: ")
+
+
+@pytest.mark.parametrize(
+    "dispute",
+    [
+        {"id": "dp_1", "charge": "", "amount": 100, "currency": "eur"},
+        {"id": "dp_1", "charge": None, "amount": 100, "currency": "eur"},
+        {"id": "dp_1", "charge": "ch_x", "amount": "lots", "currency": "eur"},
+        {"id": "dp_1", "charge": "ch_x", "amount": 100, "currency": {"code": "eur"}},
+        {"id": "dp_1", "charge": "ch_x", "amount": 100, "currency": "eur", "reason": ["fraud"]},
+    ],
+    ids=["charge-empty", "charge-null", "amount-text", "currency-object", "reason-list"],
+)
+def test_a_malformed_dispute_is_ignored_and_recorded_against_nobody(
+    stripe_on, test_clock, lost_answer, dispute
+):
+    """An attempt whose answer was lost has no charge id yet (""): a dispute naming the charge ""
+    was recorded against it."""
+    organization, invoice, intent = _charged(stripe_on, test_clock, card=CARD_OK)
+    assert PaymentAttempt.objects.filter(charge_id="").exists()
+    dispute = {**dispute, "object": "dispute"}
+    answer = deliver(event_for(dispute, "charge.dispute.created", created=1), at=test_clock.at)
+    assert answer.status_code == 200
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED
+    assert not PaymentDispute.objects.exists()
+    assert not AuditLogEntry.objects.filter(action="payment.disputed").exists()

@@ -101,12 +101,17 @@ def test_reassigning_a_seat_neither_charges_nor_credits_and_keeps_history():
     before = snapshot(organization, subscription)
     day = dt.date(2026, 3, 20)
     newcomer = UserFactory()
-    services.seat_reassign(
-        organization=organization, membership=membership, to_user=newcomer, on=day, at=at(day)
+    invitation = services.seat_reassign(
+        organization=organization, membership=membership, email=newcomer.email, on=day, at=at(day)
     )
+    membership.refresh_from_db()
+    assert membership.removed_at is None, "the leaver keeps the seat until the newcomer accepts"
+    assert not active_members(organization=organization).filter(user=newcomer).exists()
+
+    services.invitation_accept(invitation=invitation, user=newcomer, on=day, at=at(day))
     assert snapshot(organization, subscription) == before
     membership.refresh_from_db()
-    assert membership.removed_at is not None
+    assert membership.removed_at == at(day)
     assert active_members(organization=organization).filter(user=newcomer).exists()
 
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from organizations.models import Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from usage.api import EntitlementCheckMiddleware
-from usage.models import ApiKey, UsagePeriodTotal
+from usage.models import ApiKey, UsageEvent, UsagePeriodTotal
 from usage.services import api_key_create, api_key_revoke
 
 from .conftest import AT, PERIOD_START, event, subscribe
@@ -95,6 +95,30 @@ def test_a_nul_character_rejects_its_event_and_keeps_the_others(organization, su
     assert [r.get("code") for r in body["results"]] == ["invalid_event_id", None, "invalid_dimensions"]
     assert body["results"][0]["event_id"] == "a\u0000b"
     assert UsagePeriodTotal.objects.get(organization=organization, period_start=PERIOD_START).total == 10
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "9999-12-31T23:59:59-01:00",  # the year 10000 in UTC
+        "0001-01-01T00:30:00+01:00",  # the year 0 in UTC
+        "9999-12-31T23:30:00Z",  # the year 10000 in the organization's Europe/Copenhagen
+    ],
+)
+def test_a_timestamp_at_the_calendars_edge_is_refused_alone(organization, subscription, api_key, timestamp):
+    """Such a timestamp made the whole batch a 500, on every retry: the good events were lost."""
+    events = [event("before", 10), event("edge", 1, timestamp=timestamp), event("after", 5)]
+    response = client_with(api_key).post(EVENTS_URL, {"events": events}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["accepted"], body["rejected"]) == (2, 1)
+    assert body["results"][1]["code"] == "invalid_timestamp"
+    assert timestamp in body["results"][1]["message"]
+    assert UsagePeriodTotal.objects.get(organization=organization, period_start=PERIOD_START).total == 15
+    assert list(UsageEvent.objects.order_by("event_id").values_list("event_id", flat=True)) == [
+        "after",
+        "before",
+    ]
 
 
 def test_more_than_1000_events_is_a_400_with_a_clear_message(organization, subscription, api_key):
