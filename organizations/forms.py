@@ -1,8 +1,10 @@
 """Forms parse input; the rules (unique slug, 2-letter country, last owner...) live in services."""
 
+import unicodedata
+
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 
 from .models import Organization, Role
@@ -154,3 +156,22 @@ class AcceptSignupForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error("password1", exc)
         return cleaned
+
+
+def _same_address(a: str, b: str) -> bool:
+    return unicodedata.normalize("NFKC", a).casefold() == unicodedata.normalize("NFKC", b).casefold()
+
+
+class AccountClaimingPasswordResetForm(PasswordResetForm):
+    """Password reset that also reaches accounts without a usable password.
+
+    Single sign-on and SCIM create accounts without a password; their owners claim them by
+    setting one, and the reset e-mail proves the address. Django's form skips such
+    accounts (they might authenticate elsewhere); here every account authenticates here.
+    """
+
+    def get_users(self, email):
+        User = get_user_model()
+        email_field = User.get_email_field_name()
+        candidates = User._default_manager.filter(**{f"{email_field}__iexact": email, "is_active": True})
+        return (user for user in candidates if _same_address(email, getattr(user, email_field)))

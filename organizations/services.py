@@ -857,3 +857,29 @@ def account_lock_notify(
             details={"failures": failures, "address": address, "until": until.isoformat()},
         )
     return len(memberships)
+
+
+@transaction.atomic
+def user_claim(*, user, password: str, first_name: str = "", last_name: str = ""):
+    """Set the first password of an account made without one (by SCIM or single sign-on):
+    its owner claims it. The caller has the address proven (the invitation link it opened
+    was e-mailed there) and the password validated. Refused for an account that has a
+    password: its owner logs in instead."""
+    User = get_user_model()
+    first_name, last_name = (
+        person_name(first_name, field="first_name"),
+        person_name(last_name, field="last_name"),
+    )
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if not locked.is_active:
+        raise RuleViolation(_("This account is deactivated."), code="account_inactive")
+    if locked.has_usable_password():
+        raise RuleViolation(
+            _("An account for %(email)s exists already: log in to continue.") % {"email": locked.email},
+            code="account_exists",
+        )
+    locked.set_password(password)
+    locked.first_name = locked.first_name or first_name
+    locked.last_name = locked.last_name or last_name
+    locked.save(update_fields=["password", "first_name", "last_name"])
+    return locked

@@ -24,6 +24,7 @@ from . import selectors, services, throttling
 from .errors import RuleViolation
 from .forms import (
     AcceptSignupForm,
+    AccountClaimingPasswordResetForm,
     BillingDetailsForm,
     IntervalChangeForm,
     InvitationForm,
@@ -78,7 +79,10 @@ class LoginView(auth_views.LoginView):
 
 class PasswordResetView(auth_views.PasswordResetView):
     """The reset link by e-mail, at most so many times an hour per address and per e-mail
-    (the same answer whether the e-mail has an account or not)."""
+    (the same answer whether the e-mail has an account or not). It also reaches accounts
+    that SCIM or single sign-on made without a password: their owners claim them so."""
+
+    form_class = AccountClaimingPasswordResetForm
 
     def form_valid(self, form):
         try:
@@ -445,7 +449,8 @@ def invitation_accept(request, token):
                 return redirect("organization_overview", slug=organization.slug)
         return render(request, "organizations/invitation_accept.html", {**context, "state": "join"})
 
-    if selectors.user_get_by_email(email=invitation.email) is not None:
+    existing = selectors.user_get_by_email(email=invitation.email)
+    if existing is not None and existing.has_usable_password():
         login_url = f"{reverse('login')}?next={request.path}"
         return render(
             request,
@@ -453,16 +458,26 @@ def invitation_accept(request, token):
             {**context, "state": "log_in", "login_url": login_url},
         )
 
+    # No account, or one single sign-on or SCIM made without a password: the person sets
+    # one. The link came by e-mail to the invited address, which proves it is theirs.
     form = AcceptSignupForm(request.POST or None, email=invitation.email)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
-                user = services.user_create(
-                    email=invitation.email,
-                    password=form.cleaned_data["password1"],
-                    first_name=form.cleaned_data["first_name"],
-                    last_name=form.cleaned_data["last_name"],
-                )
+                if existing is None:
+                    user = services.user_create(
+                        email=invitation.email,
+                        password=form.cleaned_data["password1"],
+                        first_name=form.cleaned_data["first_name"],
+                        last_name=form.cleaned_data["last_name"],
+                    )
+                else:
+                    user = services.user_claim(
+                        user=existing,
+                        password=form.cleaned_data["password1"],
+                        first_name=form.cleaned_data["first_name"],
+                        last_name=form.cleaned_data["last_name"],
+                    )
                 membership_services().invitation_accept(
                     invitation=invitation, user=user, on=_billing_date(organization, at), at=at
                 )
@@ -472,9 +487,8 @@ def invitation_accept(request, token):
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, _("Welcome to %(name)s.") % {"name": organization.name})
             return redirect("organization_overview", slug=organization.slug)
-    return render(
-        request, "organizations/invitation_accept.html", {**context, "state": "sign_up", "form": form}
-    )
+    state = "sign_up" if existing is None else "claim"
+    return render(request, "organizations/invitation_accept.html", {**context, "state": state, "form": form})
 
 
 def _accept_refusal(exc: RuleViolation, organization, invitation) -> str:

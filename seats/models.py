@@ -62,17 +62,37 @@ class SsoConnection(models.Model):
 
 
 class SsoDomain(models.Model):
-    """An e-mail domain whose people sign in through the organization's provider.
+    """An e-mail domain an organization claims, and its proof by a DNS TXT record.
 
-    A domain belongs to at most one organization, so a provider can only vouch for
-    addresses of the domains its organization claimed first.
+    A claim starts unverified with a random `verification_token`; owners publish it as
+    a TXT record (`seats.identity.domains`) and verifying sets `verified_at`. Only a
+    verified domain routes sign-ins, lets a provider vouch for its addresses and lets
+    SCIM or single sign-on create logins. Several organizations may hold pending claims
+    of one domain; the first to prove it wins, and the other claims are removed. A
+    verified domain belongs to one organization only (the partial unique constraint).
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sso_domains")
-    domain = models.CharField(max_length=253, unique=True, help_text="Lowercase, e.g. example.com.")
+    domain = models.CharField(max_length=253, help_text="Lowercase, e.g. example.com.")
+    verification_token = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "domain"], name="sso_domain_one_claim_per_organization"
+            ),
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=models.Q(verified_at__isnull=False),
+                name="sso_domain_verified_by_one_organization",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.domain

@@ -6,6 +6,8 @@ import os
 import pytest
 from django.db import connection
 from django.utils import translation
+from dnslib import QTYPE, RCODE, RR, TXT
+from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 
 @pytest.fixture(autouse=True)
@@ -79,3 +81,56 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+# A real DNS server on loopback for SSO domain proofs (seats.identity.domains) ---------------
+
+
+class Zone(BaseResolver):
+    """TXT records a test publishes; every other name answers NXDOMAIN."""
+
+    def __init__(self):
+        self.records: dict[str, list[str]] = {}
+        self.queries: list[str] = []
+
+    def publish(self, name: str, value: str) -> None:
+        self.records.setdefault(name.lower().rstrip("."), []).append(value)
+
+    def resolve(self, request, handler):
+        reply = request.reply()
+        name = str(request.q.qname).rstrip(".").lower()
+        self.queries.append(name)
+        if name not in self.records:
+            reply.header.rcode = RCODE.NXDOMAIN
+        elif request.q.qtype == QTYPE.TXT:
+            for value in self.records[name]:
+                reply.add_answer(RR(request.q.qname, QTYPE.TXT, rdata=TXT(value), ttl=0))
+        return reply
+
+
+@pytest.fixture(scope="session")
+def dns_server():
+    """dnslib's DNS server on 127.0.0.1 (UDP, a free port) in a thread for the session."""
+    zone = Zone()
+    server = DNSServer(
+        zone, address="127.0.0.1", port=0, logger=DNSLogger("-request,-reply,-truncated,-error")
+    )
+    server.start_thread()
+    try:
+        yield zone, server.server.server_address[1]
+    finally:
+        server.stop()
+        server.server.server_close()
+
+
+@pytest.fixture
+def dns_zone(dns_server, settings):
+    """The DNS zone the domain proofs are looked up in (settings.SSO_DNS_RESOLVER points at
+    the loopback server); emptied after each test."""
+    zone, port = dns_server
+    settings.SSO_DNS_RESOLVER = f"127.0.0.1:{port}"
+    try:
+        yield zone
+    finally:
+        zone.records.clear()
+        zone.queries.clear()

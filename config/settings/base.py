@@ -261,6 +261,13 @@ DOCS_URL = env("DOCS_URL", "")
 # organizations imports no other app; its pages reach the seat-aware join/leave services here.
 ORGANIZATIONS_MEMBERSHIP_SERVICES = "seats.services"
 ORGANIZATIONS_MEMBERSHIP_SEATS = "seats.members"
+# Requests to addresses an organization chose (its identity provider) go through
+# config/outbound.py: https to public addresses only. Only the test settings turn this on,
+# to also allow plain http to a provider on loopback.
+OUTBOUND_ALLOW_LOOPBACK_HTTP = False
+# The DNS resolver that checks SSO domain proofs, "host" or "host:port" ("[::1]:53" for
+# IPv6); empty: the system's resolvers.
+SSO_DNS_RESOLVER = env("SSO_DNS_RESOLVER", "")
 
 LOGGING = {
     "version": 1,

@@ -30,13 +30,6 @@ class SsoSettingsForm(forms.Form):
         strip=True,
         widget=forms.PasswordInput(attrs=_input(autocomplete="new-password"), render_value=False),
     )
-    domains = forms.CharField(
-        label=_("Allowed e-mail domains"),
-        help_text=_(
-            "People with addresses of these domains sign in through your provider, e.g. example.com."
-        ),
-        widget=forms.Textarea(attrs={"class": "textarea", "rows": 2}),
-    )
     require_sso = forms.BooleanField(
         label=_("Require SSO: refuse password login for members (owners keep it, to fix a broken setup)"),
         required=False,
@@ -49,6 +42,15 @@ class SsoSettingsForm(forms.Form):
             if has_secret
             else _("Stored encrypted and never shown again.")
         )
+
+
+class SsoDomainForm(forms.Form):
+    domain = forms.CharField(
+        label=_("E-mail domain"),
+        max_length=253,
+        help_text=_("Your organization's own domain, e.g. example.com. You prove it with a DNS record."),
+        widget=forms.TextInput(attrs=_input(placeholder="example.com", autocomplete="off")),
+    )
 
 
 class ScimTokenForm(forms.Form):

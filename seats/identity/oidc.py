@@ -4,34 +4,36 @@ mozilla-django-oidc reads its configuration from settings through `get_settings`
 subclasses here answer from the organization's `SsoConnection` instead, so one
 deployment serves any number of identity providers. The library does the protocol:
 the authorization request (state, nonce, PKCE), the code exchange, the ID token's
-signature against the provider's JWKS, and userinfo. We add what it leaves out: the
-ID token's issuer and audience are checked, and the person is handed to
-`sso.sso_sign_in`, which decides membership and seats.
+signature, and userinfo. We add what it leaves out: the ID token's issuer and audience
+are checked, and the person is handed to `sso.sso_sign_in`, which decides who may sign in.
 
-Every outgoing HTTP call to a provider is in this module (discovery, token, JWKS,
-userinfo).
+Every request to a provider (discovery, token, JWKS, userinfo) goes through
+`config.outbound.fetch`, on the issuer's own origin: the backend's methods that would
+call `requests` directly are overridden here.
 """
 
-from urllib.parse import urlsplit
+import logging
 
 import jwt
-import requests
 from django.core.exceptions import SuspiciousOperation
+from django.utils.translation import gettext as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
+from config import outbound
 from organizations.errors import RuleViolation
 
 from ..models import SsoConnection
 from .crypto import decrypt
 
+log = logging.getLogger(__name__)
+
 CALLBACK_URL_NAME = "identity_sso_callback"
-TIMEOUT_SECONDS = 10
 # Algorithms we accept for ID tokens, most preferred first (RS256 is the one every
 # provider must support, OpenID Connect Discovery 1.0 §3).
 SUPPORTED_ALGORITHMS = ("RS256", "ES256", "RS384", "RS512", "ES384", "ES512")
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
 
 
 class DiscoveryFailed(RuleViolation):
@@ -42,47 +44,69 @@ def normalize_issuer(issuer: str) -> str:
     return (issuer or "").strip().rstrip("/")
 
 
+def unreachable_message(issuer: str) -> str:
+    """What people read when a provider could not be reached: no port, status or body of ours
+    or theirs (the details are in the server log)."""
+    return _("Could not reach your identity provider at %(issuer)s; check the address.") % {"issuer": issuer}
+
+
 def discovery_fetch(*, issuer: str) -> dict:
     """The provider's discovery document, checked for what sign-in needs.
 
-    Plain http is accepted only for a provider on this machine (development, tests).
+    Every endpoint must be on the issuer's own origin (scheme, host and port): we send the
+    client secret to the token endpoint and trust the keys of the JWKS, so a document may
+    not point them anywhere else.
     """
     issuer = normalize_issuer(issuer)
-    parts = urlsplit(issuer)
-    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
-        raise DiscoveryFailed("The issuer must be an https:// address.", field="issuer")
     url = f"{issuer}/.well-known/openid-configuration"
     try:
-        response = requests.get(url, timeout=TIMEOUT_SECONDS)
-        response.raise_for_status()
-        document = response.json()
-    except (requests.RequestException, ValueError) as exc:
-        raise DiscoveryFailed(f"Could not read {url}: {exc}", field="issuer") from None
-    if normalize_issuer(document.get("issuer", "")) != issuer:
+        document = outbound.fetch_ok("GET", url, origin=issuer).json()
+    except outbound.OutboundError as exc:
+        log.warning("OIDC discovery of %r failed: %s", issuer, exc)
+        raise DiscoveryFailed(unreachable_message(issuer), field="issuer") from None
+    if not isinstance(document, dict):
         raise DiscoveryFailed(
-            f"{url} names the issuer {document.get('issuer')!r}, not {issuer!r}.", field="issuer"
+            _("The discovery document of %(issuer)s is not a JSON object.") % {"issuer": issuer},
+            field="issuer",
         )
-    missing = [
-        key
-        for key in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
-        if not document.get(key)
-    ]
+    if normalize_issuer(str(document.get("issuer", ""))) != issuer:
+        raise DiscoveryFailed(
+            _(
+                "The discovery document of %(issuer)s names another issuer. Enter the issuer exactly as your "
+                "provider states it."
+            )
+            % {"issuer": issuer},
+            field="issuer",
+        )
+    missing = [key for key in ENDPOINTS if not isinstance(document.get(key), str) or not document.get(key)]
     if missing:
-        raise DiscoveryFailed(f"{url} lacks {', '.join(missing)}.", field="issuer")
+        raise DiscoveryFailed(
+            _("The discovery document of %(issuer)s lacks %(keys)s.")
+            % {"issuer": issuer, "keys": ", ".join(missing)},
+            field="issuer",
+        )
+    elsewhere = [key for key in ENDPOINTS if not outbound.same_origin(document[key], issuer)]
+    if elsewhere:
+        raise DiscoveryFailed(
+            _(
+                "The discovery document of %(issuer)s points %(keys)s to another host. We only call the "
+                "issuer's own host (same scheme, host and port)."
+            )
+            % {"issuer": issuer, "keys": ", ".join(elsewhere)},
+            field="issuer",
+        )
     offered = document.get("id_token_signing_alg_values_supported") or ["RS256"]
+    offered = [str(alg) for alg in offered] if isinstance(offered, list) else ["RS256"]
     algorithm = next((alg for alg in SUPPORTED_ALGORITHMS if alg in offered), None)
     if algorithm is None:
         raise DiscoveryFailed(
-            f"The provider signs ID tokens with {', '.join(offered)}; "
-            f"we accept {', '.join(SUPPORTED_ALGORITHMS)}.",
+            _("Your provider signs ID tokens with none of the algorithms we accept (%(accepted)s).")
+            % {"accepted": ", ".join(SUPPORTED_ALGORITHMS)},
             field="issuer",
         )
     return {
         "issuer": issuer,
-        "authorization_endpoint": document["authorization_endpoint"],
-        "token_endpoint": document["token_endpoint"],
-        "userinfo_endpoint": document["userinfo_endpoint"],
-        "jwks_uri": document["jwks_uri"],
+        **{key: document[key] for key in ENDPOINTS},
         "signing_algorithm": algorithm,
     }
 
@@ -99,7 +123,6 @@ def _connection_settings(connection: SsoConnection) -> dict:
         "OIDC_RP_SCOPES": "openid email profile",
         "OIDC_USE_NONCE": True,
         "OIDC_USE_PKCE": True,
-        "OIDC_TIMEOUT": TIMEOUT_SECONDS,
         "OIDC_AUTHENTICATION_CALLBACK_URL": CALLBACK_URL_NAME,
         "OIDC_CREATE_USER": False,
     }
@@ -129,6 +152,12 @@ class OrganizationAuthenticationRequest(_PerConnectionSettings, OIDCAuthenticati
         return {}
 
 
+class ProviderUnreachable(RuleViolation):
+    """A request to the provider was refused by the guarded fetcher or failed."""
+
+    code = "sso_provider_unreachable"
+
+
 class OrganizationOIDCBackend(_PerConnectionSettings, OIDCAuthenticationBackend):
     """Exchanges the code and verifies the ID token with the organization's provider.
 
@@ -153,21 +182,51 @@ class OrganizationOIDCBackend(_PerConnectionSettings, OIDCAuthenticationBackend)
             raise SuspiciousOperation("ID token for another client.")
         return payload
 
+    def _fetch(self, method: str, url: str, **kwargs) -> outbound.Response:
+        """Every request of the code flow: on the issuer's origin, through the guarded fetcher."""
+        try:
+            return outbound.fetch_ok(method, url, origin=self.connection.issuer, **kwargs)
+        except outbound.OutboundError as exc:
+            log.warning(
+                "OIDC %s %s for organization %s failed: %s", method, url, self.connection.organization_id, exc
+            )
+            raise ProviderUnreachable(unreachable_message(self.connection.issuer)) from None
+
+    def _json_object(self, response: outbound.Response, what: str) -> dict:
+        document = response.json()
+        if not isinstance(document, dict):
+            raise SuspiciousOperation(f"The provider's {what} is not a JSON object.")
+        return document
+
+    def get_token(self, payload):
+        return self._json_object(
+            self._fetch("POST", self.OIDC_OP_TOKEN_ENDPOINT, form=payload), "token answer"
+        )
+
+    def get_userinfo(self, access_token, id_token, payload):
+        response = self._fetch(
+            "GET", self.OIDC_OP_USER_ENDPOINT, headers={"Authorization": f"Bearer {access_token}"}
+        )
+        if response.content_type.lower().startswith("application/jwt"):
+            return self.verify_token(response.text)  # userinfo may come as a signed JWT
+        return self._json_object(response, "userinfo")
+
     def retrieve_matching_jwk(self, token):
-        """The library matches keys by `kid`; OpenID Connect Core 1.0 §10.1 lets a provider
-        with a single signing key leave `kid` out, so then that one key is used."""
-        if "kid" in jwt.get_unverified_header(token):
-            return super().retrieve_matching_jwk(token)
-        response = requests.get(self.OIDC_OP_JWKS_ENDPOINT, timeout=TIMEOUT_SECONDS)
-        response.raise_for_status()
+        """The key that signed `token`: matched by `kid` and algorithm; OpenID Connect Core 1.0
+        §10.1 lets a provider with a single signing key leave `kid` out, so then that one key."""
+        jwks = self._json_object(self._fetch("GET", self.OIDC_OP_JWKS_ENDPOINT), "JWKS")
+        header = jwt.get_unverified_header(token)
         keys = [
             key
-            for key in response.json().get("keys", [])
-            if key.get("use", "sig") == "sig"
-            and key.get("alg", self.OIDC_RP_SIGN_ALGO) == self.OIDC_RP_SIGN_ALGO
+            for key in (jwks.get("keys") if isinstance(jwks.get("keys"), list) else [])
+            if isinstance(key, dict)
+            and key.get("use", "sig") == "sig"
+            and key.get("alg", header.get("alg")) == header.get("alg")
         ]
+        if "kid" in header:
+            keys = [key for key in keys if key.get("kid") == header["kid"]]
         if len(keys) != 1:
-            raise SuspiciousOperation("The ID token names no key and the provider has several.")
+            raise SuspiciousOperation("No single key of the provider's JWKS matches the ID token.")
         return jwt.PyJWK(keys[0])
 
     def get_or_create_user(self, access_token, id_token, payload):

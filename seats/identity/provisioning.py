@@ -13,7 +13,12 @@ the rows and the memberships in step with them:
   its grantor may give at the time of use (`roles_grantable_with`: whoever kept it when a
   partner left, else whoever made it, as the members page would let them); a role beyond
   that refuses the whole request (403), so a token never makes an owner unless an owner
-  made or kept it and still is one.
+  made or kept it and still is one;
+- a User's address must be in a domain the organization proved (`domains`): SCIM never
+  creates or takes a login outside them (400 invalidValue). A person who already has a
+  login and is not a member is never added silently: they are e-mailed an invitation
+  (`ScimInvitationSent`, 403 `invitation_sent`), and once they accepted it, creating
+  the User again links it to their membership.
 
 Protocol errors are raised as scim2-models exceptions (uniqueness, invalidValue,
 mutability), refusals of the seat and membership rules as RuleViolation.
@@ -40,8 +45,9 @@ from organizations.tenancy import membership_for, roles_grantable_by
 from .. import services as seat_services
 from ..models import ScimGroup, ScimToken, ScimUser, SeatWaiter
 from .alerts import seat_alert_check
-from .people import person_find, person_get_or_create
+from .people import person_find, person_get_or_create, usable_email
 from .scim_records import display_name, stored_attributes, user_email, user_names
+from .selectors import email_domain, verified_domains
 from .waiting import SEAT_REFUSALS, waiting_record
 
 TOKEN_PREFIX = "scim_"
@@ -63,6 +69,13 @@ class RoleBeyondToken(RuleViolation):
     """A Group would give a role the token's grantor may not give: the request is refused."""
 
     code = "role_not_grantable"
+
+
+class ScimInvitationSent(RuleViolation):
+    """The User's address belongs to an existing login outside the organization: it was
+    invited instead of added."""
+
+    code = "invitation_sent"
 
 
 class SeatWaitingForScim(RuleViolation):
@@ -264,6 +277,44 @@ def _refused_for_want_of_a_seat(
     return SeatWaitingForScim(detail, code=refusal.code, waiter=waiter)
 
 
+def _ensure_email_allowed(organization: Organization, email: str) -> None:
+    """SCIM creates logins only for addresses of the organization's proven domains."""
+    if not usable_email(email):
+        raise InvalidValueException(detail=f"{email[:100]} is not an e-mail address a login can have.")
+    domains = verified_domains(organization=organization)
+    if email_domain(email) not in domains:
+        proven = ", ".join(sorted(domains)) or "none yet"
+        raise InvalidValueException(
+            detail=(
+                f"{email} is outside the e-mail domains {organization.name} has verified ({proven}). "
+                "An owner adds and verifies domains on the organization's single sign-on page; people of "
+                "other domains join by invitation."
+            )
+        )
+
+
+def _invite_instead(
+    *, organization: Organization, email: str, at: dt.datetime, base_url: str
+) -> ScimInvitationSent:
+    """Invite an existing login rather than adding it: joining takes that person's consent."""
+    try:
+        org_services.invitation_create(
+            organization=organization,
+            email=email,
+            role=Role.MEMBER,
+            invited_by=None,
+            at=at,
+            base_url=base_url,
+        )
+    except RuleViolation as refusal:
+        if refusal.code != "invitation_pending":
+            raise
+    return ScimInvitationSent(
+        f"{email} already has a Seatbill account, so it is not added to {organization.name} without their "
+        "consent: they have an invitation by e-mail. Once they accept it, create this User again to link it."
+    )
+
+
 def scim_user_create(
     *,
     organization: Organization,
@@ -277,10 +328,20 @@ def scim_user_create(
     attributes = stored_attributes(attributes)
     user_name = attributes.get("userName") or ""
     active = attributes.get("active", True) is not False
+    email = user_email(attributes)
+    if email:
+        _ensure_email_allowed(organization, email)
+        existing = person_find(email=email)
+        if (
+            existing is not None
+            and _active_membership(organization, existing) is None
+            and not ScimUser.objects.filter(organization=organization, user=existing).exists()
+        ):
+            _ensure_user_name_free(organization, user_name)
+            raise _invite_instead(organization=organization, email=email, at=at, base_url=base_url)
     try:
         with transaction.atomic():
             _ensure_user_name_free(organization, user_name)
-            email = user_email(attributes)
             person = person_find(email=email) if email else None
             if (
                 person is not None

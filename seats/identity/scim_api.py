@@ -6,7 +6,9 @@ of another organization's User or Group answers 404 as an unknown one does.
 
 A create or reactivation refused for want of a seat answers 403 with scimType
 `seat_unavailable` (manual seat mode) or `max_seats_exceeded` (the plan's cap) and a
-detail saying the person now waits and the owners were told. Requests are parsed
+detail saying the person now waits and the owners were told. A User whose address is
+outside the organization's verified domains is refused (400 invalidValue); one whose
+address has a login outside the organization is invited instead (403 `invitation_sent`). Requests are parsed
 with a lenient policy for what providers send in practice (Microsoft Entra's
 capitalised ops and path filters that create their entry; unknown attributes are
 dropped rather than refused).
@@ -86,7 +88,7 @@ def _exception_response(exc: SCIMException) -> HttpResponse:
 
 
 def _rule_response(exc: RuleViolation) -> HttpResponse:
-    if isinstance(exc, provisioning.SeatWaitingForScim):
+    if isinstance(exc, (provisioning.SeatWaitingForScim, provisioning.ScimInvitationSent)):
         return _error(403, exc.message, exc.code)
     if isinstance(exc, provisioning.RoleBeyondToken):
         return _error(403, exc.message)

@@ -50,26 +50,48 @@ def sso_connection_by_organization_id(*, organization_id: int) -> SsoConnection 
     )
 
 
-def sso_domains(*, organization: Organization) -> list[str]:
-    return list(SsoDomain.objects.filter(organization=organization).values_list("domain", flat=True))
+def sso_domain_claims(*, organization: Organization) -> list[SsoDomain]:
+    """The organization's domains, verified or pending, for its SSO page."""
+    return list(SsoDomain.objects.filter(organization=organization).order_by("domain"))
+
+
+def verified_domains(*, organization: Organization) -> set[str]:
+    """The domains the organization proved it owns: the only ones whose addresses its
+    provider may vouch for and for which SCIM or single sign-on may create logins."""
+    return set(
+        SsoDomain.objects.filter(organization=organization, verified_at__isnull=False).values_list(
+            "domain", flat=True
+        )
+    )
 
 
 def sso_connection_for_email(*, email: str) -> SsoConnection | None:
-    """The connection of the organization that claimed the address's domain, if any."""
-    domain = SsoDomain.objects.filter(domain=email_domain(email)).first()
+    """The connection of the organization that proved the address's domain, if any."""
+    domain = SsoDomain.objects.filter(domain=email_domain(email), verified_at__isnull=False).first()
     if domain is None:
         return None
-    return sso_connection_get(organization=domain.organization)
+    return (
+        SsoConnection.objects.select_related("organization")
+        .filter(organization=domain.organization_id)
+        .first()
+    )
 
 
 def sso_required_organizations(*, user) -> list[Organization]:
     """Organizations whose "Require SSO" refuses this person's password login.
 
-    Owners are exempt, so that a broken provider configuration can always be fixed.
+    Only where the person's address is in a domain the organization proved (elsewhere its
+    provider could not sign them in). Owners are exempt, so that a broken provider
+    configuration can always be fixed.
     """
+    domain = email_domain(user.email or user.get_username())
     memberships = (
         Membership.objects.filter(
-            user=user, removed_at__isnull=True, organization__sso_connection__require_sso=True
+            user=user,
+            removed_at__isnull=True,
+            organization__sso_connection__require_sso=True,
+            organization__sso_domains__domain=domain,
+            organization__sso_domains__verified_at__isnull=False,
         )
         .exclude(role=Role.OWNER)
         .select_related("organization")

@@ -1,15 +1,25 @@
-"""Single sign-on: owners' settings, and signing a person in through their organization's provider.
+"""Single sign-on: owners' settings, and who an organization's identity provider may sign in.
 
-A first sign-in makes the person a member just in time through
-`seats.services.members_add`, by the same seat rules as an accepted invitation. When
-no seat is free the person is put on the waiting list and `SeatWaitingForSso` is raised:
-nothing else changes and no session starts.
+A provider vouches for e-mail addresses; that is worth something only for addresses of
+domains its organization proved it owns (`domains`). Even then it signs in only:
+
+(a) a person already linked to this organization's provider (an `SsoIdentity`),
+(b) an active member of this organization whose address is in its proven domains (the
+    first sign-in links them), or
+(c) someone new, with no login anywhere, in its proven domains: they join just in time
+    through `seats.services.members_add`, by the same seat rules as an accepted
+    invitation (no free seat: they wait, `SeatWaitingForSso`, and no session starts).
+
+Anyone else who already has a login (a member of another organization, or of none) is
+never signed in because a provider vouches for their address: `SsoLinkRequired` asks them
+to log in once with their own credentials and confirm the link (`sso_link`). Every
+sign-in, join, link and refusal is written to the organization's audit log.
 """
 
 import datetime as dt
-import re
+from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from organizations.audit import audit_record
@@ -18,14 +28,16 @@ from organizations.models import Membership, Organization, Role
 from organizations.partners import credential_provenance
 
 from .. import services as seat_services
-from ..models import SeatWaiter, SsoConnection, SsoDomain, SsoIdentity
+from ..models import SeatWaiter, SsoConnection, SsoIdentity
 from .alerts import seat_alert_check
 from .crypto import encrypt
-from .people import normalize_email, person_find, person_get_or_create
-from .selectors import email_domain
+from .people import normalize_email, person_find, person_get_or_create, single_line, usable_email
+from .selectors import email_domain, verified_domains
 from .waiting import SEAT_REFUSALS, waiting_record
 
-DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+MAX_SUBJECT_LENGTH = 255
+MAX_NAME_LENGTH = 150
+AUDIT_TARGET_LENGTH = 200
 
 
 class SeatWaitingForSso(RuleViolation):
@@ -38,14 +50,34 @@ class SeatWaitingForSso(RuleViolation):
         self.waiter = waiter
 
 
-def parse_domains(text: str) -> list[str]:
-    """Domains from a comma-, space- or line-separated list, lowercased, '@' stripped."""
-    domains = []
-    for raw in re.split(r"[\s,;]+", text or ""):
-        domain = raw.strip().lower().lstrip("@")
-        if domain and domain not in domains:
-            domains.append(domain)
-    return domains
+class SsoLinkRequired(RuleViolation):
+    """The provider vouched for the address of an existing login that is not linked to it
+    and not a member: its owner must log in with their own credentials to link it."""
+
+    code = "sso_link_required"
+
+    def __init__(self, message: str, *, email: str, subject: str):
+        super().__init__(message)
+        self.email = email
+        self.subject = subject
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What the provider said about the person, checked and cleaned."""
+
+    email: str
+    subject: str
+    given_name: str
+    family_name: str
+    full_name: str
+
+    @property
+    def name(self) -> str:
+        return self.full_name or " ".join(part for part in (self.given_name, self.family_name) if part)
+
+
+# Settings ------------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -55,43 +87,20 @@ def sso_configure(
     discovery: dict,
     client_id: str,
     client_secret: str | None,
-    domains: list[str],
     require_sso: bool,
     at: dt.datetime,
     acting_user=None,
 ) -> SsoConnection:
     """Save the organization's provider. `client_secret` None keeps the stored one.
 
-    `discovery` comes from `oidc.discovery_fetch` (the view fetched it). Each allowed
-    domain must be free: a domain belongs to one organization only.
+    `discovery` comes from `oidc.discovery_fetch` (the view fetched it; every endpoint is
+    on the issuer's origin). Which addresses it may sign in is decided by the
+    organization's proven domains (`domains`), not here.
     """
     client_id = (client_id or "").strip()
     if not client_id:
         raise RuleViolation(
             _("Enter the client ID your provider gave you."), code="sso_invalid", field="client_id"
-        )
-    if not domains:
-        raise RuleViolation(
-            _("List at least one e-mail domain whose people sign in this way."),
-            code="sso_invalid",
-            field="domains",
-        )
-    bad = [d for d in domains if not DOMAIN_RE.match(d)]
-    if bad:
-        raise RuleViolation(
-            _("Not a domain: %(domains)s.") % {"domains": ", ".join(bad)}, code="sso_invalid", field="domains"
-        )
-    taken = sorted(
-        SsoDomain.objects.filter(domain__in=domains)
-        .exclude(organization=organization)
-        .values_list("domain", flat=True)
-    )
-    if taken:
-        raise RuleViolation(
-            _("Another organization signs in people of %(domains)s. Ask us if that domain is yours.")
-            % {"domains": ", ".join(taken)},
-            code="sso_domain_taken",
-            field="domains",
         )
     existing = SsoConnection.objects.select_for_update().filter(organization=organization).first()
     if existing is None and not client_secret:
@@ -112,44 +121,28 @@ def sso_configure(
     connection, _created = SsoConnection.objects.update_or_create(
         organization=organization, defaults=values, create_defaults={**values, **provenance.fields()}
     )
-    SsoDomain.objects.filter(organization=organization).exclude(domain__in=domains).delete()
-    try:
-        with transaction.atomic():
-            for domain in domains:
-                SsoDomain.objects.get_or_create(organization=organization, domain=domain)
-    except IntegrityError:
-        raise RuleViolation(
-            _("Another organization claimed one of these domains a moment ago."),
-            code="sso_domain_taken",
-            field="domains",
-        ) from None
     audit_record(
         organization=organization,
         actor=acting_user,
         action="sso.configured",
         at=at,
-        target=connection.issuer,
-        details={
-            "domains": domains,
-            "require_sso": require_sso,
-            "secret_changed": bool(client_secret),
-            **provenance.details(),
-        },
+        target=connection.issuer[:AUDIT_TARGET_LENGTH],
+        details={"require_sso": require_sso, "secret_changed": bool(client_secret), **provenance.details()},
     )
     return connection
 
 
 @transaction.atomic
 def sso_remove(*, organization: Organization, at: dt.datetime, acting_user=None, reason: str = "") -> None:
-    """Turn single sign-on off: the connection, its domains and its people's links go; `reason`
-    says why in the audit row (e.g. "partner_removed")."""
+    """Turn single sign-on off: the provider and its people's links go; the proven domains stay
+    (they are the organization's, and SCIM relies on them too). `reason` says why in the audit
+    row (e.g. "partner_removed")."""
     connection = (
         SsoConnection.objects.select_for_update(of=("self",))
         .select_related("created_by", "created_as_partner", "updated_by", "updated_as_partner")
         .filter(organization=organization)
         .first()
     )
-    SsoDomain.objects.filter(organization=organization).delete()
     SsoIdentity.objects.filter(organization=organization).delete()
     if connection is None:
         return
@@ -160,7 +153,7 @@ def sso_remove(*, organization: Organization, at: dt.datetime, acting_user=None,
         actor=acting_user,
         action="sso.removed",
         at=at,
-        target=connection.issuer,
+        target=connection.issuer[:AUDIT_TARGET_LENGTH],
         details={**details, **({"reason": reason} if reason else {})},
     )
 
@@ -174,10 +167,14 @@ def sso_made_by(connection: SsoConnection) -> dict:
     }
 
 
-def _refuse_claims(connection: SsoConnection, claims: dict) -> str:
-    """The person's verified address in one of the organization's domains, or RuleViolation."""
+# Signing in ----------------------------------------------------------------------------------
+
+
+def _claimed(connection: SsoConnection, claims: dict) -> Claimed:
+    """The person's verified address in one of the organization's proven domains, or RuleViolation."""
     organization = connection.organization
-    email = normalize_email(claims.get("email") or "")
+    raw_email = claims.get("email")
+    email = normalize_email(raw_email if isinstance(raw_email, str) else "")
     if not email:
         raise RuleViolation(
             _(
@@ -186,80 +183,80 @@ def _refuse_claims(connection: SsoConnection, claims: dict) -> str:
             ),
             code="sso_no_email",
         )
+    if not usable_email(email):
+        raise RuleViolation(
+            _(
+                "Your identity provider sent an e-mail address we cannot use: %(email)s. "
+                "Ask your administrator."
+            )
+            % {"email": single_line(email, 100)},
+            code="sso_bad_email",
+        )
     if claims.get("email_verified") is False:
         raise RuleViolation(
             _("Your identity provider has not verified %(email)s. Verify it there, then sign in again.")
             % {"email": email},
             code="sso_email_unverified",
         )
-    domains = set(SsoDomain.objects.filter(organization=organization).values_list("domain", flat=True))
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject or single_line(subject, MAX_SUBJECT_LENGTH) != subject:
+        raise RuleViolation(_("The identity provider sent no usable subject."), code="sso_no_subject")
+    domains = verified_domains(organization=organization)
+    if not domains:
+        raise RuleViolation(
+            _(
+                "%(name)s has not proven that it owns an e-mail domain yet, so its identity provider cannot "
+                "sign anyone in. Ask its owners to verify the domain on the single sign-on page."
+            )
+            % {"name": organization.name},
+            code="sso_no_verified_domain",
+        )
     if email_domain(email) not in domains:
         raise RuleViolation(
             _("%(name)s signs in people of %(domains)s only, not %(email)s.")
             % {"name": organization.name, "domains": ", ".join(sorted(domains)), "email": email},
             code="sso_domain_not_allowed",
         )
-    return email
+    return Claimed(
+        email=email,
+        subject=subject,
+        given_name=single_line(claims.get("given_name"), MAX_NAME_LENGTH),
+        family_name=single_line(claims.get("family_name"), MAX_NAME_LENGTH),
+        full_name=single_line(claims.get("name"), MAX_NAME_LENGTH),
+    )
+
+
+def _is_member(organization: Organization, user) -> bool:
+    return Membership.objects.filter(organization=organization, user=user, removed_at__isnull=True).exists()
 
 
 def sso_sign_in(*, connection: SsoConnection, claims: dict, on: dt.date, at: dt.datetime, base_url: str = ""):
-    """The login of the person the provider vouched for; a member of the organization after it.
+    """The login the provider may sign in (rules (a)-(c) above); a member of the organization after it.
 
-    Matches the provider's subject first, then the e-mail address (within the
-    organization's domains). A person who is not an active member joins through
-    `members_add`. Raises RuleViolation (refused, nothing changed) or SeatWaitingForSso
-    (no free seat: the person now waits and the owners were told).
+    Raises SsoLinkRequired (an existing login that must link itself first), RuleViolation
+    (refused; nothing changed) or SeatWaitingForSso (no free seat: the person now waits and
+    the owners were told). Each outcome is in the organization's audit log.
     """
     organization = connection.organization
-    email = _refuse_claims(connection, claims)
-    subject = str(claims.get("sub") or "")
-    if not subject:
-        raise RuleViolation(_("The identity provider sent no subject."), code="sso_no_subject")
-    given = (claims.get("given_name") or "").strip()
-    family = (claims.get("family_name") or "").strip()
-    name = (claims.get("name") or f"{given} {family}").strip()
+    claimed = None
     try:
-        with transaction.atomic():
-            identity = (
-                SsoIdentity.objects.select_related("user")
-                .filter(organization=organization, subject=subject)
-                .first()
-            )
-            user = identity.user if identity else person_find(email=email)
-            if user is None:
-                user = person_get_or_create(email=email, first_name=given, last_name=family)
-            is_member = Membership.objects.filter(
-                organization=organization, user=user, removed_at__isnull=True
-            ).exists()
-            if not is_member:
-                seat_services.members_add(
-                    organization=organization, users=[user], role=Role.MEMBER, on=on, at=at, acting_user=user
-                )
-            if identity is None:
-                SsoIdentity.objects.update_or_create(
-                    organization=organization,
-                    subject=subject,
-                    defaults={"user": user, "created_at": at, "last_sign_in_at": at},
-                )
-            else:
-                SsoIdentity.objects.filter(pk=identity.pk).update(last_sign_in_at=at)
-            audit_record(
-                organization=organization,
-                actor=user,
-                action="sso.signed_in" if is_member else "sso.joined",
-                at=at,
-                target=email,
-            )
-            if not is_member:
-                seat_alert_check(organization=organization, at=at)
-            return user
+        claimed = _claimed(connection, claims)
+        return _sign_in(connection, claimed, on=on, at=at)
+    except SeatWaitingForSso:
+        raise
     except RuleViolation as refusal:
         if refusal.code not in SEAT_REFUSALS:
+            sso_refusal_record(
+                organization=organization,
+                code=refusal.code,
+                email=claimed.email if claimed else claims.get("email"),
+                at=at,
+            )
             raise
         waiter = waiting_record(
             organization=organization,
-            email=email,
-            name=name,
+            email=claimed.email,
+            name=claimed.name,
             source=SeatWaiter.Source.SSO,
             refusal=refusal,
             at=at,
@@ -273,3 +270,117 @@ def sso_sign_in(*, connection: SsoConnection, claims: dict, on: dt.date, at: dt.
             % {"name": organization.name},
             waiter=waiter,
         ) from None
+
+
+@transaction.atomic
+def _sign_in(connection: SsoConnection, claimed: Claimed, *, on: dt.date, at: dt.datetime):
+    organization = connection.organization
+    identity = (
+        SsoIdentity.objects.select_related("user")
+        .filter(organization=organization, subject=claimed.subject)
+        .first()
+    )
+    if identity is not None:
+        user, linking = identity.user, False  # (a)
+    else:
+        user = person_find(email=claimed.email)
+        if user is None:  # (c)
+            user = person_get_or_create(
+                email=claimed.email, first_name=claimed.given_name, last_name=claimed.family_name
+            )
+        elif not _is_member(organization, user):
+            raise SsoLinkRequired(
+                _(
+                    "An account for %(email)s exists already. An identity provider never signs in an "
+                    "existing account on its own: log in once with that account's password to link it to "
+                    "the single sign-on of %(name)s."
+                )
+                % {"email": claimed.email, "name": organization.name},
+                email=claimed.email,
+                subject=claimed.subject,
+            )
+        linking = True  # (b), and (c) from now on
+    if not user.is_active:
+        raise RuleViolation(_("This account is deactivated."), code="sso_account_inactive")
+    joining = not _is_member(organization, user)
+    if joining:
+        seat_services.members_add(
+            organization=organization, users=[user], role=Role.MEMBER, on=on, at=at, acting_user=user
+        )
+    if linking:
+        # get_or_create: the same person's first sign-in in two tabs at once links once.
+        SsoIdentity.objects.get_or_create(
+            organization=organization,
+            subject=claimed.subject,
+            defaults={"user": user, "created_at": at, "last_sign_in_at": at},
+        )
+    else:
+        SsoIdentity.objects.filter(pk=identity.pk).update(last_sign_in_at=at)
+    action = "sso.joined" if joining else ("sso.linked" if linking else "sso.signed_in")
+    audit_record(
+        organization=organization,
+        actor=user,
+        action=action,
+        at=at,
+        target=claimed.email[:AUDIT_TARGET_LENGTH],
+        details={"subject": claimed.subject[:AUDIT_TARGET_LENGTH], "name": claimed.name},
+    )
+    if joining:
+        seat_alert_check(organization=organization, at=at)
+    return user
+
+
+def sso_refusal_record(*, organization: Organization, code: str, email, at: dt.datetime) -> None:
+    """Write a refused sign-in to the organization's audit log, in its own transaction (the
+    refused one was rolled back). What the provider sent is cleaned first."""
+    with transaction.atomic():
+        audit_record(
+            organization=organization,
+            actor=None,
+            action="sso.refused",
+            at=at,
+            target=single_line(email, AUDIT_TARGET_LENGTH),
+            details={"code": code},
+        )
+
+
+@transaction.atomic
+def sso_link(*, connection: SsoConnection, user, email: str, subject: str, at: dt.datetime) -> SsoIdentity:
+    """Link the provider's `subject` to `user`, who just logged in with their own credentials
+    and confirmed it. The provider vouched for `email` (in a proven domain); it must be the
+    account's own address."""
+    organization = connection.organization
+    email = normalize_email(email)
+    account = normalize_email(user.email or user.get_username())
+    if account != email:
+        raise RuleViolation(
+            _(
+                "You are logged in as %(account)s, but your identity provider signed in %(email)s. Log in "
+                "with the account of %(email)s to link it."
+            )
+            % {"account": account, "email": email},
+            code="sso_link_other_account",
+        )
+    if email_domain(email) not in verified_domains(organization=organization):
+        raise RuleViolation(
+            _("%(name)s no longer signs in people of %(domain)s.")
+            % {"name": organization.name, "domain": email_domain(email)},
+            code="sso_domain_not_allowed",
+        )
+    identity, created = SsoIdentity.objects.get_or_create(
+        organization=organization,
+        subject=subject,
+        defaults={"user": user, "created_at": at, "last_sign_in_at": at},
+    )
+    if not created and identity.user_id != user.pk:
+        raise RuleViolation(_("This sign-in is linked to another account already."), code="sso_link_taken")
+    if created:
+        audit_record(
+            organization=organization,
+            actor=user,
+            action="sso.linked",
+            at=at,
+            target=email[:AUDIT_TARGET_LENGTH],
+            details={"subject": subject[:AUDIT_TARGET_LENGTH], "confirmed_by": "password_login"},
+        )
+    return identity

@@ -26,10 +26,22 @@ urlpatterns = [
     path("login/", views.login, name="login"),
     path("sso/", views.sso_find, name="identity_sso_find"),
     path("sso/callback/", views.sso_callback, name="identity_sso_callback"),
+    path("login/sso-link/", views.sso_link, name="identity_sso_link"),
     # Public (anyone may start a sign-in), hence not a `slug` keyword: see views.sso_start.
     path("sso/<slug:organization>/", views.sso_start, name="identity_sso_start"),
     path("o/<slug:slug>/identity/sso/", views.sso_settings, name="identity_sso_settings"),
     path("o/<slug:slug>/identity/sso/remove/", views.sso_remove, name="identity_sso_remove"),
+    path("o/<slug:slug>/identity/sso/domains/", views.sso_domain_add, name="identity_sso_domain_add"),
+    path(
+        "o/<slug:slug>/identity/sso/domains/<int:domain_id>/verify/",
+        views.sso_domain_verify,
+        name="identity_sso_domain_verify",
+    ),
+    path(
+        "o/<slug:slug>/identity/sso/domains/<int:domain_id>/remove/",
+        views.sso_domain_remove,
+        name="identity_sso_domain_remove",
+    ),
     path("o/<slug:slug>/identity/scim/", views.scim_settings, name="identity_scim_settings"),
     path(
         "o/<slug:slug>/identity/scim/<int:token_id>/revoke/",

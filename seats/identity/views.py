@@ -5,12 +5,15 @@ Owner-only settings (SSO, SCIM tokens) need MANAGE_API_KEYS, the owners' capabil
 machine credentials; buying seats for the waiting list and the seat alert need MANAGE_PLAN.
 """
 
+import datetime as dt
+import logging
 from urllib.parse import parse_qs, urlsplit
 
-import requests
+import jwt
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -20,23 +23,29 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config import clock
+from config import clock, outbound
 from organizations import views as org_views
 from organizations.errors import RuleViolation
 from organizations.tenancy import Capability
 from organizations.views_base import org_view
 
-from . import alerts, oidc, provisioning, selectors, sso, waiting
+from . import alerts, domains, oidc, provisioning, selectors, sso, waiting
 from .forms import (
     AdmitForm,
     ScimTokenForm,
     SeatAlertForm,
     SsoAwareAuthenticationForm,
+    SsoDomainForm,
     SsoFindForm,
     SsoSettingsForm,
 )
+from .people import single_line
+
+log = logging.getLogger(__name__)
 
 SSO_STATES = "identity_sso_states"  # session: OIDC state -> organization id, for the shared callback
+SSO_LINK = "identity_sso_link"  # session: the sign-in waiting for its person to link their account
+SSO_LINK_VALID = dt.timedelta(minutes=30)
 MAX_PENDING_SIGN_INS = 20
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -60,16 +69,26 @@ login = org_views.LoginView.as_view(
 # Single sign-on ------------------------------------------------------------------------------
 
 
+def _start(request, connection):
+    """Send the browser to the organization's provider, remembering which organization the
+    OIDC state belongs to (the callback is shared). The library keeps `?next=`."""
+    response = oidc.OrganizationAuthenticationRequest(connection).get(request)
+    state = parse_qs(urlsplit(response["Location"]).query).get("state", [""])[0]
+    states = request.session.get(SSO_STATES, {})
+    states[state] = connection.organization_id
+    request.session[SSO_STATES] = dict(list(states.items())[-MAX_PENDING_SIGN_INS:])
+    return response
+
+
 @require_http_methods(["GET", "POST"])
 def sso_find(request):
-    """ "Sign in with SSO": the work address's domain names the organization."""
+    """ "Sign in with SSO": the work address's proven domain names the organization. The
+    browser goes straight to its provider, so the page names no organization."""
     form = SsoFindForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         connection = selectors.sso_connection_for_email(email=form.cleaned_data["email"])
         if connection is not None:
-            url = reverse("identity_sso_start", kwargs={"organization": connection.organization.slug})
-            next_url = request.GET.get("next")
-            return redirect(f"{url}?next={next_url}" if next_url else url)
+            return _start(request, connection)
         form.add_error(
             "email", _("No organization signs in people of that domain with SSO. Log in with your password.")
         )
@@ -83,12 +102,7 @@ def sso_start(request, organization):
     connection = selectors.sso_connection_by_slug(slug=organization)
     if connection is None:
         raise Http404("No single sign-on for this organization.")
-    response = oidc.OrganizationAuthenticationRequest(connection).get(request)
-    state = parse_qs(urlsplit(response["Location"]).query).get("state", [""])[0]
-    states = request.session.get(SSO_STATES, {})
-    states[state] = connection.organization_id
-    request.session[SSO_STATES] = dict(list(states.items())[-MAX_PENDING_SIGN_INS:])
-    return response
+    return _start(request, connection)
 
 
 def _refused(request, message: str, *, status: int = 403, organization=None):
@@ -111,7 +125,7 @@ def sso_callback(request):
     request.session[SSO_STATES] = states
     request.session["oidc_states"] = oidc_states
     if request.GET.get("error"):
-        detail = request.GET.get("error_description") or request.GET["error"]
+        detail = single_line(request.GET.get("error_description") or request.GET["error"], 300)
         return _refused(
             request,
             _("Your identity provider did not sign you in: %(detail)s") % {"detail": detail},
@@ -138,9 +152,21 @@ def sso_callback(request):
     except sso.SeatWaitingForSso as exc:
         context = {"organization": organization, "message": exc.message, "waiter": exc.waiter}
         return render(request, "identity/sso_waiting.html", context, status=403)
+    except sso.SsoLinkRequired as exc:
+        request.session[SSO_LINK] = {
+            "organization_id": organization.pk,
+            "email": exc.email,
+            "subject": exc.subject,
+            "expires_at": (at + SSO_LINK_VALID).isoformat(),
+        }
+        context = {"organization": organization, "message": exc.message, "email": exc.email}
+        return render(request, "identity/sso_link_required.html", context, status=403)
+    except oidc.ProviderUnreachable as exc:
+        return _refused(request, exc.message, status=502, organization=organization)
     except RuleViolation as exc:
         return _refused(request, exc.message, organization=organization)
-    except (requests.RequestException, SuspiciousOperation, ValueError):
+    except (SuspiciousOperation, outbound.OutboundError, jwt.PyJWTError, ValueError) as exc:
+        log.warning("SSO answer of organization %s refused: %r", organization.pk, exc)
         return _refused(
             request,
             _(
@@ -162,30 +188,98 @@ def sso_callback(request):
     return redirect("organization_overview", slug=organization.slug)
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+def sso_link(request):
+    """After logging in with their own password, a person confirms linking their account to
+    the provider that vouched for them a moment ago (the pending link is in the session)."""
+    pending = request.session.get(SSO_LINK) or {}
+    connection = None
+    if pending and dt.datetime.fromisoformat(pending["expires_at"]) > clock.now():
+        connection = selectors.sso_connection_by_organization_id(organization_id=pending["organization_id"])
+    if connection is None:
+        request.session.pop(SSO_LINK, None)
+        return _refused(
+            request,
+            _(
+                "No single sign-on is waiting to be linked (links wait 30 minutes). "
+                "Sign in with single sign-on again."
+            ),
+            status=400,
+        )
+    organization = connection.organization
+    context = {"organization": organization, "email": pending["email"], "error": None}
+    if request.method == "POST":
+        try:
+            sso.sso_link(
+                connection=connection,
+                user=request.user,
+                email=pending["email"],
+                subject=pending["subject"],
+                at=clock.now(),
+            )
+        except RuleViolation as exc:
+            context["error"] = exc.message
+        else:
+            request.session.pop(SSO_LINK, None)
+            messages.success(
+                request,
+                _("Your account is linked to the single sign-on of %(name)s.") % {"name": organization.name},
+            )
+            # The provider signs the person in once more, now as this account (rule (a)).
+            return _start(request, connection)
+    return render(request, "identity/sso_link.html", context, status=409 if context["error"] else 200)
+
+
+def _sso_settings_response(request, *, form=None, domain_form=None, status=200):
+    organization = request.organization
+    connection = selectors.sso_connection_get(organization=organization)
+    if form is None:
+        initial = {}
+        if connection is not None:
+            initial = {
+                "issuer": connection.issuer,
+                "client_id": connection.client_id,
+                "require_sso": connection.require_sso,
+            }
+        form = SsoSettingsForm(initial=initial, has_secret=connection is not None)
+    claims = [
+        {
+            "claim": claim,
+            "record_name": domains.challenge_name(claim.domain),
+            "record_value": domains.challenge_value(claim.verification_token),
+        }
+        for claim in selectors.sso_domain_claims(organization=organization)
+    ]
+    context = {
+        "form": form,
+        "domain_form": domain_form or SsoDomainForm(),
+        "claims": claims,
+        "connection": connection,
+        "callback_url": request.build_absolute_uri(reverse("identity_sso_callback")),
+        "start_url": request.build_absolute_uri(
+            reverse("identity_sso_start", kwargs={"organization": organization.slug})
+        ),
+    }
+    return render(request, "identity/sso_settings.html", context, status=status)
+
+
 @org_view(Capability.MANAGE_API_KEYS)
 @require_http_methods(["GET", "POST"])
 def sso_settings(request, slug):
-    organization = request.organization
-    connection = selectors.sso_connection_get(organization=organization)
-    initial = {}
-    if connection is not None:
-        initial = {
-            "issuer": connection.issuer,
-            "client_id": connection.client_id,
-            "domains": "\n".join(selectors.sso_domains(organization=organization)),
-            "require_sso": connection.require_sso,
-        }
-    form = SsoSettingsForm(request.POST or None, initial=initial, has_secret=connection is not None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "GET":
+        return _sso_settings_response(request)
+    connection = selectors.sso_connection_get(organization=request.organization)
+    form = SsoSettingsForm(request.POST, has_secret=connection is not None)
+    if form.is_valid():
         data = form.cleaned_data
         try:
             discovery = oidc.discovery_fetch(issuer=data["issuer"])
             sso.sso_configure(
-                organization=organization,
+                organization=request.organization,
                 discovery=discovery,
                 client_id=data["client_id"],
                 client_secret=data["client_secret"] or None,
-                domains=sso.parse_domains(data["domains"]),
                 require_sso=data["require_sso"],
                 at=clock.now(),
                 acting_user=request.user,
@@ -195,13 +289,63 @@ def sso_settings(request, slug):
         else:
             messages.success(request, _("Single sign-on settings saved."))
             return redirect("identity_sso_settings", slug=slug)
-    context = {
-        "form": form,
-        "connection": connection,
-        "callback_url": request.build_absolute_uri(reverse("identity_sso_callback")),
-        "start_url": request.build_absolute_uri(reverse("identity_sso_start", kwargs={"organization": slug})),
-    }
-    return render(request, "identity/sso_settings.html", context)
+    return _sso_settings_response(request, form=form, status=400)
+
+
+@org_view(Capability.MANAGE_API_KEYS)
+@require_POST
+def sso_domain_add(request, slug):
+    form = SsoDomainForm(request.POST)
+    if form.is_valid():
+        try:
+            claim = domains.sso_domain_add(
+                organization=request.organization,
+                domain=form.cleaned_data["domain"],
+                at=clock.now(),
+                acting_user=request.user,
+            )
+        except RuleViolation as exc:
+            form.add_error("domain", exc.message)
+        else:
+            messages.success(
+                request,
+                _("%(domain)s added. Publish its TXT record, then verify it.") % {"domain": claim.domain},
+            )
+            return redirect("identity_sso_settings", slug=slug)
+    return _sso_settings_response(request, domain_form=form, status=400)
+
+
+@org_view(Capability.MANAGE_API_KEYS)
+@require_POST
+def sso_domain_verify(request, slug, domain_id):
+    try:
+        claim = domains.sso_domain_verify(
+            organization=request.organization, domain_id=domain_id, at=clock.now(), acting_user=request.user
+        )
+    except RuleViolation as exc:
+        if exc.code == "not_found":
+            raise Http404(exc.message) from None
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("%(domain)s is verified: its people can sign in through your provider.")
+            % {"domain": claim.domain},
+        )
+    return redirect("identity_sso_settings", slug=slug)
+
+
+@org_view(Capability.MANAGE_API_KEYS)
+@require_POST
+def sso_domain_remove(request, slug, domain_id):
+    try:
+        domains.sso_domain_remove(
+            organization=request.organization, domain_id=domain_id, at=clock.now(), acting_user=request.user
+        )
+    except RuleViolation as exc:
+        raise Http404(exc.message) from None
+    messages.success(request, _("Domain removed."))
+    return redirect("identity_sso_settings", slug=slug)
 
 
 @org_view(Capability.MANAGE_API_KEYS)

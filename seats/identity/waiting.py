@@ -222,7 +222,9 @@ def waiting_admit(
 
 def _tell_admitted(*, organization: Organization, email: str, base_url: str) -> None:
     sso = SsoConnection.objects.filter(organization=organization).exists()
-    start = reverse("identity_sso_start", kwargs={"slug": organization.slug}) if sso else reverse("login")
+    start = (
+        reverse("identity_sso_start", kwargs={"organization": organization.slug}) if sso else reverse("login")
+    )
     context = {"organization_name": organization.name, "url": _base(base_url) + start, "sso": sso}
     with translation.override(fmt.document_language(organization.language)):
         subject = _("You are now a member of %(name)s") % {"name": organization.name}

@@ -1,4 +1,5 @@
-"""Fixtures for single sign-on and SCIM: a real OpenID Connect provider and a fixed clock."""
+"""Fixtures for single sign-on and SCIM: a real OpenID Connect provider and a fixed clock (the
+DNS server for domain proofs is in tests/conftest.py: partners and roles tests prove domains too)."""
 
 import threading
 

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 import requests
 
 from organizations.models import Membership, Role
+from seats.identity import domains as sso_domains
 from seats.identity import oidc, provisioning, sso
 from tests.billing.support import subscribed_organization
 
@@ -24,13 +25,25 @@ def organization_with_seats(**plan_fields):
     return subscribed_organization(start=dt.date(2026, 3, 1), **plan_fields)
 
 
-def connect_sso(organization, provider_url: str, *, domains=("example.com",), require_sso=False):
+def verify_domain(organization, domain: str, dns_zone):
+    """Claim `domain`, publish its TXT record on the test DNS server and verify it, as an
+    owner does (the service looks the record up over DNS)."""
+    claim = sso_domains.sso_domain_add(organization=organization, domain=domain, at=MAR_3_AT)
+    dns_zone.publish(
+        sso_domains.challenge_name(claim.domain), sso_domains.challenge_value(claim.verification_token)
+    )
+    return sso_domains.sso_domain_verify(organization=organization, domain_id=claim.pk, at=MAR_3_AT)
+
+
+def connect_sso(organization, provider_url: str, dns_zone, *, domains=("example.com",), require_sso=False):
+    """The organization proves `domains` and connects the provider."""
+    for domain in domains:
+        verify_domain(organization, domain, dns_zone)
     return sso.sso_configure(
         organization=organization,
         discovery=oidc.discovery_fetch(issuer=provider_url),
         client_id="seatbill-client",
         client_secret="client-secret-1",
-        domains=list(domains),
         require_sso=require_sso,
         at=MAR_3_AT,
     )

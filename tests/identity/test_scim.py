@@ -9,7 +9,7 @@ from billing.selectors import active_members, seats_total
 from organizations.models import Membership, Role
 from seats.models import ScimToken, ScimUser, SeatWaiter
 
-from .support import MAR_3_AT, organization_with_seats, scim_headers, scim_token
+from .support import MAR_3_AT, organization_with_seats, scim_headers, scim_token, verify_domain
 
 pytestmark = pytest.mark.django_db
 SCIM_JSON = "application/scim+json"
@@ -38,10 +38,11 @@ def user_payload(email, **extra):
     }
 
 
-def test_users_lifecycle_takes_and_releases_seats(client, frozen_clock):
+def test_users_lifecycle_takes_and_releases_seats(client, dns_zone, frozen_clock):
     """Create takes a seat, deactivation releases it (credit plan: the unused paid seat is given
     back), reactivation takes one again, delete releases it and answers 404 afterwards."""
     organization, subscription, owner = organization_with_seats(included_seats=1, seat_mode="auto")
+    verify_domain(organization, "example.com", dns_zone)
     secret = scim_token(organization)
 
     created = post(client, secret, "/scim/v2/Users", user_payload("ann@example.com", externalId="okta-1"))
@@ -89,11 +90,12 @@ def test_users_lifecycle_takes_and_releases_seats(client, frozen_clock):
 
 
 def test_no_free_seat_answers_a_scim_error_and_the_person_waits(
-    client, frozen_clock, django_capture_on_commit_callbacks
+    client, dns_zone, frozen_clock, django_capture_on_commit_callbacks
 ):
     organization, subscription, owner = organization_with_seats(
         seats=1, included_seats=0, seat_mode="manual", max_seats=None
     )
+    verify_domain(organization, "example.com", dns_zone)
     secret = scim_token(organization)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -116,15 +118,17 @@ def test_no_free_seat_answers_a_scim_error_and_the_person_waits(
     assert [m.to for m in mail.outbox] == [[owner.email]]
 
     capped, _s, _o = organization_with_seats(seats=0, included_seats=1, seat_mode="auto", max_seats=1)
+    verify_domain(capped, "capped.example", dns_zone)
     capped_secret = scim_token(capped)
-    at_cap = post(client, capped_secret, "/scim/v2/Users", user_payload("cy@example.com"))
+    at_cap = post(client, capped_secret, "/scim/v2/Users", user_payload("cy@capped.example"))
     assert at_cap.status_code == 403 and at_cap.json()["scimType"] == "max_seats_exceeded"
 
 
-def test_a_token_sees_only_its_own_organization(client, frozen_clock):
+def test_a_token_sees_only_its_own_organization(client, dns_zone, frozen_clock):
     """Org A's token gets 404 for org B's Users and Groups, whatever the method; B's rows stay."""
     org_a, _sub_a, _owner_a = organization_with_seats()
     org_b, _sub_b, _owner_b = organization_with_seats()
+    verify_domain(org_b, "example.com", dns_zone)
     secret_a, secret_b = scim_token(org_a), scim_token(org_b)
     b_user = post(client, secret_b, "/scim/v2/Users", user_payload("bea@example.com")).json()["id"]
     b_group = post(
@@ -173,8 +177,9 @@ def test_tokens_are_hashed_shown_once_and_revocable(client, frozen_clock):
     assert client.get("/scim/v2/Users").status_code == 401
 
 
-def test_groups_named_after_roles_give_their_members_the_role(client, frozen_clock):
+def test_groups_named_after_roles_give_their_members_the_role(client, dns_zone, frozen_clock):
     organization, _sub, owner = organization_with_seats(included_seats=5)
+    verify_domain(organization, "example.com", dns_zone)
     secret = scim_token(organization)
     user_id = post(client, secret, "/scim/v2/Users", user_payload("dee@example.com")).json()["id"]
     membership = Membership.objects.get(

@@ -17,16 +17,19 @@ from django.core import mail
 from billing.selectors import active_members, seats_total
 from seats.models import ScimUser, SeatWaiter, SeatWaitingNotice
 
-from .support import organization_with_seats, scim_token
+from .support import organization_with_seats, scim_token, verify_domain
 
 PARALLEL = 20
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_parallel_creates_at_one_free_seat_make_exactly_one_member(live_server, frozen_clock):
+def test_twenty_parallel_creates_at_one_free_seat_make_exactly_one_member(
+    live_server, dns_zone, frozen_clock
+):
     organization, subscription, owner = organization_with_seats(
         seats=2, included_seats=0, seat_mode="manual", max_seats=None
     )
+    verify_domain(organization, "example.com", dns_zone)
     assert seats_total(subscription=subscription) - active_members(organization=organization).count() == 1
     secret = scim_token(organization)
     barrier = threading.Barrier(PARALLEL)

@@ -14,7 +14,7 @@ from invoices.models import Invoice
 from organizations.models import Role
 from seats import services
 from seats.identity.crypto import decrypt
-from seats.models import SeatWaiter, SeatWaitingNotice, SsoConnection, SsoIdentity
+from seats.models import SeatWaiter, SeatWaitingNotice, SsoConnection, SsoDomain, SsoIdentity
 from tests.factories import UserFactory
 
 from .support import connect_sso, organization_with_seats, provider_user, sign_in
@@ -23,12 +23,12 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_first_sign_in_makes_a_member_just_in_time_through_the_seat_service(
-    client, oidc_provider, frozen_clock
+    client, oidc_provider, dns_zone, frozen_clock
 ):
     """Auto seat mode with a free included seat: the person signs in at the provider and comes
     back a member, holding a seat; signing in again reuses the same login and takes nothing more."""
     organization, subscription, owner = organization_with_seats(included_seats=3)
-    connect_sso(organization, oidc_provider)
+    connect_sso(organization, oidc_provider, dns_zone)
     provider_user(
         oidc_provider, "alice-sub", email="alice@example.com", email_verified=True, name="Alice Smith"
     )
@@ -50,14 +50,14 @@ def test_a_first_sign_in_makes_a_member_just_in_time_through_the_seat_service(
 
 
 def test_no_free_seat_refuses_the_sign_in_records_the_wait_and_tells_the_owners_once_a_day(
-    client, oidc_provider, frozen_clock, django_capture_on_commit_callbacks
+    client, oidc_provider, dns_zone, frozen_clock, django_capture_on_commit_callbacks
 ):
     """Manual seat mode, every seat taken: no member, no session, no charge; the person waits,
     the page says so, and the owners get one e-mail for the day however many are refused."""
     organization, subscription, owner = organization_with_seats(
         seats=1, included_seats=0, seat_mode="manual", max_seats=None
     )
-    connect_sso(organization, oidc_provider)
+    connect_sso(organization, oidc_provider, dns_zone)
     provider_user(oidc_provider, "bob-sub", email="bob@example.com", email_verified=True, name="Bob Jones")
     provider_user(oidc_provider, "carol-sub", email="carol@example.com", email_verified=True)
     invoices_before = Invoice.objects.filter(organization=organization).count()
@@ -94,13 +94,15 @@ def test_no_free_seat_refuses_the_sign_in_records_the_wait_and_tells_the_owners_
     assert SeatWaiter.objects.filter(organization=organization).count() == 2
 
 
-def test_require_sso_refuses_password_login_of_members_but_not_of_owners(client, oidc_provider, frozen_clock):
+def test_require_sso_refuses_password_login_of_members_but_not_of_owners(
+    client, oidc_provider, dns_zone, frozen_clock
+):
     organization, subscription, owner = organization_with_seats(included_seats=3)
     member = UserFactory(username="dana@example.com")
     services.members_add(
         organization=organization, users=[member], role=Role.MEMBER, on=frozen_clock.date(), at=frozen_clock
     )
-    connect_sso(organization, oidc_provider, require_sso=True)
+    connect_sso(organization, oidc_provider, dns_zone, require_sso=True)
 
     assert "Sign in with single sign-on" in client.get("/login/").content.decode()
     refused = client.post("/login/", {"username": member.username, "password": "correct-horse-battery"})
@@ -123,10 +125,10 @@ def test_require_sso_refuses_password_login_of_members_but_not_of_owners(client,
 
 
 def test_a_provider_cannot_sign_in_addresses_outside_the_organizations_domains(
-    client, oidc_provider, frozen_clock
+    client, oidc_provider, dns_zone, frozen_clock
 ):
     organization, subscription, owner = organization_with_seats(included_seats=3)
-    connect_sso(organization, oidc_provider)
+    connect_sso(organization, oidc_provider, dns_zone)
     provider_user(oidc_provider, "eve-sub", email="eve@elsewhere.test", email_verified=True)
 
     response = sign_in(client, oidc_provider, organization.slug, "eve-sub")
@@ -138,7 +140,7 @@ def test_a_provider_cannot_sign_in_addresses_outside_the_organizations_domains(
 
 
 def test_owners_configure_sso_and_the_secret_is_encrypted_and_never_shown(
-    client, oidc_provider, frozen_clock
+    client, oidc_provider, dns_zone, frozen_clock
 ):
     organization, subscription, owner = organization_with_seats()
     client.force_login(owner)
@@ -149,7 +151,6 @@ def test_owners_configure_sso_and_the_secret_is_encrypted_and_never_shown(
             "issuer": oidc_provider,
             "client_id": "abc",
             "client_secret": "very-secret-value",
-            "domains": "Example.com, @corp.example.com",
             "require_sso": "on",
         },
     )
@@ -160,18 +161,32 @@ def test_owners_configure_sso_and_the_secret_is_encrypted_and_never_shown(
     assert decrypt(connection.client_secret_encrypted) == "very-secret-value"
     page = client.get(url).content.decode()
     assert "very-secret-value" not in page and connection.client_secret_encrypted not in page
-    assert "corp.example.com" in page and "/sso/callback/" in page
+    assert "/sso/callback/" in page
 
     # Saving again without a secret keeps the stored one.
-    client.post(url, {"issuer": oidc_provider, "client_id": "abc", "domains": "example.com"})
+    client.post(url, {"issuer": oidc_provider, "client_id": "abc"})
     connection.refresh_from_db()
     assert decrypt(connection.client_secret_encrypted) == "very-secret-value"
     assert not connection.require_sso
 
+    # A domain is added unverified; the page shows the TXT record to publish; verify finds it.
+    assert client.post(f"{url}domains/", {"domain": "@Corp.Example.com"}).status_code == 302
+    claim = SsoDomain.objects.get(organization=organization)
+    assert (claim.domain, claim.verified_at) == ("corp.example.com", None)
+    page = client.get(url).content.decode()
+    assert "_seatbill-challenge.corp.example.com" in page
+    assert f"seatbill-domain-verification={claim.verification_token}" in page
+    dns_zone.publish(
+        "_seatbill-challenge.corp.example.com", f"seatbill-domain-verification={claim.verification_token}"
+    )
+    client.post(f"{url}domains/{claim.pk}/verify/")
+    claim.refresh_from_db()
+    assert claim.verified_at == frozen_clock
+
     other, _sub, other_owner = organization_with_seats()
     client.force_login(other_owner)
-    taken = client.post(
-        f"/o/{other.slug}/identity/sso/",
-        {"issuer": oidc_provider, "client_id": "x", "client_secret": "y", "domains": "example.com"},
-    )
-    assert "Another organization signs in people of example.com" in taken.content.decode()
+    taken = client.post(f"/o/{other.slug}/identity/sso/domains/", {"domain": "corp.example.com"})
+    assert taken.status_code == 400
+    assert "Another organization has proven that it owns corp.example.com" in taken.content.decode()
+    assert f"/o/{organization.slug}/" not in taken.content.decode()  # which organization holds it: not said
+    assert not SsoDomain.objects.filter(organization=other).exists()

@@ -13,7 +13,7 @@ from seats.identity.selectors import waiting_page
 from seats.models import ScimUser, SeatWaiter
 from tests.factories import UserFactory
 
-from .support import MAR_3, MAR_3_AT, organization_with_seats
+from .support import MAR_3, MAR_3_AT, connect_sso, organization_with_seats
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +137,20 @@ def test_owners_set_the_alert_on_the_waiting_page(client, frozen_clock):
     response = client.post(f"/o/{organization.slug}/seats/alert/", {"free_seats_at": "2"})
     assert response.status_code == 302
     assert client.get(f"/o/{organization.slug}/seats/waiting/").context["page"].alert.free_seats_at == 2
+
+
+def test_people_admitted_to_an_sso_organization_get_its_sign_in_link(
+    oidc_provider, dns_zone, frozen_clock, django_capture_on_commit_callbacks
+):
+    organization, _subscription, owner = organization_with_seats(included_seats=3)
+    connect_sso(organization, oidc_provider, dns_zone)
+    wait(organization, "late@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting.waiting_admit(
+            organization=organization, purchase_count=0, on=MAR_3, at=MAR_3_AT, acting_user=owner
+        )
+
+    (told,) = [m for m in mail.outbox if "now a member" in m.subject]
+    assert told.to == ["late@example.com"]
+    assert f"/sso/{organization.slug}/" in told.body

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from organizations.models import AuditLogEntry, Invitation, Membership, Role
-from tests.identity.support import MAR_3_AT, organization_with_seats, scim_token
+from tests.identity.support import MAR_3_AT, organization_with_seats, scim_token, verify_domain
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +128,7 @@ def _group(client, secret, name, user_id):
     return _scim(client, secret, "post", "/scim/v2/Groups", payload)
 
 
-def test_a_scim_token_gives_roles_only_as_its_maker_may_at_the_time_of_use(client, monkeypatch):
+def test_a_scim_token_gives_roles_only_as_its_maker_may_at_the_time_of_use(client, monkeypatch, dns_zone):
     monkeypatch.setattr("config.clock.now", lambda: MAR_3_AT)
     organization, _subscription, first_owner = organization_with_seats(included_seats=10)
     second_owner = Membership.objects.create(
@@ -140,6 +140,7 @@ def test_a_scim_token_gives_roles_only_as_its_maker_may_at_the_time_of_use(clien
         joined_at=MAR_3_AT,
         joined_on=MAR_3_AT.date(),
     )
+    verify_domain(organization, "example.com", dns_zone)  # SCIM provisions proven domains only
     secret = scim_token(organization, made_by=first_owner)
     dee = _scim(
         client,

@@ -17,6 +17,7 @@ from django.core import mail
 from organizations.models import AuditLogEntry, Invitation, Membership, Role
 from seats.identity import sso
 from seats.models import ScimToken, SsoConnection
+from tests.identity.support import verify_domain
 from usage.models import ApiKey
 
 from .support import add_member, at, monthly_plans, partner_firm
@@ -56,6 +57,15 @@ def bakery(firm):
     team, plus = monthly_plans()
     link = make_client(partner, anna, name="Bageriet Hansen", on=MAR_1, plan=team, seats=5, language="da")
     return link, plus
+
+
+@pytest.fixture(autouse=True)
+def proven_domains(bakery, dns_zone):
+    """SCIM provisions only addresses of domains the client proved by DNS: the bakery's own, and
+    the partner's, which Anna (who runs its DNS) proved for the client while acting as its owner."""
+    link, _plus = bakery
+    for domain in ("bageriet.dk", "revisorhuset.dk"):
+        verify_domain(link.organization, domain, dns_zone)
 
 
 # ---------------------------------------------------------------------------
@@ -120,7 +130,6 @@ def acting_makes_credentials(client, partner, anna, link):
         discovery=DISCOVERY,
         client_id="bageriet",
         client_secret="s3cret",
-        domains=["bageriet.dk"],
         require_sso=False,
         at=at(MAR_17),
         acting_user=anna,

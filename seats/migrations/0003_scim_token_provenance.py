@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("organizations", "0002_partners"),
-        ("seats", "0001_identity"),
+        ("seats", "0002_sso_domain_proof"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
