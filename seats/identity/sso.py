@@ -3,7 +3,8 @@
 A provider vouches for e-mail addresses; that is worth something only for addresses of
 domains its organization proved it owns (`domains`). Even then it signs in only:
 
-(a) a person already linked to this organization's provider (an `SsoIdentity`),
+(a) a person already linked to this organization's provider (an `SsoIdentity`), while
+    their account's own address is in its proven domains,
 (b) an active member of this organization whose address is in its proven domains (the
     first sign-in links them), or
 (c) someone new, with no login anywhere, in its proven domains: they join just in time
@@ -282,6 +283,15 @@ def _sign_in(connection: SsoConnection, claimed: Claimed, *, on: dt.date, at: dt
     )
     if identity is not None:
         user, linking = identity.user, False  # (a)
+        # The link holds while the account's own address is in a domain the organization
+        # holds: one that gave the domain up (maybe to the person's employer) signs it in no more.
+        own_domain = email_domain(user.email or user.get_username())
+        if own_domain not in verified_domains(organization=organization):
+            raise RuleViolation(
+                _("%(name)s no longer signs in people of %(domain)s.")
+                % {"name": organization.name, "domain": own_domain},
+                code="sso_domain_not_allowed",
+            )
     else:
         user = person_find(email=claimed.email)
         if user is None:  # (c)

@@ -360,3 +360,38 @@ def test_two_organizations_proving_one_domain_at_once_leave_exactly_one_holder(d
     assert outcomes == ["sso_domain_taken", "verified"]
     (holder,) = SsoDomain.objects.filter(domain="shared.example")
     assert holder.verified_at == frozen_clock
+
+
+def test_a_provider_no_longer_signs_in_people_of_a_domain_its_organization_gave_up(
+    client, oidc_provider, dns_zone, frozen_clock
+):
+    """Issue 19 review: a link (rule a) matched by the subject alone. An organization that once
+    held corp.example and linked Pat kept signing Pat in after it gave the domain up, with any
+    address of a domain it still holds, even once corp.example belonged to Pat's employer and
+    Pat was an admin there: the former holder's provider held the account."""
+    former, _subscription, former_owner = organization_with_seats(included_seats=5)
+    connect_sso(former, oidc_provider, dns_zone, domains=("corp.example", "former.example"))
+    provider_user(oidc_provider, "pat-at-corp", email="pat@corp.example", email_verified=True)
+    assert sign_in(client, oidc_provider, former.slug, "pat-at-corp").status_code == 302  # joins (rule c)
+    pat = Membership.objects.get(organization=former, user__email="pat@corp.example").user
+    client.logout()
+
+    client.force_login(former_owner)
+    given_up = SsoDomain.objects.get(organization=former, domain="corp.example")
+    assert client.post(f"/o/{former.slug}/identity/sso/domains/{given_up.pk}/remove/").status_code == 302
+    client.logout()
+    employer, _s, _o = organization_with_seats(included_seats=5)
+    verify_domain(employer, "corp.example", dns_zone)
+    services.members_add(
+        organization=employer, users=[pat], role=Role.ADMIN, on=frozen_clock.date(), at=frozen_clock
+    )
+
+    for email in ("pat@corp.example", "anyone@former.example"):
+        provider_user(oidc_provider, "pat-at-corp", email=email, email_verified=True)
+        response = sign_in(client, oidc_provider, former.slug, "pat-at-corp")
+
+        assert response.status_code == 403, email
+        assert "_auth_user_id" not in client.session
+    assert "no longer signs in people of corp.example" in response.content.decode()
+    refusals = AuditLogEntry.objects.filter(organization=former, action="sso.refused")
+    assert [entry.details["code"] for entry in refusals.order_by("id")] == ["sso_domain_not_allowed"] * 2
