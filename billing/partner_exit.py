@@ -2,7 +2,9 @@
 
 While a partner's people act for a client as its owners (internal agreement), they can make
 credentials there: API keys, SCIM tokens and the single sign-on connection, each recording
-the partner (`created_as_partner`, `updated_as_partner` for SSO). Its people may also have
+the partner (`created_as_partner`, `updated_as_partner` for SSO), and prove e-mail domains
+(`SsoDomain.verified_by` one of the partner's people): a proven domain lets the client's
+provider vouch for its addresses, so it goes with the partner too. Its people may also have
 become members of the client, or been invited. When the partner stops being the client's
 owner, these would outlive its rights: a kept SCIM token provisioned the ex-partner's own
 admin and made it owner again, a kept API key still sent usage (and so raised the bill).
@@ -42,15 +44,15 @@ from organizations.audit import audit_record
 from organizations.models import Invitation, Membership, Organization, PartnerLink, Role
 from organizations.partners import credential_made_by
 from seats import services as seat_services
-from seats.identity import provisioning, sso
+from seats.identity import domains, provisioning, sso
 from seats.identity.selectors import owner_emails
-from seats.models import ScimToken, SsoConnection
+from seats.models import ScimToken, SsoConnection, SsoDomain
 from usage.models import ApiKey
 from usage.services import api_key_revoke
 
-API_KEY, SCIM_TOKEN, SSO_CONNECTION = "api_key", "scim_token", "sso_connection"
+API_KEY, SCIM_TOKEN, SSO_CONNECTION, SSO_DOMAIN = "api_key", "scim_token", "sso_connection", "sso_domain"
 MEMBERSHIP, INVITATION = "membership", "invitation"
-CREDENTIAL_KINDS = (API_KEY, SCIM_TOKEN, SSO_CONNECTION)
+CREDENTIAL_KINDS = (API_KEY, SCIM_TOKEN, SSO_CONNECTION, SSO_DOMAIN)
 
 HANDOVER, ACCESS_REMOVED = "partner_handover", "partner_removed"
 
@@ -60,8 +62,8 @@ class Leftover:
     """One thing the partner leaves behind, as the confirmation page and the e-mail list it."""
 
     ref: str  # "api_key:12": the value of its checkbox, and of the API's `keep`
-    kind: str  # api_key, scim_token, sso_connection, membership, invitation
-    name: str  # the key's or token's name, the provider's address, the person's e-mail
+    kind: str  # api_key, scim_token, sso_connection, sso_domain, membership, invitation
+    name: str  # the key's or token's name, the provider's address, the domain, the person's e-mail
     detail: str  # the key's prefix, the role
     made_by: str  # who made it (e-mail); "" if unknown
     made_at: dt.datetime | None
@@ -147,6 +149,29 @@ def _credentials(link: PartnerLink) -> list[tuple[Leftover, object]]:
                     connection.updated_at,
                 ),
                 connection,
+            )
+        )
+    # A domain the partner's people proved (their own, say) would let whoever owns the client
+    # next have a provider vouch for its addresses: sign in the partner's people who are
+    # members, make logins in it. The proof is the partner's, like its credentials.
+    for claim in (
+        SsoDomain.objects.filter(
+            organization=client, verified_at__isnull=False, verified_by_id__in=partner_people(partner)
+        )
+        .select_related("verified_by")
+        .order_by("verified_at", "pk")
+    ):
+        items.append(
+            (
+                Leftover(
+                    f"{SSO_DOMAIN}:{claim.pk}",
+                    SSO_DOMAIN,
+                    claim.domain,
+                    "",
+                    _email(claim.verified_by),
+                    claim.verified_at,
+                ),
+                claim,
             )
         )
     return items
@@ -244,6 +269,10 @@ def partner_leaves(
             )
         elif leftover.kind == SSO_CONNECTION:
             sso.sso_remove(organization=client, at=at, acting_user=acting_user, reason=event)
+        elif leftover.kind == SSO_DOMAIN:
+            domains.sso_domain_remove(
+                organization=client, domain_id=obj.pk, at=at, acting_user=acting_user, reason=event
+            )
         elif leftover.kind == MEMBERSHIP:
             leaving_members.append(obj)
         elif leftover.kind == INVITATION:
