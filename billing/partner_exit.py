@@ -15,7 +15,8 @@ So, in the same transaction as the change of agreement:
   person confirming it may keep each one explicitly (the client has no owner of its own yet,
   and a key in use by the client's product must not stop);
 - the removal of the partner's access (by the client's owner) revokes the partner's
-  credentials that are still active (also those kept at the handover), ends the memberships
+  credentials that are still active (also those kept at the handover, and those its people
+  made as members of the client, an owner it made of one of them, say), ends the memberships
   of the partner's people in the client and withdraws the pending invitations they made or
   were sent; the client's owner may keep each one explicitly.
 
@@ -89,11 +90,24 @@ def partner_people(partner: Organization):
     return Membership.objects.filter(organization=partner).values("user_id")
 
 
-def _credentials(link: PartnerLink) -> list[tuple[Leftover, object]]:
+def _made_by_partner(link: PartnerLink, *, event: str, confirming_user, made="created") -> Q:
+    """Credentials the partner's people made (`made`: "created", or "updated" for SSO) acting
+    for the client; at the removal also those they made as its members (an owner the client
+    made of one of them), as they leave too."""
+    condition = Q(**{f"{made}_as_partner": link.partner})
+    if event == ACCESS_REMOVED:
+        condition |= Q(**{f"{made}_by_id__in": partner_people(link.partner)}) & ~Q(
+            **{f"{made}_by_id": getattr(confirming_user, "pk", None)}
+        )
+    return condition
+
+
+def _credentials(link: PartnerLink, *, event: str, confirming_user) -> list[tuple[Leftover, object]]:
     client, partner = link.organization, link.partner
+    made_by_partner = _made_by_partner(link, event=event, confirming_user=confirming_user)
     items = []
     for key in (
-        ApiKey.objects.filter(organization=client, created_as_partner=partner, revoked_at__isnull=True)
+        ApiKey.objects.filter(made_by_partner, organization=client, revoked_at__isnull=True)
         .select_related("created_by")
         .order_by("created_at", "pk")
     ):
@@ -111,7 +125,7 @@ def _credentials(link: PartnerLink) -> list[tuple[Leftover, object]]:
             )
         )
     for token in (
-        ScimToken.objects.filter(organization=client, created_as_partner=partner, revoked_at__isnull=True)
+        ScimToken.objects.filter(made_by_partner, organization=client, revoked_at__isnull=True)
         .select_related("created_by")
         .order_by("created_at", "pk")
     ):
@@ -130,7 +144,10 @@ def _credentials(link: PartnerLink) -> list[tuple[Leftover, object]]:
         )
     connection = (
         SsoConnection.objects.filter(organization=client)
-        .filter(Q(created_as_partner=partner) | Q(updated_as_partner=partner))
+        .filter(
+            _made_by_partner(link, event=event, confirming_user=confirming_user)
+            | _made_by_partner(link, event=event, confirming_user=confirming_user, made="updated")
+        )
         .select_related("created_by", "updated_by")
         .first()
     )
@@ -229,7 +246,7 @@ def _people(link: PartnerLink, *, confirming_user) -> list[tuple[Leftover, objec
 def leftovers(*, link: PartnerLink, event: str, confirming_user=None) -> list[Leftover]:
     """What the handover (`HANDOVER`: the partner's credentials) or the removal of the
     partner's access (`ACCESS_REMOVED`: also its people) revokes unless kept: for the page."""
-    items = _credentials(link)
+    items = _credentials(link, event=event, confirming_user=confirming_user)
     if event == ACCESS_REMOVED:
         items += _people(link, confirming_user=confirming_user)
     return [leftover for leftover, _obj in items]
@@ -251,7 +268,7 @@ def partner_leaves(
     client = link.organization
     keep = set(keep)
     report = ExitReport()
-    items = _credentials(link)
+    items = _credentials(link, event=event, confirming_user=acting_user)
     if event == ACCESS_REMOVED:
         items += _people(link, confirming_user=acting_user)
     leaving_members = []

@@ -388,6 +388,37 @@ def test_a_token_the_owner_keeps_works_and_grants_as_the_owner(firm, handed_over
     assert AuditLogEntry.objects.filter(organization=link.organization, action="membership.kept").exists()
 
 
+def test_removing_the_partner_revokes_what_its_people_made_as_members_too(
+    firm, handed_over, client, django_capture_on_commit_callbacks
+):
+    """Issue 19 review: Mette made Bo (the partner's admin, a member of the client) an owner for a
+    while, and he made an API key and a SCIM token as one. They recorded no partner (he was a
+    member, not acting), so removing the partner's access ended his membership and left both:
+    the ex-partner still sent usage and provisioned people. What the partner's people made is
+    listed and revoked with them, unless kept."""
+    link, mette, bo, _key, _token = handed_over
+    slug = link.organization.slug
+    bo_membership = Membership.objects.get(organization=link.organization, user=bo, removed_at__isnull=True)
+    client.force_login(mette)
+    client.post(f"/o/{slug}/members/{bo_membership.pk}/role/", {"role": Role.OWNER})
+    client.force_login(bo)
+    key_secret = client.post(f"/o/{slug}/api-keys/", {"name": "Bo's"}).context["secret"]
+    token_secret = client.post(f"/o/{slug}/identity/scim/", {"name": "Bo's IdP"}).context["secret"]
+    assert send_usage(client, key_secret, "as-owner").status_code == 200
+    assert ApiKey.objects.get(name="Bo's").created_as_partner is None  # a member, not acting
+    client.force_login(mette)
+
+    confirm = client.get(f"/o/{slug}/subscription/status/partner/remove/")
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(f"/o/{slug}/subscription/status/partner/remove/")
+
+    assert done.status_code == 302
+    listed = {(item.kind, item.name) for item in confirm.context["leftovers"]}
+    assert {("api_key", "Bo's"), ("scim_token", "Bo's IdP")} <= listed
+    assert send_usage(client, key_secret, "after-removal").status_code == 401
+    assert provision_user(client, token_secret, "eve@revisorhuset.dk").status_code == 401
+
+
 def test_only_the_clients_own_owner_removes_the_access(firm, handed_over, client):
     partner, anna = firm
     link, mette, bo, _key, _token = handed_over
