@@ -96,7 +96,8 @@ def sso_configure(
 
     `discovery` comes from `oidc.discovery_fetch` (the view fetched it; every endpoint is
     on the issuer's origin). Which addresses it may sign in is decided by the
-    organization's proven domains (`domains`), not here.
+    organization's proven domains (`domains`), not here. Another issuer than before drops
+    the people's links: they link again by rules (b) and (c).
     """
     client_id = (client_id or "").strip()
     if not client_id:
@@ -119,6 +120,11 @@ def sso_configure(
     }
     if client_secret:
         values["client_secret_encrypted"] = encrypt(client_secret)
+    links_removed = {}
+    if existing is not None and existing.issuer != discovery["issuer"]:
+        # A subject is unique at its issuer only: another provider's "1" is someone else.
+        removed, _kinds = SsoIdentity.objects.filter(organization=organization).delete()
+        links_removed = {"links_removed": removed}
     connection, _created = SsoConnection.objects.update_or_create(
         organization=organization, defaults=values, create_defaults={**values, **provenance.fields()}
     )
@@ -128,7 +134,12 @@ def sso_configure(
         action="sso.configured",
         at=at,
         target=connection.issuer[:AUDIT_TARGET_LENGTH],
-        details={"require_sso": require_sso, "secret_changed": bool(client_secret), **provenance.details()},
+        details={
+            "require_sso": require_sso,
+            "secret_changed": bool(client_secret),
+            **links_removed,
+            **provenance.details(),
+        },
     )
     return connection
 
