@@ -2,7 +2,9 @@
 
 While a partner's people act for a client as its owners (internal agreement), they can make
 credentials there: API keys, SCIM tokens and the single sign-on connection, each recording
-the partner (`created_as_partner`, `updated_as_partner` for SSO). Its people may also have
+the partner (`created_as_partner`, `updated_as_partner` for SSO), and prove e-mail domains
+(`SsoDomain.verified_by` one of the partner's people): a proven domain lets the client's
+provider vouch for its addresses, so it goes with the partner too. Its people may also have
 become members of the client, or been invited. When the partner stops being the client's
 owner, these would outlive its rights: a kept SCIM token provisioned the ex-partner's own
 admin and made it owner again, a kept API key still sent usage (and so raised the bill).
@@ -13,7 +15,8 @@ So, in the same transaction as the change of agreement:
   person confirming it may keep each one explicitly (the client has no owner of its own yet,
   and a key in use by the client's product must not stop);
 - the removal of the partner's access (by the client's owner) revokes the partner's
-  credentials that are still active (also those kept at the handover), ends the memberships
+  credentials that are still active (also those kept at the handover, and those its people
+  made as members of the client, an owner it made of one of them, say), ends the memberships
   of the partner's people in the client and withdraws the pending invitations they made or
   were sent; the client's owner may keep each one explicitly.
 
@@ -42,15 +45,15 @@ from organizations.audit import audit_record
 from organizations.models import Invitation, Membership, Organization, PartnerLink, Role
 from organizations.partners import credential_made_by
 from seats import services as seat_services
-from seats.identity import provisioning, sso
+from seats.identity import domains, provisioning, sso
 from seats.identity.selectors import owner_emails
-from seats.models import ScimToken, SsoConnection
+from seats.models import ScimToken, SsoConnection, SsoDomain
 from usage.models import ApiKey
 from usage.services import api_key_revoke
 
-API_KEY, SCIM_TOKEN, SSO_CONNECTION = "api_key", "scim_token", "sso_connection"
+API_KEY, SCIM_TOKEN, SSO_CONNECTION, SSO_DOMAIN = "api_key", "scim_token", "sso_connection", "sso_domain"
 MEMBERSHIP, INVITATION = "membership", "invitation"
-CREDENTIAL_KINDS = (API_KEY, SCIM_TOKEN, SSO_CONNECTION)
+CREDENTIAL_KINDS = (API_KEY, SCIM_TOKEN, SSO_CONNECTION, SSO_DOMAIN)
 
 HANDOVER, ACCESS_REMOVED = "partner_handover", "partner_removed"
 
@@ -60,8 +63,8 @@ class Leftover:
     """One thing the partner leaves behind, as the confirmation page and the e-mail list it."""
 
     ref: str  # "api_key:12": the value of its checkbox, and of the API's `keep`
-    kind: str  # api_key, scim_token, sso_connection, membership, invitation
-    name: str  # the key's or token's name, the provider's address, the person's e-mail
+    kind: str  # api_key, scim_token, sso_connection, sso_domain, membership, invitation
+    name: str  # the key's or token's name, the provider's address, the domain, the person's e-mail
     detail: str  # the key's prefix, the role
     made_by: str  # who made it (e-mail); "" if unknown
     made_at: dt.datetime | None
@@ -87,11 +90,24 @@ def partner_people(partner: Organization):
     return Membership.objects.filter(organization=partner).values("user_id")
 
 
-def _credentials(link: PartnerLink) -> list[tuple[Leftover, object]]:
+def _made_by_partner(link: PartnerLink, *, event: str, confirming_user, made="created") -> Q:
+    """Credentials the partner's people made (`made`: "created", or "updated" for SSO) acting
+    for the client; at the removal also those they made as its members (an owner the client
+    made of one of them), as they leave too."""
+    condition = Q(**{f"{made}_as_partner": link.partner})
+    if event == ACCESS_REMOVED:
+        condition |= Q(**{f"{made}_by_id__in": partner_people(link.partner)}) & ~Q(
+            **{f"{made}_by_id": getattr(confirming_user, "pk", None)}
+        )
+    return condition
+
+
+def _credentials(link: PartnerLink, *, event: str, confirming_user) -> list[tuple[Leftover, object]]:
     client, partner = link.organization, link.partner
+    made_by_partner = _made_by_partner(link, event=event, confirming_user=confirming_user)
     items = []
     for key in (
-        ApiKey.objects.filter(organization=client, created_as_partner=partner, revoked_at__isnull=True)
+        ApiKey.objects.filter(made_by_partner, organization=client, revoked_at__isnull=True)
         .select_related("created_by")
         .order_by("created_at", "pk")
     ):
@@ -109,7 +125,7 @@ def _credentials(link: PartnerLink) -> list[tuple[Leftover, object]]:
             )
         )
     for token in (
-        ScimToken.objects.filter(organization=client, created_as_partner=partner, revoked_at__isnull=True)
+        ScimToken.objects.filter(made_by_partner, organization=client, revoked_at__isnull=True)
         .select_related("created_by")
         .order_by("created_at", "pk")
     ):
@@ -128,7 +144,10 @@ def _credentials(link: PartnerLink) -> list[tuple[Leftover, object]]:
         )
     connection = (
         SsoConnection.objects.filter(organization=client)
-        .filter(Q(created_as_partner=partner) | Q(updated_as_partner=partner))
+        .filter(
+            _made_by_partner(link, event=event, confirming_user=confirming_user)
+            | _made_by_partner(link, event=event, confirming_user=confirming_user, made="updated")
+        )
         .select_related("created_by", "updated_by")
         .first()
     )
@@ -147,6 +166,29 @@ def _credentials(link: PartnerLink) -> list[tuple[Leftover, object]]:
                     connection.updated_at,
                 ),
                 connection,
+            )
+        )
+    # A domain the partner's people proved (their own, say) would let whoever owns the client
+    # next have a provider vouch for its addresses: sign in the partner's people who are
+    # members, make logins in it. The proof is the partner's, like its credentials.
+    for claim in (
+        SsoDomain.objects.filter(
+            organization=client, verified_at__isnull=False, verified_by_id__in=partner_people(partner)
+        )
+        .select_related("verified_by")
+        .order_by("verified_at", "pk")
+    ):
+        items.append(
+            (
+                Leftover(
+                    f"{SSO_DOMAIN}:{claim.pk}",
+                    SSO_DOMAIN,
+                    claim.domain,
+                    "",
+                    _email(claim.verified_by),
+                    claim.verified_at,
+                ),
+                claim,
             )
         )
     return items
@@ -204,7 +246,7 @@ def _people(link: PartnerLink, *, confirming_user) -> list[tuple[Leftover, objec
 def leftovers(*, link: PartnerLink, event: str, confirming_user=None) -> list[Leftover]:
     """What the handover (`HANDOVER`: the partner's credentials) or the removal of the
     partner's access (`ACCESS_REMOVED`: also its people) revokes unless kept: for the page."""
-    items = _credentials(link)
+    items = _credentials(link, event=event, confirming_user=confirming_user)
     if event == ACCESS_REMOVED:
         items += _people(link, confirming_user=confirming_user)
     return [leftover for leftover, _obj in items]
@@ -226,7 +268,7 @@ def partner_leaves(
     client = link.organization
     keep = set(keep)
     report = ExitReport()
-    items = _credentials(link)
+    items = _credentials(link, event=event, confirming_user=acting_user)
     if event == ACCESS_REMOVED:
         items += _people(link, confirming_user=acting_user)
     leaving_members = []
@@ -244,6 +286,10 @@ def partner_leaves(
             )
         elif leftover.kind == SSO_CONNECTION:
             sso.sso_remove(organization=client, at=at, acting_user=acting_user, reason=event)
+        elif leftover.kind == SSO_DOMAIN:
+            domains.sso_domain_remove(
+                organization=client, domain_id=obj.pk, at=at, acting_user=acting_user, reason=event
+            )
         elif leftover.kind == MEMBERSHIP:
             leaving_members.append(obj)
         elif leftover.kind == INVITATION:

@@ -410,7 +410,9 @@ def invitation_create(
     """Invite `email` to join with `role`; e-mails the accept link after commit.
 
     Only a hash of the token is stored; the returned invitation carries the token in the
-    unsaved attribute `token` for the caller (the API shows it once). `base_url`
+    unsaved attribute `token` for a caller that e-mails it itself. Nobody but the invited
+    address ever gets it (not the inviter, not the API's answer): opening the link proves the
+    address, and lets its owner claim an account SCIM or single sign-on made. `base_url`
     ("https://host") prefixes the link; default settings.SITE_URL. `notify=False`: the
     caller sends its own e-mail with the link (a partner's handover, in the client's language).
     `takes_seat_of`: a member whose seat the person takes over on accepting (seat_reassign).

@@ -2,12 +2,15 @@
 
 import datetime as dt
 import os
+import threading
 
 import pytest
+import werkzeug.serving
 from django.db import connection
 from django.utils import translation
 from dnslib import QTYPE, RCODE, RR, TXT
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
+from oidc_provider_mock import app as oidc_provider_app
 
 
 @pytest.fixture(autouse=True)
@@ -134,3 +137,22 @@ def dns_zone(dns_server, settings):
     finally:
         zone.records.clear()
         zone.queries.clear()
+
+
+# A real OpenID Connect provider on loopback (identity tests; a partner's exit) -------------------
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """oidc-provider-mock (a real OpenID Connect provider: authorization code flow, RS256 ID
+    tokens, JWKS, userinfo) served on 127.0.0.1 by werkzeug in a thread for the session."""
+    server = werkzeug.serving.make_server(
+        "127.0.0.1", 0, oidc_provider_app(require_nonce=True), threaded=True
+    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -85,12 +85,8 @@ class MemberListInviteApi(OrganizationApi):
         seat_interval = serializers.CharField()
         status = serializers.CharField()
         expires_at = serializers.DateTimeField()
-        accept_url = serializers.SerializerMethodField(
-            help_text="The link e-mailed to the person; shown only in this response."
-        )
-
-        def get_accept_url(self, invitation) -> str:
-            return self.context["base_url"] + org_services.invitation_accept_path(invitation.token)
+        # Not the link: it goes to the invited address alone, whose owner proves the address by
+        # opening it (it sets the password of an account SCIM or single sign-on made, issue 19).
 
     @extend_schema(
         operation_id="members_list",
@@ -106,7 +102,8 @@ class MemberListInviteApi(OrganizationApi):
         operation_id="members_invite",
         summary="Invite someone by e-mail",
         description=(
-            "E-mails a link to join with the role. They take a seat when they accept (buying one "
+            "E-mails a link to join with the role to the address alone (the answer does not carry it: "
+            "opening it proves the address). They take a seat when they accept (buying one "
             "in auto seat mode, refused in manual mode when no seat is free). Only owners invite owners "
             "and finance; an admin invites admins and members (409 `role_not_grantable`). Too many "
             "invitations from one address or organization in an hour: 429 `throttled` with Retry-After."
@@ -128,8 +125,7 @@ class MemberListInviteApi(OrganizationApi):
             base_url=base_url,
             **data.validated_data,
         )
-        output = self.OutputSerializer(invitation, context={"base_url": base_url})
-        return Response(output.data, status=status.HTTP_201_CREATED)
+        return Response(self.OutputSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
 
 class MemberDetailApi(MembershipObjectMixin, OrganizationApi):

@@ -208,7 +208,9 @@ class LeftoverSerializer(serializers.Serializer):
     ref = serializers.CharField(help_text="Send it in the handover's `keep` to keep this one.")
     kind = serializers.ChoiceField(choices=list(partner_exit.CREDENTIAL_KINDS))
     name = serializers.CharField()
-    detail = serializers.CharField(help_text="The key's or token's prefix; the provider's client ID.")
+    detail = serializers.CharField(
+        help_text="The key's or token's prefix; the provider's client ID; empty for a domain."
+    )
     made_by = serializers.CharField()
     made_at = serializers.DateTimeField(allow_null=True)
 
@@ -229,8 +231,8 @@ class ClientHandoverPreviewApi(PartnerApi):
         documents = SettlementDocumentSerializer(many=True)
         partner_credentials = LeftoverSerializer(
             many=True,
-            help_text="API keys, SCIM tokens and the SSO connection your people made for the client: "
-            "the handover revokes each unless its ref is in `keep`.",
+            help_text="API keys, SCIM tokens, the SSO connection and the e-mail domains your people made "
+            "or proved for the client: the handover revokes each unless its ref is in `keep`.",
         )
 
     @extend_schema(
@@ -285,7 +287,8 @@ class ClientHandoverApi(PartnerApi):
             "One transaction: the partner's credit note for the unused part of the period, the "
             "client's invoice on the chosen plan to the period end (anchor unchanged), the "
             "superuser's owner invitation and e-mail, and the revocation of the API keys, SCIM "
-            "tokens and SSO connection your people made for the client, except those in `keep`. "
+            "tokens, SSO connection and proven e-mail domains your people made or proved for the "
+            "client, except those in `keep`. "
             "409 `preview_stale` if anything changed since the preview."
         ),
         request=InputSerializer,

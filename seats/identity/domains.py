@@ -276,9 +276,10 @@ def _withdraw_other_claims(*, others: list[SsoDomain], at: dt.datetime) -> None:
 
 @transaction.atomic
 def sso_domain_remove(
-    *, organization: Organization, domain_id: int, at: dt.datetime, acting_user=None
+    *, organization: Organization, domain_id: int, at: dt.datetime, acting_user=None, reason: str = ""
 ) -> None:
-    """Give a domain up: its people no longer sign in through the organization's provider."""
+    """Give a domain up: its people no longer sign in through the organization's provider.
+    `reason` says why in the audit row (e.g. "partner_removed")."""
     claim = SsoDomain.objects.select_for_update().filter(organization=organization, pk=domain_id).first()
     if claim is None:
         raise RuleViolation(_("No such domain."), code="not_found")
@@ -289,5 +290,5 @@ def sso_domain_remove(
         action="sso.domain_removed",
         at=at,
         target=claim.domain,
-        details={"was_verified": claim.verified_at is not None},
+        details={"was_verified": claim.verified_at is not None, **({"reason": reason} if reason else {})},
     )

@@ -3,7 +3,8 @@
 A provider vouches for e-mail addresses; that is worth something only for addresses of
 domains its organization proved it owns (`domains`). Even then it signs in only:
 
-(a) a person already linked to this organization's provider (an `SsoIdentity`),
+(a) a person already linked to this organization's provider (an `SsoIdentity`), while
+    their account's own address is in its proven domains,
 (b) an active member of this organization whose address is in its proven domains (the
     first sign-in links them), or
 (c) someone new, with no login anywhere, in its proven domains: they join just in time
@@ -95,7 +96,8 @@ def sso_configure(
 
     `discovery` comes from `oidc.discovery_fetch` (the view fetched it; every endpoint is
     on the issuer's origin). Which addresses it may sign in is decided by the
-    organization's proven domains (`domains`), not here.
+    organization's proven domains (`domains`), not here. Another issuer than before drops
+    the people's links: they link again by rules (b) and (c).
     """
     client_id = (client_id or "").strip()
     if not client_id:
@@ -118,6 +120,11 @@ def sso_configure(
     }
     if client_secret:
         values["client_secret_encrypted"] = encrypt(client_secret)
+    links_removed = {}
+    if existing is not None and existing.issuer != discovery["issuer"]:
+        # A subject is unique at its issuer only: another provider's "1" is someone else.
+        removed, _kinds = SsoIdentity.objects.filter(organization=organization).delete()
+        links_removed = {"links_removed": removed}
     connection, _created = SsoConnection.objects.update_or_create(
         organization=organization, defaults=values, create_defaults={**values, **provenance.fields()}
     )
@@ -127,7 +134,12 @@ def sso_configure(
         action="sso.configured",
         at=at,
         target=connection.issuer[:AUDIT_TARGET_LENGTH],
-        details={"require_sso": require_sso, "secret_changed": bool(client_secret), **provenance.details()},
+        details={
+            "require_sso": require_sso,
+            "secret_changed": bool(client_secret),
+            **links_removed,
+            **provenance.details(),
+        },
     )
     return connection
 
@@ -282,6 +294,15 @@ def _sign_in(connection: SsoConnection, claimed: Claimed, *, on: dt.date, at: dt
     )
     if identity is not None:
         user, linking = identity.user, False  # (a)
+        # The link holds while the account's own address is in a domain the organization
+        # holds: one that gave the domain up (maybe to the person's employer) signs it in no more.
+        own_domain = email_domain(user.email or user.get_username())
+        if own_domain not in verified_domains(organization=organization):
+            raise RuleViolation(
+                _("%(name)s no longer signs in people of %(domain)s.")
+                % {"name": organization.name, "domain": own_domain},
+                code="sso_domain_not_allowed",
+            )
     else:
         user = person_find(email=claimed.email)
         if user is None:  # (c)

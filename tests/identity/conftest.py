@@ -1,31 +1,11 @@
-"""Fixtures for single sign-on and SCIM: a real OpenID Connect provider and a fixed clock (the
-DNS server for domain proofs is in tests/conftest.py: partners and roles tests prove domains too)."""
-
-import threading
+"""Fixtures for single sign-on and SCIM: a fixed clock (the real OpenID Connect provider and the
+DNS server for domain proofs are in tests/conftest.py: partners and roles tests use them too)."""
 
 import pytest
-import werkzeug.serving
-from oidc_provider_mock import app as oidc_provider_app
 
 from config import clock
 
 from .support import MAR_3_AT
-
-
-@pytest.fixture(scope="session")
-def oidc_provider():
-    """oidc-provider-mock (a real OpenID Connect provider: authorization code flow, RS256 ID
-    tokens, JWKS, userinfo) served on 127.0.0.1 by werkzeug in a thread for the session."""
-    server = werkzeug.serving.make_server(
-        "127.0.0.1", 0, oidc_provider_app(require_nonce=True), threaded=True
-    )
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

@@ -159,3 +159,37 @@ def test_an_account_scim_made_is_claimed_through_a_password_reset(client, dns_zo
     assert done.status_code == 302
     account.refresh_from_db()
     assert account.check_password("lee-chose-Th1s-one")
+
+
+def test_an_inviter_never_gets_the_link_that_claims_or_creates_an_account(
+    client, dns_zone, frozen_clock, django_capture_on_commit_callbacks
+):
+    """Issue 19 review: the members API answered the invitation's link to the inviter. Anyone
+    (an owner of an organization they made at /o/new/) invited an address, opened the link
+    and set the password of the account SCIM or single sign-on had made for it, in any
+    organization, or made an account with a password for an address not theirs."""
+    kim = _scim_made_account(client, dns_zone, "kim@corp.example")
+    attackers_organization, _subscription, mallory = organization_with_seats(included_seats=5)
+
+    for email in ("kim@corp.example", "ceo@victim.example"):
+        client.force_login(mallory)
+        with django_capture_on_commit_callbacks(execute=True):
+            answer = client.post(
+                f"/api/v1/organizations/{attackers_organization.pk}/members/",
+                {"email": email},
+                content_type="application/json",
+            )
+        assert answer.status_code == 201, answer.content
+        client.logout()
+        # Whatever link the answer carries, the attacker uses it to set a password.
+        for path in re.findall(r"/invitations/[^\"\s/]+/", answer.content.decode()):
+            client.post(path, {"password1": "mallory-Sets-th1s", "password2": "mallory-Sets-th1s"})
+
+        assert "_auth_user_id" not in client.session
+        assert "/invitations/" not in answer.content.decode()
+        (invitation,) = [message for message in mail.outbox if message.to == [email]]
+        assert re.search(r"/invitations/\S+/", invitation.body)  # the address alone has the link
+    kim.refresh_from_db()
+    assert not kim.has_usable_password()
+    assert not User.objects.filter(email="ceo@victim.example").exists()
+    assert not Membership.objects.filter(organization=attackers_organization, user=kim).exists()

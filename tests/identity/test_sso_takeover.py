@@ -10,7 +10,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import werkzeug.serving
 from django.db import connection
+from oidc_provider_mock import app as oidc_provider_app
 
 from organizations.errors import RuleViolation
 from organizations.models import AuditLogEntry, Membership, Role
@@ -360,3 +362,84 @@ def test_two_organizations_proving_one_domain_at_once_leave_exactly_one_holder(d
     assert outcomes == ["sso_domain_taken", "verified"]
     (holder,) = SsoDomain.objects.filter(domain="shared.example")
     assert holder.verified_at == frozen_clock
+
+
+def test_a_provider_no_longer_signs_in_people_of_a_domain_its_organization_gave_up(
+    client, oidc_provider, dns_zone, frozen_clock
+):
+    """Issue 19 review: a link (rule a) matched by the subject alone. An organization that once
+    held corp.example and linked Pat kept signing Pat in after it gave the domain up, with any
+    address of a domain it still holds, even once corp.example belonged to Pat's employer and
+    Pat was an admin there: the former holder's provider held the account."""
+    former, _subscription, former_owner = organization_with_seats(included_seats=5)
+    connect_sso(former, oidc_provider, dns_zone, domains=("corp.example", "former.example"))
+    provider_user(oidc_provider, "pat-at-corp", email="pat@corp.example", email_verified=True)
+    assert sign_in(client, oidc_provider, former.slug, "pat-at-corp").status_code == 302  # joins (rule c)
+    pat = Membership.objects.get(organization=former, user__email="pat@corp.example").user
+    client.logout()
+
+    client.force_login(former_owner)
+    given_up = SsoDomain.objects.get(organization=former, domain="corp.example")
+    assert client.post(f"/o/{former.slug}/identity/sso/domains/{given_up.pk}/remove/").status_code == 302
+    client.logout()
+    employer, _s, _o = organization_with_seats(included_seats=5)
+    verify_domain(employer, "corp.example", dns_zone)
+    services.members_add(
+        organization=employer, users=[pat], role=Role.ADMIN, on=frozen_clock.date(), at=frozen_clock
+    )
+
+    for email in ("pat@corp.example", "anyone@former.example"):
+        provider_user(oidc_provider, "pat-at-corp", email=email, email_verified=True)
+        response = sign_in(client, oidc_provider, former.slug, "pat-at-corp")
+
+        assert response.status_code == 403, email
+        assert "_auth_user_id" not in client.session
+    assert "no longer signs in people of corp.example" in response.content.decode()
+    refusals = AuditLogEntry.objects.filter(organization=former, action="sso.refused")
+    assert [entry.details["code"] for entry in refusals.order_by("id")] == ["sso_domain_not_allowed"] * 2
+
+
+@pytest.fixture
+def another_provider():
+    """A second, separate OpenID provider on loopback (its own people and subjects)."""
+    server = werkzeug.serving.make_server(
+        "127.0.0.1", 0, oidc_provider_app(require_nonce=True), threaded=True
+    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_new_provider_does_not_inherit_the_links_of_the_old_one(
+    client, oidc_provider, another_provider, dns_zone, frozen_clock
+):
+    """Issue 19 review: links are the provider's subjects, unique per issuer only. The owners
+    moved to another provider, whose subject "1" is someone else: it signed that person in as
+    the one the old provider's "1" had linked."""
+    organization, _subscription, owner = organization_with_seats(included_seats=5)
+    connect_sso(organization, oidc_provider, dns_zone, domains=("corp.example",))
+    provider_user(oidc_provider, "1", email="alice@corp.example", email_verified=True)
+    assert sign_in(client, oidc_provider, organization.slug, "1").status_code == 302
+    alice = Membership.objects.get(organization=organization, user__email="alice@corp.example").user
+    client.force_login(owner)
+    moved = client.post(
+        f"/o/{organization.slug}/identity/sso/",
+        {"issuer": another_provider, "client_id": "seatbill-client", "client_secret": "new-secret"},
+    )
+    assert moved.status_code == 302, moved.content.decode()[:2000]
+    client.logout()
+    provider_user(another_provider, "1", email="bob@corp.example", email_verified=True)
+
+    response = sign_in(client, another_provider, organization.slug, "1")
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] != str(alice.pk)
+    bob = Membership.objects.get(organization=organization, user__email="bob@corp.example").user
+    assert client.session["_auth_user_id"] == str(bob.pk)
+    assert SsoIdentity.objects.get(organization=organization, subject="1").user == bob
+    configured = AuditLogEntry.objects.filter(organization=organization, action="sso.configured").latest("id")
+    assert configured.details["links_removed"] == 1

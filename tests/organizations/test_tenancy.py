@@ -20,10 +20,15 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.resolvers import RoutePattern
 
 from organizations import services
-from organizations.models import AuditLogEntry, Invitation, Membership, Role
+from organizations.models import AuditLogEntry, Invitation, Membership, Organization, PartnerLink, Role
 from organizations.views_base import ORGANIZATION_ID_KWARGS, ORGANIZATION_SLUG_KWARGS
+from seats.identity import domains, provisioning
+from seats.models import ScimToken, SeatWaiter, SsoDomain
 from tests import factories
+from tests.billing.support import subscribed_organization
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from usage.models import ApiKey
+from usage.services import api_key_create
 
 pytestmark = pytest.mark.django_db
 
@@ -111,8 +116,22 @@ def _populate(victim):
             pass
 
 
+# Keyword names whose model the stem rule below cannot guess (issue 19's URLs among them).
+OBJECT_MODELS = {
+    "domain_id": SsoDomain,
+    "token_id": ScimToken,
+    "key_id": ApiKey,
+    "waiter_id": SeatWaiter,
+}
+
+
 def _object_value(name: str, victim):
     """A value for keyword `name` taken from a row of the victim organization, or None."""
+    if name in OBJECT_MODELS:
+        row = OBJECT_MODELS[name].objects.filter(organization=victim).order_by("pk").first()
+        return None if row is None else row.pk
+    if name == "client_id":  # a partner's client is an organization: the victim itself
+        return victim.pk
     stem = re.sub(r"_(id|pk|uuid|number|code)$", "", name).replace("_", "")
     field = name[len(stem) + 1 :] if "_" in name else name
     for model in _org_scoped_models():
@@ -255,3 +274,92 @@ def test_anonymous_visitors_are_sent_to_log_in(client, victim):
     response = client.get(f"/o/{victim.slug}/members/")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/?next=")
+
+
+# ---------------------------------------------------------------------------
+# The other way round: one's own organization in the URL, another organization's objects in it
+
+
+@pytest.fixture
+def victim_objects(at):
+    """A victim with a row behind every object keyword: members, an invitation, invoices, and
+    issue 19's SSO domain, SCIM token, API key, waiting person, and a partner that manages it."""
+    organization, _subscription, owner = subscribed_organization(start=at.date())
+    MembershipFactory(organization=organization, role=Role.MEMBER)
+    services.invitation_create(
+        organization=organization, email="pending@victim.example", role=Role.MEMBER, invited_by=owner, at=at
+    )
+    domains.sso_domain_add(organization=organization, domain="victim.example", at=at, acting_user=owner)
+    provisioning.scim_token_create(organization=organization, name="IdP", at=at, acting_user=owner)
+    api_key_create(organization=organization, name="Product", at=at, acting_user=owner)
+    SeatWaiter.objects.create(
+        organization=organization,
+        email="waiting@victim.example",
+        source=SeatWaiter.Source.SSO,
+        refusal_code="seat_unavailable",
+        first_requested_at=at,
+        last_requested_at=at,
+    )
+    firm = OrganizationFactory(is_partner=True)
+    PartnerLink.objects.create(organization=organization, partner=firm, created_at=at)
+    _populate(organization)
+    return organization
+
+
+def _objects_state(victim):
+    return (
+        _victim_state(victim),
+        list(SsoDomain.objects.filter(organization=victim).values_list("pk", "verified_at")),
+        list(ScimToken.objects.filter(organization=victim).values_list("pk", "revoked_at")),
+        list(ApiKey.objects.filter(organization=victim).values_list("pk", "revoked_at")),
+        list(SeatWaiter.objects.filter(organization=victim).values_list("pk", flat=True)),
+        list(PartnerLink.objects.filter(organization=victim).values_list("pk", "agreement", "ended_at")),
+    )
+
+
+def _object_keywords(names) -> list[str]:
+    return [name for name in names if name not in ORGANIZATION_KWARGS and name not in GENERIC_VALUES]
+
+
+def test_another_organizations_objects_are_404_under_ones_own_organization(client, victim_objects, at):
+    """Every organization URL that names an object (a member, an invitation, an invoice, an SSO
+    domain, a SCIM token, an API key, a waiting person, a client...) is requested by an owner of
+    ANOTHER organization, a partner firm, under ITS OWN organization with the victim's object:
+    each method answers 404 (or 405 as for an object that does not exist) and nothing changes."""
+    attackers, _subscription, attacker = subscribed_organization(start=at.date())
+    Organization.objects.filter(pk=attackers.pk).update(is_partner=True)
+    client.force_login(attacker)
+    before = _objects_state(victim_objects)
+    failures, probed = [], []
+    for parts, pattern, names in organization_patterns():
+        objects = _object_keywords(names)
+        if not objects or set(objects) <= {"code", "meter", "series"}:
+            continue  # a plan code, a meter: not an organization's object
+        values = _values(names, victim_objects, slug=attackers.slug, organization_id=attackers.pk)
+        path = _build_path(parts, values)
+        assert resolve(path).func == pattern.callback, f"could not build a URL for {pattern!r}: {path}"
+        absent = _build_path(parts, {**values, **{name: NO_SUCH_ID for name in objects if name != "token"}})
+        probed.append(pattern.name)
+        for method in METHODS:
+            status = getattr(client, method)(path).status_code
+            if status == 404:
+                continue
+            if status == 405 and getattr(client, method)(absent).status_code == 405:
+                continue
+            failures.append(f"{method.upper()} {path} ({pattern.name}) -> {status}")
+
+    assert not failures, "Another organization's object reached:\n" + "\n".join(failures)
+    assert {
+        "membership_role_change",
+        "seat_reassign",
+        "invitation_revoke",
+        "identity_sso_domain_verify",
+        "identity_sso_domain_remove",
+        "identity_scim_revoke",
+        "usage_api_key_revoke",
+        "identity_waiting_dismiss",
+        "partner_company_manage",
+        "api_partner_client_handover",
+        "api_member_reassign",
+    } <= set(probed)
+    assert _objects_state(victim_objects) == before

@@ -109,6 +109,36 @@ def test_a_lockout_reads_the_same_whether_the_account_exists_or_not(client, dani
     assert pages[0] == pages[1]
 
 
+def test_neither_a_forged_forwarded_address_nor_the_names_spelling_escapes_the_limits(
+    client, danish_team, settings
+):
+    """Issue 19 review, both held: without a trusted proxy (TRUSTED_PROXY_HOPS=0) X-Forwarded-For
+    is the client's to write and is ignored; the account is counted however its name is
+    spelled (case, spaces, full-width letters that NFKC folds)."""
+    settings.TRUSTED_PROXY_HOPS = 0
+    _organization, owner, bo = danish_team
+    for n in range(30):
+        client.post(
+            LOGIN_URL,
+            {"username": f"nobody{n}@example.com", "password": "guess"},
+            REMOTE_ADDR="203.0.113.20",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        )
+    assert _login(client, owner.username, PASSWORD, "203.0.113.20").status_code == 429
+
+    spellings = [
+        "BO@NORDLYS.DK",
+        " bo@nordlys.dk ",
+        "Bo@Nordlys.dk",
+        "\uff42\uff4f@nordlys.dk",
+        "bo@nordlys.DK",
+    ]
+    answers = [_login(client, spelling, "guess", f"192.0.2.{n}") for n, spelling in enumerate(spellings)]
+    assert [a.status_code for a in answers] == [200] * 4 + [429], "the 5th failure, however spelled, locks"
+    right = _login(client, bo.username, PASSWORD, "192.0.2.99")
+    assert right.status_code == 429 and not _logged_in(client)
+
+
 def test_the_admin_login_is_locked_too(client):
     staff = UserFactory(username="staff@example.com", is_staff=True, is_superuser=True)
     for n in range(5):

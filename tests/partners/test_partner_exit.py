@@ -16,8 +16,9 @@ from django.core import mail
 
 from organizations.models import AuditLogEntry, Invitation, Membership, Role
 from seats.identity import sso
-from seats.models import ScimToken, SsoConnection
-from tests.identity.support import verify_domain
+from seats.identity.domains import challenge_name, challenge_value
+from seats.models import ScimToken, SsoConnection, SsoDomain
+from tests.identity.support import provider_user, sign_in, verify_domain
 from usage.models import ApiKey
 
 from .support import add_member, at, monthly_plans, partner_firm
@@ -387,6 +388,37 @@ def test_a_token_the_owner_keeps_works_and_grants_as_the_owner(firm, handed_over
     assert AuditLogEntry.objects.filter(organization=link.organization, action="membership.kept").exists()
 
 
+def test_removing_the_partner_revokes_what_its_people_made_as_members_too(
+    firm, handed_over, client, django_capture_on_commit_callbacks
+):
+    """Issue 19 review: Mette made Bo (the partner's admin, a member of the client) an owner for a
+    while, and he made an API key and a SCIM token as one. They recorded no partner (he was a
+    member, not acting), so removing the partner's access ended his membership and left both:
+    the ex-partner still sent usage and provisioned people. What the partner's people made is
+    listed and revoked with them, unless kept."""
+    link, mette, bo, _key, _token = handed_over
+    slug = link.organization.slug
+    bo_membership = Membership.objects.get(organization=link.organization, user=bo, removed_at__isnull=True)
+    client.force_login(mette)
+    client.post(f"/o/{slug}/members/{bo_membership.pk}/role/", {"role": Role.OWNER})
+    client.force_login(bo)
+    key_secret = client.post(f"/o/{slug}/api-keys/", {"name": "Bo's"}).context["secret"]
+    token_secret = client.post(f"/o/{slug}/identity/scim/", {"name": "Bo's IdP"}).context["secret"]
+    assert send_usage(client, key_secret, "as-owner").status_code == 200
+    assert ApiKey.objects.get(name="Bo's").created_as_partner is None  # a member, not acting
+    client.force_login(mette)
+
+    confirm = client.get(f"/o/{slug}/subscription/status/partner/remove/")
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(f"/o/{slug}/subscription/status/partner/remove/")
+
+    assert done.status_code == 302
+    listed = {(item.kind, item.name) for item in confirm.context["leftovers"]}
+    assert {("api_key", "Bo's"), ("scim_token", "Bo's IdP")} <= listed
+    assert send_usage(client, key_secret, "after-removal").status_code == 401
+    assert provision_user(client, token_secret, "eve@revisorhuset.dk").status_code == 401
+
+
 def test_only_the_clients_own_owner_removes_the_access(firm, handed_over, client):
     partner, anna = firm
     link, mette, bo, _key, _token = handed_over
@@ -413,3 +445,56 @@ def test_while_the_partner_pays_its_access_cannot_be_removed(firm, bakery, clien
     assert client.post(url).status_code == 302
     link.refresh_from_db()
     assert link.ended_at is None
+
+
+# ---------------------------------------------------------------------------
+# A domain the partner proved for the client (issue 19 review)
+
+
+def test_a_domain_the_partner_proved_leaves_with_it_at_the_handover(
+    firm, bakery, client, dns_zone, oidc_provider, django_capture_on_commit_callbacks
+):
+    """Anna proved the partner's own domain for the client while acting as its owner, and Ib,
+    the partner's admin, was a member of the client. After the handover the client's new
+    owner connected her own provider, which vouched for Ib's address in that domain: it signed
+    her in as Ib (rule b), an admin of the partner firm and so of its other clients. A proof
+    made by the partner's people is theirs: it goes at the handover unless they keep it."""
+    partner, anna = firm
+    link, _plus = bakery
+    slug = link.organization.slug
+    ib = add_member(partner, "ib@revisorhuset-it.dk", Role.ADMIN, MAR_1)
+    Membership.objects.create(
+        organization=link.organization, user=ib, role=Role.ADMIN, joined_at=at(MAR_17), joined_on=MAR_17
+    )
+    client.force_login(anna)
+    client.post(f"/o/{slug}/identity/sso/domains/", {"domain": "revisorhuset-it.dk"})
+    claim = SsoDomain.objects.get(organization=link.organization, domain="revisorhuset-it.dk")
+    dns_zone.publish(challenge_name(claim.domain), challenge_value(claim.verification_token))
+    client.post(f"/o/{slug}/identity/sso/domains/{claim.pk}/verify/")
+    claim.refresh_from_db()
+    assert claim.verified_by == anna and claim.verified_at is not None
+
+    review = hand_over(client, link, capture=django_capture_on_commit_callbacks)
+
+    listed = [(item.kind, item.name, item.made_by) for item in review.context["leftovers"]]
+    assert ("sso_domain", "revisorhuset-it.dk", "anna@revisorhuset.dk") in listed
+    assert 'value="sso_domain:' in review.content.decode()
+    mette = add_member(link.organization, "mette@bageriet.dk", Role.OWNER, MAR_17)
+    client.force_login(mette)
+    saved = client.post(
+        f"/o/{slug}/identity/sso/", {"issuer": oidc_provider, "client_id": "mette", "client_secret": "m"}
+    )
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    client.logout()
+    provider_user(oidc_provider, "mette-as-ib", email="ib@revisorhuset-it.dk", email_verified=True)
+
+    response = sign_in(client, oidc_provider, slug, "mette-as-ib")
+
+    assert response.status_code == 403
+    assert "_auth_user_id" not in client.session
+    assert client.get(f"/o/{partner.slug}/").status_code == 302  # to the login page
+    assert not SsoDomain.objects.filter(organization=link.organization, domain="revisorhuset-it.dk").exists()
+    removed = AuditLogEntry.objects.get(organization=link.organization, action="sso.domain_removed")
+    assert (removed.target, removed.details["reason"]) == ("revisorhuset-it.dk", "partner_handover")
+    told = next(m for m in mail.outbox if "tilbagekaldt" in m.subject)
+    assert "revisorhuset-it.dk" in told.body
