@@ -7,6 +7,49 @@ import pytest
 from django.db import connection
 from django.utils import translation
 
+from config import clock
+
+# What config.clock.now() answers in a test that does not choose its own instant: an ordinary
+# Tuesday morning, mid-month, far from a month end, a year end and a DST change.
+CLOCK_START = dt.datetime(2026, 6, 16, 9, 0, tzinfo=dt.UTC)
+
+
+class FrozenClock:
+    """config.clock.now() in a test: a fixed instant that moves only when the test moves it."""
+
+    def __init__(self, at: dt.datetime):
+        self.at = at
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+    def set(self, at: dt.datetime) -> dt.datetime:
+        self.at = at
+        return at
+
+    def advance(self, **delta) -> dt.datetime:
+        return self.set(self.at + dt.timedelta(**delta))
+
+    def today(self, tz_name: str = "UTC") -> dt.date:
+        return clock.today_in(tz_name, at=self.at)
+
+
+@pytest.fixture
+def clock_start() -> dt.datetime:
+    """The instant a test's clock starts at; a package's conftest or a test module overrides it."""
+    return CLOCK_START
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch, clock_start) -> FrozenClock:
+    """Every test runs on a fixed clock: pages, services given `at=clock.now()` and factories read
+    it, so no test follows the real date (month ends, leap days, DST). Tests that care ask for it
+    by name and set or advance it. Processes a test starts (Celery workers) are given the same
+    instant (tests/clocked_worker.py)."""
+    frozen = FrozenClock(clock_start)
+    monkeypatch.setattr(clock, "now", frozen)
+    return frozen
+
 
 @pytest.fixture(autouse=True)
 def default_language_after_each_test():

@@ -2,7 +2,8 @@
 
 The worker tests start `celery -A config worker` subprocesses against the pytest database
 (committed data: `transactional_db`) and a dedicated Redis database, flushed before and
-after each test. Each worker runs two prefork children with prefetch 1, as in production.
+after each test; the workers read the test's frozen clock (tests/clocked_worker.py). Each
+worker runs two prefork children with prefetch 1, as in production.
 The workers get a four-second visibility timeout (production: an hour), so messages held
 by a killed worker come back within the test; and the documents that each issue queues
 (PDF, e-mail) are routed to a queue no test worker reads: they are not the subject here.
@@ -29,13 +30,12 @@ from kombu import Connection
 
 from billing import tasks as billing_tasks
 from billing.domain.periods import add_months
-from billing.models import PendingCharge, Plan, SeatItem, Subscription
+from billing.models import PendingCharge, Plan, Subscription
 from billing.selectors import subscriptions_due
-from billing.services import subscription_create
 from config import clock
 from config.celery import app as celery_app
 from invoices.models import DocumentSequence, Invoice, Reason
-from tests.factories import OrganizationFactory
+from tests.factories import OrganizationFactory, SeatItemFactory, SubscriptionFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_URL = "redis://127.0.0.1:6379/5"  # a database of its own, flushed by the tests
@@ -64,9 +64,7 @@ def subscribe(plan: Plan, *, months_behind: int, today: dt.date, **options) -> t
     """A subscription started `months_behind` months before `today`, and the period starts
     of the renewal invoices that bringing it up to date on `today` must issue."""
     anchor = add_months(today, -months_behind)
-    subscription = subscription_create(
-        organization=OrganizationFactory(), plan=plan, start_on=anchor, at=clock.now(), **options
-    )
+    subscription = SubscriptionFactory(plan=plan, start_on=anchor, at=clock.now(), **options)
     return subscription, [add_months(anchor, k) for k in range(1, months_behind + 1)]
 
 
@@ -120,7 +118,7 @@ def assert_each_invoice_once(expected: dict[int, list[dt.date]]) -> None:
 )
 def test_a_subscription_is_due_when_its_period_ends_today_in_its_own_time_zone(at, zone, period_end, due):
     organization = OrganizationFactory(time_zone=zone)
-    subscription = subscription_create(
+    subscription = SubscriptionFactory(
         organization=organization, plan=monthly_plan(), start_on=add_months(period_end, -1), at=at
     )
     assert subscription.current_period_end == period_end
@@ -133,13 +131,10 @@ def test_seat_items_and_pending_charges_make_a_subscription_due_and_canceled_one
     plan = monthly_plan()
 
     def fresh():  # period 1 Mar - 1 Apr: not due on its own
-        return subscription_create(
-            organization=OrganizationFactory(), plan=plan, start_on=dt.date(2026, 3, 1), at=at
-        )
+        return SubscriptionFactory(plan=plan, start_on=dt.date(2026, 3, 1), at=at)
 
     weekly_due = fresh()
-    SeatItem.objects.create(
-        organization=weekly_due.organization,
+    SeatItemFactory(
         subscription=weekly_due,
         interval="week",
         quantity=1,
@@ -168,9 +163,7 @@ def test_seat_items_and_pending_charges_make_a_subscription_due_and_canceled_one
             invoice_on=invoice_on,
             invoice=invoice,
         )
-    canceled = subscription_create(
-        organization=OrganizationFactory(), plan=plan, start_on=dt.date(2026, 1, 1), at=at
-    )
+    canceled = SubscriptionFactory(plan=plan, start_on=dt.date(2026, 1, 1), at=at)
     Subscription.objects.filter(pk=canceled.pk).update(status=Subscription.Status.CANCELED)
 
     assert subscriptions_due(at=at) == [weekly_due.pk, charge_due.pk]
@@ -180,13 +173,9 @@ def test_seat_items_and_pending_charges_make_a_subscription_due_and_canceled_one
 def test_renew_due_command_renews_once_and_prints_a_summary():
     at = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
     plan = monthly_plan()
-    one_behind = subscription_create(
-        organization=OrganizationFactory(), plan=plan, start_on=dt.date(2026, 2, 10), at=at
-    )
-    two_behind = subscription_create(
-        organization=OrganizationFactory(), plan=plan, start_on=dt.date(2026, 1, 5), at=at
-    )
-    subscription_create(organization=OrganizationFactory(), plan=plan, start_on=dt.date(2026, 3, 1), at=at)
+    one_behind = SubscriptionFactory(plan=plan, start_on=dt.date(2026, 2, 10), at=at)
+    two_behind = SubscriptionFactory(plan=plan, start_on=dt.date(2026, 1, 5), at=at)
+    SubscriptionFactory(plan=plan, start_on=dt.date(2026, 3, 1), at=at)
 
     out = io.StringIO()
     call_command("renew_due", "--at", "2026-03-10T12:00Z", stdout=out)
@@ -303,8 +292,9 @@ def broker():
 
 
 @pytest.fixture
-def start_worker(subprocess_env, broker, tmp_path):
-    """start_worker(*names) -> [Worker], started together and ready; stopped after the test."""
+def start_worker(subprocess_env, broker, tmp_path, frozen_clock):
+    """start_worker(*names) -> [Worker], started together and ready, on the test's clock as it
+    is when they start; stopped after the test."""
     env = {
         **subprocess_env,
         "TEST_CELERY_BROKER_URL": BROKER_URL,
@@ -322,12 +312,17 @@ def start_worker(subprocess_env, broker, tmp_path):
 
     def start(name: str) -> Worker:
         log = tmp_path / f"{name}-{len(started)}.log"
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork"]
+        command = [sys.executable, "-m", "tests.clocked_worker", "-A", "config", "worker", "--pool=prefork"]
         command += ["--concurrency=2", "--loglevel=INFO", f"--hostname={name}@%h"]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         with log.open("wb") as handle:
             process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                cwd=ROOT,
+                env={**env, "SEATBILL_TEST_CLOCK_AT": frozen_clock.at.isoformat()},
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         worker = Worker(name=name, process=process, log=log)
         started.append(worker)

@@ -1,12 +1,10 @@
-"""Fixtures for single sign-on and SCIM: a real OpenID Connect provider and a fixed clock."""
+"""Fixtures for single sign-on and SCIM: a real OpenID Connect provider; the clock on 3 March 2026."""
 
 import threading
 
 import pytest
 import werkzeug.serving
 from oidc_provider_mock import app as oidc_provider_app
-
-from config import clock
 
 from .support import MAR_3_AT
 
@@ -28,7 +26,6 @@ def oidc_provider():
 
 
 @pytest.fixture
-def frozen_clock(monkeypatch):
-    """Pages read config.clock.now(): fix it on 3 March 2026, 09:00 UTC."""
-    monkeypatch.setattr(clock, "now", lambda: MAR_3_AT)
+def clock_start():
+    """The identity tests' organizations subscribe on 1 March 2026; their pages are read on the 3rd."""
     return MAR_3_AT

@@ -98,7 +98,11 @@ def test_require_sso_refuses_password_login_of_members_but_not_of_owners(client,
     organization, subscription, owner = organization_with_seats(included_seats=3)
     member = UserFactory(username="dana@example.com")
     services.members_add(
-        organization=organization, users=[member], role=Role.MEMBER, on=frozen_clock.date(), at=frozen_clock
+        organization=organization,
+        users=[member],
+        role=Role.MEMBER,
+        on=frozen_clock.today(),
+        at=frozen_clock.at,
     )
     connect_sso(organization, oidc_provider, require_sso=True)
 
