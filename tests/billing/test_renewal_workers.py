@@ -14,6 +14,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 from django.core.management import call_command
 from django.db import OperationalError
 from kombu import Connection
@@ -43,6 +45,9 @@ VISIBILITY_TIMEOUT = 4
 RENEW_DUE = "billing.tasks.renew_due_subscriptions"
 RENEW_BATCH, RENEW_ONE = "billing.tasks.renew_subscriptions", "billing.tasks.renew_subscription"
 RENEWAL_TASKS = (RENEW_DUE, RENEW_BATCH, RENEW_ONE)
+# This process runs tasks eagerly and has no broker: Celery's remote control (`inspect`) goes
+# through an app of its own on the test broker.
+REMOTE_CONTROL = Celery("renewal-worker-tests", broker=BROKER_URL, set_as_current=False).control
 
 
 @pytest.fixture(autouse=True)
@@ -260,6 +265,10 @@ class Worker:
             1 for line in self.output().splitlines() if f"Task {name}[" in line and f"] {outcome}" in line
         )
 
+    @property
+    def hostname(self) -> str:
+        return f"{self.name}@{socket.gethostname()}"
+
     def pool_children(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in path.read_text().split()]
@@ -375,6 +384,23 @@ def send(name: str, args_list: list[tuple]) -> None:
             celery_app.send_task(name, args=args, producer=producer)
 
 
+def workers_idle(workers: list[Worker]) -> bool:
+    """Whether each of `workers` answers that it runs no task and holds none in reserve (asked
+    over the broker with Celery's remote control: `celery inspect active` and `reserved`)."""
+    names = [worker.hostname for worker in workers]
+    inspect = REMOTE_CONTROL.inspect(destination=names, timeout=5, limit=len(names))
+    active, reserved = inspect.active() or {}, inspect.reserved() or {}
+    answered = set(active) == set(reserved) == set(names)
+    return answered and not any(active.values()) and not any(reserved.values())
+
+
+def renewals_drained(client: redis.Redis, workers: list[Worker]) -> bool:
+    """No renewal message is left anywhere it could still be run from: none queued or delivered
+    but unacknowledged, none held by a running worker; the broker is read again after the
+    workers answer, for a message a worker had just taken from the queue as it was read."""
+    return renewals_in_broker(client) == 0 and workers_idle(workers) and renewals_in_broker(client) == 0
+
+
 def renewals_in_broker(client: redis.Redis) -> int:
     """Renewal messages still queued or delivered but unacknowledged."""
     queued = [json.loads(raw) for raw in client.lrange("celery", 0, -1)]
@@ -453,7 +479,13 @@ def test_a_worker_killed_mid_batch_and_restarted_leaves_each_invoice_once(start_
         "renewals",
         lambda: broker_state(broker, workers),
     )
-    time.sleep(1)  # a duplicate delivery, had there been one, would show by now
+    # A duplicate delivery, had there been one, would be queued, unacknowledged or running.
+    wait_for(
+        lambda: renewals_drained(broker, [worker_b, restarted]),
+        30,
+        "the workers to drain every renewal message",
+        lambda: broker_state(broker, workers),
+    )
     assert_each_invoice_once(expected)
     assert "WorkerLostError" in worker_b.output()
     # Batches the killed processes had received came back and were received again.
