@@ -95,7 +95,10 @@ def browser():
 
     assert Path(CHROMIUM).exists(), "The browser tests drive Debian's chromium: apt-get install chromium"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # `make test-at` moves the clock of every process with libfaketime, under which chromium
+    # hangs: the browser keeps the machine's clock.
+    env = {name: value for name, value in os.environ.items() if name not in ("LD_PRELOAD", "FAKETIME")}
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
         yield chromium
         chromium.close()
