@@ -3,11 +3,17 @@
 import datetime as dt
 import os
 
+import hypothesis
 import pytest
 from django.db import connection
 from django.utils import translation
 
 from config import clock
+
+# Hypothesis checks what its examples compute, not how fast: its 200 ms deadline per example made
+# property tests fail on a busy machine (test_money under a parallel run).
+hypothesis.settings.register_profile("seatbill", deadline=None)
+hypothesis.settings.load_profile("seatbill")
 
 # What config.clock.now() answers in a test that does not choose its own instant: an ordinary
 # Tuesday morning, mid-month, far from a month end, a year end and a DST change.
