@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/seatbill
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install system-deps services run demo test lint fmt scenarios bench bench-usage clean
+.PHONY: install system-deps services run demo test test-at lint fmt scenarios bench bench-usage clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "==> Python environment in $(VENV) (pinned by constraints.txt)"
@@ -57,6 +57,18 @@ test: $(STAMP) system-deps services
 	@DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py makemigrations --check --dry-run >/dev/null
 	@echo "==> Test suite against PostgreSQL"
 	@DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+# The suite with the machine's clock moved to AT (libfaketime, in every process the tests start), to
+# show that no test follows the real date: make test-at AT="2027-01-31 23:59:30" [AT_TZ=Europe/Copenhagen]
+AT_TZ ?= UTC
+test-at: $(STAMP) services
+	@test -n "$(AT)" || { echo 'Say when: make test-at AT="2027-01-31 23:59:30" [AT_TZ=Europe/Copenhagen]'; exit 1; }
+	@$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES="$(DEBIAN_PACKAGES) faketime"
+	@lib=$$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 | head -n 1); \
+	offset=$$(( $$(TZ=$(AT_TZ) date -d "$(AT)" +%s) - $$(date +%s) )); [ $$offset -lt 0 ] || offset="+$$offset"; \
+	echo "==> Test suite with the clock at $(AT) $(AT_TZ) ($$offset s)"; \
+	LD_PRELOAD=$$lib FAKETIME="$$offset" DONT_FAKE_MONOTONIC=1 PYTHONPATH=tests/clock_shift TZ=$(AT_TZ) \
+	  DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 # The billing scenarios (vendored public ones and ours) through `manage.py simulate`.
 scenarios: $(STAMP)

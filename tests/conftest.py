@@ -4,6 +4,7 @@ import datetime as dt
 import os
 import threading
 
+import hypothesis
 import pytest
 import werkzeug.serving
 from django.db import connection
@@ -11,6 +12,54 @@ from django.utils import translation
 from dnslib import QTYPE, RCODE, RR, TXT
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 from oidc_provider_mock import app as oidc_provider_app
+
+from config import clock
+
+# Hypothesis checks what its examples compute, not how fast: its 200 ms deadline per example made
+# property tests fail on a busy machine (test_money under a parallel run).
+hypothesis.settings.register_profile("seatbill", deadline=None)
+hypothesis.settings.load_profile("seatbill")
+
+# What config.clock.now() answers in a test that does not choose its own instant: an ordinary
+# Tuesday morning, mid-month, far from a month end, a year end and a DST change.
+CLOCK_START = dt.datetime(2026, 6, 16, 9, 0, tzinfo=dt.UTC)
+
+
+class FrozenClock:
+    """config.clock.now() in a test: a fixed instant that moves only when the test moves it."""
+
+    def __init__(self, at: dt.datetime):
+        self.at = at
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+    def set(self, at: dt.datetime) -> dt.datetime:
+        self.at = at
+        return at
+
+    def advance(self, **delta) -> dt.datetime:
+        return self.set(self.at + dt.timedelta(**delta))
+
+    def today(self, tz_name: str = "UTC") -> dt.date:
+        return clock.today_in(tz_name, at=self.at)
+
+
+@pytest.fixture
+def clock_start() -> dt.datetime:
+    """The instant a test's clock starts at; a package's conftest or a test module overrides it."""
+    return CLOCK_START
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch, clock_start) -> FrozenClock:
+    """Every test runs on a fixed clock: pages, services given `at=clock.now()` and factories read
+    it, so no test follows the real date (month ends, leap days, DST). Tests that care ask for it
+    by name and set or advance it. Processes a test starts (Celery workers) are given the same
+    instant (tests/clocked_worker.py)."""
+    frozen = FrozenClock(clock_start)
+    monkeypatch.setattr(clock, "now", frozen)
+    return frozen
 
 
 @pytest.fixture(autouse=True)
@@ -80,8 +129,11 @@ def browser():
 
     assert Path(CHROMIUM).exists(), "The browser tests drive Debian's chromium: apt-get install chromium"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # `make test-at` moves the clock of every process with libfaketime, under which chromium
+    # hangs: the browser keeps the machine's clock.
+    env = {name: value for name, value in os.environ.items() if name not in ("LD_PRELOAD", "FAKETIME")}
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
         yield chromium
         chromium.close()
 

@@ -3,11 +3,13 @@
 The rest of the suite runs on PostgreSQL; this catches what only SQLite refuses.
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CLOCK_SHIFT = ("LD_PRELOAD", "FAKETIME", "DONT_FAKE_MONOTONIC", "PYTHONPATH")
 
 VISIT = """
 from django.test import Client
@@ -48,6 +50,8 @@ def test_the_demo_seeds_and_serves_on_sqlite(tmp_path):
         "MEDIA_ROOT": str(tmp_path / "media"),
         "ALLOWED_HOSTS": "testserver",
     }
+    if "FAKETIME" in os.environ:  # `make test-at` moves the clock of every process, the demo's too
+        env.update({name: os.environ[name] for name in CLOCK_SHIFT if name in os.environ})
     for command in (["migrate", "--no-input", "-v", "0"], ["seed_demo"], ["shell", "-c", VISIT]):
         run = subprocess.run(
             [sys.executable, "manage.py", *command],

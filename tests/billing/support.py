@@ -2,13 +2,11 @@
 
 import datetime as dt
 
-from billing.services import subscription_create
-from organizations import services as org_services
-from tests.factories import PlanFactory, UserFactory
+from tests.factories import OwnedOrganizationFactory, SubscriptionFactory, UserFactory, nine_utc
 
 
 def at(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(9, 0), tzinfo=dt.UTC)
+    return nine_utc(day)
 
 
 def subscribed_organization(
@@ -20,18 +18,17 @@ def subscribed_organization(
     vat_id: str = "",
     **plan_fields,
 ):
+    """(organization, subscription, owner): Acme, made by its owner at 09:00 UTC on `start` and
+    subscribed from `start` to a PlanFactory plan with `plan_fields`."""
     owner = UserFactory()
-    organization = org_services.organization_create(
-        name="Acme", owner=owner, at=at(start), country=country, vat_id=vat_id
-    )
-    plan = PlanFactory(**plan_fields)
-    subscription = subscription_create(
+    organization = OwnedOrganizationFactory(owner=owner, at=at(start), country=country, vat_id=vat_id)
+    subscription = SubscriptionFactory(
         organization=organization,
-        plan=plan,
         start_on=start,
         at=at(start),
         seats=seats,
         committed_seats=committed_seats,
         acting_user=owner,
+        **{f"plan__{field}": value for field, value in plan_fields.items()},
     )
     return organization, subscription, owner

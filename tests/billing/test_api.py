@@ -20,7 +20,6 @@ from billing import services as engine
 from billing.api.urls import organization_patterns
 from billing.models import PlanSeatPrice, SeatIntervalChange, Subscription
 from billing.selectors import seats_total, subscription_live
-from config import clock
 from invoices.models import CreditNote, Invoice
 from organizations import services as org_services
 from organizations.models import AuditLogEntry, Invitation, Membership, Role
@@ -35,9 +34,9 @@ MAR_1, MAR_17 = dt.date(2026, 3, 1), dt.date(2026, 3, 17)
 NOW = at(MAR_17)
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+@pytest.fixture
+def clock_start():
+    return NOW
 
 
 class Team:

@@ -24,7 +24,7 @@ from invoices.models import DocumentSequence, Invoice, Reason
 from organizations.errors import RuleViolation
 from organizations.models import Role
 from seats import services as seat_services
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.factories import MembershipFactory, OrganizationFactory, SubscriptionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -160,9 +160,7 @@ def test_10_renewal_runs_at_once_issue_each_invoice_once():
 
     def subscribe(plan, months_behind: int, **options) -> Subscription:
         anchor = add_months(today, -months_behind)
-        subscription = subscription_create(
-            organization=OrganizationFactory(), plan=plan, start_on=anchor, at=at, **options
-        )
+        subscription = SubscriptionFactory(plan=plan, start_on=anchor, at=at, **options)
         expected[subscription.pk] = [add_months(anchor, k) for k in range(1, months_behind + 1)]
         return subscription
 
@@ -215,8 +213,8 @@ def test_locking_one_subscription_does_not_hold_up_another_on_the_same_plan():
     seats without waiting (a lock on the shared plan row would serialize every customer of
     that plan and let two opposite plan changes deadlock)."""
     plan = make_plan("shared-plan")
-    first = subscription_create(organization=OrganizationFactory(), plan=plan, start_on=MAR_1, at=AT_MAR_3)
-    second = subscription_create(organization=OrganizationFactory(), plan=plan, start_on=MAR_1, at=AT_MAR_3)
+    first = SubscriptionFactory(plan=plan, start_on=MAR_1, at=AT_MAR_3)
+    second = SubscriptionFactory(plan=plan, start_on=MAR_1, at=AT_MAR_3)
     holding, release = threading.Event(), threading.Event()
 
     def hold_first(i: int) -> None:

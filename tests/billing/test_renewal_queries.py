@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.models import Plan, SeatLedgerEntry
-from billing.services import subscription_create, subscription_renew
+from billing.services import subscription_renew
 from invoices.models import Invoice, Reason
-from tests.factories import OrganizationFactory
+from tests.factories import SubscriptionFactory
 
 AT = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
 
@@ -37,9 +37,7 @@ def test_a_renewal_reads_and_writes_in_thirteen_statements():
     """Lock (with plan and organization), the plan's seat prices, the seat items, the open
     pending charges, the members; the seat item, its ledger row, the subscription's period;
     the bill-to party, the invoice number, the credit balance, the invoice and its lines."""
-    subscription = subscription_create(
-        organization=OrganizationFactory(), plan=team_plan(), start_on=dt.date(2026, 1, 1), at=AT, seats=5
-    )
+    subscription = SubscriptionFactory(plan=team_plan(), start_on=dt.date(2026, 1, 1), at=AT, seats=5)
 
     with CaptureQueriesContext(connection) as captured:
         subscription_renew(subscription=subscription, on=dt.date(2026, 2, 1), at=AT)
@@ -57,9 +55,7 @@ def test_catching_up_reads_the_subscription_once_and_writes_each_day():
     """Two months behind: the subscription, its items and its pending charges are read once;
     the second day counts the members again (an interval change may have moved them) and
     issues its invoice, with no ledger row (the seats stay at 0)."""
-    subscription = subscription_create(
-        organization=OrganizationFactory(), plan=team_plan(), start_on=dt.date(2026, 1, 1), at=AT, seats=5
-    )
+    subscription = SubscriptionFactory(plan=team_plan(), start_on=dt.date(2026, 1, 1), at=AT, seats=5)
 
     with CaptureQueriesContext(connection) as captured:
         subscription_renew(subscription=subscription, on=dt.date(2026, 3, 1), at=AT)

@@ -2,7 +2,8 @@
 
 The worker tests start `celery -A config worker` subprocesses against the pytest database
 (committed data: `transactional_db`) and a dedicated Redis database, flushed before and
-after each test. Each worker runs two prefork children with prefetch 1, as in production.
+after each test; the workers read the test's frozen clock (tests/clocked_worker.py). Each
+worker runs two prefork children with prefetch 1, as in production.
 The workers get a four-second visibility timeout (production: an hour), so messages held
 by a killed worker come back within the test; and the documents that each issue queues
 (PDF, e-mail) are routed to a queue no test worker reads: they are not the subject here.
@@ -13,6 +14,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,19 +25,19 @@ from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 from django.core.management import call_command
 from django.db import OperationalError
 from kombu import Connection
 
 from billing import tasks as billing_tasks
 from billing.domain.periods import add_months
-from billing.models import PendingCharge, Plan, SeatItem, Subscription
+from billing.models import PendingCharge, Plan, Subscription
 from billing.selectors import subscriptions_due
-from billing.services import subscription_create
 from config import clock
 from config.celery import app as celery_app
 from invoices.models import DocumentSequence, Invoice, Reason
-from tests.factories import OrganizationFactory
+from tests.factories import OrganizationFactory, SeatItemFactory, SubscriptionFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_URL = "redis://127.0.0.1:6379/5"  # a database of its own, flushed by the tests
@@ -43,6 +45,9 @@ VISIBILITY_TIMEOUT = 4
 RENEW_DUE = "billing.tasks.renew_due_subscriptions"
 RENEW_BATCH, RENEW_ONE = "billing.tasks.renew_subscriptions", "billing.tasks.renew_subscription"
 RENEWAL_TASKS = (RENEW_DUE, RENEW_BATCH, RENEW_ONE)
+# This process runs tasks eagerly and has no broker: Celery's remote control (`inspect`) goes
+# through an app of its own on the test broker.
+REMOTE_CONTROL = Celery("renewal-worker-tests", broker=BROKER_URL, set_as_current=False).control
 
 
 @pytest.fixture(autouse=True)
@@ -64,9 +69,7 @@ def subscribe(plan: Plan, *, months_behind: int, today: dt.date, **options) -> t
     """A subscription started `months_behind` months before `today`, and the period starts
     of the renewal invoices that bringing it up to date on `today` must issue."""
     anchor = add_months(today, -months_behind)
-    subscription = subscription_create(
-        organization=OrganizationFactory(), plan=plan, start_on=anchor, at=clock.now(), **options
-    )
+    subscription = SubscriptionFactory(plan=plan, start_on=anchor, at=clock.now(), **options)
     return subscription, [add_months(anchor, k) for k in range(1, months_behind + 1)]
 
 
@@ -120,7 +123,7 @@ def assert_each_invoice_once(expected: dict[int, list[dt.date]]) -> None:
 )
 def test_a_subscription_is_due_when_its_period_ends_today_in_its_own_time_zone(at, zone, period_end, due):
     organization = OrganizationFactory(time_zone=zone)
-    subscription = subscription_create(
+    subscription = SubscriptionFactory(
         organization=organization, plan=monthly_plan(), start_on=add_months(period_end, -1), at=at
     )
     assert subscription.current_period_end == period_end
@@ -133,13 +136,10 @@ def test_seat_items_and_pending_charges_make_a_subscription_due_and_canceled_one
     plan = monthly_plan()
 
     def fresh():  # period 1 Mar - 1 Apr: not due on its own
-        return subscription_create(
-            organization=OrganizationFactory(), plan=plan, start_on=dt.date(2026, 3, 1), at=at
-        )
+        return SubscriptionFactory(plan=plan, start_on=dt.date(2026, 3, 1), at=at)
 
     weekly_due = fresh()
-    SeatItem.objects.create(
-        organization=weekly_due.organization,
+    SeatItemFactory(
         subscription=weekly_due,
         interval="week",
         quantity=1,
@@ -168,9 +168,7 @@ def test_seat_items_and_pending_charges_make_a_subscription_due_and_canceled_one
             invoice_on=invoice_on,
             invoice=invoice,
         )
-    canceled = subscription_create(
-        organization=OrganizationFactory(), plan=plan, start_on=dt.date(2026, 1, 1), at=at
-    )
+    canceled = SubscriptionFactory(plan=plan, start_on=dt.date(2026, 1, 1), at=at)
     Subscription.objects.filter(pk=canceled.pk).update(status=Subscription.Status.CANCELED)
 
     assert subscriptions_due(at=at) == [weekly_due.pk, charge_due.pk]
@@ -180,13 +178,9 @@ def test_seat_items_and_pending_charges_make_a_subscription_due_and_canceled_one
 def test_renew_due_command_renews_once_and_prints_a_summary():
     at = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
     plan = monthly_plan()
-    one_behind = subscription_create(
-        organization=OrganizationFactory(), plan=plan, start_on=dt.date(2026, 2, 10), at=at
-    )
-    two_behind = subscription_create(
-        organization=OrganizationFactory(), plan=plan, start_on=dt.date(2026, 1, 5), at=at
-    )
-    subscription_create(organization=OrganizationFactory(), plan=plan, start_on=dt.date(2026, 3, 1), at=at)
+    one_behind = SubscriptionFactory(plan=plan, start_on=dt.date(2026, 2, 10), at=at)
+    two_behind = SubscriptionFactory(plan=plan, start_on=dt.date(2026, 1, 5), at=at)
+    SubscriptionFactory(plan=plan, start_on=dt.date(2026, 3, 1), at=at)
 
     out = io.StringIO()
     call_command("renew_due", "--at", "2026-03-10T12:00Z", stdout=out)
@@ -271,6 +265,10 @@ class Worker:
             1 for line in self.output().splitlines() if f"Task {name}[" in line and f"] {outcome}" in line
         )
 
+    @property
+    def hostname(self) -> str:
+        return f"{self.name}@{socket.gethostname()}"
+
     def pool_children(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in path.read_text().split()]
@@ -303,8 +301,9 @@ def broker():
 
 
 @pytest.fixture
-def start_worker(subprocess_env, broker, tmp_path):
-    """start_worker(*names) -> [Worker], started together and ready; stopped after the test."""
+def start_worker(subprocess_env, broker, tmp_path, frozen_clock):
+    """start_worker(*names) -> [Worker], started together and ready, on the test's clock as it
+    is when they start; stopped after the test."""
     env = {
         **subprocess_env,
         "TEST_CELERY_BROKER_URL": BROKER_URL,
@@ -322,12 +321,17 @@ def start_worker(subprocess_env, broker, tmp_path):
 
     def start(name: str) -> Worker:
         log = tmp_path / f"{name}-{len(started)}.log"
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork"]
+        command = [sys.executable, "-m", "tests.clocked_worker", "-A", "config", "worker", "--pool=prefork"]
         command += ["--concurrency=2", "--loglevel=INFO", f"--hostname={name}@%h"]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         with log.open("wb") as handle:
             process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                cwd=ROOT,
+                env={**env, "SEATBILL_TEST_CLOCK_AT": frozen_clock.at.isoformat()},
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         worker = Worker(name=name, process=process, log=log)
         started.append(worker)
@@ -378,6 +382,23 @@ def send(name: str, args_list: list[tuple]) -> None:
         producer = connection.Producer()
         for args in args_list:
             celery_app.send_task(name, args=args, producer=producer)
+
+
+def workers_idle(workers: list[Worker]) -> bool:
+    """Whether each of `workers` answers that it runs no task and holds none in reserve (asked
+    over the broker with Celery's remote control: `celery inspect active` and `reserved`)."""
+    names = [worker.hostname for worker in workers]
+    inspect = REMOTE_CONTROL.inspect(destination=names, timeout=5, limit=len(names))
+    active, reserved = inspect.active() or {}, inspect.reserved() or {}
+    answered = set(active) == set(reserved) == set(names)
+    return answered and not any(active.values()) and not any(reserved.values())
+
+
+def renewals_drained(client: redis.Redis, workers: list[Worker]) -> bool:
+    """No renewal message is left anywhere it could still be run from: none queued or delivered
+    but unacknowledged, none held by a running worker; the broker is read again after the
+    workers answer, for a message a worker had just taken from the queue as it was read."""
+    return renewals_in_broker(client) == 0 and workers_idle(workers) and renewals_in_broker(client) == 0
 
 
 def renewals_in_broker(client: redis.Redis) -> int:
@@ -458,7 +479,13 @@ def test_a_worker_killed_mid_batch_and_restarted_leaves_each_invoice_once(start_
         "renewals",
         lambda: broker_state(broker, workers),
     )
-    time.sleep(1)  # a duplicate delivery, had there been one, would show by now
+    # A duplicate delivery, had there been one, would be queued, unacknowledged or running.
+    wait_for(
+        lambda: renewals_drained(broker, [worker_b, restarted]),
+        30,
+        "the workers to drain every renewal message",
+        lambda: broker_state(broker, workers),
+    )
     assert_each_invoice_once(expected)
     assert "WorkerLostError" in worker_b.output()
     # Batches the killed processes had received came back and were received again.

@@ -2,15 +2,15 @@
 seats included, limits 200M AI tokens / 100K documents / 5 agents), a catalogue to change
 plan to, one person per role, and real history (invoices) made by the real services.
 
-Dates follow the real clock, because the pages read it: the subscription starts on the 1st
-of the month two months ago, so it resets on the 1st and has three monthly invoices.
+Dates follow the test's frozen clock (tests/dashboard/conftest.py), which the pages read too:
+the subscription starts on the 1st of the month two months before, so it resets on the 1st
+and has three monthly invoices.
 """
 
 import datetime as dt
 import uuid
 
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from billing.domain.periods import add_months
 from billing.models import Meter, Plan, PlanLimit
@@ -162,7 +162,7 @@ def _event(model, action, quantity, when, *, meter="ai_tokens"):
 def grow(organization: Organization, *, members: int, invoices: int) -> None:
     """Bulk rows, as many as a large customer has; the services are too slow for this size."""
     User = get_user_model()
-    now = timezone.now()
+    now = clock.now()
     users = User.objects.bulk_create(
         [
             User(

@@ -6,7 +6,6 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from billing.models import Subscription
 from billing.selectors import seat_summary
@@ -353,10 +352,10 @@ def test_no_banner_while_payments_are_in_order(client, nordlys):
     assert 'id="payment-banner"' not in html
 
 
-def test_the_seats_meter_links_to_the_waiting_list_when_people_wait(client, nordlys):
+def test_the_seats_meter_links_to_the_waiting_list_when_people_wait(client, nordlys, frozen_clock):
     login(client, "owner@nordlys.example")
     assert 'id="seats-waiting"' not in client.get("/o/nordlys/").content.decode()
-    at = timezone.now()
+    at = frozen_clock.at
     for email in ("ann@sso.example", "bo@sso.example"):
         SeatWaiter.objects.create(
             organization=nordlys,

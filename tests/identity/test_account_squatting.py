@@ -72,7 +72,7 @@ def test_scim_invites_an_existing_login_instead_of_adding_it(
     other, _s, _o = organization_with_seats(included_seats=5)
     person = UserFactory(username="pat@corp.example")
     services.members_add(
-        organization=other, users=[person], role=Role.MEMBER, on=frozen_clock.date(), at=frozen_clock
+        organization=other, users=[person], role=Role.MEMBER, on=frozen_clock.today(), at=frozen_clock.at
     )
     organization, _subscription, _owner = organization_with_seats(included_seats=5)
     verify_domain(organization, "corp.example", dns_zone)

@@ -100,7 +100,11 @@ def test_require_sso_refuses_password_login_of_members_but_not_of_owners(
     organization, subscription, owner = organization_with_seats(included_seats=3)
     member = UserFactory(username="dana@example.com")
     services.members_add(
-        organization=organization, users=[member], role=Role.MEMBER, on=frozen_clock.date(), at=frozen_clock
+        organization=organization,
+        users=[member],
+        role=Role.MEMBER,
+        on=frozen_clock.today(),
+        at=frozen_clock.at,
     )
     connect_sso(organization, oidc_provider, dns_zone, require_sso=True)
 
@@ -181,7 +185,7 @@ def test_owners_configure_sso_and_the_secret_is_encrypted_and_never_shown(
     )
     client.post(f"{url}domains/{claim.pk}/verify/")
     claim.refresh_from_db()
-    assert claim.verified_at == frozen_clock
+    assert claim.verified_at == frozen_clock.at
 
     other, _sub, other_owner = organization_with_seats()
     client.force_login(other_owner)

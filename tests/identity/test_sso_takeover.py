@@ -63,8 +63,8 @@ def test_claiming_another_organizations_domain_does_not_sign_anyone_in_as_its_pe
         organization=victim_organization,
         users=[victim],
         role=Role.ADMIN,
-        on=frozen_clock.date(),
-        at=frozen_clock,
+        on=frozen_clock.today(),
+        at=frozen_clock.at,
     )
     victim_audit = AuditLogEntry.objects.filter(organization=victim_organization).count()
 
@@ -105,8 +105,8 @@ def test_a_provider_never_signs_in_an_existing_login_that_is_not_linked_nor_a_me
         organization=other_organization,
         users=[person],
         role=Role.MEMBER,
-        on=frozen_clock.date(),
-        at=frozen_clock,
+        on=frozen_clock.today(),
+        at=frozen_clock.at,
     )
     organization, _subscription, _owner = organization_with_seats(included_seats=5)
     connect_sso(organization, oidc_provider, dns_zone, domains=("corp.example",))
@@ -170,7 +170,11 @@ def test_an_existing_member_of_the_organization_is_linked_on_first_sign_in(
     organization, _subscription, _owner = organization_with_seats(included_seats=5)
     member = UserFactory(username="rae@corp.example")
     services.members_add(
-        organization=organization, users=[member], role=Role.FINANCE, on=frozen_clock.date(), at=frozen_clock
+        organization=organization,
+        users=[member],
+        role=Role.FINANCE,
+        on=frozen_clock.today(),
+        at=frozen_clock.at,
     )
     connect_sso(organization, oidc_provider, dns_zone, domains=("corp.example",))
     provider_user(oidc_provider, "rae-at-corp", email="rae@corp.example", email_verified=True)
@@ -222,7 +226,7 @@ def test_pending_claims_coexist_and_the_first_to_prove_the_domain_holds_it(clien
     verified = client.post(f"/o/{owner_organization.slug}/identity/sso/domains/{owner_claim.pk}/verify/")
     assert verified.status_code == 302
     owner_claim.refresh_from_db()
-    assert owner_claim.verified_at == frozen_clock
+    assert owner_claim.verified_at == frozen_clock.at
     assert not SsoDomain.objects.filter(organization=squatter).exists()
     withdrawn = AuditLogEntry.objects.get(organization=squatter, action="sso.domain_claim_withdrawn")
     assert withdrawn.target == "real-owner.example"
@@ -254,7 +258,7 @@ def test_only_owners_add_and_verify_domains(client, dns_zone, frozen_clock):
     organization, _subscription, _owner = organization_with_seats(included_seats=5)
     admin = UserFactory()
     services.members_add(
-        organization=organization, users=[admin], role=Role.ADMIN, on=frozen_clock.date(), at=frozen_clock
+        organization=organization, users=[admin], role=Role.ADMIN, on=frozen_clock.today(), at=frozen_clock.at
     )
     claim = verify_domain(organization, "owners-only.example", dns_zone)
     client.force_login(admin)
@@ -337,7 +341,7 @@ def test_two_organizations_proving_one_domain_at_once_leave_exactly_one_holder(d
     first, _s1, _o1 = organization_with_seats()
     second, _s2, _o2 = organization_with_seats()
     claims = [
-        domains.sso_domain_add(organization=organization, domain="shared.example", at=frozen_clock)
+        domains.sso_domain_add(organization=organization, domain="shared.example", at=frozen_clock.at)
         for organization in (first, second)
     ]
     for claim in claims:
@@ -349,7 +353,7 @@ def test_two_organizations_proving_one_domain_at_once_leave_exactly_one_holder(d
     def verify(claim):
         barrier.wait(timeout=30)
         try:
-            domains.sso_domain_verify(organization=claim.organization, domain_id=claim.pk, at=frozen_clock)
+            domains.sso_domain_verify(organization=claim.organization, domain_id=claim.pk, at=frozen_clock.at)
             return "verified"
         except RuleViolation as refusal:
             return refusal.code
@@ -361,7 +365,7 @@ def test_two_organizations_proving_one_domain_at_once_leave_exactly_one_holder(d
 
     assert outcomes == ["sso_domain_taken", "verified"]
     (holder,) = SsoDomain.objects.filter(domain="shared.example")
-    assert holder.verified_at == frozen_clock
+    assert holder.verified_at == frozen_clock.at
 
 
 def test_a_provider_no_longer_signs_in_people_of_a_domain_its_organization_gave_up(
@@ -385,7 +389,7 @@ def test_a_provider_no_longer_signs_in_people_of_a_domain_its_organization_gave_
     employer, _s, _o = organization_with_seats(included_seats=5)
     verify_domain(employer, "corp.example", dns_zone)
     services.members_add(
-        organization=employer, users=[pat], role=Role.ADMIN, on=frozen_clock.date(), at=frozen_clock
+        organization=employer, users=[pat], role=Role.ADMIN, on=frozen_clock.today(), at=frozen_clock.at
     )
 
     for email in ("pat@corp.example", "anyone@former.example"):

@@ -87,6 +87,15 @@ def test_a_credit_note_email_names_the_invoice_it_corrects(play, mailoutbox):
     assert message.attachments[0][0] == f"{note.number}.pdf"
 
 
+def _another_backend_waits_on_my_lock() -> bool:
+    """Whether a PostgreSQL session is blocked by a lock this thread's transaction holds."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+        )
+        return cursor.fetchone()[0] > 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_at_once_send_one_email(play, monkeypatch, mailoutbox):
     """Lock-then-check: the second worker waits on the PDF row's lock, then finds the marker."""
@@ -99,11 +108,16 @@ def test_two_workers_at_once_send_one_email(play, monkeypatch, mailoutbox):
     mailoutbox.clear()
     real_send = mail.EmailMessage.send
 
-    def slow(self, fail_silently=False):
-        time.sleep(0.5)  # the second worker arrives while the first is sending
+    def send_once_the_other_worker_waits(self, fail_silently=False):
+        # The first worker holds the PDF row's lock while it sends; it sends only once the
+        # second is seen waiting on that lock, so both really run at once.
+        deadline = time.monotonic() + 30
+        while not _another_backend_waits_on_my_lock():
+            assert time.monotonic() < deadline, "the second worker never waited on the PDF row's lock"
+            time.sleep(0.01)
         return real_send(self, fail_silently)
 
-    monkeypatch.setattr(mail.EmailMessage, "send", slow)
+    monkeypatch.setattr(mail.EmailMessage, "send", send_once_the_other_worker_waits)
     results, errors = [], []
 
     def worker():

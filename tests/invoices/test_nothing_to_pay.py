@@ -2,7 +2,6 @@
 bank transfer. Stored v1 PDFs stay as issued, and v1 still renders as it always did."""
 
 import datetime as dt
-from fractions import Fraction
 
 import pytest
 from django.conf import settings
@@ -10,12 +9,12 @@ from django.urls import reverse
 
 from billing.domain.lines import LineDraft
 from invoices import delivery, pdf
-from invoices.models import Invoice, Reason
-from invoices.services import credit_balance_minor, credit_note_issue, invoice_issue
+from invoices.models import Invoice
+from invoices.services import credit_balance_minor, credit_note_issue
 from invoices.tasks import document_email_send_task
 from organizations.models import Role
 from tests.conftest import at_noon
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import InvoiceFactory, LineDraftFactory, MembershipFactory, UserFactory
 
 from .conftest import pdf_text
 
@@ -38,28 +37,12 @@ BANK_TRANSFER = {
 
 def _lines(day: dt.date) -> list[LineDraft]:
     return [
-        LineDraft(
-            kind="base",
-            description="Support hours",
-            quantity=2,
-            unit_price_minor=4_000,
-            fraction=Fraction(1),
-            period_start=day,
-            period_end=day + dt.timedelta(days=30),
-        )
+        LineDraftFactory(description="Support hours", quantity=2, unit_price_minor=4_000, period_start=day)
     ]
 
 
 def _issue(organization, day: dt.date) -> Invoice:
-    return invoice_issue(
-        organization=organization,
-        subscription=None,
-        reason=Reason.SEAT_CHANGE,
-        lines=_lines(day),
-        currency="EUR",
-        issued_on=day,
-        at=at_noon(day),
-    )
+    return InvoiceFactory(organization=organization, lines=_lines(day), issued_on=day, at=at_noon(day))
 
 
 @pytest.fixture

@@ -9,6 +9,11 @@ AT = dt.datetime(2026, 3, 3, 9, 30, tzinfo=dt.UTC)
 
 
 @pytest.fixture
+def clock_start():
+    return AT
+
+
+@pytest.fixture
 def at():
     return AT
 

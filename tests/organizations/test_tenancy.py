@@ -18,6 +18,7 @@ from django.apps import apps
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.resolvers import RoutePattern
+from factory.django import DjangoModelFactory
 
 from organizations import services
 from organizations.models import AuditLogEntry, Invitation, Membership, Organization, PartnerLink, Role
@@ -102,9 +103,9 @@ def _populate(victim):
     """Rows of every organization-owned model for the victim, through the shared factories."""
     for name in dir(factories):
         factory = getattr(factories, name)
-        model = getattr(getattr(factory, "_meta", None), "model", None)
-        if model is None or not name.endswith("Factory"):
-            continue
+        if not (isinstance(factory, type) and issubclass(factory, DjangoModelFactory)):
+            continue  # not a factory of database rows (LineDraftFactory makes a document's line)
+        model = factory._meta.get_model_class()
         if not any(f.name == "organization" for f in model._meta.fields):
             continue
         if model.objects.filter(organization=victim).exists():

@@ -3,8 +3,9 @@ pytest-django's live server (the pattern of tests/dashboard/test_browser.py).
 
 The accountant (Anna, owner of the partner Revisorhuset) walks the help-center article's
 steps: Companies, Manage, Subscription status, Edit, pick the subscription, fill the
-superuser's name, ID and e-mail, (review), OK. Dates follow the real clock: the client's
-subscription started on the 1st of this month, so the handover falls inside its period.
+superuser's name, ID and e-mail, (review), OK. The clock is frozen on 17 March 2026 (the
+live server's pages read it too): the client's subscription started on the 1st of that month,
+so the handover falls inside its period.
 
 Run: DATABASE_URL=... .venv/bin/pytest tests/partners -m browser
 """
@@ -18,7 +19,6 @@ from django.core import mail
 from django.test import Client
 
 from billing.models import Subscription
-from config import clock
 from invoices.models import CreditNote, Invoice
 from organizations.models import Agreement
 from tests.browser_support import SCREENSHOTS, TIMEOUT_MS, axe_violations
@@ -58,8 +58,8 @@ def page_as(browser, live_server):
         context.close()
 
 
-def test_the_accountant_hands_a_company_over_as_the_article_says(page_as, live_server):
-    today = clock.today_in("UTC")
+def test_the_accountant_hands_a_company_over_as_the_article_says(page_as, live_server, frozen_clock):
+    today = frozen_clock.today()
     start = today.replace(day=1)
     partner, anna = partner_firm(on=start)
     team, plus = monthly_plans()

@@ -18,8 +18,7 @@ MAR_17 = dt.date(2026, 3, 17)
 
 
 @pytest.fixture
-def firm(monkeypatch):
-    monkeypatch.setattr("config.clock.now", lambda: at(MAR_17))
+def firm():
     monthly_plans()
     return partner_firm()
 

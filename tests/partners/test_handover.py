@@ -382,14 +382,14 @@ def test_the_client_is_emailed_in_its_language_with_a_link_valid_7_days(
 
 
 def test_the_new_owner_logs_in_for_the_first_time_from_the_link(
-    firm, bakery, client, monkeypatch, django_capture_on_commit_callbacks
+    firm, bakery, client, frozen_clock, django_capture_on_commit_callbacks
 ):
     partner, anna = firm
     link, team, plus = bakery
     with django_capture_on_commit_callbacks(execute=True):
         handover(link, plus, MAR_17, anna)
     path = _link_in(next(m for m in mail.outbox if "aftale" in m.subject).body)
-    monkeypatch.setattr("config.clock.now", lambda: at(dt.date(2026, 3, 18)))
+    frozen_clock.set(at(dt.date(2026, 3, 18)))
 
     page = client.get(path)
     assert page.status_code == 200 and b"password" in page.content.lower()
@@ -416,7 +416,7 @@ def test_the_new_owner_logs_in_for_the_first_time_from_the_link(
 
 
 def test_the_log_in_email_can_be_sent_again_and_the_old_link_stops_working(
-    firm, bakery, client, monkeypatch, django_capture_on_commit_callbacks
+    firm, bakery, client, frozen_clock, django_capture_on_commit_callbacks
 ):
     partner, anna = firm
     link, team, plus = bakery
@@ -434,7 +434,7 @@ def test_the_log_in_email_can_be_sent_again_and_the_old_link_stops_working(
     again = mail.outbox[-1]
     assert again.to == ["mette@bageriet.dk"] and again.subject.startswith("Bageriet Hansen: jeres aftale")
     assert "til 3. april 2026" in again.body
-    monkeypatch.setattr("config.clock.now", lambda: at(dt.date(2026, 3, 28)))
+    frozen_clock.set(at(dt.date(2026, 3, 28)))
     assert client.get(old_path).status_code == 410
     assert client.get(_link_in(again.body)).status_code == 200
 
@@ -559,10 +559,9 @@ def test_back_to_internal_settles_the_same_way_in_reverse_once_the_partner_accep
 # The partner API
 
 
-def test_the_partner_api_lists_creates_reads_and_hands_over(firm, bakery, client, monkeypatch):
+def test_the_partner_api_lists_creates_reads_and_hands_over(firm, bakery, client):
     partner, anna = firm
     link, team, plus = bakery
-    monkeypatch.setattr("config.clock.now", lambda: at(MAR_17))
     client.force_login(anna)
     base = f"/api/v1/organizations/{partner.pk}/clients/"
 

@@ -24,8 +24,7 @@ MAR_1, MAR_17 = dt.date(2026, 3, 1), dt.date(2026, 3, 17)
 
 
 @pytest.fixture
-def firm(monkeypatch):
-    monkeypatch.setattr("config.clock.now", lambda: at(MAR_17))
+def firm():
     return partner_firm()
 
 

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from organizations.models import AuditLogEntry, Role
 
-from .support import add_member, at, monthly_plans, partner_firm
+from .support import add_member, monthly_plans, partner_firm
 from .support import client as make_client
 
 pytestmark = pytest.mark.django_db
@@ -18,8 +18,7 @@ MAR_1, MAR_17 = dt.date(2026, 3, 1), dt.date(2026, 3, 17)
 
 
 @pytest.fixture
-def bakery(monkeypatch):
-    monkeypatch.setattr("config.clock.now", lambda: at(MAR_17))
+def bakery():
     partner, anna = partner_firm()
     team, _plus = monthly_plans()
     link = make_client(partner, anna, name="Bageriet Hansen", on=MAR_1, plan=team, seats=5)

@@ -41,11 +41,6 @@ DISCOVERY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr("config.clock.now", lambda: at(MAR_17))
-
-
 @pytest.fixture
 def firm():
     return partner_firm()

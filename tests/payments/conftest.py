@@ -1,4 +1,4 @@
-"""Fixtures for the payments tests: localstripe (plus the small fake) on 127.0.0.1, a test clock.
+"""Fixtures for the payments tests: localstripe (plus the small fake) on 127.0.0.1, a clock near its own.
 
 localstripe runs in its own virtualenv, built once per pinned requirements file under
 /tmp (a file lock keeps parallel sessions from building it twice) and reused afterwards;
@@ -20,8 +20,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from config import clock
 
 from .support import API_KEY, WEBHOOK_SECRET
 
@@ -138,24 +136,8 @@ def no_document_delivery(monkeypatch):
     monkeypatch.setattr("invoices.services.delivery_enqueue", lambda **kwargs: None)
 
 
-class TestClock:
-    """config.clock.now() for the code under test: set, then moved forward by the test."""
-
-    def __init__(self, start: dt.datetime):
-        self.at = start
-
-    def __call__(self) -> dt.datetime:
-        return self.at
-
-    def advance(self, **delta) -> dt.datetime:
-        self.at += dt.timedelta(**delta)
-        return self.at
-
-
 @pytest.fixture
-def test_clock(monkeypatch) -> TestClock:
-    # Near the real time: localstripe stamps its objects and events with its own clock.
-    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    test_clock = TestClock(start)
-    monkeypatch.setattr(clock, "now", test_clock)
-    return test_clock
+def clock_start() -> dt.datetime:
+    # Near the machine's time, unlike the rest of the suite: localstripe stamps its objects and
+    # events, and signs the webhooks it sends, with its own (the machine's) clock.
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)

@@ -10,9 +10,7 @@ from django.test import Client
 
 from billing.models import Subscription
 from billing.payments import customers, methods
-from billing.services import subscription_create
-from organizations import services as org_services
-from tests.factories import PlanFactory, UserFactory
+from tests.factories import OwnedOrganizationFactory, SubscriptionFactory, UserFactory
 
 API_KEY = "sk_test_seatbill_payments"
 WEBHOOK_SECRET = "whsec_test_seatbill_payments"
@@ -23,8 +21,7 @@ CARD_3DS = "4000002500003155"  # every charge needs the customer to authenticate
 
 def organization_with_owner(*, at: dt.datetime, name: str = "Acme", **details):
     owner = UserFactory()
-    organization = org_services.organization_create(name=name, owner=owner, at=at, country="DK", **details)
-    return organization, owner
+    return OwnedOrganizationFactory(name=name, owner=owner, at=at, **details), owner
 
 
 def card_add(organization, *, number: str, at: dt.datetime) -> None:
@@ -40,9 +37,12 @@ def card_add(organization, *, number: str, at: dt.datetime) -> None:
 
 
 def subscribe(organization, owner, *, at: dt.datetime, **plan_fields) -> Subscription:
-    plan = PlanFactory(**plan_fields)
-    return subscription_create(
-        organization=organization, plan=plan, start_on=at.date(), at=at, acting_user=owner
+    return SubscriptionFactory(
+        organization=organization,
+        start_on=at.date(),
+        at=at,
+        acting_user=owner,
+        **{f"plan__{field}": value for field, value in plan_fields.items()},
     )
 
 

@@ -40,7 +40,7 @@ def _deliver_all(base, *, event_type, object_id, at):
 
 
 def test_a_renewal_invoice_is_charged_against_localstripe_and_marked_paid_by_a_signed_webhook(
-    stripe_on, test_clock, client
+    stripe_on, frozen_clock, client
 ):
     """An owner saves a card through Checkout and subscribes: the first invoice is charged at
     once with the key `invoice:{id}:pay`, stays open until Stripe's signed
@@ -48,9 +48,9 @@ def test_a_renewal_invoice_is_charged_against_localstripe_and_marked_paid_by_a_s
     later subscription_renew issues the renewal invoice, which goes the same way; the
     hosted invoice page and the payments page show it paid, and renewing again charges
     nothing new."""
-    organization, owner = organization_with_owner(at=test_clock.at)
-    card_add(organization, number=CARD_OK, at=test_clock.at)
-    subscription = subscribe(organization, owner, at=test_clock.at)
+    organization, owner = organization_with_owner(at=frozen_clock.at)
+    card_add(organization, number=CARD_OK, at=frozen_clock.at)
+    subscription = subscribe(organization, owner, at=frozen_clock.at)
 
     first = Invoice.objects.get(subscription=subscription)
     attempt = first.payment_attempts.get()
@@ -73,10 +73,10 @@ def test_a_renewal_invoice_is_charged_against_localstripe_and_marked_paid_by_a_s
         stripe_on,
         event_type="payment_intent.succeeded",
         object_id=attempt.payment_intent_id,
-        at=test_clock.at,
+        at=frozen_clock.at,
     )
     first.refresh_from_db()
-    assert (first.status, first.status_changed_at) == (Invoice.Status.PAID, test_clock.at)
+    assert (first.status, first.status_changed_at) == (Invoice.Status.PAID, frozen_clock.at)
     change = first.status_changes.get()
     assert (change.from_status, change.to_status, change.actor_label, change.reference) == (
         "open",
@@ -85,8 +85,8 @@ def test_a_renewal_invoice_is_charged_against_localstripe_and_marked_paid_by_a_s
         attempt.payment_intent_id,
     )
 
-    test_clock.at = dt.datetime.combine(subscription.current_period_end, dt.time(9), tzinfo=dt.UTC)
-    subscription_renew(subscription=subscription, on=subscription.current_period_end, at=test_clock.at)
+    frozen_clock.set(dt.datetime.combine(subscription.current_period_end, dt.time(9), tzinfo=dt.UTC))
+    subscription_renew(subscription=subscription, on=subscription.current_period_end, at=frozen_clock.at)
     renewal = Invoice.objects.get(subscription=subscription, reason="subscription_cycle")
     renewal_attempt = renewal.payment_attempts.get()
     assert renewal_attempt.idempotency_key == f"invoice:{renewal.pk}:pay"
@@ -94,7 +94,7 @@ def test_a_renewal_invoice_is_charged_against_localstripe_and_marked_paid_by_a_s
         stripe_on,
         event_type="payment_intent.succeeded",
         object_id=renewal_attempt.payment_intent_id,
-        at=test_clock.at,
+        at=frozen_clock.at,
     )
     renewal.refresh_from_db()
     assert renewal.status == Invoice.Status.PAID
@@ -105,14 +105,16 @@ def test_a_renewal_invoice_is_charged_against_localstripe_and_marked_paid_by_a_s
     page = client.get(f"/o/{organization.slug}/billing/payments/").content.decode()
     assert renewal.number in page and "Visa ···· 4242" in page
 
-    subscription_renew(subscription=subscription, on=subscription.current_period_end, at=test_clock.at)
+    subscription_renew(subscription=subscription, on=subscription.current_period_end, at=frozen_clock.at)
     assert PaymentAttempt.objects.filter(organization=organization).count() == 2
 
 
-def test_localstripe_itself_delivers_the_signed_webhook_that_marks_the_invoice_paid(stripe_on, live_server):
+def test_localstripe_itself_delivers_the_signed_webhook_that_marks_the_invoice_paid(
+    stripe_on, live_server, frozen_clock
+):
     """The same end, with the webhook sent by localstripe (signed by it with our secret) to
     the running site, as Stripe would send it."""
-    now = dt.datetime.now(dt.UTC)
+    now = frozen_clock.at
     requests.post(
         f"{stripe_on}/_config/webhooks/seatbill-live",
         data={
@@ -140,20 +142,20 @@ def test_localstripe_itself_delivers_the_signed_webhook_that_marks_the_invoice_p
 
 
 def test_a_charge_whose_answer_was_lost_is_sent_again_with_the_same_key_and_charges_once(
-    stripe_on, test_clock, monkeypatch
+    stripe_on, frozen_clock, monkeypatch
 ):
     """The worker dies after Stripe answered and before the answer was recorded: the attempt
     stays pending; the task's retry sends the same request with the same idempotency key
     and Stripe answers with the same PaymentIntent. One PaymentIntent, one attempt."""
-    organization, owner = organization_with_owner(at=test_clock.at)
-    card_add(organization, number=CARD_OK, at=test_clock.at)
+    organization, owner = organization_with_owner(at=frozen_clock.at)
+    card_add(organization, number=CARD_OK, at=frozen_clock.at)
     real_apply = charging.payment_attempt_apply
 
     def crash(**kwargs):
         raise RuntimeError("worker lost")
 
     monkeypatch.setattr(charging, "payment_attempt_apply", crash)
-    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=test_clock.at))
+    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=frozen_clock.at))
     attempt = invoice.payment_attempts.get()
     assert (attempt.status, attempt.payment_intent_id) == (Status.PENDING, None)
 
@@ -173,20 +175,23 @@ def test_a_charge_whose_answer_was_lost_is_sent_again_with_the_same_key_and_char
     assert [pi["id"] for pi in intents] == [attempt.payment_intent_id]
 
 
-def test_a_declined_card_starts_dunning_at_once(stripe_on, test_clock, client):
+def test_a_declined_card_starts_dunning_at_once(stripe_on, frozen_clock, client):
     """The answer to the charge is a decline: the attempt failed (card_declined), the next
     try is in one day, the subscription is past due, the owner got one e-mail and sees the
     banner; the invoice stays open."""
-    organization, owner = organization_with_owner(at=test_clock.at)
-    card_add(organization, number=CARD_DECLINED, at=test_clock.at)
+    organization, owner = organization_with_owner(at=frozen_clock.at)
+    card_add(organization, number=CARD_DECLINED, at=frozen_clock.at)
     mail.outbox.clear()
-    subscription = subscribe(organization, owner, at=test_clock.at)
+    subscription = subscribe(organization, owner, at=frozen_clock.at)
     invoice = Invoice.objects.get(subscription=subscription)
 
     attempt = invoice.payment_attempts.get()
     assert (attempt.status, attempt.failure_code) == (Status.FAILED, "card_declined")
     collection = InvoiceCollection.objects.get(invoice=invoice)
-    assert (collection.failed_attempts, collection.next_retry_at) == (1, test_clock.at + dt.timedelta(days=1))
+    assert (collection.failed_attempts, collection.next_retry_at) == (
+        1,
+        frozen_clock.at + dt.timedelta(days=1),
+    )
     subscription.refresh_from_db()
     invoice.refresh_from_db()
     assert (subscription.status, invoice.status) == (Subscription.Status.PAST_DUE, Invoice.Status.OPEN)
@@ -201,19 +206,21 @@ def test_a_declined_card_starts_dunning_at_once(stripe_on, test_clock, client):
     assert f"The payment of invoice {invoice.number}" in page and "1 failed try" in page
 
 
-def test_a_payment_that_needs_the_customer_emails_the_owner_a_link_to_confirm(stripe_on, test_clock, client):
+def test_a_payment_that_needs_the_customer_emails_the_owner_a_link_to_confirm(
+    stripe_on, frozen_clock, client
+):
     """The bank wants 3-D Secure: the attempt waits for the customer, and the owner gets a
     link to a page (no JavaScript) that asks Stripe to confirm the same PaymentIntent with
     them present and sends them to their bank's page. Back from it, the payment reads as
     succeeded; Stripe's payment_intent.succeeded then marks the invoice paid and the
     subscription is active again."""
-    organization, owner = organization_with_owner(at=test_clock.at)
-    card_add(organization, number=CARD_3DS, at=test_clock.at)
+    organization, owner = organization_with_owner(at=frozen_clock.at)
+    card_add(organization, number=CARD_3DS, at=frozen_clock.at)
     mail.outbox.clear()
-    subscription = subscribe(organization, owner, at=test_clock.at)
+    subscription = subscribe(organization, owner, at=frozen_clock.at)
     invoice = Invoice.objects.get(subscription=subscription)
     attempt = invoice.payment_attempts.get()
-    assert attempt.status == Status.REQUIRES_ACTION and attempt.action_emailed_at == test_clock.at
+    assert attempt.status == Status.REQUIRES_ACTION and attempt.action_emailed_at == frozen_clock.at
     assert Subscription.objects.get(pk=subscription.pk).status == Subscription.Status.PAST_DUE
 
     (message,) = mail.outbox
@@ -240,7 +247,7 @@ def test_a_payment_that_needs_the_customer_emails_the_owner_a_link_to_confirm(st
         stripe_on,
         event_type="payment_intent.succeeded",
         object_id=attempt.payment_intent_id,
-        at=test_clock.at,
+        at=frozen_clock.at,
     )
     invoice.refresh_from_db()
     subscription.refresh_from_db()

@@ -14,17 +14,17 @@ from .support import fake_requests, ls_get, organization_with_owner
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_one_customer_per_organization_even_when_five_requests_ask_at_once(stripe_on, test_clock):
+def test_one_customer_per_organization_even_when_five_requests_ask_at_once(stripe_on, frozen_clock):
     """Five threads find no customer and create one at Stripe with the same idempotency key
     derived from our ids: Stripe makes one customer, and one row stores it."""
-    organization, owner = organization_with_owner(at=test_clock.at)
+    organization, owner = organization_with_owner(at=frozen_clock.at)
     barrier = threading.Barrier(5)
     found = []
 
     def ensure():
         try:
             barrier.wait()
-            found.append(stripe_customer_ensure(organization=organization, at=test_clock.at).stripe_id)
+            found.append(stripe_customer_ensure(organization=organization, at=frozen_clock.at).stripe_id)
         finally:
             connection.close()
 
@@ -46,9 +46,9 @@ def test_one_customer_per_organization_even_when_five_requests_ask_at_once(strip
     assert [c["id"] for c in at_stripe] == [customer.stripe_id]
 
 
-def test_changed_billing_details_and_the_vat_id_are_sent_to_stripe(stripe_on, test_clock):
-    organization, owner = organization_with_owner(at=test_clock.at, billing_email="ap@acme.example")
-    customer = stripe_customer_ensure(organization=organization, at=test_clock.at)
+def test_changed_billing_details_and_the_vat_id_are_sent_to_stripe(stripe_on, frozen_clock):
+    organization, owner = organization_with_owner(at=frozen_clock.at, billing_email="ap@acme.example")
+    customer = stripe_customer_ensure(organization=organization, at=frozen_clock.at)
     remote = ls_get(stripe_on, f"/v1/customers/{customer.stripe_id}")
     assert (remote["name"], remote["email"], remote["address"]["country"]) == (
         "Acme",
@@ -58,14 +58,14 @@ def test_changed_billing_details_and_the_vat_id_are_sent_to_stripe(stripe_on, te
 
     organization_update_billing_details(
         organization=organization,
-        at=test_clock.at,
+        at=frozen_clock.at,
         acting_user=owner,
         legal_name="Acme GmbH",
         address="Hauptstraße 5\n10115 Berlin",
         country="DE",
         vat_id="DE123456789",
     )
-    stripe_customer_sync(customer=customer, at=test_clock.at)
+    stripe_customer_sync(customer=customer, at=frozen_clock.at)
     remote = ls_get(stripe_on, f"/v1/customers/{customer.stripe_id}")
     assert (remote["name"], remote["address"]) == (
         "Acme GmbH",
@@ -75,5 +75,5 @@ def test_changed_billing_details_and_the_vat_id_are_sent_to_stripe(stripe_on, te
     assert [(t["type"], t["value"]) for t in tax_ids] == [("eu_vat", "DE123456789")]
 
     sent = len(fake_requests(stripe_on))
-    stripe_customer_sync(customer=customer, at=test_clock.at)
+    stripe_customer_sync(customer=customer, at=frozen_clock.at)
     assert len(fake_requests(stripe_on)) == sent  # unchanged details: nothing sent

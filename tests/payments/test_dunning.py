@@ -27,7 +27,7 @@ def payment_blocked(organization, *, on) -> bool:
 
 @pytest.mark.parametrize("final_action", ["cancel_at_period_end", "mark_uncollectible"])
 def test_a_failing_card_goes_through_the_whole_dunning_schedule(
-    final_action, settings, stripe_on, test_clock
+    final_action, settings, stripe_on, frozen_clock
 ):
     """Day 0: the renewal-style charge after the issue is declined; the subscription is past
     due and owners see the banner. The hourly run retries 1, 3, 5 and 7 days after that
@@ -38,7 +38,7 @@ def test_a_failing_card_goes_through_the_whole_dunning_schedule(
     Then the owner adds a working card: the invoice is charged at once, Stripe's
     succeeded event marks it paid, and everything dunning did is undone."""
     settings.DUNNING_FINAL_ACTION = final_action
-    start = test_clock.at
+    start = frozen_clock.at
     organization, owner = organization_with_owner(at=start)
     card_add(organization, number=CARD_DECLINED, at=start)
     mail.outbox.clear()
@@ -49,9 +49,9 @@ def test_a_failing_card_goes_through_the_whole_dunning_schedule(
     for n, day in enumerate([1, 3, 5, 7], start=2):
         due = start + dt.timedelta(days=day)
         assert InvoiceCollection.objects.get(invoice=invoice).next_retry_at == due
-        test_clock.at = due - dt.timedelta(minutes=1)
+        frozen_clock.set(due - dt.timedelta(minutes=1))
         assert dunning_retries_due() == 0
-        test_clock.at = due + dt.timedelta(minutes=20)
+        frozen_clock.set(due + dt.timedelta(minutes=20))
         assert dunning_retries_due() == 1
         assert dunning_retries_due() == 0
         assert invoice.payment_attempts.count() == n
@@ -83,30 +83,30 @@ def test_a_failing_card_goes_through_the_whole_dunning_schedule(
             Subscription.Status.PAST_DUE,
             True,
         )
-        assert not payment_blocked(organization, on=test_clock.at.date())
+        assert not payment_blocked(organization, on=frozen_clock.at.date())
     else:
         assert "marked uncollectible" in mail.outbox[-1].body
         assert (invoice.status, subscription.cancel_at_period_end) == (Invoice.Status.UNCOLLECTIBLE, False)
         change = InvoiceStatusChange.objects.get(invoice=invoice)
-        assert (change.to_status, change.source, change.at) == ("uncollectible", "dunning", test_clock.at)
-        assert payment_blocked(organization, on=test_clock.at.date())
+        assert (change.to_status, change.source, change.at) == ("uncollectible", "dunning", frozen_clock.at)
+        assert payment_blocked(organization, on=frozen_clock.at.date())
         assert payment_banner(organization=organization).kind == "blocked"
 
-    test_clock.at = start + dt.timedelta(days=20)
+    frozen_clock.set(start + dt.timedelta(days=20))
     assert dunning_retries_due() == 0
 
-    card_add(organization, number=CARD_OK, at=test_clock.at)
+    card_add(organization, number=CARD_OK, at=frozen_clock.at)
     paid_by = invoice.payment_attempts.get(number=6)
     assert paid_by.status == Status.SUCCEEDED
     (event,) = ls_events(
         stripe_on, event_type="payment_intent.succeeded", object_id=paid_by.payment_intent_id
     )
-    assert deliver(event, at=test_clock.at).status_code == 200
+    assert deliver(event, at=frozen_clock.at).status_code == 200
     invoice.refresh_from_db()
     subscription.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
     assert (subscription.status, subscription.cancel_at_period_end) == (Subscription.Status.ACTIVE, False)
-    assert not payment_blocked(organization, on=test_clock.at.date())
+    assert not payment_blocked(organization, on=frozen_clock.at.date())
     assert payment_banner(organization=organization) is None
     assert len(mail.outbox) == 5
 

@@ -46,26 +46,26 @@ def test_the_offline_gateway_refuses_every_card_operation():
 
 @pytest.mark.django_db(transaction=True)
 def test_while_stripe_is_unreachable_the_attempt_waits_and_the_retry_charges_once(
-    settings, stripe_on, test_clock, monkeypatch
+    settings, stripe_on, frozen_clock, monkeypatch
 ):
     """Stripe cannot be reached: the charge raises GatewayUnavailable (the task's retry
     policy), the attempt stays pending; once Stripe answers, the same request goes out with
     the same key and one PaymentIntent is made."""
-    organization, owner = organization_with_owner(at=test_clock.at)
-    card_add(organization, number=CARD_OK, at=test_clock.at)
+    organization, owner = organization_with_owner(at=frozen_clock.at)
+    card_add(organization, number=CARD_OK, at=frozen_clock.at)
     monkeypatch.setattr(hooks, "invoice_charge_enqueue", lambda **kwargs: None)
-    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=test_clock.at))
+    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=frozen_clock.at))
     monkeypatch.setattr(stripe_gateway, "MAX_NETWORK_RETRIES", 0)
     stripe_gateway.stripe_gateway.cache_clear()
 
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # discard: nothing listens
     with pytest.raises(GatewayUnavailable):
-        charging.invoice_charge(invoice_id=invoice.pk, reason=charging.REASON_ISSUE, at=test_clock.at)
+        charging.invoice_charge(invoice_id=invoice.pk, reason=charging.REASON_ISSUE, at=frozen_clock.at)
     attempt = invoice.payment_attempts.get()
     assert (attempt.status, attempt.payment_intent_id) == (PaymentAttempt.Status.PENDING, None)
 
     settings.STRIPE_API_BASE = stripe_on
-    attempt = charging.invoice_charge(invoice_id=invoice.pk, reason=charging.REASON_ISSUE, at=test_clock.at)
+    attempt = charging.invoice_charge(invoice_id=invoice.pk, reason=charging.REASON_ISSUE, at=frozen_clock.at)
     assert attempt.status == PaymentAttempt.Status.SUCCEEDED
     keys = [r["idempotency_key"] for r in fake_requests(stripe_on) if r["path"] == "/v1/payment_intents"]
     assert keys[-1] == f"invoice:{invoice.pk}:pay"

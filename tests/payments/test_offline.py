@@ -14,14 +14,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_invoices_wait_for_a_bank_transfer_and_staff_mark_them_paid(
-    stripe_off, test_clock, client, admin_client, admin_user
+    stripe_off, frozen_clock, client, admin_client, admin_user
 ):
     """The offline gateway charges nothing and says so: the payments page shows the seller's
     bank details and no card buttons work. Staff mark the invoice paid in the admin; who and
     when are recorded, and marking it again changes nothing."""
     assert payment_gateway().online is False
-    organization, owner = organization_with_owner(at=test_clock.at)
-    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=test_clock.at))
+    organization, owner = organization_with_owner(at=frozen_clock.at)
+    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=frozen_clock.at))
     assert invoice.status == Invoice.Status.OPEN
     assert not PaymentAttempt.objects.exists() and not StripeCustomer.objects.exists()
 
@@ -38,7 +38,7 @@ def test_invoices_wait_for_a_bank_transfer_and_staff_mark_them_paid(
         answer = admin_client.post(changelist, {"action": "mark_paid", "_selected_action": [invoice.pk]})
         assert answer.status_code == 302
     invoice.refresh_from_db()
-    assert (invoice.status, invoice.status_changed_at) == (Invoice.Status.PAID, test_clock.at)
+    assert (invoice.status, invoice.status_changed_at) == (Invoice.Status.PAID, frozen_clock.at)
     change = InvoiceStatusChange.objects.get(invoice=invoice)
     assert (change.source, change.actor, change.actor_label, change.reference) == (
         "staff",

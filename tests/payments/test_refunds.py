@@ -1,7 +1,6 @@
 """Refunding a credit note to the card that paid its invoice, and disputes."""
 
 import datetime as dt
-from fractions import Fraction
 
 import pytest
 
@@ -11,8 +10,9 @@ from billing.payments import refunds
 from billing.payments.gateway import GatewayRequestRefused
 from billing.stripe_gateway import StripeGateway
 from invoices.models import CreditBalanceEntry, Invoice
-from invoices.services import credit_balance_minor, credit_note_issue, invoice_issue
+from invoices.services import credit_balance_minor, credit_note_issue
 from organizations.models import AuditLogEntry
+from tests.factories import InvoiceFactory, LineDraftFactory
 
 from .support import (
     CARD_OK,
@@ -28,39 +28,33 @@ from .support import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _line(amount_minor: int, day: dt.date, *, sign: int = 1) -> LineDraft:
-    return LineDraft(
-        kind="proration",
-        description="Seats",
-        quantity=sign,
-        unit_price_minor=amount_minor,
-        fraction=Fraction(1),
-        period_start=day,
-        period_end=day + dt.timedelta(days=30),
+def _line(amount_minor: int, day: dt.date) -> LineDraft:
+    return LineDraftFactory(
+        kind="proration", description="Seats", unit_price_minor=amount_minor, period_start=day
     )
 
 
 @pytest.fixture
-def paid_by_card(stripe_on, test_clock):
+def paid_by_card(stripe_on, frozen_clock):
     """An organization whose first invoice was paid by card (the webhook came), and a credit note on it."""
-    organization, owner = organization_with_owner(at=test_clock.at)
-    card_add(organization, number=CARD_OK, at=test_clock.at)
-    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=test_clock.at))
+    organization, owner = organization_with_owner(at=frozen_clock.at)
+    card_add(organization, number=CARD_OK, at=frozen_clock.at)
+    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=frozen_clock.at))
     attempt = invoice.payment_attempts.get()
     (event,) = ls_events(
         stripe_on, event_type="payment_intent.succeeded", object_id=attempt.payment_intent_id
     )
-    deliver(event, at=test_clock.at)
+    deliver(event, at=frozen_clock.at)
     note = credit_note_issue(
         invoice=invoice,
-        lines=[_line(1000, test_clock.at.date())],
-        issued_on=test_clock.at.date(),
-        at=test_clock.at,
+        lines=[_line(1000, frozen_clock.at.date())],
+        issued_on=frozen_clock.at.date(),
+        at=frozen_clock.at,
     )
     return organization, owner, invoice, attempt, note
 
 
-def test_an_owner_has_a_credit_note_refunded_to_the_card_once(paid_by_card, stripe_on, test_clock, client):
+def test_an_owner_has_a_credit_note_refunded_to_the_card_once(paid_by_card, stripe_on, frozen_clock, client):
     """The credit note's total leaves the credit balance and goes back to the card through
     Stripe (key credit_note:{id}:refund); asking again refunds nothing more; Stripe's
     charge.refunded, delivered twice, changes nothing."""
@@ -90,7 +84,7 @@ def test_an_owner_has_a_credit_note_refunded_to_the_card_once(paid_by_card, stri
     for _ in range(2):
         assert (
             deliver(
-                event_for(charge, "charge.refunded", created=charge["created"]), at=test_clock.at
+                event_for(charge, "charge.refunded", created=charge["created"]), at=frozen_clock.at
             ).status_code
             == 200
         )
@@ -100,26 +94,23 @@ def test_an_owner_has_a_credit_note_refunded_to_the_card_once(paid_by_card, stri
     assert "Refund to card" not in client.get(payments).content.decode()
 
 
-def test_credit_already_used_is_not_refunded_and_nothing_changes(paid_by_card, test_clock):
+def test_credit_already_used_is_not_refunded_and_nothing_changes(paid_by_card, frozen_clock):
     organization, owner, invoice, attempt, note = paid_by_card
-    invoice_issue(
+    InvoiceFactory(
         organization=organization,
-        subscription=None,
-        reason="seat_change",
-        lines=[_line(5000, test_clock.at.date())],
-        currency="EUR",
-        issued_on=test_clock.at.date(),
-        at=test_clock.at,
+        lines=[_line(5000, frozen_clock.at.date())],
+        issued_on=frozen_clock.at.date(),
+        at=frozen_clock.at,
     )
     entries = CreditBalanceEntry.objects.count()
     with pytest.raises(refunds.RefundRefused, match="used on a later invoice"):
         refunds.credit_note_refund(
-            credit_note=note, on=test_clock.at.date(), at=test_clock.at, acting_user=owner
+            credit_note=note, on=frozen_clock.at.date(), at=frozen_clock.at, acting_user=owner
         )
     assert (CreditBalanceEntry.objects.count(), PaymentRefund.objects.count()) == (entries, 0)
 
 
-def test_a_refund_stripe_refuses_puts_the_credit_back(paid_by_card, test_clock, monkeypatch):
+def test_a_refund_stripe_refuses_puts_the_credit_back(paid_by_card, frozen_clock, monkeypatch):
     organization, owner, invoice, attempt, note = paid_by_card
 
     def refuse(self, **kwargs):
@@ -129,14 +120,14 @@ def test_a_refund_stripe_refuses_puts_the_credit_back(paid_by_card, test_clock, 
 
     monkeypatch.setattr(StripeGateway, "refund_create", refuse)
     refund = refunds.credit_note_refund(
-        credit_note=note, on=test_clock.at.date(), at=test_clock.at, acting_user=owner
+        credit_note=note, on=frozen_clock.at.date(), at=frozen_clock.at, acting_user=owner
     )
     refund.refresh_from_db()
     assert refund.status == PaymentRefund.Status.FAILED and refund.restore_entry is not None
     assert credit_balance_minor(organization=organization, currency="EUR") == note.total_minor
 
 
-def test_a_dispute_is_recorded_once(paid_by_card, stripe_on, test_clock):
+def test_a_dispute_is_recorded_once(paid_by_card, stripe_on, frozen_clock):
     organization, owner, invoice, attempt, note = paid_by_card
     dispute = {
         "id": "dp_test_1",
@@ -149,7 +140,7 @@ def test_a_dispute_is_recorded_once(paid_by_card, stripe_on, test_clock):
     }
     for _ in range(2):
         assert (
-            deliver(event_for(dispute, "charge.dispute.created", created=1), at=test_clock.at).status_code
+            deliver(event_for(dispute, "charge.dispute.created", created=1), at=frozen_clock.at).status_code
             == 200
         )
     recorded = PaymentDispute.objects.get()

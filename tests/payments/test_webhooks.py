@@ -51,11 +51,11 @@ def lost_answer(monkeypatch):
     monkeypatch.setattr(charging, "payment_attempt_apply", real)
 
 
-def _charged(stripe_on, test_clock, *, card: str):
+def _charged(stripe_on, frozen_clock, *, card: str):
     """An organization whose first invoice was charged with `card`; the answer was lost."""
-    organization, owner = organization_with_owner(at=test_clock.at)
-    card_add(organization, number=card, at=test_clock.at)
-    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=test_clock.at))
+    organization, owner = organization_with_owner(at=frozen_clock.at)
+    card_add(organization, number=card, at=frozen_clock.at)
+    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=frozen_clock.at))
     attempt = invoice.payment_attempts.get()
     assert attempt.status == Status.PENDING
     intents = ls_get(stripe_on, "/v1/payment_intents", limit=100)["data"]
@@ -73,15 +73,15 @@ def _state(invoice):
     )
 
 
-def test_forged_or_stale_or_early_signatures_get_400_and_change_nothing(stripe_on, test_clock, lost_answer):
+def test_forged_or_stale_or_early_signatures_get_400_and_change_nothing(stripe_on, frozen_clock, lost_answer):
     """The event would mark the invoice paid. Signed with another secret, with a payload
     changed after signing, without a signature, 10 minutes old or 10 minutes ahead of our
     clock: 400 each, no event stored, the invoice open. Inside the tolerance (299 s either
     way) the same event is accepted, once."""
-    organization, invoice, intent = _charged(stripe_on, test_clock, card=CARD_OK)
+    organization, invoice, intent = _charged(stripe_on, frozen_clock, card=CARD_OK)
     event = ls_events(stripe_on, event_type="payment_intent.succeeded", object_id=intent["id"])[0]
     before = _state(invoice)
-    at = test_clock.at
+    at = frozen_clock.at
     payload = json.dumps(event)
     tampered = payload.replace('"succeeded"', '"SUCCEEDED"')
 
@@ -115,11 +115,13 @@ def test_forged_or_stale_or_early_signatures_get_400_and_change_nothing(stripe_o
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
 
 
-def test_a_rolled_over_secret_is_accepted_while_both_are_listed(settings, stripe_on, test_clock, lost_answer):
-    organization, invoice, intent = _charged(stripe_on, test_clock, card=CARD_OK)
+def test_a_rolled_over_secret_is_accepted_while_both_are_listed(
+    settings, stripe_on, frozen_clock, lost_answer
+):
+    organization, invoice, intent = _charged(stripe_on, frozen_clock, card=CARD_OK)
     event = ls_events(stripe_on, event_type="payment_intent.succeeded", object_id=intent["id"])[0]
     settings.STRIPE_WEBHOOK_SECRET = f"whsec_new_one,{settings.STRIPE_WEBHOOK_SECRET}"
-    assert deliver(event, at=test_clock.at, secret="whsec_new_one").status_code == 200
+    assert deliver(event, at=frozen_clock.at, secret="whsec_new_one").status_code == 200
 
 
 def _deliver_at_once(events, at, n_threads=10):
@@ -142,13 +144,13 @@ def _deliver_at_once(events, at, n_threads=10):
     return codes
 
 
-def test_the_same_success_delivered_ten_times_at_once_pays_once(stripe_on, test_clock, lost_answer):
+def test_the_same_success_delivered_ten_times_at_once_pays_once(stripe_on, frozen_clock, lost_answer):
     """Ten deliveries of one payment_intent.succeeded race (ten threads, ten connections):
     one stored event, handled once: one status change, one audit row, paid."""
-    organization, invoice, intent = _charged(stripe_on, test_clock, card=CARD_OK)
+    organization, invoice, intent = _charged(stripe_on, frozen_clock, card=CARD_OK)
     event = ls_events(stripe_on, event_type="payment_intent.succeeded", object_id=intent["id"])[0]
 
-    assert _deliver_at_once([event] * 10, test_clock.at) == [200] * 10
+    assert _deliver_at_once([event] * 10, frozen_clock.at) == [200] * 10
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
     stored = WebhookEvent.objects.get()
@@ -161,20 +163,22 @@ def test_the_same_success_delivered_ten_times_at_once_pays_once(stripe_on, test_
     assert AuditLogEntry.objects.filter(organization=organization, action="invoice.paid").count() == 1
 
 
-def test_the_same_failure_delivered_ten_times_at_once_is_one_dunning_step(stripe_on, test_clock, lost_answer):
+def test_the_same_failure_delivered_ten_times_at_once_is_one_dunning_step(
+    stripe_on, frozen_clock, lost_answer
+):
     """Ten deliveries of one payment_intent.payment_failed, and ten distinct events about
     the same failed PaymentIntent, all at once: the attempt fails once, one retry is
     scheduled, one e-mail goes out."""
-    organization, invoice, intent = _charged(stripe_on, test_clock, card=CARD_DECLINED)
+    organization, invoice, intent = _charged(stripe_on, frozen_clock, card=CARD_DECLINED)
     event = ls_events(stripe_on, event_type="payment_intent.payment_failed", object_id=intent["id"])[0]
     mail.outbox.clear()
 
-    assert _deliver_at_once([event] * 10, test_clock.at) == [200] * 10
+    assert _deliver_at_once([event] * 10, frozen_clock.at) == [200] * 10
     others = [
         event_for(event["data"]["object"], "payment_intent.payment_failed", created=event["created"])
         for _ in range(10)
     ]
-    assert _deliver_at_once(others, test_clock.at) == [200] * 10
+    assert _deliver_at_once(others, frozen_clock.at) == [200] * 10
 
     attempt = invoice.payment_attempts.get()
     assert (attempt.status, attempt.payment_intent_id) == (Status.FAILED, intent["id"])
@@ -185,18 +189,18 @@ def test_the_same_failure_delivered_ten_times_at_once_is_one_dunning_step(stripe
 
 
 @pytest.mark.parametrize("order", ["succeeded_then_failed", "failed_then_succeeded"])
-def test_events_of_one_payment_in_either_order_end_paid(order, stripe_on, test_clock, lost_answer):
+def test_events_of_one_payment_in_either_order_end_paid(order, stripe_on, frozen_clock, lost_answer):
     """A stale payment_failed about a PaymentIntent that succeeded, before or after the
     succeeded event: the handler reads the PaymentIntent as it is now (succeeded), so
     both orders end paid, with no dunning and no e-mail."""
-    organization, invoice, intent = _charged(stripe_on, test_clock, card=CARD_OK)
+    organization, invoice, intent = _charged(stripe_on, frozen_clock, card=CARD_OK)
     succeeded = ls_events(stripe_on, event_type="payment_intent.succeeded", object_id=intent["id"])[0]
     stale = {**intent, "status": "requires_payment_method", "last_payment_error": {"code": "card_declined"}}
     failed = event_for(stale, "payment_intent.payment_failed", created=succeeded["created"] - 1)
     mail.outbox.clear()
 
     for event in [succeeded, failed] if order == "succeeded_then_failed" else [failed, succeeded]:
-        assert deliver(event, at=test_clock.at).status_code == 200
+        assert deliver(event, at=frozen_clock.at).status_code == 200
 
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
@@ -206,19 +210,19 @@ def test_events_of_one_payment_in_either_order_end_paid(order, stripe_on, test_c
 
 
 @pytest.mark.parametrize("order", ["succeeded_then_failed", "failed_then_succeeded"])
-def test_a_failed_try_and_a_later_successful_one_in_either_order_end_paid(order, stripe_on, test_clock):
+def test_a_failed_try_and_a_later_successful_one_in_either_order_end_paid(order, stripe_on, frozen_clock):
     """Try 1 is declined (dunning starts, the subscription is past due); the owner adds a
     working card and try 2 succeeds. Whichever of try 1's payment_failed and try 2's
     succeeded arrives first, the invoice ends paid and the subscription active."""
-    organization, owner = organization_with_owner(at=test_clock.at)
-    card_add(organization, number=CARD_DECLINED, at=test_clock.at)
-    subscription = subscribe(organization, owner, at=test_clock.at)
+    organization, owner = organization_with_owner(at=frozen_clock.at)
+    card_add(organization, number=CARD_DECLINED, at=frozen_clock.at)
+    subscription = subscribe(organization, owner, at=frozen_clock.at)
     invoice = Invoice.objects.get(subscription=subscription)
     first = invoice.payment_attempts.get()
     assert first.status == Status.FAILED
 
-    test_clock.advance(hours=2)
-    card_add(organization, number=CARD_OK, at=test_clock.at)  # the new default charges the open invoice
+    frozen_clock.advance(hours=2)
+    card_add(organization, number=CARD_OK, at=frozen_clock.at)  # the new default charges the open invoice
     first.refresh_from_db()
     second = invoice.payment_attempts.get(number=2)
     assert (first.status, second.status) == (Status.CANCELED, Status.SUCCEEDED)
@@ -230,7 +234,7 @@ def test_a_failed_try_and_a_later_successful_one_in_either_order_end_paid(order,
         stripe_on, event_type="payment_intent.succeeded", object_id=second.payment_intent_id
     )[0]
     for event in [succeeded, failed] if order == "succeeded_then_failed" else [failed, succeeded]:
-        assert deliver(event, at=test_clock.at).status_code == 200
+        assert deliver(event, at=frozen_clock.at).status_code == 200
 
     invoice.refresh_from_db()
     subscription.refresh_from_db()
@@ -239,9 +243,9 @@ def test_a_failed_try_and_a_later_successful_one_in_either_order_end_paid(order,
     assert (collection.failed_attempts, collection.next_retry_at) == (1, None)
 
 
-def test_events_we_do_not_handle_or_about_others_are_stored_and_ignored(stripe_on, test_clock):
+def test_events_we_do_not_handle_or_about_others_are_stored_and_ignored(stripe_on, frozen_clock):
     event = event_for({"id": "prod_123", "object": "product"}, "product.created", created=1)
-    assert deliver(event, at=test_clock.at).status_code == 200
+    assert deliver(event, at=frozen_clock.at).status_code == 200
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED
 
 
@@ -285,22 +289,22 @@ PI = {"id": "pi_123", "object": "payment_intent"}
         "lone-surrogate",
     ],
 )
-def test_signed_but_malformed_events_get_400_and_store_nothing(stripe_on, test_clock, changes):
+def test_signed_but_malformed_events_get_400_and_store_nothing(stripe_on, frozen_clock, changes):
     """Correctly signed, but of a shape Stripe never sends: 400 (it was 500 for most), nothing stored."""
     event = {**event_for(PI, "payment_intent.succeeded", created=1), **changes}
-    answer = _signed(json.dumps(event), test_clock.at)
+    answer = _signed(json.dumps(event), frozen_clock.at)
     assert answer.status_code == 400, answer.content
     assert not WebhookEvent.objects.exists()
 
 
-def test_signed_events_about_objects_stripe_does_not_know_are_ignored_not_retried(stripe_on, test_clock):
+def test_signed_events_about_objects_stripe_does_not_know_are_ignored_not_retried(stripe_on, frozen_clock):
     events = [
         event_for({"id": "pi_unknown", "object": "payment_intent"}, "payment_intent.succeeded", created=1),
         event_for({"id": "ch_unknown", "object": "charge"}, "charge.refunded", created=1),
         event_for({"id": "pm_unknown", "object": "payment_method"}, "payment_method.attached", created=1),
         event_for({"id": "cus_unknown", "object": "customer"}, "customer.updated", created=1),
     ]
-    assert [deliver(event, at=test_clock.at).status_code for event in events] == [200] * 4
+    assert [deliver(event, at=frozen_clock.at).status_code for event in events] == [200] * 4
     assert set(WebhookEvent.objects.values_list("status", flat=True)) == {WebhookEvent.Status.IGNORED}
     assert WebhookEvent.objects.get(event_id=events[0]["id"]).last_error.startswith("Ignored: ")
 
@@ -317,14 +321,14 @@ def test_signed_events_about_objects_stripe_does_not_know_are_ignored_not_retrie
     ids=["charge-empty", "charge-null", "amount-text", "currency-object", "reason-list"],
 )
 def test_a_malformed_dispute_is_ignored_and_recorded_against_nobody(
-    stripe_on, test_clock, lost_answer, dispute
+    stripe_on, frozen_clock, lost_answer, dispute
 ):
     """An attempt whose answer was lost has no charge id yet (""): a dispute naming the charge ""
     was recorded against it."""
-    organization, invoice, intent = _charged(stripe_on, test_clock, card=CARD_OK)
+    organization, invoice, intent = _charged(stripe_on, frozen_clock, card=CARD_OK)
     assert PaymentAttempt.objects.filter(charge_id="").exists()
     dispute = {**dispute, "object": "dispute"}
-    answer = deliver(event_for(dispute, "charge.dispute.created", created=1), at=test_clock.at)
+    answer = deliver(event_for(dispute, "charge.dispute.created", created=1), at=frozen_clock.at)
     assert answer.status_code == 200
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED
     assert not PaymentDispute.objects.exists()

@@ -17,7 +17,13 @@ from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-START = dt.date(2026, 3, 1)
+START, TODAY = dt.date(2026, 3, 1), dt.date(2026, 3, 20)
+
+
+@pytest.fixture
+def clock_start():
+    """The pages are read on 20 March 2026, 09:00 UTC."""
+    return at(TODAY)
 
 
 def text(response) -> str:
@@ -64,16 +70,11 @@ def test_without_a_subscription_there_is_no_seat_line(client):
 # ---------------------------------------------------------------------------
 # Per-member billing intervals (seed 004; issue 11 item 3)
 
-TODAY = dt.date(2026, 3, 20)
-
 
 @pytest.fixture
-def team(monkeypatch):
+def team():
     """Pro, yearly from 1 Jan 2026, 3 included seats (owner and two members), paid seats at
     €120/year, €12/month, €3.50/week invoiced at once; Anna pays monthly; today is 20 Mar."""
-    from config import clock
-
-    monkeypatch.setattr(clock, "now", lambda: at(TODAY))
     organization, subscription, owner = subscribed_organization(
         start=dt.date(2026, 1, 1),
         interval="year",

@@ -1,16 +1,16 @@
 """Usage fixtures: an organization with an owner on a monthly plan with usage limits.
 
-Dates are fixed: the subscription's period is 1 May - 1 June 2026 and "now" is 15 May
-2026 12:00 UTC, so the previous period (accepted) starts 1 April.
+Dates are fixed: the subscription's period is 1 May - 1 June 2026 and the clock shows 15 May
+2026 12:00 UTC (`clock_start`), so the previous period (accepted) starts 1 April.
 """
 
 import datetime as dt
 
 import pytest
 
-from billing.models import Plan, PlanLimit, Subscription
+from billing.models import Plan, PlanLimit
 from organizations.models import Role
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.factories import MembershipFactory, OrganizationFactory, SubscriptionRowFactory, UserFactory
 from usage.services import api_key_create
 
 AT = dt.datetime(2026, 5, 15, 12, 0, tzinfo=dt.UTC)
@@ -32,14 +32,16 @@ def subscribe(organization, *, limits=None, code="pro", included_seats=3):
     )
     for meter, (limit, hard) in (DEFAULT_LIMITS if limits is None else limits).items():
         PlanLimit.objects.update_or_create(plan=plan, meter=meter, defaults={"limit": limit, "hard": hard})
-    return Subscription.objects.create(
-        organization=organization,
-        plan=plan,
-        anchor=PERIOD_START,
-        current_period_start=PERIOD_START,
-        current_period_end=PERIOD_END,
-        created_at=AT - dt.timedelta(days=14),
+    subscription = SubscriptionRowFactory(
+        organization=organization, plan=plan, anchor=PERIOD_START, created_at=AT - dt.timedelta(days=14)
     )
+    assert subscription.current_period_end == PERIOD_END
+    return subscription
+
+
+@pytest.fixture
+def clock_start():
+    return AT
 
 
 @pytest.fixture

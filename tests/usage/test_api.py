@@ -1,7 +1,6 @@
 """The usage API: API key authentication, ingestion results, entitlements, statistics, schema."""
 
 import json
-from unittest import mock
 
 import pytest
 from django.test import RequestFactory
@@ -18,12 +17,6 @@ from .conftest import AT, PERIOD_START, event, subscribe
 pytestmark = pytest.mark.django_db
 
 EVENTS_URL = "/api/v1/usage/events"
-
-
-@pytest.fixture(autouse=True)
-def frozen_clock():
-    with mock.patch("config.clock.now", return_value=AT):
-        yield
 
 
 def client_with(secret=None):

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import PlanLimit, SeatItem
+from billing.models import PlanLimit
 from billing.selectors import seat_summary
-from tests.factories import MembershipFactory, OrganizationFactory
+from tests.factories import MembershipFactory, OrganizationFactory, SeatItemFactory
 from usage import selectors
 from usage.models import ModelPrice
 from usage.services import api_key_hash, usage_record_batch
@@ -108,22 +108,8 @@ def test_the_seat_meter_agrees_with_the_seat_summary(organization, subscription)
         return (summary.seats, summary.members), (meter.limit, meter.used)
 
     assert both()[0] == both()[1] == (3, 1)
-    SeatItem.objects.create(
-        organization=organization,
-        subscription=subscription,
-        interval="month",
-        quantity=4,
-        period_start=PERIOD_START,
-        period_end=PERIOD_END,
-    )
-    SeatItem.objects.create(
-        organization=organization,
-        subscription=subscription,
-        interval="year",
-        quantity=2,
-        period_start=PERIOD_START,
-        period_end=dt.date(2027, 5, 1),
-    )
+    SeatItemFactory(subscription=subscription, interval="month", quantity=4, period_start=PERIOD_START)
+    SeatItemFactory(subscription=subscription, interval="year", quantity=2, period_start=PERIOD_START)
     members = MembershipFactory.create_batch(3, organization=organization)
     members[0].removed_at = AT
     members[0].save()
