@@ -9,16 +9,22 @@ become members of the client, or been invited. When the partner stops being the 
 owner, these would outlive its rights: a kept SCIM token provisioned the ex-partner's own
 admin and made it owner again, a kept API key still sent usage (and so raised the bill).
 
+The partner may also have set the client's billing e-mail to an address of its own (its
+person's, or one in its people's domain): the client's invoices would keep going to the
+ex-partner. And its people's pending invitations would let whoever they invited join later.
+
 So, in the same transaction as the change of agreement:
 
-- the handover (internal -> external) revokes the partner's credentials; the partner's
-  person confirming it may keep each one explicitly (the client has no owner of its own yet,
-  and a key in use by the client's product must not stop);
+- the handover (internal -> external) revokes the partner's credentials, withdraws the
+  pending invitations its people made and replaces a billing e-mail of the partner's by the
+  new owner's address; the partner's person confirming it may keep each one explicitly (the
+  client has no owner of its own yet, and a key in use by the client's product must not stop);
 - the removal of the partner's access (by the client's owner) revokes the partner's
   credentials that are still active (also those kept at the handover, and those its people
   made as members of the client, an owner it made of one of them, say), ends the memberships
-  of the partner's people in the client and withdraws the pending invitations they made or
-  were sent; the client's owner may keep each one explicitly.
+  of the partner's people in the client, withdraws the pending invitations they made or
+  were sent and replaces a billing e-mail of the partner's by the owner's address; the
+  client's owner may keep each one explicitly.
 
 "The partner's people" are everyone who is or was a member of the partner organization,
 except the person confirming. Every item is listed on the confirmation page, unticked:
@@ -33,6 +39,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
@@ -46,14 +53,16 @@ from organizations.models import Invitation, Membership, Organization, PartnerLi
 from organizations.partners import credential_made_by
 from seats import services as seat_services
 from seats.identity import domains, provisioning, sso
-from seats.identity.selectors import owner_emails
+from seats.identity.domains import public_mail_domain
+from seats.identity.selectors import email_domain, owner_emails
 from seats.models import ScimToken, SsoConnection, SsoDomain
 from usage.models import ApiKey
 from usage.services import api_key_revoke
 
 API_KEY, SCIM_TOKEN, SSO_CONNECTION, SSO_DOMAIN = "api_key", "scim_token", "sso_connection", "sso_domain"
-MEMBERSHIP, INVITATION = "membership", "invitation"
+MEMBERSHIP, INVITATION, BILLING_EMAIL = "membership", "invitation", "billing_email"
 CREDENTIAL_KINDS = (API_KEY, SCIM_TOKEN, SSO_CONNECTION, SSO_DOMAIN)
+HANDOVER_KINDS = (*CREDENTIAL_KINDS, INVITATION, BILLING_EMAIL)  # what a handover lists
 
 HANDOVER, ACCESS_REMOVED = "partner_handover", "partner_removed"
 
@@ -63,9 +72,9 @@ class Leftover:
     """One thing the partner leaves behind, as the confirmation page and the e-mail list it."""
 
     ref: str  # "api_key:12": the value of its checkbox, and of the API's `keep`
-    kind: str  # api_key, scim_token, sso_connection, sso_domain, membership, invitation
+    kind: str  # api_key, scim_token, sso_connection, sso_domain, membership, invitation, billing_email
     name: str  # the key's or token's name, the provider's address, the domain, the person's e-mail
-    detail: str  # the key's prefix, the role
+    detail: str  # the key's prefix, the role, the billing e-mail's replacement ("" : none, the owners)
     made_by: str  # who made it (e-mail); "" if unknown
     made_at: dt.datetime | None
 
@@ -194,7 +203,7 @@ def _credentials(link: PartnerLink, *, event: str, confirming_user) -> list[tupl
     return items
 
 
-def _people(link: PartnerLink, *, confirming_user) -> list[tuple[Leftover, object]]:
+def _memberships(link: PartnerLink, *, confirming_user) -> list[tuple[Leftover, object]]:
     client, people = link.organization, partner_people(link.partner)
     items = []
     memberships = (
@@ -217,38 +226,112 @@ def _people(link: PartnerLink, *, confirming_user) -> list[tuple[Leftover, objec
                 membership,
             )
         )
-    emails = Membership.objects.filter(organization=link.partner).values("user__email")
-    invitations = (
-        Invitation.objects.filter(organization=client, status=Invitation.Status.PENDING)
-        .filter(Q(invited_by_id__in=people) | Q(email__in=emails))
-        .select_related("invited_by")
-        .order_by("created_at", "pk")
-    )
-    if _email(confirming_user):
-        invitations = invitations.exclude(email__iexact=_email(confirming_user))
-    for invitation in invitations:
-        items.append(
-            (
-                Leftover(
-                    f"{INVITATION}:{invitation.pk}",
-                    INVITATION,
-                    invitation.email,
-                    invitation.role,
-                    _email(invitation.invited_by),
-                    invitation.created_at,
-                ),
-                invitation,
-            )
-        )
     return items
 
 
-def leftovers(*, link: PartnerLink, event: str, confirming_user=None) -> list[Leftover]:
-    """What the handover (`HANDOVER`: the partner's credentials) or the removal of the
-    partner's access (`ACCESS_REMOVED`: also its people) revokes unless kept: for the page."""
+def _invitations(
+    link: PartnerLink, *, event: str, confirming_user, new_owner_email: str
+) -> list[tuple[Leftover, object]]:
+    """Pending invitations the partner's people made (a colleague invited as admin, say); at
+    the removal also those sent to them, except the removing owner's. Never the new owner's
+    own: at the handover that one is the handover's, made in the partner's person's name."""
+    client, people = link.organization, partner_people(link.partner)
+    invitations = Invitation.objects.filter(organization=client, status=Invitation.Status.PENDING)
+    excluded = {new_owner_email}
+    if event == ACCESS_REMOVED:
+        emails = Membership.objects.filter(organization=link.partner).values("user__email")
+        invitations = invitations.filter(Q(invited_by_id__in=people) | Q(email__in=emails))
+        excluded.add(_email(confirming_user))
+    else:
+        invitations = invitations.filter(invited_by_id__in=people)
+    for address in excluded - {""}:
+        invitations = invitations.exclude(email__iexact=address)
+    return [
+        (
+            Leftover(
+                f"{INVITATION}:{invitation.pk}",
+                INVITATION,
+                invitation.email,
+                invitation.role,
+                _email(invitation.invited_by),
+                invitation.created_at,
+            ),
+            invitation,
+        )
+        for invitation in invitations.select_related("invited_by").order_by("created_at", "pk")
+    ]
+
+
+def _addresses(users) -> set[str]:
+    """The lowercased e-mail addresses of these users (a user name that is one counts too)."""
+    return {
+        address.strip().lower()
+        for pair in users.values_list("email", "username")
+        for address in pair
+        if address and "@" in address
+    }
+
+
+def _billing_email(
+    link: PartnerLink, *, event: str, confirming_user, new_owner_email: str
+) -> list[tuple[Leftover, object]]:
+    """The client's billing e-mail when it is the partner's: the address of one of its people
+    (or the partner's own billing address), or an address in an e-mail domain its people use
+    that the client's own people (and its new owner) do not. Public mail domains are nobody's:
+    a partner's person on gmail.com does not make every gmail.com address the partner's.
+    The replacement is the new owner's address (at the removal: the owner removing)."""
+    client, partner = link.organization, link.partner
+    billing_email = (client.billing_email or "").strip().lower()
+    if not billing_email:
+        return []
+    User = get_user_model()
+    people = User.objects.filter(pk__in=partner_people(partner))
+    replacement = (new_owner_email or (_email(confirming_user) if event == ACCESS_REMOVED else "")).lower()
+    if event == ACCESS_REMOVED and confirming_user is not None:
+        people = people.exclude(pk=confirming_user.pk)  # the owner removing is the client's now
+    partner_addresses = _addresses(people)
+    own_people = User.objects.filter(
+        pk__in=Membership.objects.filter(organization=client, removed_at__isnull=True).values("user_id")
+    ).exclude(pk__in=people.values("pk"))
+    own_domains = {email_domain(address) for address in _addresses(own_people) | {replacement} - {""}}
+    partner_domains = {
+        email_domain(address)
+        for address in partner_addresses
+        if not public_mail_domain(email_domain(address))
+    }
+    domain = email_domain(billing_email)
+    partners = (
+        billing_email in partner_addresses
+        or billing_email == (partner.billing_email or "").strip().lower()
+        or (domain in partner_domains and domain not in own_domains)
+    )
+    if not partners or billing_email == replacement:
+        return []
+    leftover = Leftover(f"{BILLING_EMAIL}:{client.pk}", BILLING_EMAIL, billing_email, replacement, "", None)
+    return [(leftover, client)]
+
+
+def _items(
+    link: PartnerLink, *, event: str, confirming_user, new_owner_email: str
+) -> list[tuple[Leftover, object]]:
     items = _credentials(link, event=event, confirming_user=confirming_user)
     if event == ACCESS_REMOVED:
-        items += _people(link, confirming_user=confirming_user)
+        items += _memberships(link, confirming_user=confirming_user)
+    items += _invitations(link, event=event, confirming_user=confirming_user, new_owner_email=new_owner_email)
+    items += _billing_email(
+        link, event=event, confirming_user=confirming_user, new_owner_email=new_owner_email
+    )
+    return items
+
+
+def leftovers(
+    *, link: PartnerLink, event: str, confirming_user=None, new_owner_email: str = ""
+) -> list[Leftover]:
+    """What the handover (`HANDOVER`: the partner's credentials, its people's invitations and
+    a billing e-mail of its own) or the removal of the partner's access (`ACCESS_REMOVED`:
+    also its people's memberships) revokes unless kept: for the page. `new_owner_email` is
+    the handover's superuser's address (at the removal: the confirming owner's)."""
+    items = _items(link, event=event, confirming_user=confirming_user, new_owner_email=new_owner_email)
     return [leftover for leftover, _obj in items]
 
 
@@ -261,16 +344,16 @@ def partner_leaves(
     on: dt.date,
     at: dt.datetime,
     notify: Collection[str] = (),
+    new_owner_email: str = "",
 ) -> ExitReport:
     """Revoke what the partner leaves behind, except the refs in `keep`; audit each, and
     e-mail the client's owners and `notify` after commit. Call inside the transaction of the
-    handover or the removal, with the link locked."""
+    handover or the removal, with the link locked. A billing e-mail of the partner's is
+    replaced by `new_owner_email` (at the removal: the confirming owner's address)."""
     client = link.organization
     keep = set(keep)
     report = ExitReport()
-    items = _credentials(link, event=event, confirming_user=acting_user)
-    if event == ACCESS_REMOVED:
-        items += _people(link, confirming_user=acting_user)
+    items = _items(link, event=event, confirming_user=acting_user, new_owner_email=new_owner_email)
     leaving_members = []
     for leftover, obj in items:
         if leftover.ref in keep:
@@ -293,7 +376,16 @@ def partner_leaves(
         elif leftover.kind == MEMBERSHIP:
             leaving_members.append(obj)
         elif leftover.kind == INVITATION:
-            org_services.invitation_revoke(invitation=obj, at=at, acting_user=acting_user)
+            org_services.invitation_revoke(invitation=obj, at=at, acting_user=acting_user, reason=event)
+        elif leftover.kind == BILLING_EMAIL:
+            # Audited there with the old and the new address, and the reason.
+            org_services.organization_update_billing_details(
+                organization=client,
+                at=at,
+                acting_user=acting_user,
+                billing_email=leftover.detail,
+                reason=event,
+            )
     if leaving_members:
         seat_services.members_remove(
             organization=client, memberships=leaving_members, on=on, at=at, acting_user=acting_user
@@ -322,6 +414,8 @@ def _keep(leftover: Leftover, obj, *, link: PartnerLink, event: str, acting_user
     details = {"partner": link.partner.name, "reason": event}
     if leftover.kind in (API_KEY, SCIM_TOKEN):
         details.update(credential_made_by(obj))
+    if leftover.kind == BILLING_EMAIL:
+        details["instead_of"] = leftover.detail  # the address it would have been replaced by
     if leftover.kind == SCIM_TOKEN and event == ACCESS_REMOVED:
         # The client's owner vouches for the token now: it grants roles as they may.
         ScimToken.objects.filter(pk=obj.pk).update(kept_by=acting_user, kept_at=at)

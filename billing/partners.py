@@ -335,9 +335,11 @@ def agreement_handover(
     client's invoice on `plan` from `on` to the period end; the anchor does not move), the
     agreement becomes external, the superuser is invited as the client's owner and e-mailed
     in the client's language. The partner keeps an accountant's access. A client without a
-    subscription starts one on `plan` from `on`, paid by itself. The API keys, SCIM tokens
-    and SSO connection the partner's people made for the client are revoked, except the
-    refs in `keep` (billing.partner_exit); the superuser is told which.
+    subscription starts one on `plan` from `on`, paid by itself. The API keys, SCIM tokens,
+    SSO connection and proven domains the partner's people made for the client are revoked,
+    their pending invitations withdrawn and a billing e-mail of the partner's replaced by the
+    superuser's address, except the refs in `keep` (billing.partner_exit); the superuser is
+    told which.
     """
     org_partners.ensure_partner_manager(partner=link.partner, user=acting_user)
     link = org_partners.link_lock(link)
@@ -436,6 +438,7 @@ def agreement_handover(
         on=on,
         at=at,
         notify=[superuser.email],
+        new_owner_email=superuser.email,
     )
     return HandoverResult(
         link=link, settlement=settlement, invitation=invitation, subscription=subscription, exit=report

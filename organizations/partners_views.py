@@ -246,7 +246,9 @@ def handover(request, slug):
                 plan=plan,
                 on=on,
                 people=people,
-                leftovers=partner_exit.leftovers(link=link, event=partner_exit.HANDOVER),
+                leftovers=partner_exit.leftovers(
+                    link=link, event=partner_exit.HANDOVER, new_owner_email=people["superuser_email"]
+                ),
                 kept=set(request.POST.getlist("keep")),
             )
             context["form"].is_valid()

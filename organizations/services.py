@@ -309,14 +309,15 @@ def organization_create(
 
 @transaction.atomic
 def organization_update_billing_details(
-    *, organization: Organization, at: dt.datetime, acting_user=None, **details
+    *, organization: Organization, at: dt.datetime, acting_user=None, reason: str = "", **details
 ) -> Organization:
     """Change billing details: legal_name, address, country (2 letters), vat_id, billing_email.
 
     They are the organization's tax identity (they decide the VAT on its invoices): only an
     owner or finance changes them (Capability.MANAGE_TAX_IDENTITY; a partner's person as the
     role it acts with); system actions (acting_user None) are trusted. Only the fields passed
-    change; the audit row records each change as [old, new].
+    change; the audit row records each change as [old, new], and `reason` when a rule made
+    the change (e.g. "partner_removed": a billing e-mail of the partner's replaced).
     """
     if acting_user is not None and not has_capability(
         membership_for(acting_user, organization), Capability.MANAGE_TAX_IDENTITY
@@ -345,7 +346,7 @@ def organization_update_billing_details(
         action="organization.billing_details_updated",
         at=at,
         target=locked.slug,
-        details=changes,
+        details={**changes, **({"reason": reason} if reason else {})},
     )
     return locked
 
@@ -530,8 +531,11 @@ def invitation_resend(
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation, at: dt.datetime, acting_user=None) -> Invitation:
-    """Withdraw a pending invitation: its link stops working."""
+def invitation_revoke(
+    *, invitation: Invitation, at: dt.datetime, acting_user=None, reason: str = ""
+) -> Invitation:
+    """Withdraw a pending invitation: its link stops working. `reason` says why in the audit
+    row (e.g. "partner_handover")."""
     locked = _lock_invitation(invitation)
     if locked.status not in (Invitation.Status.PENDING, Invitation.Status.EXPIRED):
         raise RuleViolation(
@@ -548,6 +552,7 @@ def invitation_revoke(*, invitation: Invitation, at: dt.datetime, acting_user=No
         action="invitation.revoked",
         at=at,
         target=locked.email,
+        details={"reason": reason} if reason else None,
     )
     return locked
 

@@ -206,10 +206,14 @@ class SettlementDocumentSerializer(serializers.Serializer):
 
 class LeftoverSerializer(serializers.Serializer):
     ref = serializers.CharField(help_text="Send it in the handover's `keep` to keep this one.")
-    kind = serializers.ChoiceField(choices=list(partner_exit.CREDENTIAL_KINDS))
-    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=list(partner_exit.HANDOVER_KINDS))
+    name = serializers.CharField(
+        help_text="The key's or token's name; the provider's issuer; the domain; the invited or the "
+        "billing e-mail."
+    )
     detail = serializers.CharField(
-        help_text="The key's or token's prefix; the provider's client ID; empty for a domain."
+        help_text="The key's or token's prefix; the provider's client ID; empty for a domain; the "
+        "invitation's role; the address replacing the billing e-mail."
     )
     made_by = serializers.CharField()
     made_at = serializers.DateTimeField(allow_null=True)
@@ -232,7 +236,10 @@ class ClientHandoverPreviewApi(PartnerApi):
         partner_credentials = LeftoverSerializer(
             many=True,
             help_text="API keys, SCIM tokens, the SSO connection and the e-mail domains your people made "
-            "or proved for the client: the handover revokes each unless its ref is in `keep`.",
+            "or proved for the client, the pending invitations they made (`invitation`), and the client's "
+            "billing e-mail when it is one of yours (`billing_email`: `name` the address, `detail` the "
+            "superuser's address that replaces it): the handover revokes, withdraws or replaces each "
+            "unless its ref is in `keep`.",
         )
 
     @extend_schema(
@@ -254,7 +261,9 @@ class ClientHandoverPreviewApi(PartnerApi):
         preview = billing_partners.agreement_handover_preview(
             link=link, plan=plan, on=on, at=at, acting_user=request.user, **values
         )
-        leftovers = partner_exit.leftovers(link=link, event=partner_exit.HANDOVER)
+        leftovers = partner_exit.leftovers(
+            link=link, event=partner_exit.HANDOVER, new_owner_email=values["superuser_email"]
+        )
         result = SimpleNamespace(**vars(preview), allowed=preview.allowed, partner_credentials=leftovers)
         return Response(self.OutputSerializer(result).data)
 
@@ -288,7 +297,8 @@ class ClientHandoverApi(PartnerApi):
             "client's invoice on the chosen plan to the period end (anchor unchanged), the "
             "superuser's owner invitation and e-mail, and the revocation of the API keys, SCIM "
             "tokens, SSO connection and proven e-mail domains your people made or proved for the "
-            "client, except those in `keep`. "
+            "client, the withdrawal of their pending invitations and the replacement of a billing "
+            "e-mail of yours by the superuser's address, except those in `keep`. "
             "409 `preview_stale` if anything changed since the preview."
         ),
         request=InputSerializer,

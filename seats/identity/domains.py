@@ -23,6 +23,7 @@ import secrets
 
 import dns.exception
 import dns.resolver
+import idna
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -38,7 +39,9 @@ log = logging.getLogger(__name__)
 
 CHALLENGE_LABEL = "_seatbill-challenge"
 CHALLENGE_PREFIX = "seatbill-domain-verification="
-DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# The top-level label of a domain in its ASCII form: letters (com, dk), or an IDNA A-label
+# (xn--p1ai for .рф); never digits alone (1.2.3.4 is an address, not a domain).
+TOP_LEVEL_RE = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 MAX_CLAIMS_PER_ORGANIZATION = 50
 DNS_TIMEOUT_SECONDS = 2.0
 DNS_LIFETIME_SECONDS = 5.0
@@ -76,13 +79,23 @@ def challenge_value(token: str) -> str:
 
 def normalize_domain(text: str) -> str:
     """Lowercase ASCII form of a domain someone typed ("@Example.COM." -> "example.com"),
-    internationalized names in their xn-- form; "" when it is not a domain."""
-    domain = (text or "").strip().lower().lstrip("@").rstrip(".")
-    try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
+    internationalized names in their xn-- form ("пример.рф" -> "xn--e1afmkfd.xn--p1ai");
+    "" when it is not a domain.
+
+    The `idna` package checks every label by IDNA 2008 with the UTS #46 mapping (what
+    browsers and registries use): letters, digits and hyphens in ASCII labels, valid
+    A-labels and U-labels, at most 63 characters a label and 253 in all."""
+    domain = (text or "").strip().lstrip("@").rstrip(".")
+    if not domain:
         return ""
-    return domain if DOMAIN_RE.match(domain) else ""
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return ""
+    labels = domain.split(".")
+    if len(labels) < 2 or not TOP_LEVEL_RE.match(labels[-1]):
+        return ""
+    return domain
 
 
 def public_mail_domain(domain: str) -> bool:

@@ -15,7 +15,7 @@ the rows and the memberships in step with them:
   that refuses the whole request (403), so a token never makes an owner unless an owner
   made or kept it and still is one;
 - a User's address must be in a domain the organization proved (`domains`): SCIM never
-  creates or takes a login outside them (400 invalidValue). A person who already has a
+  creates, takes or reactivates a login outside them (400 invalidValue). A person who already has a
   login and is not a member is never added silently: they are e-mailed an invitation
   (`ScimInvitationSent`, 403 `invitation_sent`), and once they accepted it, creating
   the User again links it to their membership.
@@ -235,10 +235,17 @@ def _person_for(attributes: dict):
 
 
 def _join(*, record: ScimUser, token: ScimToken, on: dt.date, at: dt.datetime) -> None:
-    """Give the record's person an active membership (taking a seat), unless they hold one."""
+    """Give the record's person an active membership (taking a seat), unless they hold one.
+
+    Their login's own address must be in a proven domain now, as when it was created: a
+    User reactivated after its organization gave the domain up (maybe to the person's new
+    employer) is refused like a new one (400 invalidValue)."""
     organization = record.organization
     if _active_membership(organization, record.user) is not None:
         return
+    own_address = record.user.email or record.user.get_username()
+    if "@" in own_address:  # logins SCIM made without an address claim nobody's
+        _ensure_email_allowed(organization, own_address)
     role = _role_from_groups(organization, record.scim_id) or Role.MEMBER
     _ensure_token_may_give(token, old_role=None, new_role=role)
     seat_services.members_add(organization=organization, users=[record.user], role=role, on=on, at=at)

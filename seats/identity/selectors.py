@@ -18,6 +18,7 @@ from ..models import (
     SsoDomain,
 )
 from ..previews import seat_purchase_preview
+from .domains import normalize_domain
 
 
 def owner_emails(*, organization: Organization) -> list[str]:
@@ -30,7 +31,11 @@ def owner_emails(*, organization: Organization) -> list[str]:
 
 
 def email_domain(email: str) -> str:
-    return email.rpartition("@")[2].strip().lower()
+    """The address's domain as proven domains are stored (an internationalized one in its
+    xn-- form, so "ivan@пример.рф" is in xn--e1afmkfd.xn--p1ai); lowercased as it is when
+    it is no domain (it then matches none)."""
+    domain = email.rpartition("@")[2].strip().lower()
+    return normalize_domain(domain) or domain
 
 
 # SSO ---------------------------------------------------------------------------------------

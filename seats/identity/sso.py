@@ -15,6 +15,10 @@ Anyone else who already has a login (a member of another organization, or of non
 never signed in because a provider vouches for their address: `SsoLinkRequired` asks them
 to log in once with their own credentials and confirm the link (`sso_link`). Every
 sign-in, join, link and refusal is written to the organization's audit log.
+
+A provider's answer never replaces the session of someone else: when the browser is logged
+in as another person than the one the provider names, `SsoSwitchRequired` stops before
+anything changes, and the sign-in goes on only once that browser's person confirms it.
 """
 
 import datetime as dt
@@ -63,6 +67,18 @@ class SsoLinkRequired(RuleViolation):
         self.subject = subject
 
 
+class SsoSwitchRequired(RuleViolation):
+    """The browser is logged in as another person than the provider signed in: nothing was
+    changed; the sign-in goes on (with `claims`, already checked) only if they confirm."""
+
+    code = "sso_switch_required"
+
+    def __init__(self, message: str, *, email: str, claims: dict):
+        super().__init__(message)
+        self.email = email
+        self.claims = claims
+
+
 @dataclass(frozen=True)
 class Claimed:
     """What the provider said about the person, checked and cleaned."""
@@ -76,6 +92,17 @@ class Claimed:
     @property
     def name(self) -> str:
         return self.full_name or " ".join(part for part in (self.given_name, self.family_name) if part)
+
+    def as_claims(self) -> dict:
+        """The checked claims, as `sso_sign_in` takes them again after a confirmation."""
+        return {
+            "sub": self.subject,
+            "email": self.email,
+            "email_verified": True,
+            "given_name": self.given_name,
+            "family_name": self.family_name,
+            "name": self.full_name,
+        }
 
 
 # Settings ------------------------------------------------------------------------------------
@@ -242,19 +269,57 @@ def _is_member(organization: Organization, user) -> bool:
     return Membership.objects.filter(organization=organization, user=user, removed_at__isnull=True).exists()
 
 
-def sso_sign_in(*, connection: SsoConnection, claims: dict, on: dt.date, at: dt.datetime, base_url: str = ""):
+def _designated(connection: SsoConnection, claimed: Claimed):
+    """The existing login the claims name, as `_sign_in` would pick it (the one linked to the
+    subject, else the one with the address), or None for someone new. Reads only."""
+    identity = (
+        SsoIdentity.objects.select_related("user")
+        .filter(organization=connection.organization, subject=claimed.subject)
+        .first()
+    )
+    return identity.user if identity is not None else person_find(email=claimed.email)
+
+
+def sso_sign_in(
+    *,
+    connection: SsoConnection,
+    claims: dict,
+    on: dt.date,
+    at: dt.datetime,
+    base_url: str = "",
+    session_user=None,
+):
     """The login the provider may sign in (rules (a)-(c) above); a member of the organization after it.
 
-    Raises SsoLinkRequired (an existing login that must link itself first), RuleViolation
-    (refused; nothing changed) or SeatWaitingForSso (no free seat: the person now waits and
-    the owners were told). Each outcome is in the organization's audit log.
+    `session_user` is the person the browser is logged in as (None or anonymous: nobody).
+    Raises SsoSwitchRequired when the claims name someone else (nothing changed: the browser's
+    person confirms, then this runs again without `session_user`), SsoLinkRequired (an
+    existing login that must link itself first), RuleViolation (refused; nothing changed) or
+    SeatWaitingForSso (no free seat: the person now waits and the owners were told). Each
+    outcome but the first is in the organization's audit log.
     """
     organization = connection.organization
     claimed = None
     try:
         claimed = _claimed(connection, claims)
+        if getattr(session_user, "is_authenticated", False):
+            designated = _designated(connection, claimed)
+            if designated is None or designated.pk != session_user.pk:
+                raise SsoSwitchRequired(
+                    _(
+                        "You are logged in as %(account)s, but the identity provider of %(name)s signed in "
+                        "%(email)s."
+                    )
+                    % {
+                        "account": session_user.email or session_user.get_username(),
+                        "name": organization.name,
+                        "email": claimed.email,
+                    },
+                    email=claimed.email,
+                    claims=claimed.as_claims(),
+                )
         return _sign_in(connection, claimed, on=on, at=at)
-    except SeatWaitingForSso:
+    except (SeatWaitingForSso, SsoSwitchRequired):
         raise
     except RuleViolation as refusal:
         if refusal.code not in SEAT_REFUSALS:

@@ -27,7 +27,8 @@ urlpatterns = [
     path("sso/", views.sso_find, name="identity_sso_find"),
     path("sso/callback/", views.sso_callback, name="identity_sso_callback"),
     path("login/sso-link/", views.sso_link, name="identity_sso_link"),
-    # Public (anyone may start a sign-in), hence not a `slug` keyword: see views.sso_start.
+    path("login/sso-switch/", views.sso_switch, name="identity_sso_switch"),
+    # Public (anyone may start a sign-in, by POST), hence not a `slug` keyword: see views.sso_start.
     path("sso/<slug:organization>/", views.sso_start, name="identity_sso_start"),
     path("o/<slug:slug>/identity/sso/", views.sso_settings, name="identity_sso_settings"),
     path("o/<slug:slug>/identity/sso/remove/", views.sso_remove, name="identity_sso_remove"),

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 SSO_STATES = "identity_sso_states"  # session: OIDC state -> organization id, for the shared callback
 SSO_LINK = "identity_sso_link"  # session: the sign-in waiting for its person to link their account
 SSO_LINK_VALID = dt.timedelta(minutes=30)
+SSO_SWITCH = "identity_sso_switch"  # session: a sign-in of another person, waiting for this one's yes
+SSO_SWITCH_VALID = dt.timedelta(minutes=10)
 MAX_PENDING_SIGN_INS = 20
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -95,14 +97,25 @@ def sso_find(request):
     return render(request, "identity/sso_find.html", {"form": form})
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def sso_start(request, organization):
-    """Send the browser to the organization's provider. Public: anyone may start a sign-in,
-    so the keyword is not one the tenancy walk treats as member-only."""
+    """Start a sign-in at the organization's provider. Public: anyone may start one, so the
+    keyword is not one the tenancy walk treats as member-only.
+
+    GET only shows the page with its "Continue" button; the sign-in starts by that POST
+    (CSRF-checked): a GET from any other website must not start one, or it could send a
+    visitor through an attacker's provider and back, logged in as the attacker."""
     connection = selectors.sso_connection_by_slug(slug=organization)
     if connection is None:
         raise Http404("No single sign-on for this organization.")
-    return _start(request, connection)
+    if request.method == "POST":
+        return _start(request, connection)
+    context = {
+        "organization": connection.organization,
+        "provider": urlsplit(connection.issuer).hostname or connection.issuer,
+        "next": request.GET.get("next", ""),
+    }
+    return render(request, "identity/sso_start.html", context)
 
 
 def _refused(request, message: str, *, status: int = 403, organization=None):
@@ -112,6 +125,64 @@ def _refused(request, message: str, *, status: int = 403, organization=None):
         {"message": message, "organization": organization},
         status=status,
     )
+
+
+def _unverifiable(request, organization):
+    return _refused(
+        request,
+        _(
+            "We could not complete the sign-in with the identity provider of %(name)s. Try again; "
+            "if it keeps failing, ask an owner to check the single sign-on settings."
+        )
+        % {"name": organization.name},
+        status=502,
+        organization=organization,
+    )
+
+
+def _finish_sign_in(request, connection, sign_in):
+    """Run `sign_in()` (the provider's answer, or a confirmed switch) and log its person in,
+    or show why not. A person other than the one logged in is never logged in here without
+    that browser's person confirming it (`SsoSwitchRequired`: the switch page)."""
+    organization = connection.organization
+    try:
+        user = sign_in()
+    except sso.SsoSwitchRequired as exc:
+        request.session[SSO_SWITCH] = {
+            "organization_id": organization.pk,
+            "email": exc.email,
+            "claims": exc.claims,
+            "expires_at": (clock.now() + SSO_SWITCH_VALID).isoformat(),
+        }
+        return redirect("identity_sso_switch")
+    except sso.SeatWaitingForSso as exc:
+        context = {"organization": organization, "message": exc.message, "waiter": exc.waiter}
+        return render(request, "identity/sso_waiting.html", context, status=403)
+    except sso.SsoLinkRequired as exc:
+        request.session[SSO_LINK] = {
+            "organization_id": organization.pk,
+            "email": exc.email,
+            "subject": exc.subject,
+            "expires_at": (clock.now() + SSO_LINK_VALID).isoformat(),
+        }
+        context = {"organization": organization, "message": exc.message, "email": exc.email}
+        return render(request, "identity/sso_link_required.html", context, status=403)
+    except oidc.ProviderUnreachable as exc:
+        return _refused(request, exc.message, status=502, organization=organization)
+    except RuleViolation as exc:
+        return _refused(request, exc.message, organization=organization)
+    except (SuspiciousOperation, outbound.OutboundError, jwt.PyJWTError, ValueError) as exc:
+        log.warning("SSO answer of organization %s refused: %r", organization.pk, exc)
+        return _unverifiable(request, organization)
+    if user is None or not user.is_active:
+        return _refused(
+            request, _("Your identity provider's answer could not be verified."), organization=organization
+        )
+    next_url = request.session.pop("oidc_login_next", None)
+    auth_login(request, user, backend=SESSION_BACKEND)
+    if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect("organization_overview", slug=organization.slug)
 
 
 @require_GET
@@ -136,56 +207,63 @@ def sso_callback(request):
     connection = selectors.sso_connection_by_organization_id(organization_id=organization_id)
     if connection is None:
         raise Http404("Single sign-on was turned off for this organization.")
-    organization = connection.organization
-    on, at = _when(request, organization)
+    on, at = _when(request, connection.organization)
 
     def sign_in(claims):
         return sso.sso_sign_in(
-            connection=connection, claims=claims, on=on, at=at, base_url=_base_url(request)
+            connection=connection,
+            claims=claims,
+            on=on,
+            at=at,
+            base_url=_base_url(request),
+            session_user=request.user,
         )
 
     backend = oidc.OrganizationOIDCBackend(connection, sign_in=sign_in)
-    try:
-        user = backend.authenticate(
+    return _finish_sign_in(
+        request,
+        connection,
+        lambda: backend.authenticate(
             request, nonce=entry.get("nonce"), code_verifier=entry.get("code_verifier")
-        )
-    except sso.SeatWaitingForSso as exc:
-        context = {"organization": organization, "message": exc.message, "waiter": exc.waiter}
-        return render(request, "identity/sso_waiting.html", context, status=403)
-    except sso.SsoLinkRequired as exc:
-        request.session[SSO_LINK] = {
-            "organization_id": organization.pk,
-            "email": exc.email,
-            "subject": exc.subject,
-            "expires_at": (at + SSO_LINK_VALID).isoformat(),
-        }
-        context = {"organization": organization, "message": exc.message, "email": exc.email}
-        return render(request, "identity/sso_link_required.html", context, status=403)
-    except oidc.ProviderUnreachable as exc:
-        return _refused(request, exc.message, status=502, organization=organization)
-    except RuleViolation as exc:
-        return _refused(request, exc.message, organization=organization)
-    except (SuspiciousOperation, outbound.OutboundError, jwt.PyJWTError, ValueError) as exc:
-        log.warning("SSO answer of organization %s refused: %r", organization.pk, exc)
-        return _refused(
-            request,
-            _(
-                "We could not complete the sign-in with the identity provider of %(name)s. Try again; "
-                "if it keeps failing, ask an owner to check the single sign-on settings."
+        ),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def sso_switch(request):
+    """The provider signed in someone else than the person this browser is logged in as:
+    GET asks them; POST `switch` logs that person in instead (the sign-in runs now, with the
+    claims checked a moment ago), POST `stay` keeps the session as it is. Nothing changed
+    before the answer."""
+    pending = request.session.get(SSO_SWITCH) or {}
+    connection = None
+    if pending and dt.datetime.fromisoformat(pending["expires_at"]) > clock.now():
+        connection = selectors.sso_connection_by_organization_id(organization_id=pending["organization_id"])
+    if connection is None:
+        request.session.pop(SSO_SWITCH, None)
+        return _refused(request, _("This sign-in expired or was already used. Start again."), status=400)
+    organization = connection.organization
+    if request.method == "GET":
+        context = {"organization": organization, "email": pending["email"]}
+        return render(request, "identity/sso_switch.html", context)
+    request.session.pop(SSO_SWITCH, None)
+    if request.POST.get("action") != "switch":
+        request.session.pop("oidc_login_next", None)
+        if request.user.is_authenticated:
+            messages.info(
+                request,
+                _("You are still logged in as %(account)s.")
+                % {"account": request.user.email or request.user.get_username()},
             )
-            % {"name": organization.name},
-            status=502,
-            organization=organization,
-        )
-    if user is None or not user.is_active:
-        return _refused(
-            request, _("Your identity provider's answer could not be verified."), organization=organization
-        )
-    next_url = request.session.pop("oidc_login_next", None)
-    auth_login(request, user, backend=SESSION_BACKEND)
-    if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        return redirect(next_url)
-    return redirect("organization_overview", slug=organization.slug)
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    on, at = _when(request, organization)
+    return _finish_sign_in(
+        request,
+        connection,
+        lambda: sso.sso_sign_in(
+            connection=connection, claims=pending["claims"], on=on, at=at, base_url=_base_url(request)
+        ),
+    )
 
 
 @login_required

@@ -1,6 +1,7 @@
 """Helpers for the identity tests: organizations with seats, the SSO round trip, SCIM tokens."""
 
 import datetime as dt
+import re
 from urllib.parse import urlsplit
 
 import requests
@@ -49,9 +50,19 @@ def connect_sso(organization, provider_url: str, dns_zone, *, domains=("example.
     )
 
 
+def csrf_token(page) -> str:
+    """The CSRF token of the (first) form on a page, as a browser would send it back."""
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
+    assert match, "no form with a CSRF token on the page"
+    return match.group(1)
+
+
 def sign_in(client, provider_url: str, slug: str, sub: str):
-    """The browser's round trip: our start page, the provider's consent form, our callback."""
-    start = client.get(f"/sso/{slug}/")
+    """The browser's round trip: our start page and its Continue button (a POST with the
+    page's CSRF token), the provider's consent form, our callback."""
+    page = client.get(f"/sso/{slug}/")
+    assert page.status_code == 200, page
+    start = client.post(f"/sso/{slug}/", {"csrfmiddlewaretoken": csrf_token(page)})
     assert start.status_code == 302, start
     assert start["Location"].startswith(provider_url)
     consent = requests.post(start["Location"], data={"sub": sub}, allow_redirects=False, timeout=10)

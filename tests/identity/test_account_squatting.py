@@ -193,3 +193,48 @@ def test_an_inviter_never_gets_the_link_that_claims_or_creates_an_account(
     assert not kim.has_usable_password()
     assert not User.objects.filter(email="ceo@victim.example").exists()
     assert not Membership.objects.filter(organization=attackers_organization, user=kim).exists()
+
+
+def test_scim_does_not_reactivate_a_login_outside_the_proven_domains(client, dns_zone, frozen_clock):
+    """Issue 19 review: the organization gave corp.example up (maybe to the people's new
+    employer), yet its provider reactivated Pat's deactivated User, by PATCH or PUT, and so
+    made Pat a member again. Reactivating is refused as creating is: 400 invalidValue, nothing
+    changed."""
+    organization, _subscription, owner = organization_with_seats(included_seats=5)
+    claim = verify_domain(organization, "corp.example", dns_zone)
+    secret = scim_token(organization)
+    user_id = create_user(client, secret, "pat@corp.example").json()["id"]
+    deactivate = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": False}],
+    }
+    url = f"/scim/v2/Users/{user_id}"
+    assert (
+        client.patch(url, json.dumps(deactivate), content_type=SCIM_JSON, **scim_headers(secret)).status_code
+        == 200
+    )
+    client.force_login(owner)
+    assert client.post(f"/o/{organization.slug}/identity/sso/domains/{claim.pk}/remove/").status_code == 302
+    client.logout()
+
+    reactivate = {**deactivate, "Operations": [{"op": "replace", "path": "active", "value": True}]}
+    patched = client.patch(url, json.dumps(reactivate), content_type=SCIM_JSON, **scim_headers(secret))
+    replacement = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "pat@corp.example",
+        "emails": [{"value": "pat@corp.example", "primary": True}],
+        "active": True,
+    }
+    put = client.put(url, json.dumps(replacement), content_type=SCIM_JSON, **scim_headers(secret))
+
+    for refused in (patched, put):
+        assert refused.status_code == 400, refused.content
+        assert refused.json()["scimType"] == "invalidValue"
+        assert "pat@corp.example is outside the e-mail domains" in refused.json()["detail"]
+        assert "(none yet)" in refused.json()["detail"]
+    assert not Membership.objects.filter(
+        organization=organization, user__email="pat@corp.example", removed_at__isnull=True
+    ).exists()
+    assert ScimUser.objects.get(organization=organization).active is False
+    read = client.get(url, **scim_headers(secret)).json()
+    assert read["active"] is False

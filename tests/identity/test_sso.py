@@ -194,3 +194,57 @@ def test_owners_configure_sso_and_the_secret_is_encrypted_and_never_shown(
     assert "Another organization has proven that it owns corp.example.com" in taken.content.decode()
     assert f"/o/{organization.slug}/" not in taken.content.decode()  # which organization holds it: not said
     assert not SsoDomain.objects.filter(organization=other).exists()
+
+
+def test_internationalised_domains_are_proven_in_their_xn_form_and_garbage_is_refused(
+    client, oidc_provider, dns_zone, frozen_clock
+):
+    """Issue 19 review: the pattern wanted a top-level domain of letters, so every domain under
+    an internationalised one (.рф is xn--p1ai) was "not a domain". Valid IDNA names are stored
+    in their xn-- form (the name DNS answers to); what is no domain is still refused."""
+    organization, subscription, owner = organization_with_seats(included_seats=3)
+    client.force_login(owner)
+    url = f"/o/{organization.slug}/identity/sso/"
+
+    for typed, stored in (
+        ("пример.рф", "xn--e1afmkfd.xn--p1ai"),
+        ("Example.XN--P1AI", "example.xn--p1ai"),
+        ("bücher.de", "xn--bcher-kva.de"),
+    ):
+        added = client.post(f"{url}domains/", {"domain": typed})
+        assert added.status_code == 302, (typed, added.content.decode()[:1500])
+        assert SsoDomain.objects.filter(organization=organization, domain=stored).exists(), typed
+    page = client.get(url).content.decode()
+    assert "_seatbill-challenge.xn--e1afmkfd.xn--p1ai" in page
+    for garbage in (
+        "xn--zz.com",
+        "exa_mple.com",
+        "-edge.com",
+        "a..b.com",
+        "1.2.3.4",
+        "example.123",
+        "пример",
+    ):
+        refused = client.post(f"{url}domains/", {"domain": garbage})
+        assert refused.status_code == 400, garbage
+        assert "is not a domain" in refused.content.decode(), garbage
+    assert SsoDomain.objects.filter(organization=organization).count() == 3
+
+    # Proven over DNS under its xn-- name, the domain signs in its people, however their
+    # provider spells the address.
+    claim = SsoDomain.objects.get(organization=organization, domain="xn--e1afmkfd.xn--p1ai")
+    dns_zone.publish(
+        "_seatbill-challenge.xn--e1afmkfd.xn--p1ai",
+        f"seatbill-domain-verification={claim.verification_token}",
+    )
+    client.post(f"{url}domains/{claim.pk}/verify/")
+    claim.refresh_from_db()
+    assert claim.verified_at == frozen_clock
+    client.post(url, {"issuer": oidc_provider, "client_id": "seatbill-client", "client_secret": "s"})
+    client.logout()
+    provider_user(oidc_provider, "ivan-sub", email="ivan@пример.рф", email_verified=True)
+
+    response = sign_in(client, oidc_provider, organization.slug, "ivan-sub")
+
+    assert response.status_code == 302, response.content.decode()[:1500]
+    assert active_members(organization=organization).filter(user__email="ivan@пример.рф").exists()

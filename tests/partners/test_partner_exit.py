@@ -280,8 +280,8 @@ def test_the_api_handover_lists_the_credentials_and_keeps_only_those_named(firm,
 
 @pytest.fixture
 def handed_over(firm, bakery, client, django_capture_on_commit_callbacks):
-    """Handed over with the SCIM token and the API key kept (the client's product uses them);
-    Mette is the client's owner; Bo, the partner's admin, became a member while it managed
+    """Handed over with the SCIM token, the API key and Carla's invitation kept (the client's
+    product uses them); Mette is the client's owner; Bo, the partner's admin, became a member while it managed
     the client, and Anna invited a colleague as admin."""
     partner, anna = firm
     link, _plus = bakery
@@ -293,7 +293,9 @@ def handed_over(firm, bakery, client, django_capture_on_commit_callbacks):
     client.post(
         f"/o/{link.organization.slug}/members/invite/", {"email": "carla@revisorhuset.dk", "role": "admin"}
     )
-    keep = [ref(ApiKey.objects.get()), ref(ScimToken.objects.get())]
+    # Carla's invitation is kept at the handover too, so its owner decides at the removal.
+    carla = Invitation.objects.get(email="carla@revisorhuset.dk")
+    keep = [ref(ApiKey.objects.get()), ref(ScimToken.objects.get()), f"invitation:{carla.pk}"]
     hand_over(client, link, keep=keep, capture=django_capture_on_commit_callbacks)
     mette = add_member(link.organization, "mette@bageriet.dk", Role.OWNER, MAR_17)
     mail.outbox.clear()
@@ -493,3 +495,175 @@ def test_a_domain_the_partner_proved_leaves_with_it_at_the_handover(
     assert (removed.target, removed.details["reason"]) == ("revisorhuset-it.dk", "partner_handover")
     told = next(m for m in mail.outbox if "tilbagekaldt" in m.subject)
     assert "revisorhuset-it.dk" in told.body
+
+
+# ---------------------------------------------------------------------------
+# The billing e-mail and the invitations the partner leaves (issue 19 review)
+
+
+def set_billing_email(client, organization, email):
+    """Through the Organization settings page, as the person logged in."""
+    organization.refresh_from_db()
+    fields = {name: getattr(organization, name) for name in ("legal_name", "address", "country", "vat_id")}
+    saved = client.post(f"/o/{organization.slug}/settings/", {**fields, "billing_email": email})
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    organization.refresh_from_db()
+    assert organization.billing_email == email
+
+
+def test_a_billing_email_of_the_partner_is_replaced_by_the_new_owners_at_the_handover(
+    firm, bakery, client, django_capture_on_commit_callbacks
+):
+    """Anna made herself the bakery's billing e-mail while she managed it. It survived the
+    handover, so the ex-partner kept receiving the client's invoices. Now it is listed on the
+    review and in the API preview, replaced by the superuser's address unless kept, audited
+    with the old and the new value, and in the e-mail to the new owner."""
+    partner, anna = firm
+    link, _plus = bakery
+    client.force_login(anna)
+    client.post(f"/o/{partner.slug}/companies/{link.organization_id}/manage/")
+    set_billing_email(client, link.organization, "anna@revisorhuset.dk")
+    base = f"/api/v1/organizations/{partner.pk}/clients/{link.organization_id}/handover"
+    fields = {"plan_code": "plus-monthly", "superuser_name": "Mette", "superuser_email": "mette@bageriet.dk"}
+    preview = client.post(f"{base}/preview", fields, content_type="application/json").json()
+    billing = f"billing_email:{link.organization_id}"
+    assert {"ref": billing, "kind": "billing_email", "name": "anna@revisorhuset.dk"}.items() <= next(
+        row for row in preview["partner_credentials"] if row["ref"] == billing
+    ).items()
+    assert next(row for row in preview["partner_credentials"] if row["ref"] == billing)["detail"] == (
+        "mette@bageriet.dk"
+    )
+
+    review = hand_over(client, link, capture=django_capture_on_commit_callbacks)
+
+    assert f'value="{billing}"' in review.content.decode()
+    assert "anna@revisorhuset.dk" in review.content.decode()
+    link.organization.refresh_from_db()
+    assert link.organization.billing_email == "mette@bageriet.dk"
+    changed = AuditLogEntry.objects.filter(
+        organization=link.organization, action="organization.billing_details_updated"
+    ).latest("pk")
+    assert changed.details == {
+        "billing_email": ["anna@revisorhuset.dk", "mette@bageriet.dk"],
+        "reason": "partner_handover",
+    }
+    told = next(m for m in mail.outbox if "tilbagekaldt" in m.subject)
+    assert "Faktura-e-mailen anna@revisorhuset.dk, erstattet af mette@bageriet.dk" in told.body
+
+
+def test_a_billing_email_in_the_partners_domain_is_listed_at_the_removal_and_kept_only_if_ticked(
+    firm, handed_over, client, django_capture_on_commit_callbacks
+):
+    """After the handover Anna (finance now) pointed the invoices at bogholderi@revisorhuset.dk,
+    an address in the domain the partner's people use and the client's own do not. Removing
+    the partner replaces it by the owner's address; ticked, it stays and that is audited. An
+    address in the client's own domain is never listed."""
+    partner, anna = firm
+    link, mette, _bo, _key, _token = handed_over
+    slug = link.organization.slug
+    client.force_login(anna)
+    client.post(f"/o/{partner.slug}/companies/{link.organization_id}/manage/")
+    set_billing_email(client, link.organization, "bogholderi@revisorhuset.dk")
+    client.force_login(mette)
+    url = f"/o/{slug}/subscription/status/partner/remove/"
+    billing = f"billing_email:{link.organization_id}"
+
+    confirm = client.get(url)
+
+    listed = {item.ref: item for item in confirm.context["leftovers"]}
+    assert (listed[billing].name, listed[billing].detail) == (
+        "bogholderi@revisorhuset.dk",
+        "mette@bageriet.dk",
+    )
+    assert f'value="{billing}"' in confirm.content.decode()
+
+    set_billing_email(client, link.organization, "faktura@bageriet.dk")
+    assert billing not in {item.ref for item in client.get(url).context["leftovers"]}
+    set_billing_email(client, link.organization, "bogholderi@revisorhuset.dk")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"keep": [billing]})
+
+    link.organization.refresh_from_db()
+    assert link.organization.billing_email == "bogholderi@revisorhuset.dk"
+    kept = AuditLogEntry.objects.get(organization=link.organization, action="billing_email.kept")
+    assert (kept.target, kept.details["reason"], kept.actor) == (
+        "bogholderi@revisorhuset.dk",
+        "partner_removed",
+        mette,
+    )
+    told = next(m for m in mail.outbox if "tilbagekaldt" in m.subject)
+    kept_part = told.body[told.body.index("Beholdt") :]
+    assert "Faktura-e-mailen bogholderi@revisorhuset.dk (fakturaerne går stadig dertil" in kept_part
+
+
+def test_removing_the_partner_replaces_its_billing_email_by_the_owners(
+    firm, handed_over, client, django_capture_on_commit_callbacks
+):
+    partner, anna = firm
+    link, mette, bo, _key, _token = handed_over
+    client.force_login(anna)
+    client.post(f"/o/{partner.slug}/companies/{link.organization_id}/manage/")
+    set_billing_email(client, link.organization, bo.email)  # one of the partner's people
+    client.force_login(mette)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/o/{link.organization.slug}/subscription/status/partner/remove/")
+
+    link.organization.refresh_from_db()
+    assert link.organization.billing_email == "mette@bageriet.dk"
+    changed = AuditLogEntry.objects.filter(
+        organization=link.organization, action="organization.billing_details_updated"
+    ).latest("pk")
+    assert changed.actor == mette
+    assert changed.details == {
+        "billing_email": ["bo@revisorhuset.dk", "mette@bageriet.dk"],
+        "reason": "partner_removed",
+    }
+
+
+def test_the_invitations_the_partners_people_made_are_withdrawn_at_the_handover_unless_kept(
+    firm, bakery, client, django_capture_on_commit_callbacks
+):
+    """Anna invited a colleague as the bakery's admin while she managed it; only the removal of
+    the partner's access withdrew such invitations, so after the handover the colleague could
+    still join the client. They are listed at the handover, like the credentials, and
+    withdrawn unless kept; the superuser's own invitation is the handover's, never listed."""
+    partner, anna = firm
+    link, _plus = bakery
+    slug = link.organization.slug
+    client.force_login(anna)
+    client.post(f"/o/{partner.slug}/companies/{link.organization_id}/manage/")
+    for email in ("carla@revisorhuset.dk", "ida@bageriet.dk"):
+        invited = client.post(f"/o/{slug}/members/invite/", {"email": email, "role": "admin"})
+        assert invited.status_code == 302, invited.content.decode()[:2000]
+    carla = Invitation.objects.get(email="carla@revisorhuset.dk")
+    ida = Invitation.objects.get(email="ida@bageriet.dk")
+    base = f"/api/v1/organizations/{partner.pk}/clients/{link.organization_id}/handover"
+    fields = {"plan_code": "plus-monthly", "superuser_name": "Mette", "superuser_email": "mette@bageriet.dk"}
+    preview = client.post(f"{base}/preview", fields, content_type="application/json").json()
+    assert {(row["kind"], row["name"]) for row in preview["partner_credentials"]} >= {
+        ("invitation", "carla@revisorhuset.dk"),
+        ("invitation", "ida@bageriet.dk"),
+    }
+
+    review = hand_over(
+        client, link, keep=[f"invitation:{ida.pk}"], capture=django_capture_on_commit_callbacks
+    )
+
+    listed = {item.ref for item in review.context["leftovers"]}
+    assert {f"invitation:{carla.pk}", f"invitation:{ida.pk}"} <= listed
+    carla.refresh_from_db()
+    ida.refresh_from_db()
+    assert (carla.status, ida.status) == (Invitation.Status.REVOKED, Invitation.Status.PENDING)
+    owner_invitation = Invitation.objects.get(organization=link.organization, email="mette@bageriet.dk")
+    assert owner_invitation.status == Invitation.Status.PENDING
+    assert f"invitation:{owner_invitation.pk}" not in {
+        ref for ref in AuditLogEntry.objects.get(action="partner.exit").details["revoked"]
+    }
+    withdrawn = AuditLogEntry.objects.get(organization=link.organization, action="invitation.revoked")
+    assert (withdrawn.target, withdrawn.details) == ("carla@revisorhuset.dk", {"reason": "partner_handover"})
+    assert AuditLogEntry.objects.filter(
+        organization=link.organization, action="invitation.kept", target="ida@bageriet.dk"
+    ).exists()
+    told = next(m for m in mail.outbox if "tilbagekaldt" in m.subject)
+    assert "Invitationen til carla@revisorhuset.dk" in told.body
