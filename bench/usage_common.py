@@ -263,7 +263,7 @@ class Server:
         port = free_port()
         config = (ROOT / "deploy/nginx.conf").read_text()
         for old, new in [
-            ("server web:8000;", f"server 127.0.0.1:{self.gunicorn_port};"),
+            ("server web:8000 resolve;", f"server 127.0.0.1:{self.gunicorn_port};"),
             ("listen 8080;", f"listen 127.0.0.1:{port};"),
             ("listen 127.0.0.1:8081;", f"listen 127.0.0.1:{free_port()};"),
             # Scratch files in the prefix, not in the system's nginx folders.

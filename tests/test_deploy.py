@@ -60,7 +60,8 @@ def test_the_proxy_alone_is_published_and_runs_the_repositorys_config(compose):
     assert proxy["depends_on"]["web"] == {"condition": "service_healthy"}
     assert "ports" not in web and web["expose"] == ["8000"]
     nginx_conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    assert "server web:8000;" in nginx_conf and "listen 8080;" in nginx_conf
+    assert "server web:8000 resolve;" in nginx_conf and "listen 8080;" in nginx_conf
+    assert "resolver 127.0.0.11" in nginx_conf  # a recreated web container is followed, not lost
     assert "127.0.0.1:8081" in nginx_conf and "8081" in " ".join(proxy["healthcheck"]["test"])
 
 

@@ -85,7 +85,7 @@ def _local_nginx_config(directory: Path, *, upstream: int, port: int) -> Path:
     """deploy/nginx.conf with its addresses made local and its scratch files in `directory`."""
     config = (ROOT / "deploy" / "nginx.conf").read_text()
     for old, new in [
-        ("server web:8000;", f"server 127.0.0.1:{upstream};"),
+        ("server web:8000 resolve;", f"server 127.0.0.1:{upstream};"),
         ("listen 8080;", f"listen 127.0.0.1:{port};"),
         ("listen 127.0.0.1:8081;", f"listen 127.0.0.1:{_free_port()};"),
         (
