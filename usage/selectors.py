@@ -151,8 +151,8 @@ def _entitlement_sql(limits: tuple[str, ...], used: tuple[str, ...]) -> tuple[st
     and its plan, whether payments block usage (billing.payments: an uncollectible invoice),
     the limit row of each meter in `limits` and the use of each in `used`.
 
-    Plain SQL: building it with the ORM took 2.5-3 ms of Python, ten times PostgreSQL's
-    answer, on every entitlement check (docs/performance.md). One statement per set of
+    Plain SQL: building it with the ORM cost many times PostgreSQL's answer, on every
+    entitlement check and ingested batch (docs/performance.md). One statement per set of
     meters, with nothing else varying, so that PostgreSQL prepares it with one generic plan
     instead of planning it again on each call. tests/usage/test_entitlements.py holds its
     answers to billing's seat summary, the payment block and the rollups.
@@ -166,8 +166,14 @@ def _entitlement_sql(limits: tuple[str, ...], used: tuple[str, ...]) -> tuple[st
         "EXISTS (SELECT 1 FROM invoices_invoice i"
         " WHERE i.organization_id = s.organization_id AND i.status = %(uncollectible)s)",
     ]
-    names = ["anchor", "current_period_start", "current_period_end", "plan_interval", "plan_name"]
-    names.append("payment_blocked")
+    names = [
+        "anchor",
+        "current_period_start",
+        "current_period_end",
+        "plan_interval",
+        "plan_name",
+        "payment_blocked",
+    ]
     joins = []
     for meter in limits:
         joins.append(
@@ -204,7 +210,7 @@ def _entitlement_row(
         "organization_id": organization.pk,
         "canceled": Subscription.Status.CANCELED,
         "uncollectible": Invoice.Status.UNCOLLECTIBLE,
-        **{meter: meter for meter in limits},
+        **{meter: meter for meter in (*limits, *used)},
     }
     with connections[router.db_for_read(Subscription)].cursor() as cursor:
         cursor.execute(statement, params)
