@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/seatbill
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install system-deps services run demo test test-at lint fmt scenarios bench bench-usage clean
+.PHONY: install system-deps services run demo test test-at lint fmt scenarios bench bench-usage bench-compare clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "==> Python environment in $(VENV) (pinned by constraints.txt)"
@@ -85,6 +85,11 @@ bench-usage: $(STAMP) services
 	@$(BIN)/python bench/usage_replay.py
 	@$(BIN)/python bench/usage_entitlements_load.py --rate 500 --seconds 20
 	@$(BIN)/python bench/usage_overview_scale.py --events 10000000
+
+# Before and after (issue 20): each benchmark above on a base commit's code (a git worktree in
+# /tmp) and on this checkout, runs alternating, one table; e.g. COMPARE_ARGS="--runs 5 --only entitlements".
+bench-compare: $(STAMP) services
+	@$(BIN)/python bench/compare.py $(COMPARE_ARGS)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

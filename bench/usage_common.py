@@ -10,9 +10,11 @@ import datetime as dt
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -116,8 +118,9 @@ class CpuMeter:
     win back: on this kind of virtual machine it rose from about 0 % idle to 15 % under load,
     in bursts that stall every process at once."""
 
-    def __init__(self, server_pid: int):
+    def __init__(self, server_pid: int, proxy_pid: int | None = None):
         self.server_pid = server_pid
+        self.proxy_pid = proxy_pid
         self.available = os.path.isdir("/proc/self")
 
     @staticmethod
@@ -140,11 +143,14 @@ class CpuMeter:
 
     def _sample(self) -> dict:
         processes = self._processes()
-        return {
+        sample = {
             "gunicorn": {pid: cpu for pid, parent, _n, cpu in processes if parent == self.server_pid},
             "PostgreSQL": {pid: cpu for pid, _p, name, cpu in processes if name.startswith("postgres")},
             "load generator": {os.getpid(): sum(os.times()[:2])},
         }
+        if self.proxy_pid is not None:
+            sample["nginx"] = {pid: cpu for pid, parent, _n, cpu in processes if parent == self.proxy_pid}
+        return sample
 
     def start(self) -> None:
         self.before = self._sample() if self.available else {}
@@ -164,10 +170,18 @@ class CpuMeter:
             return {}
         after = self._sample()
         self.stolen = stolen_share(self.cores_before, core_times())
-        return {
-            group: sum(cpu - self.before[group].get(pid, 0.0) for pid, cpu in pids.items())
+        self.per_process = {
+            group: {pid: cpu - self.before[group].get(pid, 0.0) for pid, cpu in pids.items()}
             for group, pids in after.items()
         }
+        return {group: sum(spent.values()) for group, spent in self.per_process.items()}
+
+    def shares(self, group: str) -> str:
+        """How `group`'s CPU split over its processes, busiest first ("52 / 48 %"): with
+        kept-alive connections, how evenly the gunicorn workers shared the work."""
+        spent = sorted(self.per_process.get(group, {}).values(), reverse=True)
+        total = sum(spent)
+        return " / ".join(f"{cpu / total * 100:.0f}" for cpu in spent) + " %" if total else "unknown"
 
 
 def free_port() -> int:
@@ -176,14 +190,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-FAIR_SHARE_WORKER = "config.web_worker.FairShareThreadWorker"  # as docker-compose runs gunicorn
+def _wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start")
+
+
+def nginx_binary() -> str | None:
+    """nginx if it is installed here (`apt-get install nginx-light`), for `Server(proxy=True)`."""
+    return shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(path, os.X_OK)), None
+    )
 
 
 class Server:
-    """gunicorn serving config.wsgi with production settings against the bench database."""
+    """gunicorn serving config.wsgi with production settings against the bench database, as
+    docker-compose runs it (config/gunicorn.py: gunicorn's threaded workers, the collector
+    tuned); with `proxy`, behind nginx with deploy/nginx.conf, as docker-compose puts it."""
 
-    def __init__(self, *, workers: int, threads: int = 1, worker_class: str = FAIR_SHARE_WORKER):
-        self.port = free_port()
+    def __init__(self, *, workers: int, threads: int = 1, proxy: bool = False):
+        self.gunicorn_port = free_port()
         self.workers = workers
         env = dict(os.environ)
         env.update(
@@ -194,16 +225,18 @@ class Server:
             DB_CONN_MAX_AGE="600",
             LOG_LEVEL="WARNING",
         )
+        # Production requires the brute-force counters' Redis; valid keys never ask it.
+        env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.process = subprocess.Popen(
             [
                 str(ROOT / ".venv/bin/gunicorn"),
-                "config.wsgi",
+                "-c",
+                str(ROOT / "config/gunicorn.py"),
+                "config.wsgi:application",
                 "--bind",
-                f"127.0.0.1:{self.port}",
+                f"127.0.0.1:{self.gunicorn_port}",
                 "--workers",
                 str(workers),
-                "--worker-class",
-                worker_class,
                 "--threads",
                 str(threads),
                 "--log-level",
@@ -212,25 +245,58 @@ class Server:
             cwd=ROOT,
             env=env,
         )
+        self.proxy = None
+        try:
+            _wait_for_port(self.gunicorn_port, self.process, "gunicorn")
+            self.port = self._start_proxy() if proxy else self.gunicorn_port
+        except BaseException:
+            self.stop()
+            raise
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("gunicorn did not start")
+
+    def _start_proxy(self) -> int:
+        """nginx with deploy/nginx.conf in a scratch prefix, its addresses made local."""
+        binary = nginx_binary()
+        if binary is None:
+            raise RuntimeError("nginx is not installed (apt-get install nginx-light)")
+        self.prefix = tempfile.mkdtemp(prefix="seatbill-bench-nginx-")
+        port = free_port()
+        config = (ROOT / "deploy/nginx.conf").read_text()
+        for old, new in [
+            ("server web:8000 resolve;", f"server 127.0.0.1:{self.gunicorn_port};"),
+            ("listen 8080;", f"listen 127.0.0.1:{port};"),
+            ("listen 127.0.0.1:8081;", f"listen 127.0.0.1:{free_port()};"),
+            # Scratch files in the prefix, not in the system's nginx folders.
+            (
+                "http {",
+                "http {\n"
+                + "".join(
+                    f"    {kind}_temp_path {self.prefix}/{kind};\n"
+                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+                ),
+            ),
+        ]:
+            if old not in config:
+                raise RuntimeError(f"deploy/nginx.conf no longer says {old!r}: update bench/usage_common.py")
+            config = config.replace(old, new, 1)
+        path = Path(self.prefix) / "nginx.conf"
+        path.write_text(config)
+        self.proxy = subprocess.Popen(
+            [binary, "-p", self.prefix, "-c", str(path), "-g", f"daemon off; pid {self.prefix}/nginx.pid;"],
+            cwd=self.prefix,
+        )
+        _wait_for_port(port, self.proxy, "nginx")
+        return port
 
     def connections_per_worker(self) -> list[int]:
-        """Open client connections held by each worker process, busiest first (Linux `ss`).
+        """Open connections held by each gunicorn worker process, busiest first (Linux `ss`):
+        the clients' own, or behind the proxy, nginx's.
 
         A kept-alive connection stays with the worker that accepted it, so the spread says how
-        many cores really serve the load (config/web_worker.py keeps it even)."""
+        many cores really serve the load."""
         try:
             listing = subprocess.run(
-                ["ss", "-tnpH", "state", "established", f"( sport = :{self.port} )"],
+                ["ss", "-tnpH", "state", "established", f"( sport = :{self.gunicorn_port} )"],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -244,11 +310,17 @@ class Server:
         return sorted(counts.values(), reverse=True)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        for process in (self.proxy, self.process):
+            if process is None:
+                continue
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self.proxy is not None:
+            shutil.rmtree(self.prefix, ignore_errors=True)
 
     def __enter__(self):
         return self

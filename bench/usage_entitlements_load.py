@@ -1,12 +1,17 @@
 """Entitlement checks under load from a second process (issue 6, benchmark 2).
 
     .venv/bin/python bench/usage_entitlements_load.py [--rate 500] [--seconds 10] [--workers 2]
+                                                      [--proxy auto|nginx|none]
 
-Starts gunicorn (production settings, gthread workers, keep-alive) and, from this process,
-sends GET /api/v1/organizations/<id>/entitlements/ai_tokens?quantity=1 with an API key at a
-fixed rate (open loop: request i is due at start + i / rate). Prints requests/s achieved
-and latency p50 / p99 / max, measured from when each request was due (so queueing counts).
-Goal: p99 under 10 ms at 500 requests/s.
+Starts gunicorn as docker-compose runs it (production settings, config/gunicorn.py: gthread
+workers, keep-alive) and, from this process, sends
+GET /api/v1/organizations/<id>/entitlements/ai_tokens?quantity=1 with an API key at a fixed
+rate (open loop: request i is due at start + i / rate), over kept-alive connections. With
+`--proxy nginx` (the default `auto`: when nginx is installed here), through nginx with
+deploy/nginx.conf, as docker-compose puts it in front; `none`: straight to gunicorn. Prints
+requests/s achieved and latency p50 / p99 / max, measured from when each request was due (so
+queueing counts), and how the gunicorn workers shared the work. Goal: p99 under 10 ms at
+500 requests/s.
 """
 
 import argparse
@@ -163,11 +168,13 @@ def main() -> None:
     )
     parser.add_argument("--connections", type=int, default=16, help="Client keep-alive connections.")
     parser.add_argument(
-        "--worker-class",
-        default=usage_common.FAIR_SHARE_WORKER,
-        help="gunicorn worker class; gthread is gunicorn's own, without the fair share.",
+        "--proxy",
+        choices=["auto", "nginx", "none"],
+        default="auto",
+        help="Through nginx with deploy/nginx.conf (auto: when nginx is installed), or straight to gunicorn.",
     )
     args = parser.parse_args()
+    proxy = args.proxy == "nginx" or (args.proxy == "auto" and usage_common.nginx_binary() is not None)
 
     usage_common.setup_django()
     from config import clock
@@ -192,16 +199,14 @@ def main() -> None:
             at=now,
         )
     path = f"/api/v1/organizations/{organization.pk}/entitlements/ai_tokens?quantity=1"
-    with usage_common.Server(
-        workers=args.workers, threads=args.threads, worker_class=args.worker_class
-    ) as server:
+    with usage_common.Server(workers=args.workers, threads=args.threads, proxy=proxy) as server:
         # Warm every worker's connection and code paths.
         run_load(server.port, path, secret, rate=200, seconds=1, connections=4)
         print(usage_common.machine_speed())
         spread = []
         sampler = threading.Timer(args.seconds / 2, lambda: spread.extend(server.connections_per_worker()))
         sampler.start()
-        meter = usage_common.CpuMeter(server.process.pid)
+        meter = usage_common.CpuMeter(server.process.pid, server.proxy and server.proxy.pid)
         meter.start()
         elapsed, latencies, failures = run_load(
             server.port, path, secret, args.rate, args.seconds, args.connections
@@ -217,8 +222,13 @@ def main() -> None:
     ms = [v * 1000 for v in latencies]
     print(f"sample: {sample}")
     print(
-        f"client connections per gunicorn worker, mid-run: {', '.join(map(str, spread)) or 'unknown'}"
-        f" ({args.connections} connections, {args.workers} workers)"
+        f"served {'through nginx (deploy/nginx.conf)' if proxy else 'by gunicorn directly, no proxy'};"
+        f" {args.connections} client connections, {args.workers} gunicorn workers x {args.threads} threads"
+    )
+    print(
+        f"connections per gunicorn worker, mid-run: {', '.join(map(str, spread)) or 'unknown'}"
+        f" ({'from nginx' if proxy else 'the clients'});"
+        f" the workers' shares of gunicorn's CPU: {meter.shares('gunicorn') if cpu else 'unknown'}"
     )
     print(
         f"{len(ms):,} requests in {elapsed:.1f}s = {len(ms) / elapsed:,.0f} req/s (target {args.rate:,.0f});"

@@ -1,16 +1,13 @@
 """Organization-scoped reads of plans and subscription state."""
 
 import datetime as dt
-import functools
 import hashlib
 from dataclasses import dataclass
 
-from django.db import router
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db import connections, router
+from django.db.models import OuterRef, Q, Subquery, Sum
 
 from config.clock import today_in
-from config.compiled import PLACEHOLDER_ID, CompiledQuery
 from invoices.services import credit_balance_minor
 from organizations.models import Membership, Organization
 from organizations.partners import bill_to_for
@@ -38,49 +35,24 @@ def active_members(*, organization: Organization):
     return Membership.objects.filter(organization=organization, removed_at__isnull=True)
 
 
+# Renewals that count members ask, customer by customer: plain SQL, the ORM took several times
+# PostgreSQL's answer to build it (docs/performance.md). As `active_members`.
+_MEMBERS_BY_INTERVAL_SQL = (
+    "SELECT seat_interval, COUNT(*) FROM organizations_membership"
+    " WHERE organization_id = %s AND removed_at IS NULL GROUP BY seat_interval"
+)
+
+
 def members_by_interval(*, organization: Organization) -> dict[str, int]:
     """Active members per seat interval; '' counts members on included (or pooled) seats."""
-    rows = _members_by_interval_query(router.db_for_read(Membership)).all(organization_id=organization.pk)
-    return {row["seat_interval"]: row["n"] for row in rows}
-
-
-@functools.cache
-def _members_by_interval_query(alias: str) -> CompiledQuery:
-    """Compiled once (config/compiled.py): renewals that count members ask, customer by customer."""
-    rows = (
-        active_members(organization=PLACEHOLDER_ID)
-        .using(alias)
-        .order_by()
-        .values("seat_interval")
-        .annotate(n=Count("id"))
-    )
-    return CompiledQuery.of(rows, organization_id=PLACEHOLDER_ID)
+    with connections[router.db_for_read(Membership)].cursor() as cursor:
+        cursor.execute(_MEMBERS_BY_INTERVAL_SQL, [organization.pk])
+        return dict(cursor.fetchall())
 
 
 def seats_total(*, subscription: Subscription) -> int:
     paid = SeatItem.objects.filter(subscription=subscription).aggregate(total=Sum("quantity"))["total"] or 0
     return subscription.plan.included_seats + paid
-
-
-def seat_summary_expressions(subscription_ref: str = "pk", organization_ref: str = "organization_id") -> dict:
-    """`seats_total` and the active-member count as expressions on a Subscription query, for
-    reads that must stay one query (entitlements); a test holds them equal to seat_summary."""
-    paid = (
-        SeatItem.objects.filter(subscription_id=OuterRef(subscription_ref))
-        .values("subscription_id")
-        .annotate(total=Sum("quantity"))
-        .values("total")
-    )
-    members = (
-        Membership.objects.filter(organization_id=OuterRef(organization_ref), removed_at__isnull=True)
-        .values("organization_id")
-        .annotate(count=Count("id"))
-        .values("count")
-    )
-    return {
-        "seats": F("plan__included_seats") + Coalesce(Subquery(paid[:1]), 0),
-        "members": Coalesce(Subquery(members[:1]), 0),
-    }
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,15 @@ change seats or issue documents run under the subscription's row lock.
 """
 
 import datetime as dt
-import functools
 from fractions import Fraction
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.utils.translation import gettext as _
 
 from billing.domain import lines as L
 from billing.domain.periods import period_containing
 from billing.domain.proration import charge_portion, credit_portion
-from config.compiled import PLACEHOLDER_ID, CompiledQuery, concrete_attnames
+from config import sql
 from invoices.models import Invoice, Reason
 from invoices.services import credit_note_issue
 from invoices.services import invoice_issue as document_issue
@@ -420,33 +419,33 @@ def _renewal_quantity(*, subscription: Subscription, item: SeatItem, members: di
     return in_use - plan.included_seats
 
 
+# Every renewal reads the subscription's seat items and open pending charges: plain SQL, the ORM
+# took several times PostgreSQL's answer to build each (docs/performance.md).
+_PENDING_OPEN_SQL = (
+    f"SELECT {sql.select_list(PendingCharge, 'c')} FROM billing_pendingcharge c"
+    " WHERE c.subscription_id = %s AND c.invoice_id IS NULL ORDER BY c.created_on, c.id"
+)
+_SEAT_ITEMS_SQL = (
+    f"SELECT {sql.select_list(SeatItem, 'i')} FROM billing_seatitem i"
+    " WHERE i.subscription_id = %s ORDER BY i.id"
+)
+
+
 def _pending_open(subscription: Subscription) -> list[PendingCharge]:
     """The pending charges not yet invoiced, in the order they are invoiced."""
-    query = _pending_open_query(router.db_for_read(PendingCharge))
-    return query.instances(PendingCharge, subscription_id=subscription.pk)
-
-
-@functools.cache
-def _pending_open_query(alias: str) -> CompiledQuery:
-    """Compiled once (config/compiled.py): every renewal reads them."""
-    pending = PendingCharge.objects.using(alias).filter(subscription_id=PLACEHOLDER_ID, invoice__isnull=True)
-    return CompiledQuery.of(
-        pending.order_by("created_on", "id").values(*concrete_attnames(PendingCharge)),
-        subscription_id=PLACEHOLDER_ID,
-    )
+    return _instances(PendingCharge, _PENDING_OPEN_SQL, subscription)
 
 
 def _seat_items(subscription: Subscription) -> list[SeatItem]:
     """The subscription's seat items, in id order."""
-    query = _seat_items_query(router.db_for_read(SeatItem))
-    return query.instances(SeatItem, subscription_id=subscription.pk)
+    return _instances(SeatItem, _SEAT_ITEMS_SQL, subscription)
 
 
-@functools.cache
-def _seat_items_query(alias: str) -> CompiledQuery:
-    """Compiled once (config/compiled.py): every renewal reads them."""
-    items = SeatItem.objects.using(alias).filter(subscription_id=PLACEHOLDER_ID).order_by("id")
-    return CompiledQuery.of(items.values(*concrete_attnames(SeatItem)), subscription_id=PLACEHOLDER_ID)
+def _instances(model, statement: str, subscription: Subscription) -> list:
+    alias = router.db_for_read(model)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(statement, [subscription.pk])
+        return [sql.instance(model, alias, row) for row in cursor.fetchall()]
 
 
 def _due_pending(pending: list[PendingCharge], on: dt.date, *, renewal: bool) -> list[PendingCharge]:

@@ -16,18 +16,15 @@ always goes to the party of the invoice it corrects (whoever paid it gets the cr
 """
 
 import datetime as dt
-import functools
 from dataclasses import replace
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, router, transaction
-from django.db.models import Sum
+from django.db import connection, connections, router, transaction
 
 from billing.domain.lines import LineDraft, totals, without_zero_lines
 from billing.domain.money import exact_to_decimal
 from billing.domain.tax import tax_treatment
-from config.compiled import PLACEHOLDER_ID, PLACEHOLDER_TEXT, CompiledQuery
 from organizations.models import Organization
 
 from .delivery import delivery_enqueue
@@ -83,24 +80,18 @@ def _next_invoice_number(organization: Organization) -> int:
     return row[0]
 
 
+# Every invoice issued reads the balance: plain SQL, the ORM took several times PostgreSQL's
+# answer to build it (docs/performance.md).
+_CREDIT_BALANCE_SQL = (
+    "SELECT COALESCE(SUM(amount_minor), 0) FROM invoices_creditbalanceentry"
+    " WHERE organization_id = %s AND currency = %s"
+)
+
+
 def credit_balance_minor(*, organization: Organization, currency: str) -> int:
-    row = _credit_balance_query(router.db_for_read(CreditBalanceEntry)).first(
-        organization_id=organization.pk, currency=currency
-    )
-    return row["total"] if row else 0
-
-
-@functools.cache
-def _credit_balance_query(alias: str) -> CompiledQuery:
-    """Compiled once (config/compiled.py): every invoice issued reads the balance."""
-    entries = CreditBalanceEntry.objects.using(alias).filter(
-        organization_id=PLACEHOLDER_ID, currency=PLACEHOLDER_TEXT
-    )
-    return CompiledQuery.of(
-        entries.order_by().values("currency").annotate(total=Sum("amount_minor"))[:1],
-        organization_id=PLACEHOLDER_ID,
-        currency=PLACEHOLDER_TEXT,
-    )
+    with connections[router.db_for_read(CreditBalanceEntry)].cursor() as cursor:
+        cursor.execute(_CREDIT_BALANCE_SQL, [organization.pk, currency])
+        return int(cursor.fetchone()[0])  # PostgreSQL sums bigints as numeric
 
 
 def _party_fields(organization: Organization) -> dict:

@@ -12,16 +12,15 @@ name, and a refusal (`RuleViolation`) before anything is written.
 """
 
 import datetime as dt
-import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from config.compiled import PLACEHOLDER_ID, CompiledQuery
+from config import sql
 
 from . import services
 from .audit import audit_record
@@ -41,22 +40,23 @@ class PartnerRequired(RuleViolation):
 # Reads
 
 
+# Every invoice asks, and most organizations have no partner: plain SQL, the ORM took several
+# times PostgreSQL's answer to build it (docs/performance.md). There is at most one active link.
+_INTERNAL_PARTNER_SQL = (
+    f"SELECT {sql.select_list(Organization, 'o')} FROM organizations_partnerlink link"
+    " JOIN organizations_organization o ON o.id = link.partner_id"
+    " WHERE link.organization_id = %s AND link.ended_at IS NULL AND link.agreement = %s"
+)
+
+
 def bill_to_for(organization: Organization) -> Organization:
     """Who an invoice for `organization` is addressed to now: its partner under an internal
     agreement, else the organization itself (billing passes it to invoices.invoice_issue)."""
-    row = _internal_partner_query(router.db_for_read(PartnerLink)).first(organization_id=organization.pk)
-    return organization if row is None else Organization.objects.get(pk=row["partner_id"])
-
-
-@functools.cache
-def _internal_partner_query(alias: str) -> CompiledQuery:
-    """Compiled once (config/compiled.py): every invoice asks, and most organizations have no
-    partner. The id alone, without the model's ordering (it joins the client's row; there is
-    at most one active link)."""
-    links = PartnerLink.objects.using(alias).filter(
-        organization_id=PLACEHOLDER_ID, ended_at__isnull=True, agreement=Agreement.INTERNAL
-    )
-    return CompiledQuery.of(links.order_by().values("partner_id")[:1], organization_id=PLACEHOLDER_ID)
+    alias = router.db_for_read(PartnerLink)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_INTERNAL_PARTNER_SQL, [organization.pk, Agreement.INTERNAL])
+        row = cursor.fetchone()
+    return organization if row is None else sql.instance(Organization, alias, row)
 
 
 def link_active(*, organization: Organization) -> PartnerLink | None:

@@ -24,7 +24,7 @@ partner = Client()
 assert partner.login(username="owner@revisor.example", password="demo-password-2026")
 assert partner.get("/o/revisor/companies/").status_code == 200
 
-# Usage on SQLite: the VALUES fallback of ingestion and the compiled entitlement query.
+# Usage on SQLite: the VALUES fallback of ingestion, and the entitlement's plain SQL.
 from config import clock
 from organizations.models import Organization
 from usage.services import api_key_create

@@ -42,13 +42,30 @@ def command_text(service: dict) -> str:
 # ---------- docker-compose.yml ----------
 
 
-def test_compose_has_the_five_services(compose):
-    assert set(compose["services"]) == {"web", "worker", "beat", "postgres", "redis"}
+def test_compose_has_the_six_services(compose):
+    assert set(compose["services"]) == {"proxy", "web", "worker", "beat", "postgres", "redis"}
     assert compose["services"]["postgres"]["image"] == "postgres:16"
     assert compose["services"]["redis"]["image"] == "redis:7"
+    assert re.fullmatch(
+        r"nginx:[\d.]+(-alpine)?", compose["services"]["proxy"]["image"]
+    )  # the official image
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "beat", "postgres", "redis"])
+def test_the_proxy_alone_is_published_and_runs_the_repositorys_config(compose):
+    """Clients reach gunicorn only through nginx (deploy/nginx.conf), which spreads their
+    kept-alive connections' requests over the workers (docs/performance.md)."""
+    proxy, web = compose["services"]["proxy"], compose["services"]["web"]
+    assert proxy["ports"] == ["${WEB_PORT:-8000}:8080"]
+    assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
+    assert proxy["depends_on"]["web"] == {"condition": "service_healthy"}
+    assert "ports" not in web and web["expose"] == ["8000"]
+    nginx_conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server web:8000 resolve;" in nginx_conf and "listen 8080;" in nginx_conf
+    assert "resolver 127.0.0.11" in nginx_conf  # a recreated web container is followed, not lost
+    assert "127.0.0.1:8081" in nginx_conf and "8081" in " ".join(proxy["healthcheck"]["test"])
+
+
+@pytest.mark.parametrize("name", ["proxy", "web", "worker", "beat", "postgres", "redis"])
 def test_every_service_has_a_healthcheck(compose, name):
     healthcheck = compose["services"][name]["healthcheck"]
     test = healthcheck["test"]
@@ -85,7 +102,7 @@ def test_commands(compose):
     services = compose["services"]
     web = command_text(services["web"])
     assert "collectstatic --no-input" in web
-    assert "gunicorn config.wsgi" in web
+    assert "gunicorn -c config/gunicorn.py config.wsgi:application" in web
     assert web.index("collectstatic") < web.index("gunicorn")
     assert "celery -A config worker" in command_text(services["worker"])
     assert "celery -A config beat" in command_text(services["beat"])
@@ -114,6 +131,7 @@ def test_dockerfile():
     for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fonts-dejavu-core"):
         assert package in dockerfile
     assert "pip install -c constraints.txt ." in dockerfile
+    assert 'CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"' in dockerfile
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
     assert users and users[-1] not in {"root", "0"}
 
@@ -331,36 +349,49 @@ def test_documents_go_to_their_own_queue_which_the_worker_reads(compose):
     assert "--queues celery,documents" in command_text(compose["services"]["worker"])
 
 
-def test_a_web_worker_loads_its_views_and_freezes_them_out_of_garbage_collection():
-    """config.wsgi imports every view up front and freezes what start-up loaded, so the collector
-    neither walks it nor runs every 700 allocations of a request (see config.wsgi)."""
+@pytest.mark.parametrize(
+    ("tuning", "expected"), [(None, ["True", "100000", "True"]), ("0", ["False", "700", "False"])]
+)
+def test_a_web_worker_tunes_the_collector_unless_told_not_to(tuning, expected):
+    """config/gunicorn.py's post_worker_init hook imports every view, freezes what start-up
+    loaded out of the collector's walks and collects every 100,000 allocations; WEB_GC_TUNING=0
+    leaves Python's defaults. Called as gunicorn calls it, once the worker loaded config.wsgi."""
     probe = (
-        "import gc, sys; import config.wsgi; "
-        "print(gc.get_freeze_count() > 10_000, gc.get_threshold()[0], 'usage.api' in sys.modules)"
+        "import gc, runpy, sys; import config.wsgi; "
+        "hooks = runpy.run_path('config/gunicorn.py'); hooks['post_worker_init'](None); "
+        "print(gc.get_freeze_count() > 10_000, gc.get_threshold()[0], 'usage.api' in sys.modules); "
+        "print(hooks['worker_class'], hooks['threads'])"
     )
-    result = run_python(
-        probe,
-        clean_environ(
-            DJANGO_SETTINGS_MODULE="config.settings.production",
-            SECRET_KEY=secrets.token_urlsafe(48),
-            DATABASE_URL=TEST_DATABASE_URL,
-            REDIS_URL="redis://127.0.0.1:6379/1",
-        ),
+    overrides = dict(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(48),
+        DATABASE_URL=TEST_DATABASE_URL,
+        REDIS_URL="redis://127.0.0.1:6379/1",
     )
+    if tuning is not None:
+        overrides["WEB_GC_TUNING"] = tuning
+    result = run_python(probe, clean_environ(**overrides))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "100000", "True"]
+    assert result.stdout.split() == [*expected, "gthread", "2"]
 
 
-@pytest.mark.parametrize(("threshold", "expected"), [(None, 5), ("", None), ("2", 2)])
-def test_postgresql_connections_prepare_server_bound_statements(threshold, expected):
-    """Usage ingestion's server-bound statements are prepared after DB_PREPARE_THRESHOLD uses
-    (default 5); empty turns preparing off, for poolers that can't keep prepared statements."""
+@pytest.mark.parametrize(
+    ("binding", "threshold", "expected"),
+    [(None, None, [True, 5]), (None, "", [True, None]), ("false", "2", [False, 2]), ("1", None, [True, 5])],
+)
+def test_postgresql_binds_parameters_server_side_and_prepares_what_repeats(binding, threshold, expected):
+    """Django's server_side_binding option, on unless DB_SERVER_SIDE_BINDING says false;
+    statements are prepared after DB_PREPARE_THRESHOLD uses (default 5), empty: never, for
+    poolers that can't keep prepared statements."""
     overrides = {"DJANGO_SETTINGS_MODULE": "config.settings.base", "DATABASE_URL": TEST_DATABASE_URL}
+    if binding is not None:
+        overrides["DB_SERVER_SIDE_BINDING"] = binding
     if threshold is not None:
         overrides["DB_PREPARE_THRESHOLD"] = threshold
     probe = (
         "import django, json; from django.conf import settings; django.setup(); "
-        "print(json.dumps(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold')))"
+        "options = settings.DATABASES['default']['OPTIONS']; "
+        "print(json.dumps([options.get('server_side_binding'), options.get('prepare_threshold')]))"
     )
     result = run_python(probe, clean_environ(**overrides))
     assert result.returncode == 0, result.stderr

@@ -6,10 +6,9 @@ organization's URL gets 404, as a non-member would.
 """
 
 import datetime as dt
-import re
 
 import orjson
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -357,47 +356,6 @@ def asked_quantity(raw: str) -> int | None:
 
 def organization_today(organization) -> dt.date:
     return clock.today_in(organization.time_zone)
-
-
-class EntitlementCheckMiddleware:
-    """The entitlement check with an API key, answered before the rest of the stack.
-
-    The SaaS asks it before each metered action, so it is the one request where the
-    framework's own cost matters: Django's remaining middleware, URL resolution and DRF
-    took more CPU than the check itself. Placed right after SecurityMiddleware (whose
-    headers still apply), this answers GET /api/v1/organizations/<id>/entitlements/<meter>
-    when the key is valid and belongs to that organization, the meter exists and the
-    quantity is well formed, with the same body as EntitlementDetailApi. The key and the
-    entitlement come from ONE query (`api_key_with_entitlement`), not one each: a round trip
-    and a statement fewer on every check. Anything else (another URL, a session user, an
-    unknown key, a bad meter or quantity) goes on to the view, which gives the error.
-    """
-
-    route = re.compile(r"/api/v1/organizations/(?P<organization_id>[0-9]+)/entitlements/(?P<meter>\w+)")
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        match = self.route.fullmatch(request.path_info)
-        if match is None or request.method != "GET":
-            return self.get_response(request)
-        request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check it
-        secret, _problem = ApiKeyAuthentication.secret_from(request)
-        meter = match["meter"]
-        quantity = asked_quantity(request.GET.get("quantity", "1"))
-        if secret is None or meter not in D.ALL_METERS or quantity is None:
-            return self.get_response(request)
-        api_key, item = selectors.api_key_with_entitlement(
-            secret_hash=api_key_hash(secret), meter=meter, quantity=quantity, today=organization_today
-        )
-        api_key, _problem = ApiKeyAuthentication.usable(api_key)
-        if api_key is None or api_key.organization_id != int(match["organization_id"]):
-            return self.get_response(request)
-        body = orjson.dumps(entitlement_data(item))
-        # CommonMiddleware, which sets it for the rest of the site, comes later: without it
-        # gunicorn sent the answer chunked, one socket write more a check.
-        return HttpResponse(body, content_type="application/json", headers={"Content-Length": len(body)})
 
 
 class UsageOverviewApi(OrganizationUsageApi):

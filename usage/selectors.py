@@ -7,20 +7,18 @@ never the raw events, so the answers cost the same with 10 or 10 million events.
 import datetime as dt
 import functools
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db import router
-from django.db.models import F, OuterRef, Subquery, Sum
-from django.db.models.functions import JSONObject, TruncDate, TruncMonth
+from django.db import connections, router
+from django.db.models import Sum
+from django.db.models.functions import TruncDate, TruncMonth
 
 from billing.domain.periods import MONTH, add_months, period_containing, period_index, period_start
-from billing.models import Meter, PlanLimit, Subscription
-from billing.payments.selectors import payment_blocked_expression
-from billing.selectors import seat_summary_expressions
-from config.compiled import PLACEHOLDER_ID, PLACEHOLDER_TEXT, CompiledQuery, concrete_attnames
+from billing.models import Meter, Subscription
+from config import sql
+from invoices.models import Invoice
 from organizations.models import Organization
 
 from . import domain as D
@@ -63,9 +61,7 @@ class MeteringPlan:
 def metering_plan(*, organization: Organization) -> MeteringPlan:
     """The organization's usage periods and limits, read with the entitlement check's one query."""
     tz = ZoneInfo(organization.time_zone)
-    row = _entitlement_query(D.REPORTED_METERS, router.db_for_read(Subscription), usage=False).first(
-        organization_id=organization.pk
-    )
+    row = _entitlement_row(organization=organization, limits=D.REPORTED_METERS, used=())
     if row is None:
         return MeteringPlan(time_zone=tz, anchor=NO_PLAN_ANCHOR, interval=MONTH, plan_name=None)
     return MeteringPlan(
@@ -114,22 +110,6 @@ class Entitlement:
         return METER_LABELS.get(self.meter, self.meter)
 
 
-def _limit_subquery(meter: str, column: str):
-    return Subquery(PlanLimit.objects.filter(plan_id=OuterRef("plan_id"), meter=meter).values(column)[:1])
-
-
-def _used_subquery(meter: str, period_column: str = "current_period_start"):
-    if meter in D.PERIOD_METERS:
-        rollup = UsagePeriodTotal.objects.filter(
-            organization_id=OuterRef("organization_id"), meter=meter, period_start=OuterRef(period_column)
-        ).values("total")
-    else:
-        rollup = UsageCounter.objects.filter(organization_id=OuterRef("organization_id"), meter=meter).values(
-            "count"
-        )
-    return Subquery(rollup[:1])
-
-
 def _rollup_used(*, organization: Organization, meter: str, period_start_on: dt.date) -> int:
     if meter in D.PERIOD_METERS:
         rows = UsagePeriodTotal.objects.filter(
@@ -144,61 +124,116 @@ def _rollup_used(*, organization: Organization, meter: str, period_start_on: dt.
     )
 
 
-def _entitlement_columns(meters: tuple[str, ...], alias: str, *, usage: bool, organization) -> tuple:
-    """The live subscription of `organization` (an id or an outer reference) annotated with each
-    meter's limit, hardness and use (the rollup for the stored current period; for seats, active
-    members against seats held), and whether payments block usage; with the names of its
-    columns. Without `usage`: the plan and its limits only (what ingestion needs, at a third of
-    the cost)."""
-    annotations = {"plan_interval": F("plan__interval"), "plan_name": F("plan__name")}
-    if usage:
-        annotations["payment_blocked"] = payment_blocked_expression(OuterRef("organization_id"))
-    for meter in meters:
-        annotations[f"{meter}__hard"] = _limit_subquery(meter, "hard")
-        annotations[f"{meter}__has_limit"] = _limit_subquery(meter, "id")
-        if meter == D.SEATS and usage:
-            seats = seat_summary_expressions()
-            annotations[f"{meter}__limit"] = seats["seats"]
-            annotations[f"{meter}__used"] = seats["members"]
-        else:
-            annotations[f"{meter}__limit"] = _limit_subquery(meter, "limit")
-            if usage:
-                annotations[f"{meter}__used"] = _used_subquery(meter)
-    queryset = (
-        Subscription.objects.using(alias)
-        .filter(organization_id=organization)
-        .exclude(status=Subscription.Status.CANCELED)
-        .annotate(**annotations)
-        .order_by("pk")
-    )
-    return queryset, ("anchor", "current_period_start", "current_period_end", *annotations)
+# A meter's use in the current period: the period's rollup (usage.domain.PERIOD_METERS), the
+# current count (COUNT_METERS), or for seats the active members, as billing.selectors counts them.
+_PERIOD_USED_SQL = (
+    "SELECT t.total FROM usage_usageperiodtotal t WHERE t.organization_id = s.organization_id"
+    " AND t.meter = %({meter})s AND t.period_start = s.current_period_start"
+)
+_COUNT_USED_SQL = (
+    'SELECT c."count" FROM usage_usagecounter c WHERE c.organization_id = s.organization_id'
+    " AND c.meter = %({meter})s"
+)
+_MEMBERS_SQL = (
+    "SELECT COUNT(*) FROM organizations_membership m"
+    " WHERE m.organization_id = s.organization_id AND m.removed_at IS NULL"
+)
+# The seats an organization holds: those the plan includes and those it pays for (seat_summary).
+_SEATS_HELD_SQL = (
+    "p.included_seats"
+    " + COALESCE((SELECT SUM(q.quantity) FROM billing_seatitem q WHERE q.subscription_id = s.id), 0)"
+)
 
 
 @functools.cache
-def _entitlement_query(meters: tuple[str, ...], alias: str, usage: bool = True) -> CompiledQuery:
-    """`_entitlement_columns` of one organization: ONE query, compiled once."""
-    queryset, names = _entitlement_columns(meters, alias, usage=usage, organization=PLACEHOLDER_ID)
-    return CompiledQuery.of(queryset.values(*names)[:1], organization_id=PLACEHOLDER_ID)
+def _entitlement_sql(limits: tuple[str, ...], used: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """The statement of `_entitlement_row` and the names of its columns: the live subscription
+    and its plan, whether payments block usage (billing.payments: an uncollectible invoice),
+    the limit row of each meter in `limits` and the use of each in `used`.
+
+    Plain SQL: building it with the ORM cost many times PostgreSQL's answer, on every
+    entitlement check and ingested batch (docs/performance.md). One statement per set of
+    meters, with nothing else varying, so that PostgreSQL prepares it with one generic plan
+    instead of planning it again on each call. tests/usage/test_entitlements.py holds its
+    answers to billing's seat summary, the payment block and the rollups.
+    """
+    columns = [
+        "s.anchor",
+        "s.current_period_start",
+        "s.current_period_end",
+        "p.interval",
+        "p.name",
+        "EXISTS (SELECT 1 FROM invoices_invoice i"
+        " WHERE i.organization_id = s.organization_id AND i.status = %(uncollectible)s)",
+    ]
+    names = [
+        "anchor",
+        "current_period_start",
+        "current_period_end",
+        "plan_interval",
+        "plan_name",
+        "payment_blocked",
+    ]
+    joins = []
+    for meter in limits:
+        joins.append(
+            f"LEFT JOIN billing_planlimit l_{meter} ON l_{meter}.plan_id = s.plan_id"
+            f" AND l_{meter}.meter = %({meter})s"
+        )
+        held = meter == D.SEATS and meter in used
+        columns += [f"l_{meter}.id", _SEATS_HELD_SQL if held else f'l_{meter}."limit"', f"l_{meter}.hard"]
+        names += [f"{meter}__has_limit", f"{meter}__limit", f"{meter}__hard"]
+    for meter in used:
+        if meter == D.SEATS:
+            columns.append(f"({_MEMBERS_SQL})")
+        else:
+            used_sql = _PERIOD_USED_SQL if meter in D.PERIOD_METERS else _COUNT_USED_SQL
+            columns.append(f"({used_sql.format(meter=meter)})")
+        names.append(f"{meter}__used")
+    statement = (
+        f"SELECT {', '.join(columns)} FROM billing_subscription s JOIN billing_plan p ON p.id = s.plan_id"
+        f" {' '.join(joins)} WHERE s.organization_id = %(organization_id)s AND s.status <> %(canceled)s"
+        " ORDER BY s.id LIMIT 1"
+    )
+    return statement, tuple(names)
+
+
+def _entitlement_row(
+    *, organization: Organization, limits: tuple[str, ...], used: tuple[str, ...]
+) -> dict | None:
+    """The organization's live subscription with the limit and hardness of each meter in
+    `limits`, the use of each in `used` (the rollup for the stored current period; for seats,
+    active members against seats held), and whether payments block usage, as ONE query;
+    None without a live subscription."""
+    statement, names = _entitlement_sql(limits, used)
+    params = {
+        "organization_id": organization.pk,
+        "canceled": Subscription.Status.CANCELED,
+        "uncollectible": Invoice.Status.UNCOLLECTIBLE,
+        **{meter: meter for meter in (*limits, *used)},
+    }
+    with connections[router.db_for_read(Subscription)].cursor() as cursor:
+        cursor.execute(statement, params)
+        row = cursor.fetchone()
+    return None if row is None else dict(zip(names, row, strict=True))
 
 
 def _entitlements(
     *, organization: Organization, meters: list[str], quantity: int, on: dt.date
 ) -> tuple[list[Entitlement], dict]:
-    """Entitlements of `meters` from ONE query (`_entitlement_query`).
+    """Entitlements of `meters` from ONE query (`_entitlement_row`).
 
     Seats: used = active members, limit = seats the organization holds (included + paid),
     hard unless the plan's seat limit row says soft. Derived from the seats data, never reported.
     """
-    row = _entitlement_query(tuple(meters), router.db_for_read(Subscription)).first(
-        organization_id=organization.pk
-    )
+    row = _entitlement_row(organization=organization, limits=tuple(meters), used=tuple(meters))
     return _entitlements_of_row(row, organization=organization, meters=meters, quantity=quantity, on=on)
 
 
 def _entitlements_of_row(
     row: dict | None, *, organization: Organization, meters: list[str], quantity: int, on: dt.date
 ) -> tuple[list[Entitlement], dict]:
-    """Entitlements from a row of `_entitlement_columns` (None: no live subscription)."""
+    """Entitlements from a row of `_entitlement_row` (None: no live subscription)."""
     results = []
     if row is None:
         start, end = period_containing(NO_PLAN_ANCHOR, MONTH, on)
@@ -225,7 +260,9 @@ def _entitlements_of_row(
             limit, hard = None, False
         else:
             limit, hard = row[f"{meter}__limit"], bool(row[f"{meter}__hard"])
-        results.append(_entitlement(meter, limit, hard, used, quantity, end, blocked=row["payment_blocked"]))
+        results.append(
+            _entitlement(meter, limit, hard, used, quantity, end, blocked=bool(row["payment_blocked"]))
+        )
     return results, {"plan_name": row["plan_name"], "period_start": start, "period_end": end}
 
 
@@ -408,79 +445,32 @@ def api_key_list(*, organization: Organization):
     return ApiKey.objects.filter(organization=organization).select_related("created_by", "created_as_partner")
 
 
-@functools.cache
-def _api_key_query(alias: str) -> CompiledQuery:
-    """The key with its organization's columns, in one query compiled once (every API request)."""
-    queryset = (
-        ApiKey.objects.using(alias)
-        .filter(secret_hash=PLACEHOLDER_TEXT)
-        .values(
-            *concrete_attnames(ApiKey), *(f"organization__{name}" for name in concrete_attnames(Organization))
-        )
-        .order_by()[:1]
-    )
-    return CompiledQuery.of(queryset, secret_hash=PLACEHOLDER_TEXT)
+# Every API request looks its key up: plain SQL, the ORM's select_related took several times
+# PostgreSQL's answer to build (docs/performance.md).
+_API_KEY_SQL = (
+    f"SELECT {sql.select_list(ApiKey, 'k')}, {sql.select_list(Organization, 'o')}"
+    " FROM usage_apikey k JOIN organizations_organization o ON o.id = k.organization_id"
+    " WHERE k.secret_hash = %s"
+)
 
 
 def api_key_by_hash(*, secret_hash: str) -> ApiKey | None:
     """The API key whose secret hashes to `secret_hash`, its organization loaded with it."""
     alias = router.db_for_read(ApiKey)
-    row = _api_key_query(alias).first(secret_hash=secret_hash)
-    return None if row is None else _api_key_of_row(row, alias)
-
-
-@functools.cache
-def _api_key_entitlement_query(meter: str, alias: str) -> CompiledQuery:
-    """`_api_key_query` with the key's organization's `_entitlement_columns` for `meter` as one
-    JSON value: a key holder's entitlement check in ONE query, compiled once."""
-    subscription, names = _entitlement_columns(
-        (meter,), alias, usage=True, organization=OuterRef("organization_id")
-    )
-    entitlement_row = subscription.values(row=JSONObject(**{name: F(name) for name in names}))[:1]
-    queryset = (
-        ApiKey.objects.using(alias)
-        .filter(secret_hash=PLACEHOLDER_TEXT)
-        .values(
-            *concrete_attnames(ApiKey),
-            *(f"organization__{name}" for name in concrete_attnames(Organization)),
-            entitlement_row=Subquery(entitlement_row),
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        # The demo's SQLite returns datetimes as naive text, which the ORM converts.
+        return (
+            ApiKey.objects.using(alias).select_related("organization").filter(secret_hash=secret_hash).first()
         )
-        .order_by()[:1]
-    )
-    return CompiledQuery.of(queryset, secret_hash=PLACEHOLDER_TEXT)
-
-
-_ROW_DATES = ("anchor", "current_period_start", "current_period_end")
-
-
-def api_key_with_entitlement(
-    *, secret_hash: str, meter: str, quantity: int, today: Callable[[Organization], dt.date]
-) -> tuple[ApiKey | None, Entitlement | None]:
-    """The API key whose secret hashes to `secret_hash` (as `api_key_by_hash`) and its
-    organization's `entitlement` of `meter` on the organization's date `today(organization)`,
-    read together in one query: the SaaS asks before each metered action. The caller decides
-    whether the key may see it (revoked, another organization)."""
-    alias = router.db_for_read(ApiKey)
-    row = _api_key_entitlement_query(meter, alias).first(secret_hash=secret_hash)
+    with connection.cursor() as cursor:
+        cursor.execute(_API_KEY_SQL, [secret_hash])
+        row = cursor.fetchone()
     if row is None:
-        return None, None
-    api_key = _api_key_of_row(row, alias)
-    entitlement_row = row["entitlement_row"]
-    if entitlement_row is not None:  # JSON gives dates as text
-        entitlement_row.update({name: dt.date.fromisoformat(entitlement_row[name]) for name in _ROW_DATES})
-    organization = api_key.organization
-    results, _ = _entitlements_of_row(
-        entitlement_row, organization=organization, meters=[meter], quantity=quantity, on=today(organization)
-    )
-    return api_key, results[0]
-
-
-def _api_key_of_row(row: dict, alias: str) -> ApiKey:
-    key_names, organization_names = concrete_attnames(ApiKey), concrete_attnames(Organization)
-    api_key = ApiKey.from_db(alias, key_names, [row[name] for name in key_names])
-    api_key.organization = Organization.from_db(
-        alias, organization_names, [row[f"organization__{name}"] for name in organization_names]
-    )
+        return None
+    split = sql.width(ApiKey)
+    api_key = sql.instance(ApiKey, alias, row[:split])
+    api_key.organization = sql.instance(Organization, alias, row[split:])
     return api_key
 
 

@@ -23,7 +23,6 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from config.compiled import server_bound_cursor
 from organizations import formatting as fmt
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation, credential_name
@@ -158,7 +157,10 @@ def _record_new_events(*, organization_id: int, firsts: dict, at: dt.datetime) -
     if connection.vendor != "postgresql":
         return _record_new_events_portable(organization_id=organization_id, firsts=firsts, at=at)
     event_ids = sorted(firsts)
-    with server_bound_cursor(connection) as cursor:
+    # `%b` sends the arrays in binary: with server-side binding (settings.database) PostgreSQL
+    # receives them as they are, and prepares these statements after DB_PREPARE_THRESHOLD uses.
+    # `cursor.copy` is psycopg's COPY, reached through Django's cursor (which logs it).
+    with connection.cursor() as cursor:
         cursor.execute(_CLAIM_PG, {"organization_id": organization_id, "event_ids": event_ids})
         not_new = {row[0] for row in cursor.fetchall()}
         claimed = set(event_ids).difference(not_new) if not_new else set(event_ids)

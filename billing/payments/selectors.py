@@ -1,8 +1,8 @@
 """Organization-scoped reads about payments: the payments page, the owners' banner (on every
 page, through context_processors.py), the block.
 
-`payment_blocked_expression` is what the entitlement checks read, inside their one query:
-an organization with an uncollectible invoice gets no.
+The block: an organization with an uncollectible invoice gets no from every entitlement check
+(`payment_blocked_expression` here; usage.selectors reads the same rule inside its one query).
 """
 
 import datetime as dt
@@ -21,7 +21,7 @@ from .refunds import credit_note_refundable
 
 
 def payment_blocked_expression(organization_ref):
-    """The rule as a query expression, for reads that must stay one query (entitlements)."""
+    """The rule as a query expression (usage.selectors' entitlement SQL says the same)."""
     return Exists(
         Invoice.objects.filter(organization_id=organization_ref, status=Invoice.Status.UNCOLLECTIBLE)
     )

@@ -49,8 +49,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.ReleaseApiViewMiddleware",
-    "usage.api.EntitlementCheckMiddleware",  # the SaaS's hot path, before the rest of the stack
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -86,16 +84,22 @@ TEMPLATES = [
 def database(url: str, **options) -> dict:
     """A DATABASES entry from a URL.
 
-    On PostgreSQL, Django's own queries bind client-side and are never prepared; the few
-    statements bound server-side (usage ingestion's claim and rollups, a thousand values
-    each) are prepared after DB_PREPARE_THRESHOLD uses on a connection, so PostgreSQL stops
-    parsing and planning them every batch. Set it empty behind a pooler in transaction mode
-    that can't keep prepared statements.
+    On PostgreSQL, Django's documented `server_side_binding` option (psycopg 3) sends each
+    query's parameters apart from its SQL: PostgreSQL then prepares a statement after
+    DB_PREPARE_THRESHOLD uses on a connection and stops parsing and planning the hot paths'
+    queries (API key, entitlements, ingestion, renewals) on every call, and ingestion's
+    1,000-element arrays go in binary instead of being quoted as SQL text.
+    DB_SERVER_SIDE_BINDING=false returns to Django's default, client-side binding (nothing is
+    prepared then); DB_PREPARE_THRESHOLD empty keeps the binding but prepares nothing, for a
+    pooler in transaction mode that can't keep prepared statements (docs/performance.md).
     """
     settings = dj_database_url.parse(url, **options)
     if settings["ENGINE"] == "django.db.backends.postgresql":
         threshold = env("DB_PREPARE_THRESHOLD", "5")
-        settings.setdefault("OPTIONS", {})["prepare_threshold"] = int(threshold) if threshold else None
+        settings.setdefault("OPTIONS", {}).update(
+            server_side_binding=env_bool("DB_SERVER_SIDE_BINDING", True),
+            prepare_threshold=int(threshold) if threshold else None,
+        )
     return settings
 
 

@@ -38,7 +38,11 @@ def victim(frozen_clock):
     organization, _subscription, _owner = organization_with_seats(included_seats=5)
     person = UserFactory(username="victor@victim.example")
     services.members_add(
-        organization=organization, users=[person], role=Role.ADMIN, on=frozen_clock.date(), at=frozen_clock
+        organization=organization,
+        users=[person],
+        role=Role.ADMIN,
+        on=frozen_clock.today(),
+        at=frozen_clock.at,
     )
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(person)
@@ -124,8 +128,8 @@ def test_the_person_already_logged_in_is_signed_in_without_a_question(
         organization=attackers_organization,
         users=[mallory],
         role=Role.MEMBER,
-        on=frozen_clock.date(),
-        at=frozen_clock,
+        on=frozen_clock.today(),
+        at=frozen_clock.at,
     )
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(mallory)

@@ -1,5 +1,5 @@
-"""The credit balance, read on every invoice issued (compiled once, config/compiled.py): the sum
-of the organization's entries in that currency, nobody else's, 0 when there are none."""
+"""The credit balance, read on every invoice issued (plain SQL, invoices.services): the sum of
+the organization's entries in that currency, nobody else's, 0 when there are none, as an int."""
 
 import datetime as dt
 
@@ -34,7 +34,8 @@ def test_the_balance_is_the_organizations_own_entries_in_the_currency():
     _entry(organization, "DKK", 9_999)
     _entry(other, "EUR", 70_000)
 
-    assert credit_balance_minor(organization=organization, currency="EUR") == 4_050
+    balance = credit_balance_minor(organization=organization, currency="EUR")
+    assert balance == 4_050 and type(balance) is int  # PostgreSQL sums bigints as numeric
     assert credit_balance_minor(organization=organization, currency="DKK") == 9_999
     assert credit_balance_minor(organization=organization, currency="SEK") == 0
     assert credit_balance_minor(organization=other, currency="EUR") == 70_000

@@ -10,7 +10,7 @@ from billing.selectors import seat_summary
 from tests.factories import MembershipFactory, OrganizationFactory, SeatItemFactory
 from usage import selectors
 from usage.models import ModelPrice
-from usage.services import api_key_hash, usage_record_batch
+from usage.services import usage_record_batch
 
 from .conftest import AT, ON, PERIOD_END, PERIOD_START, event, subscribe
 
@@ -176,21 +176,20 @@ def test_statistics_series(organization, subscription):
     assert costs.currency == "EUR"
 
 
-def test_a_key_holders_check_reads_key_and_entitlement_in_one_query_and_agrees(
-    organization, subscription, api_key, django_assert_num_queries
+def test_a_meter_asked_alone_says_what_it_says_among_all_four(
+    organization, subscription, django_assert_num_queries
 ):
-    """The API's hot path (`api_key_with_entitlement`) reads the entitlement columns through the
-    key, as one JSON value; it must say what `entitlement` says for every meter and state."""
-    secret_hash = api_key_hash(api_key)
+    """The one query computes the use of the meters asked for only (the others' subqueries
+    never run): one meter asked alone must say what it says when all four are asked, for
+    every meter and state, and ingestion's plan (no meter asked) has every limit."""
 
     def both(meter, quantity=1, on=ON, queries=1):
         with django_assert_num_queries(queries):
-            api_key_row, keyed = selectors.api_key_with_entitlement(
-                secret_hash=secret_hash, meter=meter, quantity=quantity, today=lambda organization: on
-            )
-        assert api_key_row.organization == organization
-        assert api_key_row.organization.time_zone == "Europe/Copenhagen"
-        return keyed, selectors.entitlement(organization=organization, meter=meter, quantity=quantity, on=on)
+            alone = selectors.entitlement(organization=organization, meter=meter, quantity=quantity, on=on)
+        among = selectors._entitlements(
+            organization=organization, meters=list(selectors.D.ALL_METERS), quantity=quantity, on=on
+        )[0]
+        return alone, next(item for item in among if item.meter == meter)
 
     usage_record_batch(
         organization=organization,
@@ -199,16 +198,15 @@ def test_a_key_holders_check_reads_key_and_entitlement_in_one_query_and_agrees(
     )
     for meter in ("ai_tokens", "documents", "agents", "seats"):
         for quantity in (0, 1, 5):
-            keyed, plain = both(meter, quantity)
-            assert keyed == plain
-    keyed, plain = both("ai_tokens", on=dt.date(2026, 6, 3), queries=2)  # renewal not run: reads the rollup
-    assert keyed == plain and keyed.used == 0 and keyed.resets_on == dt.date(2026, 7, 1)
+            alone, among = both(meter, quantity)
+            assert alone == among and alone.used > 0
+    plan = selectors.metering_plan(organization=organization)
+    assert plan.limits == {"ai_tokens": (1000, True), "documents": (100, False), "agents": (5, True)}
+
+    alone, among = both("ai_tokens", on=dt.date(2026, 6, 3), queries=2)  # renewal not run: the rollup
+    assert alone == among and alone.used == 0 and alone.resets_on == dt.date(2026, 7, 1)
 
     subscription.status = subscription.Status.CANCELED
     subscription.save()
-    keyed, plain = both("ai_tokens", queries=2)  # as `entitlement`, the calendar month's rollup
-    assert keyed == plain and (keyed.limit, keyed.allowed) == (0, False)  # nothing live: nothing included
-
-    assert selectors.api_key_with_entitlement(
-        secret_hash=api_key_hash("sbk_unknown"), meter="ai_tokens", quantity=1, today=lambda o: ON
-    ) == (None, None)
+    alone, among = both("ai_tokens", queries=2)  # the calendar month's rollup
+    assert alone == among and (alone.limit, alone.allowed) == (0, False)  # nothing live: nothing included

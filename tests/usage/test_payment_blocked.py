@@ -1,13 +1,15 @@
 """Dunning's last word reaches the SaaS: an uncollectible invoice makes every entitlement say no."""
 
 import datetime as dt
+from unittest import mock
 
 import pytest
+from rest_framework.test import APIClient
 
 from invoices.models import Invoice
 from tests.billing.support import at, subscribed_organization
-from usage.selectors import api_key_with_entitlement, entitlement, entitlements_all
-from usage.services import api_key_create, api_key_hash
+from usage.selectors import entitlement, entitlements_all
+from usage.services import api_key_create
 
 pytestmark = pytest.mark.django_db
 ON = dt.date(2026, 3, 10)
@@ -24,11 +26,12 @@ def test_an_uncollectible_invoice_blocks_every_meter_until_it_is_paid(django_ass
         tokens = entitlement(organization=organization, meter="ai_tokens", quantity=1, on=ON)
     assert not tokens.allowed and tokens.payment_blocked
     _key, secret = api_key_create(organization=organization, name="Backend", at=at(ON))
-    with django_assert_max_num_queries(1):
-        _key, keyed = api_key_with_entitlement(
-            secret_hash=api_key_hash(secret), meter="ai_tokens", quantity=1, today=lambda organization: ON
+    with mock.patch("config.clock.now", return_value=at(ON)):
+        keyed = APIClient(HTTP_AUTHORIZATION=f"Bearer {secret}").get(
+            f"/api/v1/organizations/{organization.pk}/entitlements/ai_tokens"
         )
-    assert keyed == tokens
+    assert keyed.status_code == 200
+    assert (keyed.json()["allowed"], keyed.json()["payment_blocked"]) == (False, True)
     assert all(not item.allowed for item in entitlements_all(organization=organization, on=ON))
     Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.PAID)
     assert entitlement(organization=organization, meter="ai_tokens", quantity=1, on=ON).allowed

@@ -235,3 +235,36 @@ def test_a_batch_of_counts_only_and_one_of_tokens_only(organization, subscriptio
         "documents": 2,
         "agents": 1,
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ingestion_records_on_a_client_side_binding_connection_too(organization, subscription):
+    """DB_SERVER_SIDE_BINDING=false (Django's default binding) must keep ingestion working: its
+    binary array parameters and COPY then go through psycopg's client-side cursor."""
+    from unittest import mock
+
+    from django.db import connection
+
+    client_bound = connection.copy()
+    client_bound.settings_dict["OPTIONS"] = {
+        **client_bound.settings_dict["OPTIONS"],
+        "server_side_binding": False,
+    }
+    try:
+        assert not client_bound.features.uses_server_side_binding
+        with mock.patch("usage.services.connection", client_bound):
+            first = usage_record_batch(
+                organization=organization,
+                events=[event("a", 10), event("b", 2, meter="documents"), event("a", 10)],
+                at=AT,
+            )
+            again = usage_record_batch(
+                organization=organization, events=[event("a", 10), event("c", 5)], at=AT
+            )
+    finally:
+        client_bound.close()
+    assert [r.status for r in first] == ["accepted", "accepted", "duplicate"]
+    assert [r.status for r in again] == ["duplicate", "accepted"]
+    assert tokens(organization) == 15
+    assert UsageEvent.objects.filter(organization=organization).count() == 3
+    assert rollups_live(organization=organization) == rollups_recomputed(organization=organization)
