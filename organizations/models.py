@@ -261,3 +261,55 @@ class AgreementEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.effective_on} {self.organization} {self.kind} -> {self.agreement}"
+
+
+class Credential(models.Model):
+    """A bearer credential of one organization: an API key (the SaaS's machine client reports
+    usage and asks for entitlements) or a SCIM token (its identity provider provisions people).
+
+    Only the SHA-256 of the secret is stored; the secret is shown once, when made
+    (organizations.credentials). A partner's person who made one acting for the organization is
+    recorded in `created_as_partner`: it is revoked when the partner leaves, unless an owner of
+    the client keeps it (billing.partner_exit).
+    """
+
+    class Kind(models.TextChoices):
+        API_KEY = "api_key", _("API key")
+        SCIM_TOKEN = "scim_token", _("SCIM token")
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="credentials")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(
+        max_length=20, unique=True, help_text="Shown to tell credentials apart, e.g. sbk_1a2b3c4d5e6f."
+    )
+    secret_hash = models.CharField(max_length=64, unique=True, help_text="sha256 hex of the whole secret.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The partner whose person made the credential while acting for the organization; null when
+    # its own people made it.
+    created_as_partner = models.ForeignKey(
+        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The client's owner who kept a partner's credential when the partner left: from then on a
+    # SCIM token grants roles as this person may (seats.identity.provisioning.roles_grantable_with).
+    kept_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kept_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "kind", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def grantor(self):
+        """Whose rights a SCIM token's role grants are bounded by: who kept it, else who made it."""
+        return self.kept_by or self.created_by
