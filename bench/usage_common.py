@@ -54,8 +54,8 @@ def bench_organization(*, token_limit: int | None = 10**12):
 
     from billing.models import Plan, PlanLimit, Subscription
     from config import clock
-    from organizations.models import Organization
-    from usage.services import api_key_create
+    from organizations.credentials import credential_create
+    from organizations.models import Credential, Organization
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -79,7 +79,9 @@ def bench_organization(*, token_limit: int | None = 10**12):
         current_period_end=end,
         created_at=now,
     )
-    _key, secret = api_key_create(organization=organization, name="bench", at=now)
+    _key, secret = credential_create(
+        organization=organization, kind=Credential.Kind.API_KEY, name="bench", at=now
+    )
     return organization, secret
 
 

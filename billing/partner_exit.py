@@ -31,7 +31,7 @@ except the person confirming. Every item is listed on the confirmation page, unt
 revoked unless kept. Each revocation and each keep is audited in the client's log; the
 client's owners (and at the handover the superuser) are e-mailed what was revoked and kept,
 in the client's language. A SCIM token kept by the client's owner grants roles as that owner
-may from then on (`ScimToken.kept_by`, seats.identity.provisioning.roles_grantable_with).
+may from then on (`Credential.kept_by`, seats.identity.provisioning.roles_grantable_with).
 """
 
 import datetime as dt
@@ -46,20 +46,20 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from organizations import credentials
 from organizations import formatting as fmt
 from organizations import services as org_services
 from organizations.audit import audit_record
-from organizations.models import Invitation, Membership, Organization, PartnerLink, Role
+from organizations.models import Credential, Invitation, Membership, Organization, PartnerLink, Role
 from organizations.partners import credential_made_by
 from seats import services as seat_services
 from seats.identity import domains, provisioning, sso
 from seats.identity.domains import public_mail_domain
 from seats.identity.selectors import email_domain, owner_emails
-from seats.models import ScimToken, SsoConnection, SsoDomain
-from usage.models import ApiKey
-from usage.services import api_key_revoke
+from seats.models import SsoConnection, SsoDomain
 
-API_KEY, SCIM_TOKEN, SSO_CONNECTION, SSO_DOMAIN = "api_key", "scim_token", "sso_connection", "sso_domain"
+API_KEY, SCIM_TOKEN = Credential.Kind.API_KEY.value, Credential.Kind.SCIM_TOKEN.value
+SSO_CONNECTION, SSO_DOMAIN = "sso_connection", "sso_domain"
 MEMBERSHIP, INVITATION, BILLING_EMAIL = "membership", "invitation", "billing_email"
 CREDENTIAL_KINDS = (API_KEY, SCIM_TOKEN, SSO_CONNECTION, SSO_DOMAIN)
 HANDOVER_KINDS = (*CREDENTIAL_KINDS, INVITATION, BILLING_EMAIL)  # what a handover lists
@@ -115,40 +115,22 @@ def _credentials(link: PartnerLink, *, event: str, confirming_user) -> list[tupl
     client, partner = link.organization, link.partner
     made_by_partner = _made_by_partner(link, event=event, confirming_user=confirming_user)
     items = []
-    for key in (
-        ApiKey.objects.filter(made_by_partner, organization=client, revoked_at__isnull=True)
+    for credential in (
+        Credential.objects.filter(made_by_partner, organization=client, revoked_at__isnull=True)
         .select_related("created_by")
-        .order_by("created_at", "pk")
+        .order_by("kind", "created_at", "pk")  # API keys, then SCIM tokens
     ):
         items.append(
             (
                 Leftover(
-                    f"{API_KEY}:{key.pk}",
-                    API_KEY,
-                    key.name,
-                    key.prefix,
-                    _email(key.created_by),
-                    key.created_at,
+                    f"{credential.kind}:{credential.pk}",
+                    credential.kind,
+                    credential.name,
+                    credential.prefix,
+                    _email(credential.created_by),
+                    credential.created_at,
                 ),
-                key,
-            )
-        )
-    for token in (
-        ScimToken.objects.filter(made_by_partner, organization=client, revoked_at__isnull=True)
-        .select_related("created_by")
-        .order_by("created_at", "pk")
-    ):
-        items.append(
-            (
-                Leftover(
-                    f"{SCIM_TOKEN}:{token.pk}",
-                    SCIM_TOKEN,
-                    token.name,
-                    token.prefix,
-                    _email(token.created_by),
-                    token.created_at,
-                ),
-                token,
+                credential,
             )
         )
     connection = (
@@ -361,11 +343,14 @@ def partner_leaves(
             report.kept.append(leftover)
             continue
         report.revoked.append(leftover)
-        if leftover.kind == API_KEY:
-            api_key_revoke(api_key=obj, at=at, acting_user=acting_user, reason=event)
-        elif leftover.kind == SCIM_TOKEN:
-            provisioning.scim_token_revoke(
-                organization=client, token_id=obj.pk, at=at, acting_user=acting_user, reason=event
+        if leftover.kind in (API_KEY, SCIM_TOKEN):
+            credentials.credential_revoke(
+                organization=client,
+                kind=obj.kind,
+                credential_id=obj.pk,
+                at=at,
+                acting_user=acting_user,
+                reason=event,
             )
         elif leftover.kind == SSO_CONNECTION:
             sso.sso_remove(organization=client, at=at, acting_user=acting_user, reason=event)
@@ -418,7 +403,7 @@ def _keep(leftover: Leftover, obj, *, link: PartnerLink, event: str, acting_user
         details["instead_of"] = leftover.detail  # the address it would have been replaced by
     if leftover.kind == SCIM_TOKEN and event == ACCESS_REMOVED:
         # The client's owner vouches for the token now: it grants roles as they may.
-        ScimToken.objects.filter(pk=obj.pk).update(kept_by=acting_user, kept_at=at)
+        credentials.credential_keep(credential=obj, at=at, acting_user=acting_user)
     audit_record(
         organization=link.organization,
         actor=acting_user,

@@ -116,44 +116,6 @@ class SsoIdentity(models.Model):
         return f"{self.subject} in {self.organization_id}"
 
 
-class ScimToken(models.Model):
-    """A per-organization SCIM bearer token; only the SHA-256 of the token is stored."""
-
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="scim_tokens")
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=20, unique=True, help_text="Shown to tell tokens apart.")
-    token_hash = models.CharField(max_length=64, unique=True, help_text="sha256 hex of the whole token.")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    # The partner whose person made the token while acting for the organization; null when its
-    # own people made it. Revoked when the partner leaves unless the owner keeps it.
-    created_as_partner = models.ForeignKey(
-        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    # The client's owner who kept a partner's token when the partner left: from then on the
-    # token grants roles as this person may (provisioning.roles_grantable_with).
-    kept_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    kept_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField()
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "revoked_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.prefix}… ({self.name})"
-
-    @property
-    def grantor(self):
-        """Whose rights the token's role grants are bounded by: who kept it, else who made it."""
-        return self.kept_by or self.created_by
-
-
 class ScimUser(models.Model):
     """A person the organization's identity provider provisioned (a SCIM User resource).
 

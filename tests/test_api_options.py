@@ -12,10 +12,10 @@ import pytest
 from django.urls import get_resolver
 from rest_framework.test import APIClient
 
-from organizations.models import Role
+from organizations.credentials import credential_create
+from organizations.models import Credential, Role
 from tests.organizations.test_tenancy import _build_path, _kwarg_names, _walk
 from tests.partners.support import add_member, client, monthly_plans, partner_firm
-from usage.services import api_key_create
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,9 @@ def test_every_api_url_answers_options_without_a_server_error(firm):
     firm, owner, member, client_organization = firm
     paths = api_paths(firm, client_organization)
     assert len(paths) > 20 and any("/clients/" in path for path in paths)
-    _key, secret = api_key_create(organization=firm, name="Backend", at=dt.datetime.now(dt.UTC))
+    _key, secret = credential_create(
+        organization=firm, kind=Credential.Kind.API_KEY, name="Backend", at=dt.datetime.now(dt.UTC)
+    )
     callers = {
         who: APIClient(raise_request_exception=False) for who in ("anonymous", "owner", "member", "key")
     }

@@ -26,10 +26,11 @@ assert partner.get("/o/revisor/companies/").status_code == 200
 
 # Usage on SQLite: the VALUES fallback of ingestion, and the entitlement's plain SQL.
 from config import clock
-from organizations.models import Organization
-from usage.services import api_key_create
+from organizations.credentials import credential_create
+from organizations.models import Credential, Organization
 nordlys = Organization.objects.get(slug="nordlys")
-_key, secret = api_key_create(organization=nordlys, name="demo check", at=clock.now())
+_key, secret = credential_create(organization=nordlys, kind=Credential.Kind.API_KEY, name="demo check",
+                                 at=clock.now())
 machine = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
 event = {"event_id": "demo-1", "meter": "ai_tokens", "quantity": 1200, "timestamp": clock.now().isoformat(),
          "dimensions": {"model": "m", "action": "chat"}}

@@ -10,16 +10,15 @@ from billing import services as billing_services
 from billing.models import PendingCharge, Plan, SeatItem
 from billing.selectors import members_by_interval
 from billing.services import subscription_create
-from organizations.models import Agreement, PartnerLink, Role
+from organizations.credentials import credential_by_hash, credential_create, credential_revoke, secret_hash
+from organizations.models import Agreement, Credential, PartnerLink, Role
 from organizations.partners import bill_to_for
 from tests.factories import MembershipFactory, OrganizationFactory
-from usage.models import ApiKey
-from usage.selectors import api_key_by_hash
-from usage.services import api_key_create, api_key_hash, api_key_revoke
 
 pytestmark = pytest.mark.django_db
 
 AT = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+API_KEY, SCIM_TOKEN = Credential.Kind.API_KEY, Credential.Kind.SCIM_TOKEN
 
 
 def fields(instance) -> dict:
@@ -34,21 +33,27 @@ def assert_loaded_as_the_orm_loads(loaded: list, expected: list) -> None:
 
 def test_an_api_key_loads_with_its_organization_in_one_query(django_assert_num_queries):
     organization = OrganizationFactory(time_zone="Europe/Copenhagen", vat_id="DK12345678")
-    key, secret = api_key_create(organization=organization, name="Backend", at=AT)
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=AT)
-    _other, other_secret = api_key_create(organization=OrganizationFactory(), name="Theirs", at=AT)
-    api_key_revoke(api_key=_other, at=AT)
+    key, secret = credential_create(organization=organization, kind=API_KEY, name="Backend", at=AT)
+    Credential.objects.filter(pk=key.pk).update(last_used_at=AT)
+    other, other_secret = credential_create(
+        organization=OrganizationFactory(), kind=API_KEY, name="Theirs", at=AT
+    )
+    credential_revoke(organization=other.organization, kind=API_KEY, credential_id=other.pk, at=AT)
+    _token, token_secret = credential_create(organization=organization, kind=SCIM_TOKEN, name="IdP", at=AT)
 
     with django_assert_num_queries(1):
-        loaded = api_key_by_hash(secret_hash=api_key_hash(secret))
+        loaded = credential_by_hash(kind=API_KEY, secret_hash=secret_hash(secret))
         organization_loaded = loaded.organization  # no second query
-    assert_loaded_as_the_orm_loads([loaded], [ApiKey.objects.get(pk=key.pk)])
+    assert_loaded_as_the_orm_loads([loaded], [Credential.objects.get(pk=key.pk)])
     assert_loaded_as_the_orm_loads(
         [organization_loaded], [type(organization).objects.get(pk=organization.pk)]
     )
     assert loaded.last_used_at == AT and loaded.last_used_at.tzinfo is not None
-    assert api_key_by_hash(secret_hash=api_key_hash(other_secret)).revoked_at == AT
-    assert api_key_by_hash(secret_hash=api_key_hash("sbk_unknown")) is None
+    assert credential_by_hash(kind=API_KEY, secret_hash=secret_hash(other_secret)).revoked_at == AT
+    assert credential_by_hash(kind=API_KEY, secret_hash=secret_hash("sbk_unknown")) is None
+    # A SCIM token is no API key, and the other way round.
+    assert credential_by_hash(kind=API_KEY, secret_hash=secret_hash(token_secret)) is None
+    assert credential_by_hash(kind=SCIM_TOKEN, secret_hash=secret_hash(secret)) is None
 
 
 def test_a_renewals_seat_items_and_open_pending_charges_load_as_the_orm_loads_them():

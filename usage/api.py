@@ -20,13 +20,19 @@ from rest_framework.views import APIView
 
 from config import clock
 from organizations import throttling
+from organizations.credentials import CredentialRefused, credential_authenticate
 from organizations.errors import RuleViolation
+from organizations.models import Credential
 from organizations.tenancy import Capability, require, resolve_membership
 
 from . import domain as D
 from . import selectors
-from .models import ApiKey
-from .services import api_key_hash, api_key_touch, usage_record_batch
+from .services import usage_record_batch
+
+REFUSALS = {
+    "unknown": "Unknown API key.",
+    "revoked": "This API key was revoked; ask an owner for a new one.",
+}
 
 
 class ApiKeyClient:
@@ -35,7 +41,7 @@ class ApiKeyClient:
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, api_key: ApiKey):
+    def __init__(self, api_key: Credential):
         self.api_key = api_key
         self.organization = api_key.organization
 
@@ -72,12 +78,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return None if api_key is None else (ApiKeyClient(api_key), api_key)
 
     @classmethod
-    def key_from(cls, request) -> tuple[ApiKey | None, str]:
-        """(key, "") for a usable key, (None, why) when refused, (None, "") without a Bearer header."""
+    def key_from(cls, request) -> tuple[Credential | None, str]:
+        """(key, "") for a usable key, its use recorded; (None, why) when refused; (None, "")
+        without a Bearer header."""
         secret, problem = cls.secret_from(request)
         if secret is None:
             return None, problem
-        return cls.usable(selectors.api_key_by_hash(secret_hash=api_key_hash(secret)))
+        try:
+            return credential_authenticate(kind=Credential.Kind.API_KEY, secret=secret, at=clock.now()), ""
+        except CredentialRefused as refused:
+            return None, REFUSALS[refused.code]
 
     @classmethod
     def secret_from(cls, request) -> tuple[str | None, str]:
@@ -89,23 +99,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None, "Send the API key as 'Authorization: Bearer <key>'."
         return header[1], ""
 
-    @staticmethod
-    def usable(api_key: ApiKey | None) -> tuple[ApiKey | None, str]:
-        """(key, "") when the key may be used, its use recorded; (None, why) when not."""
-        if api_key is None:
-            return None, "Unknown API key."
-        if api_key.revoked_at is not None:
-            return None, "This API key was revoked; ask an owner for a new one."
-        api_key_touch(api_key=api_key, at=clock.now())
-        return api_key, ""
-
     def authenticate_header(self, request):
         return self.keyword
 
 
 class HasApiKey(BasePermission):
     def has_permission(self, request, view):
-        return isinstance(request.auth, ApiKey)
+        return isinstance(request.auth, Credential)
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -251,7 +251,7 @@ class OrganizationUsageApi(APIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         organization_id = kwargs["organization_id"]
-        if isinstance(request.auth, ApiKey):
+        if isinstance(request.auth, Credential):
             if request.auth.organization_id != organization_id:
                 raise Http404("No such organization.")
             request.organization = request.auth.organization

@@ -1,4 +1,5 @@
-"""Usage metering: API keys, raw usage events, their rollups, and the model price catalogue.
+"""Usage metering: raw usage events, their rollups, and the model price catalogue (API keys
+are organizations.models.Credential).
 
 Counting once: `UsageEventKey` holds one row per (organization, event_id), forever; an event
 is counted only when its key row is new. The raw `UsageEvent` table is partitioned by month
@@ -10,7 +11,6 @@ Pages and entitlement checks read the rollups (`UsagePeriodTotal`, `UsageCounter
 as the events and `manage.py usage_rebuild` recomputes them from the raw events.
 """
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -23,39 +23,6 @@ class ReportedMeter(models.TextChoices):
     AI_TOKENS = "ai_tokens", "AI tokens"
     DOCUMENTS = "documents", "Documents / products"
     AGENTS = "agents", "Agents"
-
-
-class ApiKey(models.Model):
-    """A per-organization key for the SaaS's machine client; only the SHA-256 of the key is stored."""
-
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(
-        max_length=16, unique=True, help_text="Shown to tell keys apart, e.g. sbk_1a2b3c4d."
-    )
-    secret_hash = models.CharField(max_length=64, unique=True, help_text="sha256 hex of the whole key.")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    # The partner whose person made the key while acting for this organization; null when its
-    # own people made it. A partner's keys are revoked when it leaves (billing.partner_exit).
-    created_as_partner = models.ForeignKey(
-        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField()
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "revoked_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.prefix}… ({self.name})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
 
 
 class UsageEventKey(models.Model):

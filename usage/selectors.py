@@ -17,12 +17,11 @@ from django.db.models.functions import TruncDate, TruncMonth
 
 from billing.domain.periods import MONTH, add_months, period_containing, period_index, period_start
 from billing.models import Meter, Subscription
-from config import sql
 from invoices.models import Invoice
 from organizations.models import Organization
 
 from . import domain as D
-from .models import ApiKey, ModelPrice, UsageCounter, UsageDailyTotal, UsageEvent, UsagePeriodTotal
+from .models import ModelPrice, UsageCounter, UsageDailyTotal, UsageEvent, UsagePeriodTotal
 
 # Without a live subscription, usage periods are calendar months and nothing is included.
 NO_PLAN_ANCHOR = dt.date(2000, 1, 1)
@@ -436,42 +435,6 @@ STATISTICS = {
     "models": tokens_by_model,
     "actions": cost_by_action,
 }
-
-
-# API keys ------------------------------------------------------------------------------------
-
-
-def api_key_list(*, organization: Organization):
-    return ApiKey.objects.filter(organization=organization).select_related("created_by", "created_as_partner")
-
-
-# Every API request looks its key up: plain SQL, the ORM's select_related took several times
-# PostgreSQL's answer to build (docs/performance.md).
-_API_KEY_SQL = (
-    f"SELECT {sql.select_list(ApiKey, 'k')}, {sql.select_list(Organization, 'o')}"
-    " FROM usage_apikey k JOIN organizations_organization o ON o.id = k.organization_id"
-    " WHERE k.secret_hash = %s"
-)
-
-
-def api_key_by_hash(*, secret_hash: str) -> ApiKey | None:
-    """The API key whose secret hashes to `secret_hash`, its organization loaded with it."""
-    alias = router.db_for_read(ApiKey)
-    connection = connections[alias]
-    if connection.vendor != "postgresql":
-        # The demo's SQLite returns datetimes as naive text, which the ORM converts.
-        return (
-            ApiKey.objects.using(alias).select_related("organization").filter(secret_hash=secret_hash).first()
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(_API_KEY_SQL, [secret_hash])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    split = sql.width(ApiKey)
-    api_key = sql.instance(ApiKey, alias, row[:split])
-    api_key.organization = sql.instance(Organization, alias, row[split:])
-    return api_key
 
 
 # Rollups, live and recomputed (usage_rebuild) ------------------------------------------------

@@ -1,4 +1,4 @@
-"""Usage writes: recording batches of events with their rollups, API keys, limit alerts.
+"""Usage writes: recording batches of events with their rollups, limit alerts.
 
 Recording a batch, in one transaction (on PostgreSQL, three statements):
 1. claim the event ids in `usage_usageeventkey` with INSERT ... ON CONFLICT DO NOTHING,
@@ -13,8 +13,6 @@ Usage that happened is always recorded: limits are answered by entitlements, nev
 
 import datetime as dt
 import functools
-import hashlib
-import secrets
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -24,20 +22,16 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from organizations import formatting as fmt
-from organizations.audit import audit_record
-from organizations.errors import RuleViolation, credential_name
+from organizations.errors import RuleViolation
 from organizations.mail import mail_after_commit
 from organizations.models import Membership, Organization, Role
-from organizations.partners import credential_made_by, credential_provenance
 
 from . import domain as D
-from .models import ApiKey, UsageCounter, UsageDailyTotal, UsageEvent, UsagePeriodTotal
+from .models import UsageCounter, UsageDailyTotal, UsageEvent, UsagePeriodTotal
 from .selectors import METER_LABELS, MeteringPlan, metering_plan, rollups_live, rollups_recomputed
 
-API_KEY_PREFIX = "sbk_"
 # Advisory lock namespace: ingestion holds it shared per organization, usage_rebuild exclusive.
 ADVISORY_LOCK_CLASS = 7301
-LAST_USED_RESOLUTION = dt.timedelta(seconds=60)  # last_used_at is written at most once a minute
 
 
 class BatchTooLarge(RuleViolation):
@@ -400,75 +394,6 @@ def _alert_email(*, organization, meter, threshold, used, limit, plan: MeteringP
         }
         body = render_to_string("usage/email/limit_alert.txt", context)
     mail_after_commit(subject=subject, body=body, recipients=recipients)
-
-
-# API keys ------------------------------------------------------------------------------------
-
-
-def api_key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-@transaction.atomic
-def api_key_create(
-    *, organization: Organization, name: str, at: dt.datetime, acting_user=None
-) -> tuple[ApiKey, str]:
-    """Create a key; returns (the key row, the whole secret key). The secret is shown once:
-    only its SHA-256 is stored."""
-    name = credential_name(name, when_empty=_("Give the key a name, e.g. where it is used."))
-    prefix = API_KEY_PREFIX + secrets.token_hex(6)
-    secret = f"{prefix}_{secrets.token_urlsafe(32)}"
-    provenance = credential_provenance(organization=organization, acting_user=acting_user)
-    api_key = ApiKey.objects.create(
-        organization=organization,
-        name=name,
-        prefix=prefix,
-        secret_hash=api_key_hash(secret),
-        created_at=at,
-        **provenance.fields(),
-    )
-    audit_record(
-        organization=organization,
-        actor=acting_user,
-        action="api_key.created",
-        at=at,
-        target=prefix,
-        details={"name": name, **provenance.details()},
-    )
-    return api_key, secret
-
-
-@transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, at: dt.datetime, acting_user=None, reason: str = "") -> ApiKey:
-    """Revoke a key at once (its requests get 401); `reason` says why in the audit row (e.g.
-    "partner_removed"). Revoking a revoked key changes nothing."""
-    locked = (
-        ApiKey.objects.select_for_update(of=("self",))
-        .select_related("organization", "created_by", "created_as_partner")
-        .get(pk=api_key.pk)
-    )
-    if locked.revoked_at is not None:
-        return locked
-    locked.revoked_at = at
-    locked.save(update_fields=["revoked_at"])
-    api_key.revoked_at = at
-    audit_record(
-        organization=locked.organization,
-        actor=acting_user,
-        action="api_key.revoked",
-        at=at,
-        target=locked.prefix,
-        details={"name": locked.name, **credential_made_by(locked), **({"reason": reason} if reason else {})},
-    )
-    return locked
-
-
-def api_key_touch(*, api_key: ApiKey, at: dt.datetime) -> None:
-    """Record use of a key, at most once a minute (no row write on every request of the hot path)."""
-    if api_key.last_used_at is not None and at - api_key.last_used_at < LAST_USED_RESOLUTION:
-        return
-    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=at)
-    api_key.last_used_at = at
 
 
 # Rebuilding the rollups ----------------------------------------------------------------------

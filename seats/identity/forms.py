@@ -53,14 +53,6 @@ class SsoDomainForm(forms.Form):
     )
 
 
-class ScimTokenForm(forms.Form):
-    name = forms.CharField(
-        label=_("Name"),
-        max_length=100,
-        widget=forms.TextInput(attrs=_input(placeholder=_("e.g. Okta production"))),
-    )
-
-
 class SeatAlertForm(forms.Form):
     free_seats_at = forms.IntegerField(
         label=_("E-mail owners when free seats fall to"),

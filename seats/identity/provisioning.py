@@ -1,4 +1,7 @@
-"""SCIM writes: tokens, Users and Groups of one organization.
+"""SCIM writes: Users and Groups of one organization, within what its token may give.
+
+Tokens are the organization's credentials of kind scim_token (organizations.credentials
+makes, revokes and authenticates them); what one may give is decided here.
 
 Resources arrive validated by scim2-models (the API parses them); these functions keep
 the rows and the memberships in step with them:
@@ -25,33 +28,27 @@ mutability), refusals of the seat and membership rules as RuleViolation.
 """
 
 import datetime as dt
-import hashlib
-import secrets
 import uuid
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
-from django.utils.translation import gettext as _
 from scim2_models import InvalidValueException, MutabilityException, UniquenessException
 
 from organizations import services as org_services
 from organizations.audit import audit_record
-from organizations.errors import RuleViolation, credential_name
-from organizations.models import Membership, Organization, Role
-from organizations.partners import credential_made_by, credential_provenance
+from organizations.errors import RuleViolation
+from organizations.models import Credential, Membership, Organization, Role
 from organizations.tenancy import membership_for, roles_grantable_by
 
 from .. import services as seat_services
-from ..models import ScimGroup, ScimToken, ScimUser, SeatWaiter
+from ..models import ScimGroup, ScimUser, SeatWaiter
 from .alerts import seat_alert_check
 from .people import person_find, person_get_or_create, usable_email
 from .scim_records import display_name, stored_attributes, user_email, user_names
 from .selectors import email_domain, verified_domains
 from .waiting import SEAT_REFUSALS, waiting_record
 
-TOKEN_PREFIX = "scim_"
-LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 ROLE_ORDER = [Role.OWNER, Role.ADMIN, Role.FINANCE, Role.MEMBER]  # highest first
 ROLE_GROUP_NAMES = {
     "owner": Role.OWNER,
@@ -87,74 +84,10 @@ class SeatWaitingForScim(RuleViolation):
         self.waiter = waiter
 
 
-# Tokens ------------------------------------------------------------------------------------
+# What a token may give ---------------------------------------------------------------------
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-@transaction.atomic
-def scim_token_create(
-    *, organization: Organization, name: str, at: dt.datetime, acting_user=None
-) -> tuple[ScimToken, str]:
-    """A new bearer token; returns (row, the whole token). Shown once: only its SHA-256 is kept."""
-    name = credential_name(name, when_empty=_("Name the token after the provider that uses it."))
-    prefix = TOKEN_PREFIX + secrets.token_hex(6)
-    secret = f"{prefix}_{secrets.token_urlsafe(32)}"
-    provenance = credential_provenance(organization=organization, acting_user=acting_user)
-    token = ScimToken.objects.create(
-        organization=organization,
-        name=name,
-        prefix=prefix,
-        token_hash=token_hash(secret),
-        created_at=at,
-        **provenance.fields(),
-    )
-    audit_record(
-        organization=organization,
-        actor=acting_user,
-        action="scim_token.created",
-        at=at,
-        target=prefix,
-        details={"name": name, **provenance.details()},
-    )
-    return token, secret
-
-
-@transaction.atomic
-def scim_token_revoke(
-    *, organization: Organization, token_id: int, at: dt.datetime, acting_user=None, reason: str = ""
-) -> ScimToken:
-    """Revoke a token at once (its requests get 401); `reason` says why in the audit row
-    (e.g. "partner_removed"). Revoking a revoked token changes nothing."""
-    token = (
-        ScimToken.objects.select_for_update(of=("self",))
-        .select_related("created_by", "created_as_partner")
-        .filter(organization=organization, pk=token_id)
-        .first()
-    )
-    if token is None:
-        raise RuleViolation(_("No such token."), code="not_found")
-    if token.revoked_at is None:
-        token.revoked_at = at
-        token.save(update_fields=["revoked_at"])
-        audit_record(
-            organization=organization,
-            actor=acting_user,
-            action="scim_token.revoked",
-            at=at,
-            target=token.prefix,
-            details={
-                "name": token.name,
-                **credential_made_by(token),
-                **({"reason": reason} if reason else {}),
-            },
-        )
-    return token
-
-
-def roles_grantable_with(token: ScimToken) -> frozenset[str]:
+def roles_grantable_with(token: Credential) -> frozenset[str]:
     """The roles a token's Groups may give now: those its grantor (who kept it, else who made
     it) may give in the organization at this moment (tenancy.roles_grantable_by). A grantor
     who left, or a partner's person whose partner left, gives none: such a token provisions
@@ -165,7 +98,7 @@ def roles_grantable_with(token: ScimToken) -> frozenset[str]:
     return roles_grantable_by(membership_for(grantor, token.organization))
 
 
-def _ensure_token_may_give(token: ScimToken, *, old_role: str | None, new_role: str | None) -> None:
+def _ensure_token_may_give(token: Credential, *, old_role: str | None, new_role: str | None) -> None:
     """A Group's role change, a join with a role, or a departure (`new_role` None): refused
     when the token's grantor may not give the new role, or take away owner (only an owner
     does, as on the members page). Plain members come and go with any valid token."""
@@ -182,14 +115,6 @@ def _ensure_token_may_give(token: ScimToken, *, old_role: str | None, new_role: 
         f"it gives only the roles its maker ({maker}) may give there today. "
         "Ask an owner to create a token for role groups."
     )
-
-
-def scim_token_touch(*, token: ScimToken, at: dt.datetime) -> None:
-    """Record use at most once a minute (no row write on every provisioning request)."""
-    if token.last_used_at is not None and at - token.last_used_at < LAST_USED_RESOLUTION:
-        return
-    ScimToken.objects.filter(pk=token.pk).update(last_used_at=at)
-    token.last_used_at = at
 
 
 # Users -------------------------------------------------------------------------------------
@@ -234,7 +159,7 @@ def _person_for(attributes: dict):
     return user
 
 
-def _join(*, record: ScimUser, token: ScimToken, on: dt.date, at: dt.datetime) -> None:
+def _join(*, record: ScimUser, token: Credential, on: dt.date, at: dt.datetime) -> None:
     """Give the record's person an active membership (taking a seat), unless they hold one.
 
     Their login's own address must be in a proven domain now, as when it was created: a
@@ -252,7 +177,7 @@ def _join(*, record: ScimUser, token: ScimToken, on: dt.date, at: dt.datetime) -
     seat_alert_check(organization=organization, at=at)
 
 
-def _leave(*, record: ScimUser, token: ScimToken, on: dt.date, at: dt.datetime) -> None:
+def _leave(*, record: ScimUser, token: Credential, on: dt.date, at: dt.datetime) -> None:
     membership = _active_membership(record.organization, record.user)
     if membership is not None:
         _ensure_token_may_give(token, old_role=membership.role, new_role=None)
@@ -326,7 +251,7 @@ def scim_user_create(
     *,
     organization: Organization,
     attributes: dict,
-    token: ScimToken,
+    token: Credential,
     on: dt.date,
     at: dt.datetime,
     base_url: str = "",
@@ -395,7 +320,7 @@ def scim_user_update(
     *,
     record: ScimUser,
     attributes: dict,
-    token: ScimToken,
+    token: Credential,
     on: dt.date,
     at: dt.datetime,
     base_url: str = "",
@@ -443,7 +368,7 @@ def scim_user_update(
 
 
 @transaction.atomic
-def scim_user_delete(*, record: ScimUser, token: ScimToken, on: dt.date, at: dt.datetime) -> None:
+def scim_user_delete(*, record: ScimUser, token: Credential, on: dt.date, at: dt.datetime) -> None:
     """Delete a User: its membership ends (seat released per the plan) and it leaves its groups."""
     locked = ScimUser.objects.select_for_update().select_related("organization", "user").get(pk=record.pk)
     if locked.active:
@@ -524,7 +449,7 @@ def _ensure_display_name_free(organization: Organization, name: str, *, exclude_
         raise UniquenessException(detail=f"A group named {name!r} exists already.")
 
 
-def _apply_roles(organization: Organization, scim_ids: set[str], token: ScimToken, at: dt.datetime) -> None:
+def _apply_roles(organization: Organization, scim_ids: set[str], token: Credential, at: dt.datetime) -> None:
     """Give each affected, active User the role their role groups say (member if none),
     within what the token may give."""
     records = ScimUser.objects.filter(
@@ -550,7 +475,7 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def _write_group(*, group: ScimGroup, attributes: dict, token: ScimToken, at: dt.datetime) -> ScimGroup:
+def _write_group(*, group: ScimGroup, attributes: dict, token: Credential, at: dt.datetime) -> ScimGroup:
     """Store the group's attributes and recompute the roles of everyone it touched."""
     organization = group.organization
     name = attributes.get("displayName") or ""
@@ -585,7 +510,7 @@ def _refuse_role_rule(refusal: RuleViolation):
 
 
 def scim_group_create(
-    *, organization: Organization, attributes: dict, token: ScimToken, at: dt.datetime
+    *, organization: Organization, attributes: dict, token: Credential, at: dt.datetime
 ) -> ScimGroup:
     try:
         with transaction.atomic():
@@ -607,7 +532,7 @@ def scim_group_create(
         raise _refuse_role_rule(refusal) from None
 
 
-def scim_group_update(*, group: ScimGroup, attributes: dict, token: ScimToken, at: dt.datetime) -> ScimGroup:
+def scim_group_update(*, group: ScimGroup, attributes: dict, token: Credential, at: dt.datetime) -> ScimGroup:
     try:
         with transaction.atomic():
             locked = ScimGroup.objects.select_for_update().select_related("organization").get(pk=group.pk)
@@ -616,7 +541,7 @@ def scim_group_update(*, group: ScimGroup, attributes: dict, token: ScimToken, a
         raise _refuse_role_rule(refusal) from None
 
 
-def scim_group_delete(*, group: ScimGroup, token: ScimToken, at: dt.datetime) -> None:
+def scim_group_delete(*, group: ScimGroup, token: Credential, at: dt.datetime) -> None:
     try:
         with transaction.atomic():
             locked = ScimGroup.objects.select_for_update().select_related("organization").get(pk=group.pk)

@@ -1,7 +1,8 @@
 """SCIM 2.0 at /scim/v2/ (RFC 7643, RFC 7644): parse with scim2-models, call a service, serialize.
 
-Authentication: `Authorization: Bearer <token>` of one organization (owners create and
-revoke tokens on the SCIM page). Every lookup is scoped by that organization, so an id
+Authentication: `Authorization: Bearer <token>`, a credential of kind scim_token of one
+organization (owners create and revoke tokens on the SCIM page; organizations.credentials
+authenticates them). Every lookup is scoped by that organization, so an id
 of another organization's User or Group answers 404 as an unknown one does.
 
 A create or reactivation refused for want of a seat answers 403 with scimType
@@ -53,7 +54,9 @@ from scim2_models.path.expressions import CompareOperator, Comparison
 
 from config import clock
 from organizations import throttling
+from organizations.credentials import CredentialRefused, credential_authenticate
 from organizations.errors import LastOwner, RuleViolation
+from organizations.models import Credential
 from organizations.text import LOGIN_EMAIL_MAX_LENGTH, storable
 
 from . import provisioning, selectors
@@ -107,10 +110,14 @@ def scim_endpoint(view):
     def wrapped(request, *args, **kwargs):
         header = request.headers.get("Authorization", "")
         scheme, _, secret = header.partition(" ")
+        at = clock.now()
         token = None
         if scheme.lower() == "bearer" and secret.strip():
-            token = selectors.scim_token_by_hash(token_hash=provisioning.token_hash(secret.strip()))
-        if token is None or token.revoked_at is not None:
+            try:
+                token = credential_authenticate(kind=Credential.Kind.SCIM_TOKEN, secret=secret.strip(), at=at)
+            except CredentialRefused:
+                token = None  # unknown or revoked: the same 401, counted below
+        if token is None:
             try:
                 throttling.credential_failed(request)
             except throttling.Throttled as exc:
@@ -120,8 +127,6 @@ def scim_endpoint(view):
             response = _error(401, "Send a valid SCIM token as 'Authorization: Bearer <token>'.")
             response["WWW-Authenticate"] = 'Bearer realm="SCIM"'
             return response
-        at = clock.now()
-        provisioning.scim_token_touch(token=token, at=at)
         request.scim_token = token
         request.scim_organization = token.organization
         request.scim_at = at

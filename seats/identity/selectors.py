@@ -9,7 +9,6 @@ from organizations.models import Membership, Organization, Role
 
 from ..models import (
     ScimGroup,
-    ScimToken,
     ScimUser,
     SeatAlert,
     SeatWaiter,
@@ -106,20 +105,6 @@ def sso_required_organizations(*, user) -> list[Organization]:
 
 
 # SCIM --------------------------------------------------------------------------------------
-
-
-def scim_token_by_hash(*, token_hash: str) -> ScimToken | None:
-    return (
-        ScimToken.objects.select_related("organization", "created_by", "kept_by")
-        .filter(token_hash=token_hash)
-        .first()
-    )
-
-
-def scim_tokens(*, organization: Organization):
-    return ScimToken.objects.filter(organization=organization).select_related(
-        "created_by", "created_as_partner", "kept_by"
-    )
 
 
 def scim_user_get(*, organization: Organization, scim_id) -> ScimUser | None:

@@ -6,7 +6,12 @@ login that honours "Require SSO") is the one that answers; the name stays `login
 
 from django.urls import path, re_path
 
+from organizations import credentials_views
+from organizations.models import Credential
+
 from . import scim_api, views
+
+SCIM_TOKENS = {"kind": Credential.Kind.SCIM_TOKEN}
 
 scim_patterns = [
     path(
@@ -43,10 +48,16 @@ urlpatterns = [
         views.sso_domain_remove,
         name="identity_sso_domain_remove",
     ),
-    path("o/<slug:slug>/identity/scim/", views.scim_settings, name="identity_scim_settings"),
     path(
-        "o/<slug:slug>/identity/scim/<int:token_id>/revoke/",
-        views.scim_token_revoke,
+        "o/<slug:slug>/identity/scim/",
+        credentials_views.credential_page,
+        SCIM_TOKENS,
+        name="identity_scim_settings",
+    ),
+    path(
+        "o/<slug:slug>/identity/scim/<int:credential_id>/revoke/",
+        credentials_views.credential_revoke,
+        SCIM_TOKENS,
         name="identity_scim_revoke",
     ),
     path("o/<slug:slug>/seats/waiting/", views.waiting_list, name="identity_waiting"),

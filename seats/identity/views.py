@@ -1,8 +1,9 @@
 """Pages of single sign-on, SCIM and the waiting list: parse, authorize, call one service, render.
 
 The clock is read here and passed down (`at`, and `on` as the organization's date).
-Owner-only settings (SSO, SCIM tokens) need MANAGE_API_KEYS, the owners' capability for
-machine credentials; buying seats for the waiting list and the seat alert need MANAGE_PLAN.
+Owner-only settings (SSO) need MANAGE_API_KEYS, the owners' capability for machine
+credentials; buying seats for the waiting list and the seat alert need MANAGE_PLAN. SCIM
+tokens are managed on the organization's credentials page (organizations.credentials_views).
 """
 
 import datetime as dt
@@ -29,10 +30,9 @@ from organizations.errors import RuleViolation
 from organizations.tenancy import Capability
 from organizations.views_base import org_view
 
-from . import alerts, domains, oidc, provisioning, selectors, sso, waiting
+from . import alerts, domains, oidc, selectors, sso, waiting
 from .forms import (
     AdmitForm,
-    ScimTokenForm,
     SeatAlertForm,
     SsoAwareAuthenticationForm,
     SsoDomainForm,
@@ -432,53 +432,6 @@ def sso_remove(request, slug):
     sso.sso_remove(organization=request.organization, at=clock.now(), acting_user=request.user)
     messages.success(request, _("Single sign-on is turned off."))
     return redirect("identity_sso_settings", slug=slug)
-
-
-# SCIM tokens -----------------------------------------------------------------------------------
-
-
-@org_view(Capability.MANAGE_API_KEYS)
-@require_http_methods(["GET", "POST"])
-def scim_settings(request, slug):
-    organization = request.organization
-    form = ScimTokenForm(request.POST or None)
-    created, secret = None, ""
-    if request.method == "POST" and form.is_valid():
-        try:
-            created, secret = provisioning.scim_token_create(
-                organization=organization,
-                name=form.cleaned_data["name"],
-                at=clock.now(),
-                acting_user=request.user,
-            )
-            form = ScimTokenForm()
-        except RuleViolation as exc:
-            form.add_error("name", exc.message)
-    context = {
-        "form": form,
-        "created": created,
-        "secret": secret,
-        "tokens": selectors.scim_tokens(organization=organization),
-        "base_url": request.build_absolute_uri("/scim/v2/"),
-    }
-    response = render(request, "identity/scim_settings.html", context)
-    response["Cache-Control"] = "no-store"  # the page may carry a token shown once
-    return response
-
-
-@org_view(Capability.MANAGE_API_KEYS)
-@require_POST
-def scim_token_revoke(request, slug, token_id):
-    try:
-        token = provisioning.scim_token_revoke(
-            organization=request.organization, token_id=token_id, at=clock.now(), acting_user=request.user
-        )
-    except RuleViolation as exc:
-        raise Http404(exc.message) from None
-    messages.success(
-        request, _("Token %(prefix)s… revoked: requests with it fail from now on.") % {"prefix": token.prefix}
-    )
-    return redirect("identity_scim_settings", slug=slug)
 
 
 # Waiting list and seat alert -------------------------------------------------------------------

@@ -6,9 +6,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from organizations.models import Membership, Role
+from organizations import credentials
+from organizations.models import Credential, Membership, Role
 from seats.identity import domains as sso_domains
-from seats.identity import oidc, provisioning, sso
+from seats.identity import oidc, sso
 from tests.billing.support import subscribed_organization
 
 MAR_3 = dt.date(2026, 3, 3)
@@ -77,8 +78,12 @@ def scim_token(organization, made_by=None) -> str:
     a token's role groups give what its maker may give)."""
     if made_by is None:
         made_by = Membership.objects.filter(organization=organization, role=Role.OWNER).first().user
-    _token, secret = provisioning.scim_token_create(
-        organization=organization, name="IdP", at=MAR_3_AT, acting_user=made_by
+    _token, secret = credentials.credential_create(
+        organization=organization,
+        kind=Credential.Kind.SCIM_TOKEN,
+        name="IdP",
+        at=MAR_3_AT,
+        acting_user=made_by,
     )
     return secret
 

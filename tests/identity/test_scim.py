@@ -6,8 +6,8 @@ import pytest
 from django.core import mail
 
 from billing.selectors import active_members, seats_total
-from organizations.models import Membership, Role
-from seats.models import ScimToken, ScimUser, SeatWaiter
+from organizations.models import Credential, Membership, Role
+from seats.models import ScimUser, SeatWaiter
 
 from .support import MAR_3_AT, organization_with_seats, scim_headers, scim_token, verify_domain
 
@@ -164,10 +164,10 @@ def test_tokens_are_hashed_shown_once_and_revocable(client, frozen_clock):
     organization, _sub, owner = organization_with_seats()
     client.force_login(owner)
     page = client.post(f"/o/{organization.slug}/identity/scim/", {"name": "Okta"})
-    token = ScimToken.objects.get(organization=organization)
+    token = Credential.objects.get(organization=organization, kind=Credential.Kind.SCIM_TOKEN)
     secret = page.context["secret"]
     assert secret.startswith(token.prefix) and secret in page.content.decode()
-    assert token.token_hash != secret and len(token.token_hash) == 64
+    assert token.secret_hash != secret and len(token.secret_hash) == 64
     assert secret not in client.get(f"/o/{organization.slug}/identity/scim/").content.decode()
     assert client.get("/scim/v2/Users", **scim_headers(secret)).status_code == 200
 
@@ -254,11 +254,11 @@ def test_text_postgresql_cant_store_is_a_400(client, payload, filter_value):
     ("name", "code"), [("", "name_required"), ("t" * 101, "name_too_long"), ("I\u0000dP", "name_invalid")]
 )
 def test_a_token_name_is_required_short_and_storable(name, code):
+    from organizations.credentials import credential_create
     from organizations.errors import RuleViolation
-    from seats.identity.provisioning import scim_token_create
 
     organization, _subscription, _owner = organization_with_seats()
     with pytest.raises(RuleViolation) as refused:
-        scim_token_create(organization=organization, name=name, at=MAR_3_AT)
+        credential_create(organization=organization, kind=Credential.Kind.SCIM_TOKEN, name=name, at=MAR_3_AT)
     assert refused.value.code == code
-    assert not ScimToken.objects.filter(organization=organization).exists()
+    assert not Credential.objects.filter(organization=organization).exists()

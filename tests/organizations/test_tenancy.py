@@ -21,15 +21,22 @@ from django.urls.resolvers import RoutePattern
 from factory.django import DjangoModelFactory
 
 from organizations import services
-from organizations.models import AuditLogEntry, Invitation, Membership, Organization, PartnerLink, Role
+from organizations.credentials import credential_create
+from organizations.models import (
+    AuditLogEntry,
+    Credential,
+    Invitation,
+    Membership,
+    Organization,
+    PartnerLink,
+    Role,
+)
 from organizations.views_base import ORGANIZATION_ID_KWARGS, ORGANIZATION_SLUG_KWARGS
-from seats.identity import domains, provisioning
-from seats.models import ScimToken, SeatWaiter, SsoDomain
+from seats.identity import domains
+from seats.models import SeatWaiter, SsoDomain
 from tests import factories
 from tests.billing.support import subscribed_organization
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
-from usage.models import ApiKey
-from usage.services import api_key_create
 
 pytestmark = pytest.mark.django_db
 
@@ -120,16 +127,19 @@ def _populate(victim):
 # Keyword names whose model the stem rule below cannot guess (issue 19's URLs among them).
 OBJECT_MODELS = {
     "domain_id": SsoDomain,
-    "token_id": ScimToken,
-    "key_id": ApiKey,
+    "credential_id": Credential,
     "waiter_id": SeatWaiter,
 }
 
 
-def _object_value(name: str, victim):
-    """A value for keyword `name` taken from a row of the victim organization, or None."""
+def _object_value(name: str, victim, defaults=None):
+    """A value for keyword `name` taken from a row of the victim organization, or None.
+    `defaults`: the URL's fixed keyword arguments (a credential page's `kind`)."""
     if name in OBJECT_MODELS:
-        row = OBJECT_MODELS[name].objects.filter(organization=victim).order_by("pk").first()
+        rows = OBJECT_MODELS[name].objects.filter(organization=victim)
+        if name == "credential_id" and defaults and "kind" in defaults:
+            rows = rows.filter(kind=defaults["kind"])  # the victim's credential of the URL's own kind
+        row = rows.order_by("pk").first()
         return None if row is None else row.pk
     if name == "client_id":  # a partner's client is an organization: the victim itself
         return victim.pk
@@ -154,7 +164,7 @@ def _object_value(name: str, victim):
     return None
 
 
-def _values(names, victim, *, slug, organization_id):
+def _values(names, victim, *, slug, organization_id, defaults=None):
     values = {}
     for name in names:
         if name in ORGANIZATION_SLUG_KWARGS:
@@ -164,7 +174,7 @@ def _values(names, victim, *, slug, organization_id):
         elif name in GENERIC_VALUES:
             values[name] = GENERIC_VALUES[name]
         else:
-            value = _object_value(name, victim)
+            value = _object_value(name, victim, defaults)
             if value is None:
                 value = (
                     Membership.objects.filter(organization=victim).first().pk
@@ -291,8 +301,8 @@ def victim_objects(at):
         organization=organization, email="pending@victim.example", role=Role.MEMBER, invited_by=owner, at=at
     )
     domains.sso_domain_add(organization=organization, domain="victim.example", at=at, acting_user=owner)
-    provisioning.scim_token_create(organization=organization, name="IdP", at=at, acting_user=owner)
-    api_key_create(organization=organization, name="Product", at=at, acting_user=owner)
+    for kind in Credential.Kind:
+        credential_create(organization=organization, kind=kind, name=kind.label, at=at, acting_user=owner)
     SeatWaiter.objects.create(
         organization=organization,
         email="waiting@victim.example",
@@ -311,8 +321,7 @@ def _objects_state(victim):
     return (
         _victim_state(victim),
         list(SsoDomain.objects.filter(organization=victim).values_list("pk", "verified_at")),
-        list(ScimToken.objects.filter(organization=victim).values_list("pk", "revoked_at")),
-        list(ApiKey.objects.filter(organization=victim).values_list("pk", "revoked_at")),
+        list(Credential.objects.filter(organization=victim).values_list("pk", "revoked_at")),
         list(SeatWaiter.objects.filter(organization=victim).values_list("pk", flat=True)),
         list(PartnerLink.objects.filter(organization=victim).values_list("pk", "agreement", "ended_at")),
     )
@@ -336,7 +345,13 @@ def test_another_organizations_objects_are_404_under_ones_own_organization(clien
         objects = _object_keywords(names)
         if not objects or set(objects) <= {"code", "meter", "series"}:
             continue  # a plan code, a meter: not an organization's object
-        values = _values(names, victim_objects, slug=attackers.slug, organization_id=attackers.pk)
+        values = _values(
+            names,
+            victim_objects,
+            slug=attackers.slug,
+            organization_id=attackers.pk,
+            defaults=pattern.default_args,
+        )
         path = _build_path(parts, values)
         assert resolve(path).func == pattern.callback, f"could not build a URL for {pattern!r}: {path}"
         absent = _build_path(parts, {**values, **{name: NO_SUCH_ID for name in objects if name != "token"}})

@@ -13,9 +13,9 @@ from django.core import mail
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from organizations.models import AuditLogEntry, Invitation, Role
+from organizations.credentials import credential_create
+from organizations.models import AuditLogEntry, Credential, Invitation, Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
-from usage.services import api_key_create
 
 pytestmark = pytest.mark.django_db
 
@@ -210,7 +210,9 @@ def test_invitations_are_limited_per_address_and_per_organization_on_the_page_an
 @pytest.fixture
 def api_secret(danish_team):
     organization, owner, _bo = danish_team
-    _key, secret = api_key_create(organization=organization, name="Backend", at=dt.datetime.now(dt.UTC))
+    _key, secret = credential_create(
+        organization=organization, kind=Credential.Kind.API_KEY, name="Backend", at=dt.datetime.now(dt.UTC)
+    )
     return organization, secret
 
 

@@ -14,12 +14,11 @@ import json
 import pytest
 from django.core import mail
 
-from organizations.models import AuditLogEntry, Invitation, Membership, Role
+from organizations.models import AuditLogEntry, Credential, Invitation, Membership, Role
 from seats.identity import sso
 from seats.identity.domains import challenge_name, challenge_value
-from seats.models import ScimToken, SsoConnection, SsoDomain
+from seats.models import SsoConnection, SsoDomain
 from tests.identity.support import provider_user, sign_in, verify_domain
-from usage.models import ApiKey
 
 from .support import add_member, at, monthly_plans, partner_firm
 from .support import client as make_client
@@ -28,6 +27,8 @@ pytestmark = pytest.mark.django_db
 
 MAR_1, MAR_17 = dt.date(2026, 3, 1), dt.date(2026, 3, 17)
 SCIM_JSON = "application/scim+json"
+API_KEYS = Credential.objects.filter(kind=Credential.Kind.API_KEY)  # a new query each .get()/.all()
+SCIM_TOKENS = Credential.objects.filter(kind=Credential.Kind.SCIM_TOKEN)
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -157,9 +158,12 @@ def hand_over(client, link, *, keep=(), capture=None):
 
 
 def ref(model_instance) -> str:
-    kind = {ApiKey: "api_key", ScimToken: "scim_token", SsoConnection: "sso_connection"}.get(
-        type(model_instance), type(model_instance).__name__.lower()
-    )
+    if isinstance(model_instance, Credential):
+        kind = model_instance.kind
+    else:
+        kind = {SsoConnection: "sso_connection"}.get(
+            type(model_instance), type(model_instance).__name__.lower()
+        )
     return f"{kind}:{model_instance.pk}"
 
 
@@ -175,9 +179,9 @@ def test_credentials_record_the_partner_they_were_made_for(firm, bakery, client)
     client.force_login(own_owner)
     client.post(f"/o/{link.organization.slug}/api-keys/", {"name": "Egen"})
 
-    made = {key.name: (key.created_by, key.created_as_partner) for key in ApiKey.objects.all()}
+    made = {key.name: (key.created_by, key.created_as_partner) for key in API_KEYS.all()}
     assert made == {"Produktion": (anna, partner), "Egen": (own_owner, None)}
-    token = ScimToken.objects.get()
+    token = SCIM_TOKENS.get()
     assert (token.created_by, token.created_as_partner) == (anna, partner)
     connection = SsoConnection.objects.get()
     assert (connection.created_by, connection.created_as_partner, connection.partner) == (
@@ -209,7 +213,7 @@ def test_the_handover_revokes_the_partners_credentials_at_once(
     assert owners_group(client, token_secret, bo).status_code == 401
     assert send_usage(client, key_secret, "after").status_code == 401
     assert not SsoConnection.objects.filter(organization=link.organization).exists()
-    assert ApiKey.objects.get().revoked_at == at(MAR_17)
+    assert API_KEYS.get().revoked_at == at(MAR_17)
     revoked = AuditLogEntry.objects.filter(organization=link.organization, details__reason="partner_handover")
     assert sorted(revoked.values_list("action", flat=True)) == [
         "api_key.revoked",
@@ -231,7 +235,7 @@ def test_what_the_partner_ticks_on_the_handover_is_kept_and_reported(
     partner, anna = firm
     link, _plus = bakery
     key_secret, token_secret = acting_makes_credentials(client, partner, anna, link)
-    key = ApiKey.objects.get()
+    key = API_KEYS.get()
 
     hand_over(client, link, keep=[ref(key)], capture=django_capture_on_commit_callbacks)
 
@@ -250,7 +254,7 @@ def test_the_api_handover_lists_the_credentials_and_keeps_only_those_named(firm,
     partner, anna = firm
     link, _plus = bakery
     acting_makes_credentials(client, partner, anna, link)
-    key, token = ApiKey.objects.get(), ScimToken.objects.get()
+    key, token = API_KEYS.get(), SCIM_TOKENS.get()
     base = f"/api/v1/organizations/{partner.pk}/clients/{link.organization_id}/handover"
     fields = {"plan_code": "plus-monthly", "superuser_name": "Mette", "superuser_email": "mette@bageriet.dk"}
 
@@ -261,7 +265,7 @@ def test_the_api_handover_lists_the_credentials_and_keeps_only_those_named(firm,
         ("scim_token", ref(token)),
         ("sso_connection", ref(SsoConnection.objects.get())),
     }
-    assert ApiKey.objects.get().revoked_at is None  # the preview revokes nothing
+    assert API_KEYS.get().revoked_at is None  # the preview revokes nothing
     done = client.post(
         base,
         {**fields, "state_token": preview["state_token"], "keep": [ref(token)]},
@@ -295,7 +299,7 @@ def handed_over(firm, bakery, client, django_capture_on_commit_callbacks):
     )
     # Carla's invitation is kept at the handover too, so its owner decides at the removal.
     carla = Invitation.objects.get(email="carla@revisorhuset.dk")
-    keep = [ref(ApiKey.objects.get()), ref(ScimToken.objects.get()), f"invitation:{carla.pk}"]
+    keep = [ref(API_KEYS.get()), ref(SCIM_TOKENS.get()), f"invitation:{carla.pk}"]
     hand_over(client, link, keep=keep, capture=django_capture_on_commit_callbacks)
     mette = add_member(link.organization, "mette@bageriet.dk", Role.OWNER, MAR_17)
     mail.outbox.clear()
@@ -364,12 +368,12 @@ def test_removing_the_partner_revokes_its_credentials_and_its_people(
 
 def test_a_token_the_owner_keeps_works_and_grants_as_the_owner(firm, handed_over, client):
     link, mette, bo, key_secret, token_secret = handed_over
-    token = ScimToken.objects.get()
+    token = SCIM_TOKENS.get()
     bo_membership = Membership.objects.get(organization=link.organization, user=bo, removed_at__isnull=True)
     client.force_login(mette)
     client.post(
         f"/o/{link.organization.slug}/subscription/status/partner/remove/",
-        {"keep": [ref(token), ref(ApiKey.objects.get()), f"membership:{bo_membership.pk}"]},
+        {"keep": [ref(token), ref(API_KEYS.get()), f"membership:{bo_membership.pk}"]},
     )
 
     token.refresh_from_db()
@@ -402,7 +406,7 @@ def test_removing_the_partner_revokes_what_its_people_made_as_members_too(
     key_secret = client.post(f"/o/{slug}/api-keys/", {"name": "Bo's"}).context["secret"]
     token_secret = client.post(f"/o/{slug}/identity/scim/", {"name": "Bo's IdP"}).context["secret"]
     assert send_usage(client, key_secret, "as-owner").status_code == 200
-    assert ApiKey.objects.get(name="Bo's").created_as_partner is None  # a member, not acting
+    assert API_KEYS.get(name="Bo's").created_as_partner is None  # a member, not acting
     client.force_login(mette)
 
     confirm = client.get(f"/o/{slug}/subscription/status/partner/remove/")
@@ -425,7 +429,7 @@ def test_only_the_clients_own_owner_removes_the_access(firm, handed_over, client
         client.force_login(person)
         assert client.get(url).status_code == 403
         assert client.post(url).status_code == 403
-    assert ApiKey.objects.get().revoked_at is None
+    assert API_KEYS.get().revoked_at is None
 
 
 def test_while_the_partner_pays_its_access_cannot_be_removed(firm, bakery, client):

@@ -15,9 +15,9 @@ import pytest
 from django.db import connection, connections, transaction
 
 from billing import partners as billing_partners
+from organizations.credentials import credential_create
 from organizations.errors import RuleViolation
-from usage.models import ApiKey
-from usage.services import api_key_create
+from organizations.models import Credential
 
 from .support import at, monthly_plans, partner_firm
 from .support import client as make_client
@@ -64,7 +64,13 @@ def test_a_key_made_during_the_handover_waits_for_it_and_is_refused():
                 cursor.execute("SELECT pg_backend_pid()")
                 creator["pid"] = cursor.fetchone()[0]
             try:
-                api_key_create(organization=link.organization, name="Late", at=at(MAR_17), acting_user=anna)
+                credential_create(
+                    organization=link.organization,
+                    kind=Credential.Kind.API_KEY,
+                    name="Late",
+                    at=at(MAR_17),
+                    acting_user=anna,
+                )
             except RuleViolation as refusal:
                 creator["refusal"] = refusal
         finally:
@@ -85,4 +91,4 @@ def test_a_key_made_during_the_handover_waits_for_it_and_is_refused():
     maker.join(timeout=60)
 
     assert creator["refusal"].code == "owner_required"
-    assert not ApiKey.objects.filter(organization=link.organization).exists()
+    assert not Credential.objects.filter(organization=link.organization).exists()

@@ -9,9 +9,9 @@ import datetime as dt
 import pytest
 
 from billing.models import Plan, PlanLimit
-from organizations.models import Role
+from organizations.credentials import credential_create
+from organizations.models import Credential, Role
 from tests.factories import MembershipFactory, OrganizationFactory, SubscriptionRowFactory, UserFactory
-from usage.services import api_key_create
 
 AT = dt.datetime(2026, 5, 15, 12, 0, tzinfo=dt.UTC)
 ON = AT.date()
@@ -63,7 +63,9 @@ def subscription(organization):
 
 @pytest.fixture
 def api_key(organization, owner):
-    _key, secret = api_key_create(organization=organization, name="Backend", at=AT, acting_user=owner)
+    _key, secret = credential_create(
+        organization=organization, kind=Credential.Kind.API_KEY, name="Backend", at=AT, acting_user=owner
+    )
     return secret
 
 

@@ -3,16 +3,17 @@
 import pytest
 from rest_framework.test import APIClient
 
-from organizations.models import Role
+from organizations.credentials import credential_create, credential_revoke
+from organizations.models import Credential, Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
-from usage.models import ApiKey, UsageEvent, UsagePeriodTotal
-from usage.services import api_key_create, api_key_revoke
+from usage.models import UsageEvent, UsagePeriodTotal
 
 from .conftest import AT, PERIOD_START, event, subscribe
 
 pytestmark = pytest.mark.django_db
 
 EVENTS_URL = "/api/v1/usage/events"
+API_KEY = Credential.Kind.API_KEY
 
 
 def client_with(secret=None):
@@ -33,7 +34,7 @@ def test_ingestion_answers_per_event(organization, subscription, api_key):
     assert body["results"][1]["duplicate"] is True
     assert body["results"][2]["code"] == "invalid_quantity"
     assert UsagePeriodTotal.objects.get(organization=organization, period_start=PERIOD_START).total == 10
-    assert ApiKey.objects.get().last_used_at == AT
+    assert Credential.objects.get().last_used_at == AT
 
 
 def test_a_nul_character_rejects_its_event_and_keeps_the_others(organization, subscription, api_key):
@@ -122,8 +123,10 @@ def test_missing_or_unknown_key_is_401(subscription, header):
 
 
 def test_a_revoked_key_is_401(organization, subscription, owner):
-    key, secret = api_key_create(organization=organization, name="Old", at=AT, acting_user=owner)
-    api_key_revoke(api_key=key, at=AT, acting_user=owner)
+    key, secret = credential_create(
+        organization=organization, kind=API_KEY, name="Old", at=AT, acting_user=owner
+    )
+    credential_revoke(organization=organization, kind=API_KEY, credential_id=key.pk, at=AT, acting_user=owner)
     response = client_with(secret).post(EVENTS_URL, {"events": [event("a")]}, format="json")
     assert response.status_code == 401
     assert "revoked" in response.json()["detail"]
@@ -175,8 +178,10 @@ def test_a_key_holders_check_is_the_views_answer_through_the_whole_stack(
     assert answer.json() == member.get(f"{path}?quantity=7").json()  # the view, by session
     assert answer.json()["used"] == 400 and answer.json()["quantity"] == 7
 
-    key, revoked = api_key_create(organization=organization, name="Old", at=AT, acting_user=owner)
-    api_key_revoke(api_key=key, at=AT, acting_user=owner)
+    key, revoked = credential_create(
+        organization=organization, kind=API_KEY, name="Old", at=AT, acting_user=owner
+    )
+    credential_revoke(organization=organization, kind=API_KEY, credential_id=key.pk, at=AT, acting_user=owner)
     other = OrganizationFactory()
     for asked, secret, status in [
         (f"{path}?quantity=-1", api_key, 400),
@@ -194,7 +199,9 @@ def test_a_key_holders_check_is_the_views_answer_through_the_whole_stack(
 def test_another_organizations_key_gets_404(organization, subscription, owner):
     other = OrganizationFactory()
     subscribe(other, code="other")
-    _key, other_secret = api_key_create(organization=other, name="Theirs", at=AT, acting_user=owner)
+    _key, other_secret = credential_create(
+        organization=other, kind=API_KEY, name="Theirs", at=AT, acting_user=owner
+    )
     for path in ("entitlements", "entitlements/ai_tokens", "usage", "usage/statistics/daily"):
         response = client_with(other_secret).get(f"/api/v1/organizations/{organization.pk}/{path}")
         assert response.status_code == 404, path

@@ -4,10 +4,9 @@ the old statistics address."""
 import pytest
 from django.test import Client
 
-from organizations.models import Role
+from organizations.credentials import secret_hash
+from organizations.models import Credential, Role
 from tests.factories import MembershipFactory, UserFactory
-from usage.models import ApiKey
-from usage.services import api_key_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -18,10 +17,10 @@ def test_owner_creates_sees_the_secret_once_and_revokes(organization, owner):
     url = f"/o/{organization.slug}/api-keys/"
     response = client.post(url, {"name": "Production"})
     assert response.status_code == 200
-    key = ApiKey.objects.get(organization=organization)
+    key = Credential.objects.get(organization=organization, kind=Credential.Kind.API_KEY)
     secret = response.context["secret"]
     assert secret.startswith(key.prefix + "_")
-    assert key.secret_hash == api_key_hash(secret) and secret not in key.secret_hash
+    assert key.secret_hash == secret_hash(secret) and secret not in key.secret_hash
     assert secret in response.content.decode()
     assert response["Cache-Control"] == "no-store"
 
@@ -44,7 +43,7 @@ def test_a_name_is_required_short_and_storable(organization, owner, name, says):
     response = client.post(f"/o/{organization.slug}/api-keys/", {"name": name})
     assert response.status_code == 400
     assert says in response.content.decode()
-    assert not ApiKey.objects.exists()
+    assert not Credential.objects.exists()
 
 
 def test_only_owners_manage_keys(organization):

@@ -7,9 +7,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from invoices.models import Invoice
+from organizations.credentials import credential_create
+from organizations.models import Credential
 from tests.billing.support import at, subscribed_organization
 from usage.selectors import entitlement, entitlements_all
-from usage.services import api_key_create
 
 pytestmark = pytest.mark.django_db
 ON = dt.date(2026, 3, 10)
@@ -25,7 +26,9 @@ def test_an_uncollectible_invoice_blocks_every_meter_until_it_is_paid(django_ass
     with django_assert_max_num_queries(1):
         tokens = entitlement(organization=organization, meter="ai_tokens", quantity=1, on=ON)
     assert not tokens.allowed and tokens.payment_blocked
-    _key, secret = api_key_create(organization=organization, name="Backend", at=at(ON))
+    _key, secret = credential_create(
+        organization=organization, kind=Credential.Kind.API_KEY, name="Backend", at=at(ON)
+    )
     with mock.patch("config.clock.now", return_value=at(ON)):
         keyed = APIClient(HTTP_AUTHORIZATION=f"Bearer {secret}").get(
             f"/api/v1/organizations/{organization.pk}/entitlements/ai_tokens"
