@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from werkzeug.wrappers import Request, Response
 
-from config import outbound
+from core import outbound
 from seats.identity import oidc
 from seats.models import SsoConnection
 
