@@ -48,7 +48,7 @@ def payments(request, slug):
     page = selectors.payments_page(
         organization=request.organization, today=clock.today_in(request.organization.time_zone, at=at)
     )
-    return render(request, "billing/payments.html", {"page": page})
+    return render(request, "payments/payments.html", {"page": page})
 
 
 @org_view(Capability.MANAGE_PLAN)
@@ -131,7 +131,7 @@ def payment_confirm(request, slug, attempt_id):
         )
         return _payments(request)
     if request.method == "GET":
-        return render(request, "billing/payment_confirm.html", {"attempt": attempt})
+        return render(request, "payments/payment_confirm.html", {"attempt": attempt})
     done_url = request.build_absolute_uri(
         reverse("billing_payment_confirm_done", kwargs={"slug": slug, "attempt_id": attempt.pk})
     )

@@ -58,7 +58,7 @@ def _throttled(response, throttled: throttling.Throttled | None):
 
 
 # ---------------------------------------------------------------------------
-# Members (the overview, /o/<slug>/, is dashboard_views.overview)
+# Members (the overview, /o/<slug>/, is dashboard.views.overview)
 
 
 def _interval_choices(page) -> list[tuple[str, str]]:
@@ -82,7 +82,7 @@ def _members_response(request, *, invite_form=None, reassign=None, error=None, s
             initial={"seat_interval": page.default_interval},
         )
     context = {"page": page, "invite_form": invite_form, "error": error}
-    template = "organizations/members.html"
+    template = "seats/members.html"
     if getattr(request, "htmx", False):
         template += "#members-panel"
     return render(request, template, context, status=status)
@@ -310,7 +310,7 @@ def seat_reassign(request, slug, membership_id):
             )
             return _redirect(request, reverse("organization_members", kwargs={"slug": slug}))
     response = render(
-        request, "organizations/seat_reassign.html", {"membership": membership, "form": form, "error": error}
+        request, "seats/seat_reassign.html", {"membership": membership, "form": form, "error": error}
     )
     return _throttled(response, throttled)
 
@@ -325,17 +325,17 @@ def invitation_accept(request, token):
     try:
         invitation = services.invitation_get_valid(token=token, at=at)
     except RuleViolation as exc:
-        return render(request, "organizations/invitation_invalid.html", {"message": exc.message}, status=410)
+        return render(request, "seats/invitation_invalid.html", {"message": exc.message}, status=410)
     organization = invitation.organization
     context = {"invitation": invitation, "organization": organization, "error": None}
 
     if request.user.is_authenticated:
         same_person = (request.user.email or request.user.get_username()).strip().lower() == invitation.email
         if not same_person:
-            return render(request, "organizations/invitation_accept.html", {**context, "state": "other_user"})
+            return render(request, "seats/invitation_accept.html", {**context, "state": "other_user"})
         if selectors.membership_active_get(organization=organization, user=request.user) is not None:
             return render(
-                request, "organizations/invitation_accept.html", {**context, "state": "already_member"}
+                request, "seats/invitation_accept.html", {**context, "state": "already_member"}
             )
         if request.method == "POST":
             try:
@@ -347,14 +347,14 @@ def invitation_accept(request, token):
             else:
                 messages.success(request, _("Welcome to %(name)s.") % {"name": organization.name})
                 return redirect("organization_overview", slug=organization.slug)
-        return render(request, "organizations/invitation_accept.html", {**context, "state": "join"})
+        return render(request, "seats/invitation_accept.html", {**context, "state": "join"})
 
     existing = selectors.user_get_by_email(email=invitation.email)
     if existing is not None and existing.has_usable_password():
         login_url = f"{reverse('login')}?next={request.path}"
         return render(
             request,
-            "organizations/invitation_accept.html",
+            "seats/invitation_accept.html",
             {**context, "state": "log_in", "login_url": login_url},
         )
 
@@ -388,7 +388,7 @@ def invitation_accept(request, token):
             messages.success(request, _("Welcome to %(name)s.") % {"name": organization.name})
             return redirect("organization_overview", slug=organization.slug)
     state = "sign_up" if existing is None else "claim"
-    return render(request, "organizations/invitation_accept.html", {**context, "state": state, "form": form})
+    return render(request, "seats/invitation_accept.html", {**context, "state": state, "form": form})
 
 
 def _accept_refusal(exc: RuleViolation, organization, invitation) -> str:
