@@ -10,7 +10,6 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
 
 from core import clock
 
@@ -23,31 +22,7 @@ from .forms import (
     OrganizationCreateForm,
 )
 from .tenancy import Capability
-from .views_base import org_view
-
-
-def _billing_date(organization, at):
-    return clock.today_in(organization.time_zone, at=at)
-
-
-def _base_url(request) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
-
-
-def _redirect(request, url: str):
-    """A redirect that also works for an HTMX request (full page navigation)."""
-    if getattr(request, "htmx", False):
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
-
-
-def _throttled(response, throttled: throttling.Throttled | None):
-    """A page refused by a brute-force limit: 429 with Retry-After (its text says when)."""
-    if throttled is not None:
-        response.status_code = 429
-        response["Retry-After"] = str(throttled.retry_after)
-    return response
-
+from .views_base import org_view, throttled_response
 
 # ---------------------------------------------------------------------------
 # Logging in and resetting a password (organizations.throttling holds the limits)
@@ -61,7 +36,7 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_invalid(self, form):
-        return _throttled(super().form_invalid(form), getattr(self.request, "login_lock", None))
+        return throttled_response(super().form_invalid(form), getattr(self.request, "login_lock", None))
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -76,7 +51,7 @@ class PasswordResetView(auth_views.PasswordResetView):
             throttling.password_reset_requested(self.request, email=form.cleaned_data["email"])
         except throttling.Throttled as exc:
             form.add_error(None, exc.message)
-            return _throttled(self.form_invalid(form), exc)
+            return throttled_response(self.form_invalid(form), exc)
         return super().form_valid(form)
 
 

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from core import clock
 from organizations import formatting as fmt
@@ -29,33 +28,16 @@ from organizations.forms import (
 )
 from organizations.models import Role
 from organizations.tenancy import Capability
-from organizations.views_base import org_view, refusal_message
+from organizations.views_base import (
+    base_url,
+    billing_date,
+    org_view,
+    redirect_to,
+    refusal_message,
+    throttled_response,
+)
 from seats import members as seat_reads
 from seats import services as seat_services
-
-
-def _billing_date(organization, at):
-    return clock.today_in(organization.time_zone, at=at)
-
-
-def _base_url(request) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
-
-
-def _redirect(request, url: str):
-    """A redirect that also works for an HTMX request (full page navigation)."""
-    if getattr(request, "htmx", False):
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
-
-
-def _throttled(response, throttled: throttling.Throttled | None):
-    """A page refused by a brute-force limit: 429 with Retry-After (its text says when)."""
-    if throttled is not None:
-        response.status_code = 429
-        response["Retry-After"] = str(throttled.retry_after)
-    return response
-
 
 # ---------------------------------------------------------------------------
 # Members (the overview, /o/<slug>/, is dashboard.views.overview)
@@ -71,7 +53,7 @@ def _members_response(request, *, invite_form=None, reassign=None, error=None, s
     page = seat_reads.members_page(
         organization=request.organization,
         membership=request.membership,
-        on=_billing_date(request.organization, at),
+        on=billing_date(request.organization, at),
         at=at,
         language=get_language(),
     )
@@ -115,7 +97,9 @@ def member_invite(request, slug):
     try:
         throttling.invitation_sending(request, organization=request.organization)
     except throttling.Throttled as exc:
-        return _throttled(_members_response(request, invite_form=form, error=exc.message, status=429), exc)
+        return throttled_response(
+            _members_response(request, invite_form=form, error=exc.message, status=429), exc
+        )
     try:
         invitation = services.invitation_create(
             organization=request.organization,
@@ -124,7 +108,7 @@ def member_invite(request, slug):
             seat_interval=form.cleaned_data.get("seat_interval", ""),
             invited_by=request.user,
             at=clock.now(),
-            base_url=_base_url(request),
+            base_url=base_url(request),
         )
     except RuleViolation as exc:
         if exc.field in form.fields:
@@ -148,10 +132,10 @@ def invitation_resend(request, slug, invitation_id):
     try:
         throttling.invitation_sending(request, organization=request.organization)
     except throttling.Throttled as exc:
-        return _throttled(_members_response(request, error=exc.message, status=429), exc)
+        return throttled_response(_members_response(request, error=exc.message, status=429), exc)
     try:
         services.invitation_resend(
-            invitation=invitation, at=clock.now(), acting_user=request.user, base_url=_base_url(request)
+            invitation=invitation, at=clock.now(), acting_user=request.user, base_url=base_url(request)
         )
     except RuleViolation as exc:
         return _members_response(request, error=refusal_message(request, exc))
@@ -181,7 +165,7 @@ def _membership_or_404(request, membership_id):
 
 def _after_own_change(request):
     """The viewer changed their own membership: they may no longer see this page."""
-    return _redirect(request, reverse("home"))
+    return redirect_to(request, reverse("home"))
 
 
 @org_view(Capability.MANAGE_MEMBERS)
@@ -218,7 +202,7 @@ def membership_remove(request, slug, membership_id):
         seat_services.members_remove(
             organization=request.organization,
             memberships=[membership],
-            on=_billing_date(request.organization, at),
+            on=billing_date(request.organization, at),
             at=at,
             acting_user=request.user,
         )
@@ -248,7 +232,7 @@ def membership_interval_change(request, slug, membership_id):
             organization=request.organization,
             membership=membership,
             interval=form.cleaned_data["interval"],
-            on=_billing_date(request.organization, at),
+            on=billing_date(request.organization, at),
             at=at,
             acting_user=request.user,
         )
@@ -287,10 +271,10 @@ def seat_reassign(request, slug, membership_id):
                 organization=request.organization,
                 membership=membership,
                 email=form.cleaned_data["email"],
-                on=_billing_date(request.organization, at),
+                on=billing_date(request.organization, at),
                 at=at,
                 acting_user=request.user,
-                base_url=_base_url(request),
+                base_url=base_url(request),
             )
         except throttling.Throttled as exc:
             error, throttled = exc.message, exc
@@ -308,11 +292,11 @@ def seat_reassign(request, slug, membership_id):
                 )
                 % {"email": invitation.email, "person": membership.user, "name": request.organization.name},
             )
-            return _redirect(request, reverse("organization_members", kwargs={"slug": slug}))
+            return redirect_to(request, reverse("organization_members", kwargs={"slug": slug}))
     response = render(
         request, "seats/seat_reassign.html", {"membership": membership, "form": form, "error": error}
     )
-    return _throttled(response, throttled)
+    return throttled_response(response, throttled)
 
 
 # ---------------------------------------------------------------------------
@@ -334,13 +318,11 @@ def invitation_accept(request, token):
         if not same_person:
             return render(request, "seats/invitation_accept.html", {**context, "state": "other_user"})
         if selectors.membership_active_get(organization=organization, user=request.user) is not None:
-            return render(
-                request, "seats/invitation_accept.html", {**context, "state": "already_member"}
-            )
+            return render(request, "seats/invitation_accept.html", {**context, "state": "already_member"})
         if request.method == "POST":
             try:
                 seat_services.invitation_accept(
-                    invitation=invitation, user=request.user, on=_billing_date(organization, at), at=at
+                    invitation=invitation, user=request.user, on=billing_date(organization, at), at=at
                 )
             except RuleViolation as exc:
                 context["error"] = _accept_refusal(exc, organization, invitation)
@@ -379,7 +361,7 @@ def invitation_accept(request, token):
                         last_name=form.cleaned_data["last_name"],
                     )
                 seat_services.invitation_accept(
-                    invitation=invitation, user=user, on=_billing_date(organization, at), at=at
+                    invitation=invitation, user=user, on=billing_date(organization, at), at=at
                 )
         except RuleViolation as exc:
             context["error"] = _accept_refusal(exc, organization, invitation)
