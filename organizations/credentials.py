@@ -18,7 +18,7 @@ import secrets
 from django.db import connections, router, transaction
 from django.utils.translation import gettext as _
 
-from config import sql
+from core import sql
 
 from .audit import audit_record
 from .errors import RuleViolation

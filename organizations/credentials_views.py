@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from config import clock
+from core import clock
 
 from . import credentials
 from .errors import RuleViolation

@@ -10,12 +10,17 @@ Anonymous visitors are sent to the login page instead.
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django_htmx.http import HttpResponseClientRedirect
+
+from core import clock
 
 from .errors import RuleViolation
 from .models import Membership
 from .tenancy import Capability, has_capability, require, resolve_membership
+from .throttling import Throttled
 
 # URL keyword arguments that name the organization. The tenancy test walks every URL
 # pattern taking one of these and checks that a non-member gets 404.
@@ -84,3 +89,26 @@ def refusal_message(request, exc: RuleViolation) -> str:
             _("{} Ask an owner of {} to buy a seat, then try again."), exc.message, organization.name
         )
     return format_html("{}", exc.message)
+
+
+def billing_date(organization, at):
+    return clock.today_in(organization.time_zone, at=at)
+
+
+def base_url(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def redirect_to(request, url: str):
+    """A redirect that also works for an HTMX request (full page navigation)."""
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def throttled_response(response, throttled: Throttled | None):
+    """A page refused by a brute-force limit: 429 with Retry-After (its text says when)."""
+    if throttled is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(throttled.retry_after)
+    return response

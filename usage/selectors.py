@@ -147,7 +147,7 @@ _SEATS_HELD_SQL = (
 @functools.cache
 def _entitlement_sql(limits: tuple[str, ...], used: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     """The statement of `_entitlement_row` and the names of its columns: the live subscription
-    and its plan, whether payments block usage (billing.payments: an uncollectible invoice),
+    and its plan, whether payments block usage (payments: an uncollectible invoice),
     the limit row of each meter in `limits` and the use of each in `used`.
 
     Plain SQL: building it with the ORM cost many times PostgreSQL's answer, on every

@@ -52,7 +52,7 @@ from scim2_models import (
 from scim2_models import ServiceProviderConfig as ServiceProviderConfigModel
 from scim2_models.path.expressions import CompareOperator, Comparison
 
-from config import clock
+from core import clock
 from organizations import throttling
 from organizations.credentials import CredentialRefused, credential_authenticate
 from organizations.errors import LastOwner, RuleViolation

@@ -14,10 +14,10 @@ import time
 import pytest
 from django.db import connection, connections, transaction
 
-from billing import partners as billing_partners
 from organizations.credentials import credential_create
 from organizations.errors import RuleViolation
 from organizations.models import Credential
+from partners import services as billing_partners
 
 from .support import at, monthly_plans, partner_firm
 from .support import client as make_client

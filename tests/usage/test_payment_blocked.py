@@ -29,7 +29,7 @@ def test_an_uncollectible_invoice_blocks_every_meter_until_it_is_paid(django_ass
     _key, secret = credential_create(
         organization=organization, kind=Credential.Kind.API_KEY, name="Backend", at=at(ON)
     )
-    with mock.patch("config.clock.now", return_value=at(ON)):
+    with mock.patch("core.clock.now", return_value=at(ON)):
         keyed = APIClient(HTTP_AUTHORIZATION=f"Bearer {secret}").get(
             f"/api/v1/organizations/{organization.pk}/entitlements/ai_tokens"
         )
