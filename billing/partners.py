@@ -17,7 +17,6 @@ superuser is invited as its owner and e-mailed in the client's language. Handbac
 """
 
 import datetime as dt
-import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -57,7 +56,6 @@ from .partner_exit import ExitReport
 from .preview import preview_run
 from .selectors import active_members, seats_total, state_token, subscription_live
 from .services import (
-    PreviewStale,
     invoice_issue,
     pending_line,
     plan_lines,
@@ -68,6 +66,7 @@ from .services import (
     subscription_move_to_plan,
     subscription_renew,
 )
+from .state_token import state_token_check, state_token_sign
 
 
 class HandoverRefused(RuleViolation):
@@ -79,26 +78,29 @@ class HandoverRefused(RuleViolation):
 
 
 def settlement_token(*, link: PartnerLink, on: dt.date) -> str:
-    """The preview's fingerprint: the subscription state, the agreement, both balances."""
+    """The preview's state token: the client's billing state, the agreement, both balances."""
     client, partner = link.organization, link.partner
     subscription = subscription_live(organization=client)
     currency = subscription.plan.currency if subscription else client.currency
-    parts = [
-        state_token(organization=client, on=on),
-        link.agreement,
-        link.requested_agreement,
-        credit_balance_minor(organization=partner, currency=currency),
-        credit_balance_minor(organization=client, currency=currency),
-    ]
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    return state_token_sign(
+        [
+            state_token(organization=client, on=on),
+            link.agreement,
+            link.requested_agreement,
+            credit_balance_minor(organization=partner, currency=currency),
+            credit_balance_minor(organization=client, currency=currency),
+        ]
+    )
 
 
 def _ensure_fresh(*, link: PartnerLink, on: dt.date, expected_token: str | None) -> None:
-    if expected_token and settlement_token(link=link, on=on) != expected_token:
-        raise PreviewStale(
-            "Something changed since you reviewed this (seats, plan, credit, agreement or the date). "
-            "Review the new amounts and confirm again."
-        )
+    """Refuse a confirmation whose preview no longer matches (call under the link's lock)."""
+    state_token_check(
+        expected_token=expected_token,
+        current_token=settlement_token(link=link, on=on),
+        message="Something changed since you reviewed this (seats, plan, credit, agreement or the date). "
+        "Review the new amounts and confirm again.",
+    )
 
 
 # ---------------------------------------------------------------------------
