@@ -53,7 +53,7 @@ from organizations.models import (
 from . import partner_exit
 from .models import PendingCharge, Plan, Subscription
 from .partner_exit import ExitReport
-from .preview import preview_run
+from .preview import dry_run, fraction_text, preview_run
 from .selectors import active_members, seats_total, state_token, subscription_live
 from .services import (
     invoice_issue,
@@ -601,15 +601,6 @@ class SettlementPreview:
         return not self.refusal_code
 
 
-class _RolledBack(Exception):
-    def __init__(self, preview: SettlementPreview):
-        self.preview = preview
-
-
-def _fraction_text(numerator: int, denominator: int) -> str:
-    return "1" if numerator == denominator else f"{numerator}/{denominator}"
-
-
 def _preview_document(document, *, kind: str, partner: Organization, language: str) -> PreviewDocument:
     def money(minor: int) -> str:
         return fmt.money(minor, document.currency, language)
@@ -630,7 +621,7 @@ def _preview_document(document, *, kind: str, partner: Organization, language: s
             PreviewLine(
                 description=line.description,
                 quantity=line.quantity,
-                fraction=_fraction_text(line.fraction_numerator, line.fraction_denominator),
+                fraction=fraction_text(line.fraction_numerator, line.fraction_denominator),
                 amount=money(line.amount_minor),
             )
             for line in document.lines.all()
@@ -650,42 +641,31 @@ def _preview_document(document, *, kind: str, partner: Organization, language: s
 
 
 def _dry_run(*, link: PartnerLink, on: dt.date, at: dt.datetime, run, language: str) -> SettlementPreview:
-    """Run a settlement for real inside a block that is then rolled back (e-mails, PDFs and
-    charges registered on commit are dropped with it), and read what it issued."""
-    client = link.organization
-    try:
-        with transaction.atomic():
-            subscription_bring_up_to_date(organization=client, on=on, at=at)
-            token = settlement_token(link=link, on=on)
-            last_invoice = Invoice.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-            last_note = CreditNote.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-            try:
-                with transaction.atomic():
-                    run()
-            except RuleViolation as refusal:
-                raise _RolledBack(  # noqa: B904 (the refusal is the result)
-                    SettlementPreview(
-                        token,
-                        refusal_code=refusal.code,
-                        refusal_message=refusal.message,
-                        refusal_field=refusal.field,
-                    )
-                )
-            documents = [
-                _preview_document(doc, kind="credit_note", partner=link.partner, language=language)
-                for doc in CreditNote.objects.filter(
-                    invoice__subscription__organization=client, pk__gt=last_note
-                ).order_by("pk")
-            ]
-            documents += [
-                _preview_document(doc, kind="invoice", partner=link.partner, language=language)
-                for doc in Invoice.objects.filter(
-                    subscription__organization=client, pk__gt=last_invoice
-                ).order_by("pk")
-            ]
-            raise _RolledBack(SettlementPreview(token, documents=documents))
-    except _RolledBack as done:
-        return done.preview
+    """The engine's dry run of a settlement (`billing.preview.dry_run`), as each party's documents
+    and the settlement's state token."""
+    done = dry_run(
+        organization=link.organization,
+        on=on,
+        at=at,
+        run=run,
+        token=lambda: settlement_token(link=link, on=on),
+    )
+    if done.refusal is not None:
+        return SettlementPreview(
+            done.state_token,
+            refusal_code=done.refusal.code,
+            refusal_message=done.refusal.message,
+            refusal_field=done.refusal.field,
+        )
+    documents = [
+        _preview_document(doc, kind="credit_note", partner=link.partner, language=language)
+        for doc in done.credit_notes
+    ]
+    documents += [
+        _preview_document(doc, kind="invoice", partner=link.partner, language=language)
+        for doc in done.invoices
+    ]
+    return SettlementPreview(done.state_token, documents=documents)
 
 
 def agreement_handover_preview(
