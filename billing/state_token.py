@@ -17,6 +17,7 @@ This module sits below `services` (which check tokens) and `preview` (which hand
 out), so both can use it.
 """
 
+import json
 from collections.abc import Sequence
 
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -38,8 +39,14 @@ class PreviewStale(RuleViolation):
 
 def state_token_sign(state: Sequence) -> str:
     """The token of `state`: the values a preview's amounts depend on, in a fixed order
-    (dates, ids, quantities, balances; anything with a stable `repr`)."""
-    return salted_hmac(_SALT, repr(list(state)), algorithm="sha256").hexdigest()[:_LENGTH]
+    (ids, quantities, balances, dates; lists and tuples of them).
+
+    Values are read as JSON, anything else as its `str`, so a value reads the same whether it
+    came from the database or from memory (`Agreement.INTERNAL` and "internal": `repr` tells
+    them apart, so a caller holding a just-created partner link got a token no confirmation
+    matched)."""
+    value = json.dumps(list(state), default=str, separators=(",", ":"))
+    return salted_hmac(_SALT, value, algorithm="sha256").hexdigest()[:_LENGTH]
 
 
 def state_token_check(
