@@ -557,11 +557,12 @@ def agreement_handback_accept(
 
 
 # ---------------------------------------------------------------------------
-# Previews: the exact documents, by running the settlement and rolling it back
+# Previews: the exact documents, by the preview engine's dry run of the settlement
+# (billing.preview), formatted per party
 
 
 @dataclass(frozen=True)
-class PreviewLine:
+class SettlementLine:
     description: str
     quantity: int
     fraction: str
@@ -569,12 +570,12 @@ class PreviewLine:
 
 
 @dataclass(frozen=True)
-class PreviewDocument:
+class SettlementDocument:
     kind: str  # "invoice" or "credit_note"
     party: str  # the customer name on the document
     party_role: str  # "partner" or "client"
     title: str
-    lines: list[PreviewLine]
+    lines: list[SettlementLine]
     subtotal_minor: int
     tax_rate: str
     tax_minor: int
@@ -591,7 +592,7 @@ class PreviewDocument:
 @dataclass(frozen=True)
 class SettlementPreview:
     token: str
-    documents: list[PreviewDocument] = field(default_factory=list)
+    documents: list[SettlementDocument] = field(default_factory=list)
     refusal_code: str = ""
     refusal_message: str = ""
     refusal_field: str | None = None
@@ -601,7 +602,7 @@ class SettlementPreview:
         return not self.refusal_code
 
 
-def _preview_document(document, *, kind: str, partner: Organization, language: str) -> PreviewDocument:
+def _settlement_document(document, *, kind: str, partner: Organization, language: str) -> SettlementDocument:
     def money(minor: int) -> str:
         return fmt.money(minor, document.currency, language)
 
@@ -612,13 +613,13 @@ def _preview_document(document, *, kind: str, partner: Organization, language: s
     else:
         title = _("Credit note to %(name)s (credited to its balance)") % {"name": document.customer_name}
         applied, due = 0, 0
-    return PreviewDocument(
+    return SettlementDocument(
         kind=kind,
         party=document.customer_name,
         party_role=party_role,
         title=title,
         lines=[
-            PreviewLine(
+            SettlementLine(
                 description=line.description,
                 quantity=line.quantity,
                 fraction=fraction_text(line.fraction_numerator, line.fraction_denominator),
@@ -640,7 +641,9 @@ def _preview_document(document, *, kind: str, partner: Organization, language: s
     )
 
 
-def _dry_run(*, link: PartnerLink, on: dt.date, at: dt.datetime, run, language: str) -> SettlementPreview:
+def _settlement_preview(
+    *, link: PartnerLink, on: dt.date, at: dt.datetime, run, language: str
+) -> SettlementPreview:
     """The engine's dry run of a settlement (`billing.preview.dry_run`), as each party's documents
     and the settlement's state token."""
     done = dry_run(
@@ -658,11 +661,11 @@ def _dry_run(*, link: PartnerLink, on: dt.date, at: dt.datetime, run, language: 
             refusal_field=done.refusal.field,
         )
     documents = [
-        _preview_document(doc, kind="credit_note", partner=link.partner, language=language)
+        _settlement_document(doc, kind="credit_note", partner=link.partner, language=language)
         for doc in done.credit_notes
     ]
     documents += [
-        _preview_document(doc, kind="invoice", partner=link.partner, language=language)
+        _settlement_document(doc, kind="invoice", partner=link.partner, language=language)
         for doc in done.invoices
     ]
     return SettlementPreview(done.state_token, documents=documents)
@@ -681,7 +684,7 @@ def agreement_handover_preview(
     language: str = "en",
 ) -> SettlementPreview:
     """What the handover would issue to each party, exactly, and the token to confirm it with."""
-    return _dry_run(
+    return _settlement_preview(
         link=link,
         on=on,
         at=at,
@@ -702,7 +705,7 @@ def agreement_handover_preview(
 def agreement_handback_preview(
     *, link: PartnerLink, on: dt.date, at: dt.datetime, acting_user, language: str = "en"
 ) -> SettlementPreview:
-    return _dry_run(
+    return _settlement_preview(
         link=link,
         on=on,
         at=at,
