@@ -53,6 +53,8 @@ run: $(STAMP)
 test: $(STAMP) system-deps services
 	@echo "==> Lint"
 	@$(BIN)/ruff check --quiet .
+	@echo "==> Layers (docs/architecture.md; contracts in pyproject.toml)"
+	@out=$$($(BIN)/lint-imports --no-cache 2>&1) || { echo "$$out"; exit 1; }; echo "$$out" | grep -E '^(Contracts|.* (KEPT|BROKEN))'
 	@echo "==> Migrations match the models"
 	@DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py makemigrations --check --dry-run >/dev/null
 	@echo "==> Test suite against PostgreSQL"
@@ -93,6 +95,7 @@ bench-compare: $(STAMP) services
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .
+	@$(BIN)/lint-imports --no-cache
 
 fmt: $(STAMP)
 	@$(BIN)/ruff format . && $(BIN)/ruff check --fix .

@@ -73,9 +73,9 @@ def main() -> int:
 
 def _run(args) -> int:
     import invoices.services
-    from billing.simulation import run_scenario
     from invoices import delivery, pdf
     from invoices.models import CreditNote, Invoice
+    from seats.simulation import run_scenario
 
     # Issue without the after-commit delivery: the first render below is then the process's first.
     invoices.services.delivery_enqueue = lambda **kwargs: None

@@ -101,7 +101,7 @@ def seed(count: int) -> float:
     from billing.domain.periods import add_months
     from billing.models import Plan
     from billing.services import subscription_create
-    from config import clock
+    from core import clock
     from organizations.models import Membership, Organization, Role
 
     started = time.monotonic()

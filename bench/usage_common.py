@@ -53,7 +53,7 @@ def bench_organization(*, token_limit: int | None = 10**12):
     from django.db import connection
 
     from billing.models import Plan, PlanLimit, Subscription
-    from config import clock
+    from core import clock
     from organizations.models import Organization
     from usage.services import api_key_create
 

@@ -177,7 +177,7 @@ def main() -> None:
     proxy = args.proxy == "nginx" or (args.proxy == "auto" and usage_common.nginx_binary() is not None)
 
     usage_common.setup_django()
-    from config import clock
+    from core import clock
     from usage.services import usage_record_batch
 
     organization, secret = usage_common.bench_organization(token_limit=50_000_000)

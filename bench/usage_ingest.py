@@ -220,7 +220,7 @@ def main() -> None:
     args = parser.parse_args()
 
     usage_common.setup_django()
-    from config import clock
+    from core import clock
 
     rng = random.Random(6)
     bodies, distinct = make_batches(args.events, clock.now(), rng)

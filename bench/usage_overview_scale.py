@@ -38,7 +38,7 @@ def main() -> None:
     usage_common.setup_django()
     from django.db import connection
 
-    from config import clock
+    from core import clock
     from usage import selectors
     from usage.services import usage_events_analyze, usage_record_batch, usage_rollups_rebuild
 

@@ -122,7 +122,7 @@ def main() -> None:
     usage_common.setup_django()
     from django.core.management import call_command
 
-    from config import clock
+    from core import clock
     from usage.models import UsageEvent
     from usage.selectors import metering_plan, rollups_live
 

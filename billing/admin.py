@@ -1,7 +1,6 @@
 from django.contrib import admin
 
 from .models import PendingCharge, Plan, PlanLimit, PlanSeatPrice, SeatItem, SeatLedgerEntry, Subscription
-from .payments import admin as payments_admin  # noqa: F401  (registers the payments admin)
 
 
 class PlanSeatPriceInline(admin.TabularInline):

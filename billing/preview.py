@@ -7,7 +7,7 @@ issued (invoices, credit notes, pending charges) and rolls everything back with
 `rolled_back`, e-mails and PDF tasks included (Django drops on_commit callbacks of a
 rolled-back block). So a preview can never disagree with what confirming does; confirming
 with a stale token is refused (`preview_stale`). `preview_run` shapes a dry run for the
-organization's own pages and API; `billing.partners` shapes it per party.
+organization's own pages and API; `partners.services` shapes it per party.
 """
 
 import datetime as dt

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.db import connections, router
 from django.db.models import OuterRef, Q, Subquery, Sum
 
-from config.clock import today_in
+from core.clock import today_in
 from invoices.services import credit_balance_minor
 from organizations.models import Membership, Organization
 from organizations.partners import bill_to_for

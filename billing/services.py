@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from billing.domain import lines as L
 from billing.domain.periods import period_containing
 from billing.domain.proration import charge_portion, credit_portion
-from config import sql
+from core import events, sql
 from invoices.models import Invoice, Reason
 from invoices.services import credit_note_issue
 from invoices.services import invoice_issue as document_issue
@@ -24,7 +24,6 @@ from organizations.models import Membership, Organization
 from organizations.partners import bill_to_for
 
 from .models import PendingCharge, Plan, SeatIntervalChange, SeatItem, SeatLedgerEntry, Subscription
-from .payments.hooks import invoice_issued
 from .selectors import active_members, members_by_interval, seats_total, state_token, subscription_live
 from .state_token import PreviewStale as PreviewStale  # re-exported: the confirmations raise it
 from .state_token import state_token_check
@@ -57,7 +56,7 @@ def invoice_issue(**document) -> Invoice | None:
         document["bill_to"] = bill_to_for(document["organization"])
     invoice = document_issue(**document)
     if invoice is not None:
-        invoice_issued(invoice)
+        events.publish(events.INVOICE_ISSUED, invoice=invoice)
     return invoice
 
 

@@ -15,7 +15,7 @@ import logging
 from celery import shared_task
 from django.db import OperationalError, close_old_connections, connection
 
-from config import clock
+from core import clock
 
 from .models import Subscription
 from .selectors import subscriptions_due

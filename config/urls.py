@@ -16,13 +16,14 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
-    # First among the API: ingestion and entitlement checks are the SaaS's hot path, and
-    # every pattern tried before a match costs each request.
-    path("", include("usage.urls")),
-    path("api/v1/", include("billing.api.urls")),
+    # First: the API's ingestion and entitlement checks are the SaaS's hot path.
+    path("api/v1/", include("api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the switcher in base.html
     path("", include("seats.identity.urls")),  # before organizations: its login/ honours "Require SSO"
     path("", include("organizations.urls")),
+    path("", include("seats.urls")),
+    path("", include("dashboard.urls")),
+    path("", include("usage.urls")),
     path("", include("invoices.urls")),
-    path("", include("billing.payments.urls")),
+    path("", include("payments.urls")),
 ]

@@ -6,7 +6,7 @@ safe: a PDF is stored once per template version and an e-mail is sent once per d
 
 from celery import shared_task
 
-from config import clock
+from core import clock
 
 from . import delivery
 

@@ -8,7 +8,7 @@ can be edited (support fixes a typo in billing details); each save writes an aud
 from django.contrib import admin
 from django.db import transaction
 
-from config import clock
+from core import clock
 
 from .audit import audit_record
 from .models import AuditLogEntry, Invitation, Membership, Organization

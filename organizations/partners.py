@@ -3,7 +3,7 @@
 A partner (an accountant's firm, `Organization.is_partner`) creates and manages client
 organizations. Each client has at most one active PartnerLink whose agreement says who
 pays: internal (the partner) or external (the client). Money moves only in
-`billing.partners` (the settlement of a change of agreement); this module holds what
+`partners.services` (the settlement of a change of agreement); this module holds what
 needs no billing: who may act, the bill-to party, the link's life and its history.
 
 Like every service here: keyword-only arguments, the clock passed in (`on` the client's
@@ -12,7 +12,6 @@ name, and a refusal (`RuleViolation`) before anything is written.
 """
 
 import datetime as dt
-from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
@@ -20,12 +19,11 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from config import sql
+from core import sql
 
 from . import services
 from .audit import audit_record
 from .errors import RuleViolation
-from .membership_entry import partner_exit
 from .models import Agreement, AgreementEvent, Membership, Organization, PartnerLink, Role
 from .tenancy import PARTNER_ACTING_ROLES, acting_link
 
@@ -143,7 +141,7 @@ def _actor_label(user) -> str:
 class Provenance:
     """Who makes a credential (API key, SCIM token, SSO connection) and the partner they act
     for, if they act for one (tenancy.acting_partner): a partner's credentials are revoked when
-    it leaves (billing.partner_exit)."""
+    it leaves (partners.partner_exit)."""
 
     created_by: object | None
     partner: Organization | None
@@ -238,7 +236,7 @@ def agreement_switch(
 ) -> PartnerLink:
     """Set the agreement of a locked link, close any request and write its history row.
 
-    Low level: `billing.partners` calls it inside the settlement's transaction, after the
+    Low level: `partners.services` calls it inside the settlement's transaction, after the
     partner's documents and before the new payer's, so the engine's bill-to follows it.
     """
     link.agreement = agreement
@@ -331,7 +329,7 @@ def acting_started(*, link: PartnerLink, acting_user, at: dt.datetime) -> None:
     )
 
 
-def _ensure_client_owner(*, organization: Organization, user, what: str) -> None:
+def ensure_client_owner(*, organization: Organization, user, what: str) -> None:
     if not is_real_owner(organization=organization, user=user):
         raise RuleViolation(
             _("Only an owner of %(name)s can %(what)s.") % {"name": organization.name, "what": what},
@@ -343,11 +341,9 @@ def _ensure_client_owner(*, organization: Organization, user, what: str) -> None
 def handback_request(*, organization: Organization, acting_user, on: dt.date, at: dt.datetime) -> PartnerLink:
     """The client's owner asks the partner to pay again ('hand billing to my accountant').
 
-    Nothing changes until the partner accepts (billing.partners.agreement_handback_accept).
+    Nothing changes until the partner accepts (partners.services.agreement_handback_accept).
     """
-    _ensure_client_owner(
-        organization=organization, user=acting_user, what=_("hand billing to the accountant")
-    )
+    ensure_client_owner(organization=organization, user=acting_user, what=_("hand billing to the accountant"))
     link = link_active(organization=organization)
     if link is None:
         raise RuleViolation(
@@ -402,55 +398,5 @@ def handback_decline(*, link: PartnerLink, acting_user, on: dt.date, at: dt.date
         action="partner.handback_declined",
         at=at,
         target=link.partner.name,
-    )
-    return link
-
-
-@transaction.atomic
-def partner_access_remove(
-    *, organization: Organization, acting_user, on: dt.date, at: dt.datetime, keep: Collection[str] = ()
-) -> PartnerLink:
-    """The client's owner ends the partner's access (external agreement only).
-
-    In the same transaction, what the partner leaves behind (its credentials, its people's
-    memberships and invitations: `billing.partner_exit.leftovers`) is revoked, except the
-    refs in `keep` that the owner ticked on the confirmation page.
-    """
-    _ensure_client_owner(
-        organization=organization, user=acting_user, what=_("remove the accountant's access")
-    )
-    link = link_active(organization=organization)
-    if link is None:
-        raise RuleViolation(
-            _("%(name)s has no accountant with access.") % {"name": organization.name}, code="no_partner"
-        )
-    link = link_lock(link)
-    if link.agreement == Agreement.INTERNAL:
-        raise RuleViolation(
-            _("%(partner)s pays for %(name)s: it hands the account over first.")
-            % {"partner": link.partner.name, "name": organization.name},
-            code="partner_pays",
-        )
-    link.ended_at = at
-    link.requested_agreement, link.requested_at, link.requested_by = "", None, None
-    link.save(update_fields=["ended_at", "requested_agreement", "requested_at", "requested_by"])
-    event_record(link=link, kind=AgreementEvent.Kind.ACCESS_REMOVED, on=on, at=at, actor=acting_user)
-    exit_ = partner_exit()
-    exit_.partner_leaves(
-        link=link, event=exit_.ACCESS_REMOVED, keep=keep, acting_user=acting_user, on=on, at=at
-    )
-    audit_record(
-        organization=organization,
-        actor=acting_user,
-        action="partner.access_removed",
-        at=at,
-        target=link.partner.name,
-    )
-    audit_record(
-        organization=link.partner,
-        actor=acting_user,
-        action="partner.access_removed",
-        at=at,
-        target=organization.slug,
     )
     return link

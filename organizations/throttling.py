@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django_ratelimit.core import get_usage
 
-from config import clock
+from core import clock
 
 logger = logging.getLogger(__name__)
 

@@ -13,20 +13,20 @@ from dnslib import QTYPE, RCODE, RR, TXT
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 from oidc_provider_mock import app as oidc_provider_app
 
-from config import clock
+from core import clock
 
 # Hypothesis checks what its examples compute, not how fast: its 200 ms deadline per example made
 # property tests fail on a busy machine (test_money under a parallel run).
 hypothesis.settings.register_profile("seatbill", deadline=None)
 hypothesis.settings.load_profile("seatbill")
 
-# What config.clock.now() answers in a test that does not choose its own instant: an ordinary
+# What core.clock.now() answers in a test that does not choose its own instant: an ordinary
 # Tuesday morning, mid-month, far from a month end, a year end and a DST change.
 CLOCK_START = dt.datetime(2026, 6, 16, 9, 0, tzinfo=dt.UTC)
 
 
 class FrozenClock:
-    """config.clock.now() in a test: a fixed instant that moves only when the test moves it."""
+    """core.clock.now() in a test: a fixed instant that moves only when the test moves it."""
 
     def __init__(self, at: dt.datetime):
         self.at = at

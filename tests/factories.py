@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from billing.domain.lines import LineDraft
 from billing.domain.periods import period_containing
 from billing.services import subscription_create
-from config import clock
+from core import clock
 from invoices.models import Reason
 from invoices.services import invoice_issue
 from organizations import services as org_services

@@ -25,7 +25,7 @@ assert partner.login(username="owner@revisor.example", password="demo-password-2
 assert partner.get("/o/revisor/companies/").status_code == 200
 
 # Usage on SQLite: the VALUES fallback of ingestion, and the entitlement's plain SQL.
-from config import clock
+from core import clock
 from organizations.models import Organization
 from usage.services import api_key_create
 nordlys = Organization.objects.get(slug="nordlys")

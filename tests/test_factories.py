@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from billing.models import SeatLedgerEntry
-from config import clock
+from core import clock
 from invoices.models import Invoice
 from tests.factories import (
     InvoiceFactory,

@@ -38,7 +38,7 @@ class ApiKey(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     # The partner whose person made the key while acting for this organization; null when its
-    # own people made it. A partner's keys are revoked when it leaves (billing.partner_exit).
+    # own people made it. A partner's keys are revoked when it leaves (partners.partner_exit).
     created_as_partner = models.ForeignKey(
         Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -17,7 +17,7 @@ from django.db.models.functions import TruncDate, TruncMonth
 
 from billing.domain.periods import MONTH, add_months, period_containing, period_index, period_start
 from billing.models import Meter, Subscription
-from config import sql
+from core import sql
 from invoices.models import Invoice
 from organizations.models import Organization
 
@@ -148,7 +148,7 @@ _SEATS_HELD_SQL = (
 @functools.cache
 def _entitlement_sql(limits: tuple[str, ...], used: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     """The statement of `_entitlement_row` and the names of its columns: the live subscription
-    and its plan, whether payments block usage (billing.payments: an uncollectible invoice),
+    and its plan, whether payments block usage (payments: an uncollectible invoice),
     the limit row of each meter in `limits` and the use of each in `used`.
 
     Plain SQL: building it with the ORM cost many times PostgreSQL's answer, on every

@@ -1,27 +1,10 @@
+"""The usage pages: API keys and the old statistics address (the REST endpoints are in api/)."""
+
 from django.urls import path
 
-from . import api, views
+from . import views
 
 urlpatterns = [
-    path("api/v1/usage/events", api.UsageEventsRecordApi.as_view(), name="api_usage_events"),
-    path(
-        "api/v1/organizations/<int:organization_id>/entitlements",
-        api.EntitlementListApi.as_view(),
-        name="api_entitlements",
-    ),
-    path(
-        "api/v1/organizations/<int:organization_id>/entitlements/<str:meter>",
-        api.EntitlementDetailApi.as_view(),
-        name="api_entitlement",
-    ),
-    path(
-        "api/v1/organizations/<int:organization_id>/usage", api.UsageOverviewApi.as_view(), name="api_usage"
-    ),
-    path(
-        "api/v1/organizations/<int:organization_id>/usage/statistics/<str:series>",
-        api.UsageStatisticsApi.as_view(),
-        name="api_usage_statistics",
-    ),
     path("o/<slug:slug>/api-keys/", views.api_keys, name="usage_api_keys"),
     path("o/<slug:slug>/api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="usage_api_key_revoke"),
     path("o/<slug:slug>/usage/", views.statistics_moved, name="usage_statistics"),

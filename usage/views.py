@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config import clock
+from core import clock
 from organizations.errors import RuleViolation
 from organizations.tenancy import Capability
 from organizations.views_base import org_view

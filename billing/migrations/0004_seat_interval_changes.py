@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0003_payments'),
+        ('billing', '0002_initial'),
         ('organizations', '0002_partners'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "seats",
     "usage",
     "invoices",
+    "payments",
+    "partners",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -74,7 +77,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.tenancy",
-                "billing.payments.context_processors.payment_banner",
+                "payments.context_processors.payment_banner",
             ],
         },
     },
@@ -175,7 +178,7 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = env("STRIPE_API_BASE", "")
-# Payments (billing.payments): Stripe when STRIPE_SECRET_KEY is set; without it the offline
+# Payments (payments): Stripe when STRIPE_SECRET_KEY is set; without it the offline
 # gateway (invoices are paid by bank transfer, staff mark them paid in the admin).
 # STRIPE_WEBHOOK_SECRET may list several secrets, comma-separated, while one is rolled over.
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300  # both directions: older or further ahead is refused
@@ -184,7 +187,7 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300  # both directions: older or further ahea
 # "cancel_at_period_end", or "mark_uncollectible" (billing.selectors.payment_blocked says yes).
 DUNNING_RETRY_DAYS = [int(day) for day in env_list("DUNNING_RETRY_DAYS", "1,3,5,7")]
 DUNNING_FINAL_ACTION = env("DUNNING_FINAL_ACTION", "cancel_at_period_end")
-CELERY_IMPORTS = ["billing.payments.tasks", "seats.identity.tasks"]
+CELERY_IMPORTS = ["payments.tasks", "seats.identity.tasks"]
 CELERY_BEAT_SCHEDULE["identity-waiting-notices"] = {
     "task": "seats.identity.tasks.waiting_notices_send",
     "schedule": 86400.0,
@@ -198,7 +201,7 @@ CELERY_BEAT_SCHEDULE["usage-partitions-ahead"] = {
     "schedule": 86400.0,
 }
 CELERY_BEAT_SCHEDULE["payments-dunning-retries"] = {
-    "task": "billing.payments.tasks.dunning_retries_due",
+    "task": "payments.tasks.dunning_retries_due",
     "schedule": 3600.0,
 }
 
@@ -262,11 +265,8 @@ INVITATION_VALID_DAYS = int(env("INVITATION_VALID_DAYS", "7"))
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 # Where the overview's documentation link points; empty: the API documentation.
 DOCS_URL = env("DOCS_URL", "")
-# organizations imports no other app; its pages reach the seat-aware join/leave services here.
-ORGANIZATIONS_MEMBERSHIP_SERVICES = "seats.services"
-ORGANIZATIONS_MEMBERSHIP_SEATS = "seats.members"
 # Requests to addresses an organization chose (its identity provider) go through
-# config/outbound.py: https to public addresses only. Only the test settings turn this on,
+# core/outbound.py: https to public addresses only. Only the test settings turn this on,
 # to also allow plain http to a provider on loopback.
 OUTBOUND_ALLOW_LOOPBACK_HTTP = False
 # The DNS resolver that checks SSO domain proofs, "host" or "host:port" ("[::1]:53" for

@@ -30,5 +30,5 @@ CACHES = {
         "KEY_PREFIX": f"seatbill-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}",
     }
 }
-# The identity tests run their OpenID provider on 127.0.0.1 over plain http (config/outbound.py).
+# The identity tests run their OpenID provider on 127.0.0.1 over plain http (core/outbound.py).
 OUTBOUND_ALLOW_LOOPBACK_HTTP = True

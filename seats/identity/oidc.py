@@ -8,7 +8,7 @@ signature, and userinfo. We add what it leaves out: the ID token's issuer and au
 are checked, and the person is handed to `sso.sso_sign_in`, which decides who may sign in.
 
 Every request to a provider (discovery, token, JWKS, userinfo) goes through
-`config.outbound.fetch`, on the issuer's own origin: the backend's methods that would
+`core.outbound.fetch`, on the issuer's own origin: the backend's methods that would
 call `requests` directly are overridden here.
 """
 
@@ -21,7 +21,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
-from config import outbound
+from core import outbound
 from organizations.errors import RuleViolation
 
 from ..models import SsoConnection

@@ -51,7 +51,7 @@ from scim2_models import (
 from scim2_models import ServiceProviderConfig as ServiceProviderConfigModel
 from scim2_models.path.expressions import CompareOperator, Comparison
 
-from config import clock
+from core import clock
 from organizations import throttling
 from organizations.errors import LastOwner, RuleViolation
 from organizations.text import LOGIN_EMAIL_MAX_LENGTH, storable

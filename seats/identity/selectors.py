@@ -3,8 +3,8 @@
 import datetime as dt
 from dataclasses import dataclass
 
+from billing.presentation import PreviewView, preview_view
 from billing.selectors import SeatSummary, seat_summary
-from organizations.dashboard import PreviewView, preview_view
 from organizations.models import Membership, Organization, Role
 
 from ..models import (

@@ -8,7 +8,7 @@ Not yet on the beat schedule (config/settings is not this package's): add
 
 from celery import shared_task
 
-from config import clock
+from core import clock
 from organizations.models import Organization
 
 from ..models import SeatAlert, SeatWaiter

@@ -23,7 +23,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config import clock, outbound
+from core import clock, outbound
 from organizations import views as org_views
 from organizations.errors import RuleViolation
 from organizations.tenancy import Capability

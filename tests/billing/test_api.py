@@ -16,8 +16,8 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
+from api.urls import organization_patterns
 from billing import services as engine
-from billing.api.urls import organization_patterns
 from billing.models import PlanSeatPrice, SeatIntervalChange, Subscription
 from billing.selectors import seats_total, subscription_live
 from invoices.models import CreditNote, Invoice

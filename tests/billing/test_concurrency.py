@@ -19,7 +19,7 @@ from billing.models import Plan, Subscription
 from billing.selectors import active_members, seats_total
 from billing.services import subscription_bring_up_to_date, subscription_create, subscription_renew
 from billing.tasks import renew_due_subscriptions
-from config import clock
+from core import clock
 from invoices.models import DocumentSequence, Invoice, Reason
 from organizations.errors import RuleViolation
 from organizations.models import Role

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.simulation import run_scenario
+from seats.simulation import run_scenario
 
 START = dt.date(2026, 1, 1)
 

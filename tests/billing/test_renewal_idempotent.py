@@ -5,8 +5,8 @@ import json
 import pytest
 
 from billing.services import subscription_renew
-from billing.simulation import run_scenario
 from invoices.models import CreditNote, Invoice
+from seats.simulation import run_scenario
 from tests.scenarios import OURS, PUBLIC, scenario_files
 
 SCENARIOS = [*scenario_files(PUBLIC), *scenario_files(PUBLIC / "member-intervals"), *scenario_files(OURS)]

@@ -34,8 +34,8 @@ from billing import tasks as billing_tasks
 from billing.domain.periods import add_months
 from billing.models import PendingCharge, Plan, Subscription
 from billing.selectors import subscriptions_due
-from config import clock
 from config.celery import app as celery_app
+from core import clock
 from invoices.models import DocumentSequence, Invoice, Reason
 from tests.factories import OrganizationFactory, SeatItemFactory, SubscriptionFactory
 

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from billing.domain.periods import add_months
 from billing.models import Meter, Plan, PlanLimit
 from billing.services import subscription_create, subscription_renew
-from config import clock
+from core import clock
 from invoices.models import Invoice, Reason
 from organizations import services as org_services
 from organizations.models import Membership, Organization, Role

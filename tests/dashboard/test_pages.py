@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 
 from billing.models import Subscription
 from billing.selectors import seat_summary
+from dashboard.selectors import level_for
 from invoices.models import CreditNote, Invoice
-from organizations.dashboard import level_for
 from seats.models import SeatWaiter
 
 pytestmark = pytest.mark.django_db
@@ -333,7 +333,7 @@ def test_the_overviews_manage_billing_buttons_open_the_payments_page(client, nor
 
 
 def test_owners_see_the_past_due_banner_on_every_page(client, nordlys):
-    """billing.payments' banner comes through its context processor, on every page of the
+    """payments' banner comes through its context processor, on every page of the
     organization, for owners only; pages without it (other roles) pay no query for it."""
     Subscription.objects.filter(organization=nordlys).update(status=Subscription.Status.PAST_DUE)
     login(client, "owner@nordlys.example")

@@ -1,6 +1,6 @@
 """Issue 19, finding 4: no request forgery from the SSO settings.
 
-Every request to an organization's provider goes through config/outbound.py. These tests
+Every request to an organization's provider goes through core/outbound.py. These tests
 send no traffic beyond loopback: addresses outside it are answered by a stub resolver,
 and they assert that no connection is even attempted (every `socket.connect` is counted).
 """
@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from werkzeug.wrappers import Request, Response
 
-from config import outbound
+from core import outbound
 from seats.identity import oidc
 from seats.models import SsoConnection
 

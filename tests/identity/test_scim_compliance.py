@@ -4,7 +4,7 @@ The server runs in pytest-django's live_server thread on a real PostgreSQL datab
 checker talks to it over HTTP with an organization's bearer token, discovers it through
 ServiceProviderConfig, Schemas and ResourceTypes, then creates, reads, lists, replaces,
 patches and deletes Users and Groups. Its result line is printed; every check must pass
-(or be skipped by the checker itself). The README's "SCIM compliance" section lists the
+(or be skipped by the checker itself). docs/identity.md, "SCIM compliance", lists the
 result.
 
 The checker makes up addresses at random domains (`<uuid>@<uuid>.com`), and we create

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from billing.simulation import run_scenario
 from organizations.models import Organization
+from seats.simulation import run_scenario
 from tests.scenarios import PUBLIC
 
 SCENARIO_NAMES = [

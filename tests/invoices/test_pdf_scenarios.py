@@ -1,6 +1,6 @@
 """The PDFs of the four shared scenarios, read back with pdftotext, carry what art. 226 asks.
 
-Each scenario is played through the real services (billing.simulation.run_scenario) in
+Each scenario is played through the real services (seats.simulation.run_scenario) in
 the test database; every invoice and credit note it issued is rendered in English,
 Danish, German and Norwegian and its text is searched for: seller's name, address and
 VAT ID; customer's name, country and VAT ID where given; number; issue date; service

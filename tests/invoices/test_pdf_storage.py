@@ -10,9 +10,9 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import DatabaseError, transaction
 
-from billing.simulation import run_scenario
 from invoices import delivery, pdf
 from invoices.models import CreditNote, DocumentEmail, DocumentPdf, Invoice
+from seats.simulation import run_scenario
 from tests.conftest import at_noon
 from tests.scenarios import PUBLIC
 

@@ -158,7 +158,7 @@ def test_no_free_seat_creates_no_account_and_says_what_to_do(
     client, owner, monkeypatch, django_capture_on_commit_callbacks
 ):
     link = _invite_over_http(client, owner, "fay@example.com", django_capture_on_commit_callbacks)
-    monkeypatch.setattr("organizations.views.membership_services", lambda: _NoSeat)
+    monkeypatch.setattr("seats.views.seat_services", _NoSeat)
 
     response = client.post(link, {"first_name": "Fay", "password1": PASSWORD, "password2": PASSWORD})
 

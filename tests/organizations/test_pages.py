@@ -305,7 +305,7 @@ def test_seat_refusals_say_what_to_do_next(client, owner, make_member, monkeypat
     viewer = owner if role == Role.OWNER else make_member(role)
     member = make_member()
     UserFactory(username="next@example.com")
-    monkeypatch.setattr("organizations.views.membership_services", lambda: _NoSeat)
+    monkeypatch.setattr("seats.views.seat_services", _NoSeat)
     client.force_login(viewer.user)
 
     response = client.post(

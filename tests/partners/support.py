@@ -8,10 +8,10 @@ Revisorhuset. Another firm (Konkurrent Revision) has its own owner, Carl.
 
 import datetime as dt
 
-from billing import partners as billing_partners
 from organizations import partners as org_partners
 from organizations import services as org_services
 from organizations.models import Role
+from partners import services as billing_partners
 from tests.factories import PlanFactory, UserFactory
 
 PASSWORD = "partner-password-2026"

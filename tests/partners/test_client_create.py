@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from billing import partners as billing_partners
 from organizations.models import Organization, PartnerLink
+from partners import services as billing_partners
 
 from .support import at, monthly_plans, partner_firm
 from .support import client as make_client
@@ -79,7 +79,7 @@ def test_a_failure_while_answering_creates_nothing(firm, client, monkeypatch):
     assert create(client, partner, name="Smeden", plan_code="team-monthly").status_code == 500
     assert not Organization.objects.filter(name="Smeden").exists()
     monkeypatch.undo()
-    monkeypatch.setattr("config.clock.now", lambda: at(MAR_17))
+    monkeypatch.setattr("core.clock.now", lambda: at(MAR_17))
     assert create(client, partner, name="Smeden").status_code == 201  # the retry makes it, once
 
 

@@ -12,7 +12,6 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from billing import partners as billing_partners
 from billing.models import SeatLedgerEntry, Subscription
 from billing.preview import plan_change_preview
 from billing.selectors import state_token
@@ -22,6 +21,7 @@ from invoices.services import credit_balance_minor
 from organizations import partners as org_partners
 from organizations.errors import RuleViolation
 from organizations.models import Agreement, AgreementEvent, AuditLogEntry, Invitation, Membership, Role
+from partners import services as billing_partners
 from seats import services as seat_services
 
 from .support import add_member, at, client, monthly_plans, partner_firm, yearly_plans
@@ -459,7 +459,7 @@ def test_the_partner_keeps_an_accountants_access_until_the_owner_removes_it(firm
     assert client.get(f"/o/{slug}/members/").status_code == 403
     owner = add_member(link.organization, "mette@bageriet.dk", Role.OWNER, MAR_17)
 
-    org_partners.partner_access_remove(
+    billing_partners.partner_access_remove(
         organization=link.organization, acting_user=owner, on=MAR_17, at=at(MAR_17)
     )
 

@@ -8,11 +8,11 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
-from billing import partners as billing_partners
 from invoices.models import CreditNote, Invoice
 from organizations import partners as org_partners
 from organizations import services as org_services
 from organizations.models import Agreement, AgreementEvent, PartnerLink, Role
+from partners import services as billing_partners
 from tests.factories import UserFactory
 
 from .support import add_member, at, monthly_plans, partner_firm

@@ -14,8 +14,8 @@ import time
 import pytest
 from django.db import connection, connections, transaction
 
-from billing import partners as billing_partners
 from organizations.errors import RuleViolation
+from partners import services as billing_partners
 from usage.models import ApiKey
 from usage.services import api_key_create
 

@@ -9,11 +9,11 @@ import re
 
 import pytest
 
-from billing import partners as billing_partners
 from billing.selectors import state_token, subscription_live
 from billing.state_token import PreviewStale
 from invoices.models import CreditBalanceEntry, CreditNote, Invoice
 from organizations.models import Agreement
+from partners import services as billing_partners
 
 from .support import at, client, monthly_plans, partner_firm
 

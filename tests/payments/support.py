@@ -9,7 +9,7 @@ import stripe
 from django.test import Client
 
 from billing.models import Subscription
-from billing.payments import customers, methods
+from payments import customers, methods
 from tests.factories import OwnedOrganizationFactory, SubscriptionFactory, UserFactory
 
 API_KEY = "sk_test_seatbill_payments"

@@ -7,11 +7,12 @@ import pytest
 import requests
 from django.core import mail
 
-from billing.models import InvoiceCollection, PaymentAttempt, Subscription
-from billing.payments import charging
-from billing.payments.tasks import invoice_charge_task
+from billing.models import Subscription
 from billing.services import subscription_renew
 from invoices.models import Invoice
+from payments import charging
+from payments.models import InvoiceCollection, PaymentAttempt
+from payments.tasks import invoice_charge_task
 
 from .support import (
     CARD_3DS,

@@ -5,9 +5,9 @@ import threading
 import pytest
 from django.db import connection
 
-from billing.models import StripeCustomer
-from billing.payments.customers import stripe_customer_ensure, stripe_customer_sync
 from organizations.services import organization_update_billing_details
+from payments.customers import stripe_customer_ensure, stripe_customer_sync
+from payments.models import StripeCustomer
 
 from .support import fake_requests, ls_get, organization_with_owner
 

@@ -6,11 +6,12 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 
-from billing.models import InvoiceCollection, InvoiceStatusChange, PaymentAttempt, Subscription
-from billing.payments import dunning
-from billing.payments.selectors import payment_banner
-from billing.payments.tasks import dunning_retries_due
+from billing.models import Subscription
 from invoices.models import Invoice
+from payments import dunning
+from payments.models import InvoiceCollection, InvoiceStatusChange, PaymentAttempt
+from payments.selectors import payment_banner
+from payments.tasks import dunning_retries_due
 from usage.selectors import entitlement
 
 from .support import CARD_DECLINED, CARD_OK, card_add, deliver, ls_events, organization_with_owner, subscribe

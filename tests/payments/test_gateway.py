@@ -3,17 +3,16 @@
 import pytest
 import stripe
 
-from billing import stripe_gateway
-from billing.models import PaymentAttempt
-from billing.payments import charging, hooks
-from billing.payments.gateway import (
+from invoices.models import Invoice
+from payments import charging, hooks, stripe_gateway
+from payments.gateway import (
     GatewayNotFound,
     GatewayRequestRefused,
     GatewayUnavailable,
     OfflineGateway,
     PaymentsOffline,
 )
-from invoices.models import Invoice
+from payments.models import PaymentAttempt
 
 from .support import CARD_OK, card_add, fake_requests, organization_with_owner, subscribe
 

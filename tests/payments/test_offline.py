@@ -3,10 +3,10 @@
 import pytest
 from django.conf import settings
 
-from billing.models import InvoiceStatusChange, PaymentAttempt, StripeCustomer
-from billing.payments.gateway import payment_gateway
 from invoices.models import Invoice
 from organizations.models import AuditLogEntry
+from payments.gateway import payment_gateway
+from payments.models import InvoiceStatusChange, PaymentAttempt, StripeCustomer
 
 from .support import organization_with_owner, subscribe
 
@@ -32,7 +32,7 @@ def test_invoices_wait_for_a_bank_transfer_and_staff_mark_them_paid(
     refused = client.post(f"{payments}card/", follow=True).content.decode()
     assert "Card payments are not enabled here" in refused
 
-    changelist = "/admin/billing/payableinvoice/"
+    changelist = "/admin/payments/payableinvoice/"
     assert invoice.number in admin_client.get(changelist).content.decode()
     for _ in range(2):
         answer = admin_client.post(changelist, {"action": "mark_paid", "_selected_action": [invoice.pk]})

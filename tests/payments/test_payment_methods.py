@@ -3,9 +3,9 @@
 import pytest
 import requests
 
-from billing.models import PaymentMethod, StripeCustomer
-from billing.payments import customers
 from organizations.models import Role
+from payments import customers
+from payments.models import PaymentMethod, StripeCustomer
 from tests.factories import MembershipFactory
 
 from .support import (

@@ -5,13 +5,13 @@ import datetime as dt
 import pytest
 
 from billing.domain.lines import LineDraft
-from billing.models import PaymentDispute, PaymentRefund
-from billing.payments import refunds
-from billing.payments.gateway import GatewayRequestRefused
-from billing.stripe_gateway import StripeGateway
 from invoices.models import CreditBalanceEntry, Invoice
 from invoices.services import credit_balance_minor, credit_note_issue
 from organizations.models import AuditLogEntry
+from payments import refunds
+from payments.gateway import GatewayRequestRefused
+from payments.models import PaymentDispute, PaymentRefund
+from payments.stripe_gateway import StripeGateway
 from tests.factories import InvoiceFactory, LineDraftFactory
 
 from .support import (

@@ -8,17 +8,17 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 
-from billing.models import (
+from billing.models import Subscription
+from invoices.models import Invoice
+from organizations.models import AuditLogEntry
+from payments import charging
+from payments.models import (
     InvoiceCollection,
     InvoiceStatusChange,
     PaymentAttempt,
     PaymentDispute,
-    Subscription,
     WebhookEvent,
 )
-from billing.payments import charging
-from invoices.models import Invoice
-from organizations.models import AuditLogEntry
 
 from .support import (
     CARD_DECLINED,

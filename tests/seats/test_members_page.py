@@ -1,5 +1,5 @@
 """The members page's seat information: billing's numbers reach organizations' page through
-organizations.membership_entry (organizations imports no other app)."""
+seats.members."""
 
 import datetime as dt
 import re

@@ -26,7 +26,7 @@ def test_an_uncollectible_invoice_blocks_every_meter_until_it_is_paid(django_ass
         tokens = entitlement(organization=organization, meter="ai_tokens", quantity=1, on=ON)
     assert not tokens.allowed and tokens.payment_blocked
     _key, secret = api_key_create(organization=organization, name="Backend", at=at(ON))
-    with mock.patch("config.clock.now", return_value=at(ON)):
+    with mock.patch("core.clock.now", return_value=at(ON)):
         keyed = APIClient(HTTP_AUTHORIZATION=f"Bearer {secret}").get(
             f"/api/v1/organizations/{organization.pk}/entitlements/ai_tokens"
         )

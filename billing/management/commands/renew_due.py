@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 from billing.models import Subscription
 from billing.selectors import subscriptions_due
 from billing.services import subscription_renew
-from config import clock
+from core import clock
 from invoices.models import Invoice
 
 

@@ -8,7 +8,7 @@ also catches up documents whose after-commit rendering never ran (a broker outag
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config import clock
+from core import clock
 from invoices import delivery
 from invoices.models import CreditNote, DocumentPdf, Invoice
 from invoices.pdf import TEMPLATE_VERSIONS, UnknownTemplateVersion, template_for

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config import clock
+from core import clock
 from organizations.models import Organization
 from organizations.partners import partner_enable
 

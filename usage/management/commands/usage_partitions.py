@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from config import clock
+from core import clock
 from usage.services import usage_partitions_ensure
 
 

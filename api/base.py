@@ -1,0 +1,237 @@
+"""The base of every organization-scoped API, its error bodies and its amount field.
+
+`OrganizationApi` resolves `/api/v1/organizations/<organization_id>/...` and the
+authenticated user into `self.organization` and `self.membership` once per request,
+before anything else runs (the same resolver as the pages: 404 for a non-member,
+whatever the method; 403 without the view's one capability). Querysets start from
+`self.organization`: DRF applies object permissions to neither lists nor creates.
+
+Every error answers `{"code", "message", "field"}` (plus `fields` for invalid input):
+a service's refusal (`RuleViolation`) is 409, or 400 when its code says the input was
+invalid (`invalid_*`).
+"""
+
+import datetime as dt
+from collections.abc import Mapping
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from rest_framework import exceptions, fields, serializers
+from rest_framework.generics import GenericAPIView
+from rest_framework.metadata import SimpleMetadata
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from billing.domain.money import format_amount
+from billing.models import Interval
+from core import clock
+from organizations.errors import RuleViolation
+from organizations.models import Membership, Organization
+from organizations.tenancy import Capability, has_capability
+from organizations.throttling import Throttled
+from organizations.views_base import bind_organization
+
+
+class InputMetadata(SimpleMetadata):
+    """OPTIONS: DRF's description of a view, each write method described by the view's own
+    `InputSerializer`.
+
+    DRF's SimpleMetadata asks GenericAPIView.get_serializer() for POST and PUT, which needs a
+    `serializer_class` these views don't have (each names its InputSerializer and
+    OutputSerializer): OPTIONS answered 500. A method is listed only when the member may use it.
+    """
+
+    def determine_actions(self, request, view):
+        input_serializer = getattr(view, "InputSerializer", None)
+        if input_serializer is None:
+            return {}
+        return {
+            method: self.get_serializer_info(input_serializer())
+            for method in ("POST", "PUT", "PATCH")
+            if method in view.allowed_methods
+            and has_capability(view.membership, view.required_capability(method))
+        }
+
+
+class OrganizationApi(GenericAPIView):
+    # Base for `/api/v1/organizations/<organization_id>/...` (comments, not a docstring:
+    # drf-spectacular would show a base class's docstring as every operation's description).
+    #
+    # Set `capability` to the one capability the view needs, or to {method: capability}
+    # for a URL that reads and writes (members/: GET lists, POST invites).
+    #
+    # Nested `...Serializer` classes get schema component names from the view's name
+    # (`InvoiceDetailApi.OutputSerializer` -> `InvoiceDetailOutput`), so every view can
+    # call its own `InputSerializer` and `OutputSerializer` without clashes.
+
+    capability: Capability | Mapping[str, Capability] = Capability.VIEW
+    pagination_class = None
+    metadata_class = InputMetadata
+    organization: Organization
+    membership: Membership
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        prefix = cls.__name__.removesuffix("Api")
+        for name, value in list(vars(cls).items()):
+            if (
+                isinstance(value, type)
+                and issubclass(value, serializers.BaseSerializer)
+                and name.endswith("Serializer")
+            ):
+                component = prefix + name.removesuffix("Serializer")
+                setattr(cls, name, extend_schema_serializer(component_name=component)(value))
+
+    def required_capability(self, method: str) -> Capability:
+        if isinstance(self.capability, Mapping):
+            method = "GET" if method == "HEAD" else method
+            # Methods the view does not serve only need to see it (and then get 405).
+            return self.capability.get(method, Capability.VIEW)
+        return self.capability
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, IsAuthenticated, throttles
+        self.bind(request, kwargs)
+
+    def bind(self, request, url_kwargs: dict) -> None:
+        """Resolve the URL's organization for the request's user, then check the capability.
+
+        The one place to extend for another kind of credential (an organization's API key
+        resolves to its own organization instead of a membership).
+        """
+        self.membership = bind_organization(
+            request, capability=self.required_capability(request.method), url_kwargs=url_kwargs
+        )
+        self.organization = self.membership.organization
+
+    def now_and_today(self) -> tuple[dt.datetime, dt.date]:
+        """(at, on): the instant now and the organization's billing date at that instant."""
+        at = clock.now()
+        return at, clock.today_in(self.organization.time_zone, at=at)
+
+    def get_exception_handler(self):
+        return organization_api_exception_handler
+
+
+# Errors ---------------------------------------------------------------------------------
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, dict):
+        for name, value in detail.items():
+            inner = _first_message(value)
+            return inner if name == "non_field_errors" else f"{name}: {inner}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+class InputRefused(RuleViolation):
+    """Input that is well-formed but names nothing usable (an unknown e-mail): answered 400."""
+
+
+def organization_api_exception_handler(exc, context):
+    if isinstance(exc, Throttled):
+        return Response(
+            {"code": "throttled", "message": exc.message, "field": None},
+            status=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    if isinstance(exc, RuleViolation):
+        status = 400 if isinstance(exc, InputRefused) or exc.code.startswith("invalid") else 409
+        return Response({"code": exc.code, "message": exc.message, "field": exc.field}, status=status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {
+            "code": "invalid",
+            "message": _first_message(exc.detail),
+            "field": None,
+            "fields": exc.detail,
+        }
+    elif isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        code = getattr(detail, "code", None) or exc.default_code
+        response.data = {"code": code, "message": str(detail), "field": None}
+    return response
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, for programs: e.g. preview_stale, not_found.")
+    message = serializers.CharField(help_text="For people: what happened and what to do next.")
+    field = serializers.CharField(allow_null=True, help_text="The input the refusal is about, if any.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Invalid input only: messages per input field.",
+    )
+
+
+def error_responses(*codes: int) -> dict:
+    """The error part of `extend_schema(responses=...)`; every view can answer 403 and 404."""
+    return {code: ErrorSerializer for code in sorted({403, 404, *codes})}
+
+
+# Amounts --------------------------------------------------------------------------------
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^-?\d+(\.\d+)?$",
+        "example": "1234.50",
+        "description": "An amount in the currency's decimals (2 for EUR, 0 for JPY), never a float.",
+    }
+)
+class AmountField(serializers.Field):
+    """An amount kept in integer minor units, rendered as a string with the currency's decimals.
+
+    The currency comes from the instance's `currency_source` attribute path (default
+    `currency`), or else from the serializer context's `currency`.
+    """
+
+    def __init__(self, *, currency_source: str = "currency", **kwargs):
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+        self.currency_source = currency_source
+
+    def get_attribute(self, instance):
+        minor = super().get_attribute(instance)
+        try:
+            currency = fields.get_attribute(instance, self.currency_source.split("."))
+        except (AttributeError, KeyError):
+            currency = None
+        return minor, currency or self.context["currency"]
+
+    def to_representation(self, value):
+        minor, currency = value
+        return format_amount(minor, currency)
+
+
+@extend_schema_field(
+    {"type": "string", "enum": [*Interval.values, ""], "description": "Empty: the plan's own interval."},
+    component_name="SeatInterval",
+)
+class SeatIntervalField(serializers.ChoiceField):
+    """The billing interval of a paid seat, on plans with per-member intervals (optional)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=Interval.choices, required=False, default="", allow_blank=True, **kwargs)
+
+
+def percent_text(rate) -> str:
+    """Decimal('25.00') -> '25', Decimal('12.50') -> '12.5'."""
+    return format(rate.normalize(), "f")
+
+
+class DocumentPagination(PageNumberPagination):
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100

@@ -1,0 +1,1 @@
+"""The kernel every app may import: no Django models, no app imports."""

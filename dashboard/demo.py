@@ -1,0 +1,316 @@
+"""Demo data for `make run`: one organization per help-center story, members of every role,
+and months of billing history made by the real services on a moving clock."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from billing.domain.periods import add_months
+from billing.models import Meter, Plan, PlanLimit, PlanSeatPrice
+from billing.services import subscription_create, subscription_renew
+from core.clock import now, today_in
+from organizations import services as org_services
+from organizations.models import Organization, Role
+from organizations.partners import partner_enable
+from partners.services import client_create
+from seats import services as seat_services
+
+DEMO_PASSWORD = "demo-password-2026"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    role: str
+    organization: str
+
+
+PLANS = [
+    dict(
+        code="free-team",
+        name="Free team",
+        interval="month",
+        base_price_minor=0,
+        seat_price_minor=0,
+        included_seats=3,
+        max_seats=3,
+        seat_mode="auto",
+        seat_removal="none",
+        renewal_seats="in_use",
+        seat_invoicing="immediate",
+        proration="day",
+        display_order=1,
+        recommended_rank=None,
+        limits={"ai_tokens": (1_000_000, True), "documents": (1_000, True), "agents": (1, True)},
+    ),
+    dict(
+        code="pro-team",
+        name="Pro team",
+        interval="year",
+        base_price_minor=24000,
+        seat_price_minor=12000,
+        included_seats=3,
+        max_seats=50,
+        seat_mode="auto",
+        seat_removal="credit",
+        renewal_seats="in_use",
+        seat_invoicing="next_day",
+        proration="day",
+        display_order=2,
+        recommended_rank=2,
+        seat_intervals={"year": 12000, "month": 1200, "week": 350},
+        limits={"ai_tokens": (20_000_000, False), "documents": (10_000, True), "agents": (3, True)},
+    ),
+    dict(
+        code="business-monthly",
+        name="Business",
+        interval="month",
+        base_price_minor=49000,
+        seat_price_minor=2500,
+        included_seats=5,
+        max_seats=100,
+        seat_mode="auto",
+        seat_removal="credit",
+        renewal_seats="in_use",
+        seat_invoicing="immediate",
+        proration="day",
+        display_order=3,
+        recommended_rank=1,
+        limits={"ai_tokens": (50_000_000, True), "documents": (25_000, True), "agents": (5, True)},
+    ),
+    dict(
+        code="ecommerce-enterprise",
+        name="Ecommerce Enterprise",
+        interval="month",
+        base_price_minor=189000,
+        seat_price_minor=3000,
+        included_seats=10,
+        max_seats=None,
+        seat_mode="manual",
+        seat_removal="none",
+        renewal_seats="in_use",
+        seat_invoicing="immediate",
+        proration="day",
+        display_order=4,
+        recommended_rank=3,
+        limits={"ai_tokens": (200_000_000, True), "documents": (100_000, True), "agents": (5, True)},
+    ),
+    dict(
+        code="work-annual",
+        name="Work (annual contract)",
+        interval="year",
+        base_price_minor=0,
+        seat_price_minor=30000,
+        included_seats=0,
+        max_seats=None,
+        seat_mode="manual",
+        seat_removal="none",
+        renewal_seats="in_use",
+        seat_invoicing="immediate",
+        proration="month",
+        display_order=5,
+        recommended_rank=None,
+        is_public=False,
+        limits={},
+    ),
+    dict(
+        code="phone-monthly",
+        name="Phone (monthly, minimum commitment)",
+        interval="month",
+        base_price_minor=0,
+        seat_price_minor=3000,
+        included_seats=0,
+        max_seats=None,
+        seat_mode="auto",
+        seat_removal="none",
+        renewal_seats="in_use",
+        seat_invoicing="immediate",
+        proration="day",
+        display_order=6,
+        recommended_rank=None,
+        is_public=False,
+        limits={},
+    ),
+]
+
+
+def _catalogue() -> dict[str, Plan]:
+    plans = {}
+    for spec in PLANS:
+        spec = dict(spec)
+        limits = spec.pop("limits")
+        intervals = spec.pop("seat_intervals", {})
+        plan, _ = Plan.objects.update_or_create(code=spec.pop("code"), defaults=spec)
+        for interval, price in intervals.items():
+            PlanSeatPrice.objects.update_or_create(
+                plan=plan, interval=interval, defaults={"unit_price_minor": price}
+            )
+        for meter, (limit, hard) in limits.items():
+            PlanLimit.objects.update_or_create(
+                plan=plan, meter=meter, defaults={"limit": limit, "hard": hard}
+            )
+        PlanLimit.objects.get_or_create(
+            plan=plan, meter=Meter.SEATS, defaults={"limit": plan.max_seats, "hard": True}
+        )
+        plans[plan.code] = plan
+    return plans
+
+
+def _user(email: str):
+    User = get_user_model()
+    user, created = User.objects.get_or_create(username=email, defaults={"email": email})
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    return user
+
+
+def _at(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(9, 0), tzinfo=dt.UTC)
+
+
+STORIES = [
+    # slug, name, country, vat, plan, months ago, seats, committed, people {role: count}, story
+    (
+        "nordlys",
+        "Nordlys Commerce ApS",
+        "DK",
+        "DK31415926",
+        "ecommerce-enterprise",
+        5,
+        10,
+        0,
+        {"admin": 1, "finance": 1, "member": 4},
+        "Seed 000: the organization overview of an Ecommerce Enterprise plan.",
+    ),
+    (
+        "rheinfon",
+        "Rheinfon GmbH",
+        "DE",
+        "DE811907980",
+        "phone-monthly",
+        3,
+        5,
+        5,
+        {"admin": 1, "finance": 1, "member": 1},
+        "Seed 001: units included in the plan versus created.",
+    ),
+    (
+        "aarhus-data",
+        "Aarhus Data ApS",
+        "DK",
+        "DK27182818",
+        "work-annual",
+        10,
+        20,
+        20,
+        {"admin": 1, "finance": 1, "member": 15},
+        "Seed 002: seats on an annual contract.",
+    ),
+    (
+        "revisor",
+        "Revisor & Partnere",
+        "DK",
+        "DK16180339",
+        "business-monthly",
+        4,
+        5,
+        0,
+        {"admin": 1, "finance": 1},
+        "Seed 003: an accountant's firm managing client companies.",
+    ),
+    (
+        "pixel-team",
+        "Pixel Team AS",
+        "NO",
+        "NO987654321MVA",
+        "pro-team",
+        2,
+        3,
+        0,
+        {"admin": 1, "finance": 1, "member": 2},
+        "Seed 004: a team with free seats and per-member intervals.",
+    ),
+]
+
+
+def _partner_clients(*, partner: Organization, owner, plan: Plan) -> None:
+    """Seed 003: the accountant's firm runs two client companies on internal agreements."""
+    partner_enable(organization=partner, at=now())
+    for name in ("Bageriet Hansen ApS", "Tømrer Jensen ApS"):
+        client_create(
+            partner=partner,
+            name=name,
+            acting_user=owner,
+            at=now(),
+            plan=plan,
+            seats=5,
+            country="DK",
+            legal_name=name,
+            address="Demo street 2",
+        )
+
+
+@transaction.atomic
+def seed_demo(*, today: dt.date | None = None, progress=print) -> list[DemoLogin]:
+    """Create (once) the demo catalogue and organizations; return the logins to print."""
+    today = today or today_in("UTC")
+    plans = _catalogue()
+    logins: list[DemoLogin] = []
+    for slug, name, country, vat_id, plan_code, months_ago, seats, committed, people, story in STORIES:
+        owner = _user(f"owner@{slug}.example")
+        logins.append(DemoLogin(owner.email, "owner", name))
+        organization = Organization.objects.filter(slug=slug).first()
+        if organization is None:
+            progress(f"  {name}: {story}")
+            start = add_months(today.replace(day=1), -months_ago)
+            organization = org_services.organization_create(
+                name=name,
+                owner=owner,
+                at=_at(start),
+                slug=slug,
+                country=country,
+                vat_id=vat_id,
+                legal_name=name,
+                address="Demo street 1",
+                billing_email=f"billing@{slug}.example",
+                description=story,
+            )
+            subscription = subscription_create(
+                organization=organization,
+                plan=plans[plan_code],
+                start_on=start,
+                at=_at(start),
+                seats=seats,
+                committed_seats=committed,
+                acting_user=owner,
+            )
+            for role, count in people.items():
+                users = [_user(f"{role}{n or ''}@{slug}.example") for n in range(count)]
+                seat_services.members_add(
+                    organization=organization,
+                    users=users,
+                    role=role,
+                    on=start,
+                    at=_at(start),
+                    acting_user=owner,
+                )
+            if plan_code == "pro-team":
+                joined = add_months(start, 1)
+                seat_services.members_add(
+                    organization=organization,
+                    users=[_user(f"weekly@{slug}.example")],
+                    role=Role.MEMBER,
+                    on=joined,
+                    at=_at(joined),
+                    acting_user=owner,
+                    seat_interval="week",
+                )
+            subscription_renew(subscription=subscription, on=today, at=now())
+            if slug == "revisor":
+                _partner_clients(partner=organization, owner=owner, plan=plans["business-monthly"])
+        for role in people:
+            logins.append(DemoLogin(f"{role}@{slug}.example", role, name))
+    return logins

@@ -1,0 +1,286 @@
+"""Dashboard pages: parse, authorize (org_view), call one selector or service, render.
+
+Every page works as plain links and forms; HTMX enhances them. A card refreshes with
+`hx-get` on the page's own URL plus `?card=<name>` (the same URL without HTMX renders the
+whole page), and the change-plan dialog loads its steps into the <dialog> instead of
+navigating. The clock is read here and passed down as `on=` (the organization's date)
+and `at=`.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from billing.services import plan_change
+from core import clock
+from dashboard import selectors
+from dashboard.forms import ConfirmForm, SeatIncreaseForm, SeatPurchaseConfirmForm
+from organizations.errors import RuleViolation
+from organizations.tenancy import Capability, has_capability
+from organizations.views_base import org_view, refusal_message
+from seats.services import seat_purchase
+
+OVERVIEW_CARDS = {"usage", "plan", "invoices"}
+PLAN_MODAL_BODY = "plan-modal-body"  # the element of the dialog that its steps replace
+SEAT_EDITOR = "seat-editor"
+
+
+def _when(request):
+    at = clock.now()
+    return clock.today_in(request.organization.time_zone, at=at), at
+
+
+def _language() -> str:
+    return get_language() or settings.LANGUAGE_CODE
+
+
+def _htmx_target(request) -> str | None:
+    return request.htmx.target if getattr(request, "htmx", False) else None
+
+
+def _go(request, url: str):
+    """A redirect that HTMX follows as a full page load (the dialog closes, messages show)."""
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+# ---------------------------------------------------------------------------
+# Overview (seed 000)
+
+
+@org_view(Capability.VIEW)
+@require_GET
+def overview(request, slug):
+    organization, language = request.organization, _language()
+    on, _at = _when(request)
+    card = request.GET.get("card")
+    if getattr(request, "htmx", False) and card in OVERVIEW_CARDS:
+        return _overview_card(request, card, on=on, language=language)
+    page = selectors.organization_overview(
+        organization=organization,
+        on=on,
+        membership=request.membership,
+        language=language,
+        docs_url=getattr(settings, "DOCS_URL", "") or reverse("api-docs"),
+    )
+    return render(request, "dashboard/overview.html", {"page": page})
+
+
+def _overview_card(request, card: str, *, on, language: str):
+    organization = request.organization
+    if card == "usage":
+        context = {
+            "usage": selectors.overview_usage_card(
+                organization=organization, on=on, membership=request.membership, language=language
+            )
+        }
+        return render(request, "dashboard/overview.html#usage-card", context)
+    if card == "plan":
+        context = {"plan": selectors.overview_plan_card(organization=organization, on=on, language=language)}
+        return render(request, "dashboard/overview.html#plan-card", context)
+    if not _can(request, Capability.VIEW_INVOICES):
+        raise Http404("No such card.")
+    rows = selectors.overview_invoice_rows(organization=organization, language=language)
+    return render(request, "dashboard/overview.html#invoices-card", {"invoices": rows})
+
+
+def _can(request, capability: Capability) -> bool:
+    return has_capability(request.membership, capability)
+
+
+# ---------------------------------------------------------------------------
+# Change plan: choose, review the preview, confirm
+
+
+def _dialog_or_page(request, template: str, context: dict, *, status: int = 200):
+    """Inside the open dialog: the step's panel; opening the dialog: the dialog; else the page."""
+    target = _htmx_target(request)
+    if target == PLAN_MODAL_BODY:
+        return render(request, f"{template}#panel", context, status=status)
+    if getattr(request, "htmx", False):
+        return render(request, f"{template}#dialog", context, status=status)
+    return render(request, template, context, status=status)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_GET
+def plan_choose(request, slug):
+    on, _at = _when(request)
+    choices = selectors.plan_choices(
+        organization=request.organization, on=on, language=_language(), show_all=request.GET.get("all") == "1"
+    )
+    return _dialog_or_page(request, "dashboard/plan_change.html", {"choices": choices})
+
+
+def _plan_or_404(request, code: str):
+    plan = selectors.plan_for_change(organization=request.organization, code=code)
+    if plan is None:
+        raise Http404("No such plan.")
+    return plan
+
+
+def _plan_preview_response(request, plan, *, error: str = ""):
+    on, at = _when(request)
+    page = selectors.plan_change_preview_page(
+        organization=request.organization, plan=plan, on=on, at=at, language=_language()
+    )
+    return _dialog_or_page(request, "dashboard/plan_preview.html", {"page": page, "error": error})
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_GET
+def plan_preview(request, slug, code):
+    return _plan_preview_response(request, _plan_or_404(request, code))
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def plan_confirm(request, slug, code):
+    plan = _plan_or_404(request, code)
+    form = ConfirmForm(request.POST)
+    if not form.is_valid():
+        return _plan_preview_response(request, plan, error=_("Review the amounts below, then confirm."))
+    on, at = _when(request)
+    try:
+        plan_change(
+            organization=request.organization,
+            plan=plan,
+            on=on,
+            at=at,
+            acting_user=request.user,
+            expected_token=form.cleaned_data["state_token"],
+        )
+    except RuleViolation as exc:
+        # A fresh preview beside the reason: the person sees what confirming would do now.
+        return _plan_preview_response(request, plan, error=refusal_message(request, exc))
+    messages.success(request, _("You are now on %(plan)s.") % {"plan": plan.name})
+    return _go(request, reverse("organization_overview", kwargs={"slug": slug}))
+
+
+# ---------------------------------------------------------------------------
+# Seats (seeds 001 and 002)
+
+
+def _seats_context(request, **extra):
+    on, _at = _when(request)
+    return {
+        "page": selectors.seats_page(organization=request.organization, on=on, language=_language()),
+        **extra,
+    }
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_GET
+def seats(request, slug):
+    context = _seats_context(request)
+    if getattr(request, "htmx", False) and request.GET.get("card") == "units":
+        return render(request, "dashboard/seats.html#units-card", context)
+    return render(request, "dashboard/seats.html", context)
+
+
+def _editor(request, template: str, context: dict):
+    """The seat editor: its panel inside the seats page (HTMX), or a page of its own."""
+    if _htmx_target(request) == SEAT_EDITOR:
+        return render(request, f"{template}#panel", context)
+    return render(request, template, context)
+
+
+def _seat_form(page, data=None):
+    return SeatIncreaseForm(data, seats_now=page.seats_total, intervals=page.intervals)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_GET
+def seats_edit(request, slug):
+    context = _seats_context(request)
+    page = context["page"]
+    if not page.has_subscription:
+        raise Http404("No subscription.")
+    initial = {"seats": page.seats_total + 1}
+    form = SeatIncreaseForm(initial=initial, seats_now=page.seats_total, intervals=page.intervals)
+    return _editor(request, "dashboard/seats_edit.html", {**context, "form": form})
+
+
+def _seat_preview_response(request, *, count: int, interval: str, error: str = ""):
+    on, at = _when(request)
+    context = _seats_context(request)
+    page = context["page"]
+    preview = selectors.seat_purchase_preview_page(
+        organization=request.organization,
+        count=count,
+        interval=interval,
+        seats_now=page.seats_total,
+        on=on,
+        at=at,
+        language=_language(),
+    )
+    return _editor(request, "dashboard/seats_preview.html", {**context, "preview": preview, "error": error})
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_GET
+def seats_preview(request, slug):
+    context = _seats_context(request)
+    page = context["page"]
+    if not page.has_subscription:
+        raise Http404("No subscription.")
+    form = _seat_form(page, request.GET)
+    if not form.is_valid():
+        return _editor(request, "dashboard/seats_edit.html", {**context, "form": form})
+    return _seat_preview_response(request, count=form.count, interval=form.cleaned_data.get("interval", ""))
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def seats_purchase(request, slug):
+    form = SeatPurchaseConfirmForm(request.POST)
+    if not form.is_valid():
+        return redirect("dashboard_seats_edit", slug=slug)
+    count, interval = form.cleaned_data["count"], form.cleaned_data["interval"]
+    on, at = _when(request)
+    try:
+        seat_purchase(
+            organization=request.organization,
+            count=count,
+            on=on,
+            at=at,
+            acting_user=request.user,
+            interval=interval,
+            expected_token=form.cleaned_data["state_token"],
+        )
+    except RuleViolation as exc:
+        return _seat_preview_response(
+            request, count=count, interval=interval, error=refusal_message(request, exc)
+        )
+    messages.success(
+        request,
+        _("%(count)s seats added. The invoice for them is under Invoices.") % {"count": count},
+    )
+    return _go(request, reverse("dashboard_seats", kwargs={"slug": slug}))
+
+
+# ---------------------------------------------------------------------------
+# Manage billing and statistics
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_GET
+def billing(request, slug):
+    on, _at = _when(request)
+    page = selectors.billing_page(organization=request.organization, on=on, language=_language())
+    return render(request, "dashboard/billing.html", {"page": page})
+
+
+@org_view(Capability.VIEW)
+@require_GET
+def statistics(request, slug):
+    on, _at = _when(request)
+    page = selectors.statistics_page(organization=request.organization, on=on, language=_language())
+    return render(request, "dashboard/statistics.html", {"page": page})
