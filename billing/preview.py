@@ -1,15 +1,19 @@
 """Previews: the exact documents a change would issue, by running it and rolling it back.
 
-A preview runs the real service inside a savepoint and reads back what it issued
-(invoices, credit notes, pending charges), then rolls everything back, e-mails and PDF
-tasks included (Django drops on_commit callbacks of a rolled-back savepoint). So a
-preview can never disagree with what confirming does. It carries the state token;
-confirming with a stale token is refused (`preview_stale`).
+The one engine for every preview (plan change, seats bought or members added, the next
+renewal, a partner's handover and handback): `dry_run` brings the organization up to date,
+reads the state token (`billing.state_token`), runs the real service, reads back what it
+issued (invoices, credit notes, pending charges) and rolls everything back with
+`rolled_back`, e-mails and PDF tasks included (Django drops on_commit callbacks of a
+rolled-back block). So a preview can never disagree with what confirming does; confirming
+with a stale token is refused (`preview_stale`). `preview_run` shapes a dry run for the
+organization's own pages and API; `partners.services` shapes it per party.
 """
 
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import Q
@@ -73,7 +77,8 @@ class Preview:
         return sum(d.total_minor for d in self.documents if d.type == "credit_note")
 
 
-def _fraction_text(numerator: int, denominator: int) -> str:
+def fraction_text(numerator: int, denominator: int) -> str:
+    """A line's share of its period as shown: "1" for all of it, else "15/31"."""
     return "1" if numerator == denominator else f"{numerator}/{denominator}"
 
 
@@ -83,7 +88,7 @@ def _line(line) -> PreviewLine:
         description=line.description,
         quantity=line.quantity,
         unit_price_minor=line.unit_price_minor,
-        fraction=_fraction_text(line.fraction_numerator, line.fraction_denominator),
+        fraction=fraction_text(line.fraction_numerator, line.fraction_denominator),
         amount_minor=line.amount_minor,
         period_start=line.period_start,
         period_end=line.period_end,
@@ -104,66 +109,47 @@ def _documents_for(model, organization: Organization):
     return model.objects.filter(organization=organization)
 
 
-def _collect(organization: Organization, marks: dict) -> list[PreviewDocument]:
-    documents = []
-    for invoice in _documents_for(Invoice, organization).filter(pk__gt=marks["invoice"]).order_by("pk"):
-        documents.append(
-            PreviewDocument(
-                type="invoice",
-                issued_on=invoice.issued_on,
-                currency=invoice.currency,
-                lines=[_line(x) for x in invoice.lines.all()],
-                subtotal_minor=invoice.subtotal_minor,
-                tax_rate=format(invoice.tax_rate.normalize(), "f"),
-                tax_minor=invoice.tax_minor,
-                total_minor=invoice.total_minor,
-                credit_applied_minor=invoice.credit_applied_minor,
-                amount_due_minor=invoice.amount_due_minor,
-            )
-        )
-    for note in _documents_for(CreditNote, organization).filter(pk__gt=marks["credit_note"]).order_by("pk"):
-        documents.append(
-            PreviewDocument(
-                type="credit_note",
-                issued_on=note.issued_on,
-                currency=note.currency,
-                lines=[_line(x) for x in note.lines.all()],
-                subtotal_minor=note.subtotal_minor,
-                tax_rate=format(note.tax_rate.normalize(), "f"),
-                tax_minor=note.tax_minor,
-                total_minor=note.total_minor,
-            )
-        )
-    pending = list(
-        PendingCharge.objects.filter(organization=organization, pk__gt=marks["pending"]).select_related(
-            "subscription__plan"
-        )
+def _preview_document(
+    *, type: str, document, credit_applied_minor: int = 0, amount_due_minor: int = 0
+) -> PreviewDocument:
+    """A preview of an issued invoice or credit note (a credit note applies nothing, is due nothing)."""
+    return PreviewDocument(
+        type=type,
+        issued_on=document.issued_on,
+        currency=document.currency,
+        lines=[_line(x) for x in document.lines.all()],
+        subtotal_minor=document.subtotal_minor,
+        tax_rate=format(document.tax_rate.normalize(), "f"),
+        tax_minor=document.tax_minor,
+        total_minor=document.total_minor,
+        credit_applied_minor=credit_applied_minor,
+        amount_due_minor=amount_due_minor,
     )
-    if pending:
-        lines = []
-        for charge in pending:
-            draft = pending_line(charge)
-            lines.append(
-                PreviewLine(
-                    description=draft.description,
-                    quantity=draft.quantity,
-                    unit_price_minor=draft.unit_price_minor,
-                    fraction=_fraction_text(draft.fraction.numerator, draft.fraction.denominator),
-                    amount_minor=draft.amount_minor,
-                    period_start=draft.period_start,
-                    period_end=draft.period_end,
-                )
-            )
-        documents.append(
-            PreviewDocument(
-                type="pending",
-                issued_on=pending[0].invoice_on,
-                currency=pending[0].subscription.plan.currency,
-                lines=lines,
-                subtotal_minor=sum(x.amount_minor for x in lines),
+
+
+def _pending_document(pending: list[PendingCharge]) -> PreviewDocument:
+    """Pending charges, as the lines of the later invoice they go on."""
+    lines = []
+    for charge in pending:
+        draft = pending_line(charge)
+        lines.append(
+            PreviewLine(
+                description=draft.description,
+                quantity=draft.quantity,
+                unit_price_minor=draft.unit_price_minor,
+                fraction=fraction_text(draft.fraction.numerator, draft.fraction.denominator),
+                amount_minor=draft.amount_minor,
+                period_start=draft.period_start,
+                period_end=draft.period_end,
             )
         )
-    return documents
+    return PreviewDocument(
+        type="pending",
+        issued_on=pending[0].invoice_on,
+        currency=pending[0].subscription.plan.currency,
+        lines=lines,
+        subtotal_minor=sum(x.amount_minor for x in lines),
+    )
 
 
 def _marks(organization: Organization) -> dict:
@@ -173,37 +159,122 @@ def _marks(organization: Organization) -> dict:
     return {"invoice": last(Invoice), "credit_note": last(CreditNote), "pending": last(PendingCharge)}
 
 
-class _Done(Exception):
-    """Carries the preview out of the block whose writes it rolls back."""
-
-    def __init__(self, preview: Preview):
-        self.preview = preview
+# ---------------------------------------------------------------------------
+# The engine
 
 
-def preview_run(
-    *, organization: Organization, action: str, on: dt.date, at: dt.datetime, run: Callable[[], object]
-) -> Preview:
-    """Run `run()` (a real service call), read what it issued, roll it all back.
+T = TypeVar("T")
 
-    The rollback leaves an atomic block by an exception, so Django also drops the
+
+class _RolledBack(Exception):
+    """Carries a result out of the block whose writes it rolls back."""
+
+    def __init__(self, result):
+        self.result = result
+
+
+def rolled_back(run: Callable[[], T]) -> T:
+    """Run `run()` inside a transaction that is always rolled back (a savepoint when one is
+    open) and return its result; an exception from `run()` propagates after the rollback.
+
+    The block is left by an exception either way: that is what makes Django also drop the
     on_commit callbacks (PDFs, e-mails, charges) registered inside it; a manual savepoint
     rollback would not.
     """
     try:
         with transaction.atomic():
-            subscription_bring_up_to_date(organization=organization, on=on, at=at)
-            token = state_token(organization=organization, on=on)
-            marks = _marks(organization)
-            try:
-                with transaction.atomic():
-                    run()
-            except RuleViolation as refusal:
-                raise _Done(  # noqa: B904 (the refusal is the result, not a failure)
-                    Preview(action, token, refusal_code=refusal.code, refusal_message=refusal.message)
-                )
-            raise _Done(Preview(action, token, documents=_collect(organization, marks)))
-    except _Done as done:
-        return done.preview
+            raise _RolledBack(run())
+    except _RolledBack as done:
+        return done.result
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a change issued for an organization before it was rolled back, or why it was
+    refused, and the token of the state it ran on.
+
+    The documents are model instances read inside the rolled-back block, their lines loaded:
+    read them, never save them or query through them."""
+
+    state_token: str
+    invoices: list[Invoice] = field(default_factory=list)
+    credit_notes: list[CreditNote] = field(default_factory=list)
+    pending_charges: list[PendingCharge] = field(default_factory=list)  # their subscription's plan loaded
+    refusal: RuleViolation | None = None
+
+
+def dry_run(
+    *,
+    organization: Organization,
+    on: dt.date,
+    at: dt.datetime,
+    run: Callable[[], object],
+    token: Callable[[], str] | None = None,
+) -> DryRun:
+    """Run `run()` (a real service call) on the organization brought up to date on `on`, read
+    what it issued, and roll it all back.
+
+    The token is read after the renewal due on `on`, so it is of the state a confirmation
+    sees under its lock: `token()`, by default the organization's (`selectors.state_token`).
+    A refusal (`RuleViolation`) is the result, not a failure. What is read: the documents of
+    the organization and those of its subscription addressed to whoever pays for it (its
+    partner under an internal agreement), and its new pending charges.
+    """
+
+    def attempt() -> DryRun:
+        subscription_bring_up_to_date(organization=organization, on=on, at=at)
+        state = token() if token else state_token(organization=organization, on=on)
+        marks = _marks(organization)
+        try:
+            run()
+        except RuleViolation as refusal:
+            return DryRun(state, refusal=refusal)
+        return DryRun(
+            state,
+            invoices=list(
+                _documents_for(Invoice, organization)
+                .filter(pk__gt=marks["invoice"])
+                .prefetch_related("lines")
+                .order_by("pk")
+            ),
+            credit_notes=list(
+                _documents_for(CreditNote, organization)
+                .filter(pk__gt=marks["credit_note"])
+                .prefetch_related("lines")
+                .order_by("pk")
+            ),
+            pending_charges=list(
+                PendingCharge.objects.filter(
+                    organization=organization, pk__gt=marks["pending"]
+                ).select_related("subscription__plan")
+            ),
+        )
+
+    return rolled_back(attempt)
+
+
+def preview_run(
+    *, organization: Organization, action: str, on: dt.date, at: dt.datetime, run: Callable[[], object]
+) -> Preview:
+    """The engine's dry run of `run()`, as the documents it would issue and the state token."""
+    done = dry_run(organization=organization, on=on, at=at, run=run)
+    if done.refusal is not None:
+        return Preview(
+            action, done.state_token, refusal_code=done.refusal.code, refusal_message=done.refusal.message
+        )
+    documents = [
+        _preview_document(
+            type="invoice",
+            document=x,
+            credit_applied_minor=x.credit_applied_minor,
+            amount_due_minor=x.amount_due_minor,
+        )
+        for x in done.invoices
+    ]
+    documents += [_preview_document(type="credit_note", document=x) for x in done.credit_notes]
+    if done.pending_charges:
+        documents.append(_pending_document(done.pending_charges))
+    return Preview(action, done.state_token, documents=documents)
 
 
 def plan_change_preview(*, organization: Organization, plan, on: dt.date, at: dt.datetime) -> Preview:

@@ -1,7 +1,6 @@
 """Organization-scoped reads of plans and subscription state."""
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 
 from django.db import connections, router
@@ -13,6 +12,7 @@ from organizations.models import Membership, Organization
 from organizations.partners import bill_to_for
 
 from .models import PendingCharge, Plan, SeatItem, Subscription
+from .state_token import state_token_sign
 
 
 def plan_list(*, public_only: bool = True):
@@ -82,7 +82,7 @@ def seat_summary(*, organization: Organization) -> SeatSummary | None:
 
 
 def state_token(*, organization: Organization, on) -> str:
-    """A fingerprint of everything a preview's prices depend on.
+    """The signed fingerprint of everything a preview's prices depend on (`billing.state_token`).
 
     A preview carries it; confirming compares it under the subscription's lock, so a
     change made meanwhile (someone bought seats, a renewal ran, credit was used) refuses
@@ -114,7 +114,7 @@ def state_token(*, organization: Organization, on) -> str:
         parts.append(payer.pk)
         parts.append(credit_balance_minor(organization=payer, currency=subscription.plan.currency))
     parts += sorted(members_by_interval(organization=organization).items())
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    return state_token_sign(parts)
 
 
 # No time zone is more than 14 hours ahead of UTC (Pacific/Kiritimati, UTC+14), so no

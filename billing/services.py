@@ -25,6 +25,8 @@ from organizations.partners import bill_to_for
 
 from .models import PendingCharge, Plan, SeatIntervalChange, SeatItem, SeatLedgerEntry, Subscription
 from .selectors import active_members, members_by_interval, seats_total, state_token, subscription_live
+from .state_token import PreviewStale as PreviewStale  # re-exported: the confirmations raise it
+from .state_token import state_token_check
 
 APP_STORE_MAX_MEMBERS = 3  # seed 004: a team bought through a mobile app store
 
@@ -37,17 +39,11 @@ class MaxSeatsExceeded(RuleViolation):
     code = "max_seats_exceeded"
 
 
-class PreviewStale(RuleViolation):
-    code = "preview_stale"
-
-
 def ensure_fresh(*, organization: Organization, on: dt.date, expected_token: str | None) -> None:
     """Refuse a confirmation whose preview no longer matches (call under the subscription lock)."""
-    if expected_token and state_token(organization=organization, on=on) != expected_token:
-        raise PreviewStale(
-            "Something changed since you reviewed this (seats, plan, credit or the date). "
-            "Review the new amounts and confirm again."
-        )
+    state_token_check(
+        expected_token=expected_token, current_token=state_token(organization=organization, on=on)
+    )
 
 
 def invoice_issue(**document) -> Invoice | None:

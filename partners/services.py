@@ -17,7 +17,6 @@ superuser is invited as its owner and e-mailed in the client's language. Handbac
 """
 
 import datetime as dt
-import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -34,10 +33,9 @@ from django.utils.translation import gettext as _
 from billing.domain import lines as L
 from billing.domain.periods import period_containing
 from billing.models import PendingCharge, Plan, Subscription
-from billing.preview import preview_run
+from billing.preview import dry_run, fraction_text, preview_run
 from billing.selectors import active_members, seats_total, state_token, subscription_live
 from billing.services import (
-    PreviewStale,
     invoice_issue,
     pending_line,
     plan_lines,
@@ -48,6 +46,7 @@ from billing.services import (
     subscription_move_to_plan,
     subscription_renew,
 )
+from billing.state_token import state_token_check, state_token_sign
 from core.clock import today_in
 from invoices.models import CreditNote, Invoice, Reason
 from invoices.services import credit_balance_minor, credit_note_issue
@@ -78,26 +77,29 @@ class HandoverRefused(RuleViolation):
 
 
 def settlement_token(*, link: PartnerLink, on: dt.date) -> str:
-    """The preview's fingerprint: the subscription state, the agreement, both balances."""
+    """The preview's state token: the client's billing state, the agreement, both balances."""
     client, partner = link.organization, link.partner
     subscription = subscription_live(organization=client)
     currency = subscription.plan.currency if subscription else client.currency
-    parts = [
-        state_token(organization=client, on=on),
-        link.agreement,
-        link.requested_agreement,
-        credit_balance_minor(organization=partner, currency=currency),
-        credit_balance_minor(organization=client, currency=currency),
-    ]
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    return state_token_sign(
+        [
+            state_token(organization=client, on=on),
+            link.agreement,
+            link.requested_agreement,
+            credit_balance_minor(organization=partner, currency=currency),
+            credit_balance_minor(organization=client, currency=currency),
+        ]
+    )
 
 
 def _ensure_fresh(*, link: PartnerLink, on: dt.date, expected_token: str | None) -> None:
-    if expected_token and settlement_token(link=link, on=on) != expected_token:
-        raise PreviewStale(
-            "Something changed since you reviewed this (seats, plan, credit, agreement or the date). "
-            "Review the new amounts and confirm again."
-        )
+    """Refuse a confirmation whose preview no longer matches (call under the link's lock)."""
+    state_token_check(
+        expected_token=expected_token,
+        current_token=settlement_token(link=link, on=on),
+        message="Something changed since you reviewed this (seats, plan, credit, agreement or the date). "
+        "Review the new amounts and confirm again.",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -554,11 +556,12 @@ def agreement_handback_accept(
 
 
 # ---------------------------------------------------------------------------
-# Previews: the exact documents, by running the settlement and rolling it back
+# Previews: the exact documents, by the preview engine's dry run of the settlement
+# (billing.preview), formatted per party
 
 
 @dataclass(frozen=True)
-class PreviewLine:
+class SettlementLine:
     description: str
     quantity: int
     fraction: str
@@ -566,12 +569,12 @@ class PreviewLine:
 
 
 @dataclass(frozen=True)
-class PreviewDocument:
+class SettlementDocument:
     kind: str  # "invoice" or "credit_note"
     party: str  # the customer name on the document
     party_role: str  # "partner" or "client"
     title: str
-    lines: list[PreviewLine]
+    lines: list[SettlementLine]
     subtotal_minor: int
     tax_rate: str
     tax_minor: int
@@ -588,7 +591,7 @@ class PreviewDocument:
 @dataclass(frozen=True)
 class SettlementPreview:
     token: str
-    documents: list[PreviewDocument] = field(default_factory=list)
+    documents: list[SettlementDocument] = field(default_factory=list)
     refusal_code: str = ""
     refusal_message: str = ""
     refusal_field: str | None = None
@@ -598,16 +601,7 @@ class SettlementPreview:
         return not self.refusal_code
 
 
-class _RolledBack(Exception):
-    def __init__(self, preview: SettlementPreview):
-        self.preview = preview
-
-
-def _fraction_text(numerator: int, denominator: int) -> str:
-    return "1" if numerator == denominator else f"{numerator}/{denominator}"
-
-
-def _preview_document(document, *, kind: str, partner: Organization, language: str) -> PreviewDocument:
+def _settlement_document(document, *, kind: str, partner: Organization, language: str) -> SettlementDocument:
     def money(minor: int) -> str:
         return fmt.money(minor, document.currency, language)
 
@@ -618,16 +612,16 @@ def _preview_document(document, *, kind: str, partner: Organization, language: s
     else:
         title = _("Credit note to %(name)s (credited to its balance)") % {"name": document.customer_name}
         applied, due = 0, 0
-    return PreviewDocument(
+    return SettlementDocument(
         kind=kind,
         party=document.customer_name,
         party_role=party_role,
         title=title,
         lines=[
-            PreviewLine(
+            SettlementLine(
                 description=line.description,
                 quantity=line.quantity,
-                fraction=_fraction_text(line.fraction_numerator, line.fraction_denominator),
+                fraction=fraction_text(line.fraction_numerator, line.fraction_denominator),
                 amount=money(line.amount_minor),
             )
             for line in document.lines.all()
@@ -646,43 +640,34 @@ def _preview_document(document, *, kind: str, partner: Organization, language: s
     )
 
 
-def _dry_run(*, link: PartnerLink, on: dt.date, at: dt.datetime, run, language: str) -> SettlementPreview:
-    """Run a settlement for real inside a block that is then rolled back (e-mails, PDFs and
-    charges registered on commit are dropped with it), and read what it issued."""
-    client = link.organization
-    try:
-        with transaction.atomic():
-            subscription_bring_up_to_date(organization=client, on=on, at=at)
-            token = settlement_token(link=link, on=on)
-            last_invoice = Invoice.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-            last_note = CreditNote.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-            try:
-                with transaction.atomic():
-                    run()
-            except RuleViolation as refusal:
-                raise _RolledBack(  # noqa: B904 (the refusal is the result)
-                    SettlementPreview(
-                        token,
-                        refusal_code=refusal.code,
-                        refusal_message=refusal.message,
-                        refusal_field=refusal.field,
-                    )
-                )
-            documents = [
-                _preview_document(doc, kind="credit_note", partner=link.partner, language=language)
-                for doc in CreditNote.objects.filter(
-                    invoice__subscription__organization=client, pk__gt=last_note
-                ).order_by("pk")
-            ]
-            documents += [
-                _preview_document(doc, kind="invoice", partner=link.partner, language=language)
-                for doc in Invoice.objects.filter(
-                    subscription__organization=client, pk__gt=last_invoice
-                ).order_by("pk")
-            ]
-            raise _RolledBack(SettlementPreview(token, documents=documents))
-    except _RolledBack as done:
-        return done.preview
+def _settlement_preview(
+    *, link: PartnerLink, on: dt.date, at: dt.datetime, run, language: str
+) -> SettlementPreview:
+    """The engine's dry run of a settlement (`billing.preview.dry_run`), as each party's documents
+    and the settlement's state token."""
+    done = dry_run(
+        organization=link.organization,
+        on=on,
+        at=at,
+        run=run,
+        token=lambda: settlement_token(link=link, on=on),
+    )
+    if done.refusal is not None:
+        return SettlementPreview(
+            done.state_token,
+            refusal_code=done.refusal.code,
+            refusal_message=done.refusal.message,
+            refusal_field=done.refusal.field,
+        )
+    documents = [
+        _settlement_document(doc, kind="credit_note", partner=link.partner, language=language)
+        for doc in done.credit_notes
+    ]
+    documents += [
+        _settlement_document(doc, kind="invoice", partner=link.partner, language=language)
+        for doc in done.invoices
+    ]
+    return SettlementPreview(done.state_token, documents=documents)
 
 
 def agreement_handover_preview(
@@ -698,7 +683,7 @@ def agreement_handover_preview(
     language: str = "en",
 ) -> SettlementPreview:
     """What the handover would issue to each party, exactly, and the token to confirm it with."""
-    return _dry_run(
+    return _settlement_preview(
         link=link,
         on=on,
         at=at,
@@ -719,7 +704,7 @@ def agreement_handover_preview(
 def agreement_handback_preview(
     *, link: PartnerLink, on: dt.date, at: dt.datetime, acting_user, language: str = "en"
 ) -> SettlementPreview:
-    return _dry_run(
+    return _settlement_preview(
         link=link,
         on=on,
         at=at,

@@ -20,6 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from billing.state_token import PreviewStale
 from organizations import formatting as fmt
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
@@ -170,9 +171,8 @@ def waiting_admit(
     if not waiters:
         raise RuleViolation(_("Nobody is waiting for a seat."), code="nobody_waiting")
     if expected_waiting is not None and expected_waiting != len(waiters):
-        raise RuleViolation(
-            _("The waiting list changed since you reviewed it. Review the new price and confirm again."),
-            code="preview_stale",
+        raise PreviewStale(
+            _("The waiting list changed since you reviewed it. Review the new price and confirm again.")
         )
     if purchase_count:
         seat_services.seat_purchase(
