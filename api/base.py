@@ -1,14 +1,15 @@
-"""The base of every organization-scoped API, its error bodies and its amount field.
+"""The base of every API endpoint (`ApiView`), its error bodies and its amount field.
 
-`OrganizationApi` resolves `/api/v1/organizations/<organization_id>/...` and the
-authenticated user into `self.organization` and `self.membership` once per request,
-before anything else runs (the same resolver as the pages: 404 for a non-member,
-whatever the method; 403 without the view's one capability). Querysets start from
+`ApiView.bind` turns the request's credential into `self.organization` once per request,
+before anything else runs: a person's session through their membership of the URL's
+organization (the same resolver as the pages: 404 for a non-member, whatever the method;
+403 without the view's one capability), the organization's API key into the key's own
+organization (404 on another organization's URL). Querysets start from
 `self.organization`: DRF applies object permissions to neither lists nor creates.
 
 Every error answers `{"code", "message", "field"}` (plus `fields` for invalid input):
 a service's refusal (`RuleViolation`) is 409, or 400 when its code says the input was
-invalid (`invalid_*`).
+invalid (`invalid_*`); a limit reached is 429 with Retry-After.
 """
 
 import datetime as dt
@@ -18,9 +19,11 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import exceptions, fields, serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import GenericAPIView
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -28,7 +31,7 @@ from billing.domain.money import format_amount
 from billing.models import Interval
 from core import clock
 from organizations.errors import RuleViolation
-from organizations.models import Membership, Organization
+from organizations.models import Credential, Membership, Organization
 from organizations.tenancy import Capability, has_capability
 from organizations.throttling import Throttled
 from organizations.views_base import bind_organization
@@ -40,7 +43,7 @@ class InputMetadata(SimpleMetadata):
 
     DRF's SimpleMetadata asks GenericAPIView.get_serializer() for POST and PUT, which needs a
     `serializer_class` these views don't have (each names its InputSerializer and
-    OutputSerializer): OPTIONS answered 500. A method is listed only when the member may use it.
+    OutputSerializer): OPTIONS answered 500. A method is listed only when the caller may use it.
     """
 
     def determine_actions(self, request, view):
@@ -50,27 +53,35 @@ class InputMetadata(SimpleMetadata):
         return {
             method: self.get_serializer_info(input_serializer())
             for method in ("POST", "PUT", "PATCH")
-            if method in view.allowed_methods
-            and has_capability(view.membership, view.required_capability(method))
+            if method in view.allowed_methods and view.may(method)
         }
 
 
-class OrganizationApi(GenericAPIView):
-    # Base for `/api/v1/organizations/<organization_id>/...` (comments, not a docstring:
-    # drf-spectacular would show a base class's docstring as every operation's description).
+class ApiView(GenericAPIView):
+    # The base of every endpoint under /api/v1/ (comments, not a docstring: drf-spectacular
+    # would show a base class's docstring as every operation's description).
     #
-    # Set `capability` to the one capability the view needs, or to {method: capability}
-    # for a URL that reads and writes (members/: GET lists, POST invites).
+    # Who may call: `authentication_classes`. People, by their session (the default; DRF
+    # checks CSRF on writes); add `ApiKeyAuthentication` first where the SaaS's machine
+    # client may call with the organization's key. `bind` is the one place either becomes
+    # the organization.
+    #
+    # Set `capability` to the one capability a person needs, or to {method: capability}
+    # for a URL that reads and writes (members/: GET lists, POST invites). A key may use
+    # every method of a view that accepts keys.
     #
     # Nested `...Serializer` classes get schema component names from the view's name
     # (`InvoiceDetailApi.OutputSerializer` -> `InvoiceDetailOutput`), so every view can
     # call its own `InputSerializer` and `OutputSerializer` without clashes.
 
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAuthenticated]
     capability: Capability | Mapping[str, Capability] = Capability.VIEW
     pagination_class = None
     metadata_class = InputMetadata
     organization: Organization
-    membership: Membership
+    membership: Membership | None  # None for a key
+    api_key: Credential | None  # None for a person
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -96,15 +107,31 @@ class OrganizationApi(GenericAPIView):
         self.bind(request, kwargs)
 
     def bind(self, request, url_kwargs: dict) -> None:
-        """Resolve the URL's organization for the request's user, then check the capability.
+        """Set `self.organization` from the request's credential, or refuse the request.
 
-        The one place to extend for another kind of credential (an organization's API key
-        resolves to its own organization instead of a membership).
+        An API key is bound to its own organization: a URL naming another one is 404, as
+        for a non-member. A person is bound through their membership of the URL's
+        organization, then needs the method's capability; on a URL naming none (usage
+        ingestion) there is nothing a person could be bound to.
         """
+        organization_id = url_kwargs.get("organization_id")
+        if isinstance(request.auth, Credential):
+            if organization_id is not None and organization_id != request.auth.organization_id:
+                raise Http404("No such organization.")
+            self.api_key, self.membership = request.auth, None
+            self.organization = request.auth.organization
+            return
+        if organization_id is None:
+            raise exceptions.PermissionDenied("Only the organization's API key may call this.")
+        self.api_key = None
         self.membership = bind_organization(
             request, capability=self.required_capability(request.method), url_kwargs=url_kwargs
         )
         self.organization = self.membership.organization
+
+    def may(self, method: str) -> bool:
+        """May the bound caller use `method` on this view?"""
+        return self.api_key is not None or has_capability(self.membership, self.required_capability(method))
 
     def now_and_today(self) -> tuple[dt.datetime, dt.date]:
         """(at, on): the instant now and the organization's billing date at that instant."""
@@ -112,7 +139,7 @@ class OrganizationApi(GenericAPIView):
         return at, clock.today_in(self.organization.time_zone, at=at)
 
     def get_exception_handler(self):
-        return organization_api_exception_handler
+        return api_exception_handler
 
 
 # Errors ---------------------------------------------------------------------------------
@@ -132,10 +159,11 @@ class InputRefused(RuleViolation):
     """Input that is well-formed but names nothing usable (an unknown e-mail): answered 400."""
 
 
-def organization_api_exception_handler(exc, context):
+def api_exception_handler(exc, context):
+    """Every error of every endpoint as `{"code", "message", "field"[, "fields"]}`."""
     if isinstance(exc, Throttled):
         return Response(
-            {"code": "throttled", "message": exc.message, "field": None},
+            {"code": getattr(exc, "code", "throttled"), "message": exc.message, "field": None},
             status=429,
             headers={"Retry-After": str(exc.retry_after)},
         )
@@ -174,9 +202,11 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
-def error_responses(*codes: int) -> dict:
-    """The error part of `extend_schema(responses=...)`; every view can answer 403 and 404."""
-    return {code: ErrorSerializer for code in sorted({403, 404, *codes})}
+def error_responses(*codes: int, organization_in_url: bool = True) -> dict:
+    """The error part of `extend_schema(responses=...)`; a URL naming an organization can
+    always answer 403 and 404."""
+    always = {403, 404} if organization_in_url else set()
+    return {code: ErrorSerializer for code in sorted({*always, *codes})}
 
 
 # Amounts --------------------------------------------------------------------------------

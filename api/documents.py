@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from api.base import AmountField, DocumentPagination, OrganizationApi, error_responses, percent_text
+from api.base import AmountField, ApiView, DocumentPagination, error_responses, percent_text
 from billing.domain.money import MINOR_UNITS
 from billing.selectors import subscription_live
 from invoices.models import CreditNote, Invoice
@@ -84,7 +84,7 @@ def _lines(serializer: serializers.Serializer, document) -> list:
     return DocumentLineSerializer(document.lines.all(), many=True, context=context).data
 
 
-class InvoiceListApi(OrganizationApi):
+class InvoiceListApi(ApiView):
     capability = Capability.VIEW_INVOICES
     pagination_class = DocumentPagination
 
@@ -102,7 +102,7 @@ class InvoiceListApi(OrganizationApi):
         return self.get_paginated_response(InvoiceSummarySerializer(page, many=True).data)
 
 
-class InvoiceDetailApi(OrganizationApi):
+class InvoiceDetailApi(ApiView):
     capability = Capability.VIEW_INVOICES
 
     class OutputSerializer(PartiesMixin, InvoiceSummarySerializer):
@@ -133,7 +133,7 @@ class InvoiceDetailApi(OrganizationApi):
         return Response(self.OutputSerializer(invoice).data)
 
 
-class CreditNoteListApi(OrganizationApi):
+class CreditNoteListApi(ApiView):
     capability = Capability.VIEW_INVOICES
     pagination_class = DocumentPagination
 
@@ -151,7 +151,7 @@ class CreditNoteListApi(OrganizationApi):
         return self.get_paginated_response(CreditNoteSummarySerializer(page, many=True).data)
 
 
-class CreditNoteDetailApi(OrganizationApi):
+class CreditNoteDetailApi(ApiView):
     capability = Capability.VIEW_INVOICES
 
     class OutputSerializer(PartiesMixin, CreditNoteSummarySerializer):
@@ -184,7 +184,7 @@ class CreditNoteDetailApi(OrganizationApi):
         return Response(self.OutputSerializer(note).data)
 
 
-class CreditBalanceDetailApi(OrganizationApi):
+class CreditBalanceDetailApi(ApiView):
     capability = Capability.VIEW_INVOICES
 
     class OutputSerializer(serializers.Serializer):

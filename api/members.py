@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from api.base import OrganizationApi, SeatIntervalField, error_responses
+from api.base import ApiView, SeatIntervalField, error_responses
 from billing.models import Interval
 from organizations import selectors as org_selectors
 from organizations import services as org_services
@@ -69,7 +69,7 @@ class MembershipObjectMixin:
         return membership
 
 
-class MemberListInviteApi(OrganizationApi):
+class MemberListInviteApi(ApiView):
     capability = {"GET": Capability.VIEW, "POST": Capability.MANAGE_MEMBERS}
 
     class InputSerializer(serializers.Serializer):
@@ -127,7 +127,7 @@ class MemberListInviteApi(OrganizationApi):
         return Response(self.OutputSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
 
-class MemberDetailApi(MembershipObjectMixin, OrganizationApi):
+class MemberDetailApi(MembershipObjectMixin, ApiView):
     capability = {
         "GET": Capability.VIEW,
         "PATCH": Capability.MANAGE_MEMBERS,
@@ -202,7 +202,7 @@ class MemberDetailApi(MembershipObjectMixin, OrganizationApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MemberReassignApi(MembershipObjectMixin, OrganizationApi):
+class MemberReassignApi(MembershipObjectMixin, ApiView):
     capability = Capability.MANAGE_MEMBERS
 
     class InputSerializer(serializers.Serializer):

@@ -19,7 +19,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from api.base import OrganizationApi, error_responses
+from api.base import ApiView, error_responses
 from api.subscription import SubscriptionSerializer, subscription_state
 from billing.domain.money import format_amount
 from billing.models import Plan
@@ -34,7 +34,7 @@ from partners import services as billing_partners
 TAGS = ["partners"]
 
 
-class PartnerApi(OrganizationApi):
+class PartnerApi(ApiView):
     # Base of the partner endpoints: the URL's organization must be a partner, seen by its
     # own owner or admin (a partner's person acting on a client gets 404 here).
     capability = Capability.MANAGE_CLIENTS

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from api.base import AmountField, OrganizationApi, SeatIntervalField, error_responses
+from api.base import AmountField, ApiView, SeatIntervalField, error_responses
 from api.documents import CreditNoteSummarySerializer, InvoiceSummarySerializer
 from billing.preview import Preview, plan_change_preview
 from billing.selectors import plan_list, seat_summary, subscription_live
@@ -134,7 +134,7 @@ class ChangeResultSerializer(serializers.Serializer):
 
 
 class SubscriptionApiMixin:
-    # Rendering shared by the preview and confirm views (a comment: see OrganizationApi).
+    # Rendering shared by the preview and confirm views (a comment: see ApiView).
 
     def preview_response(self, preview: Preview) -> Response:
         if preview.documents:
@@ -177,7 +177,7 @@ class PlanLimitSerializer(serializers.Serializer):
     hard = serializers.BooleanField(help_text="Hard: refused at the limit; soft: allowed and flagged.")
 
 
-class PlanListApi(OrganizationApi):
+class PlanListApi(ApiView):
     capability = Capability.VIEW
 
     class OutputSerializer(serializers.Serializer):
@@ -217,7 +217,7 @@ class PlanListApi(OrganizationApi):
         return Response(self.OutputSerializer(plan_list(public_only=True), many=True, context=context).data)
 
 
-class SubscriptionDetailApi(OrganizationApi):
+class SubscriptionDetailApi(ApiView):
     capability = Capability.VIEW
 
     @extend_schema(
@@ -233,7 +233,7 @@ class SubscriptionDetailApi(OrganizationApi):
         return Response(SubscriptionSerializer(state).data)
 
 
-class PlanChangePreviewApi(SubscriptionApiMixin, OrganizationApi):
+class PlanChangePreviewApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
 
     class InputSerializer(serializers.Serializer):
@@ -261,7 +261,7 @@ class PlanChangePreviewApi(SubscriptionApiMixin, OrganizationApi):
         )
 
 
-class PlanChangeApi(SubscriptionApiMixin, OrganizationApi):
+class PlanChangeApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
 
     class InputSerializer(serializers.Serializer):
@@ -296,7 +296,7 @@ class PlanChangeApi(SubscriptionApiMixin, OrganizationApi):
         return self.change_response(at)
 
 
-class SeatPurchasePreviewApi(SubscriptionApiMixin, OrganizationApi):
+class SeatPurchasePreviewApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
 
     class InputSerializer(serializers.Serializer):
@@ -319,7 +319,7 @@ class SeatPurchasePreviewApi(SubscriptionApiMixin, OrganizationApi):
         return self.preview_response(preview)
 
 
-class SeatPurchaseApi(SubscriptionApiMixin, OrganizationApi):
+class SeatPurchaseApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
 
     class InputSerializer(SeatPurchasePreviewApi.InputSerializer):

@@ -1,119 +1,26 @@
 """The usage API: ingestion for the SaaS's machine client, entitlements and statistics.
 
-Authentication: `Authorization: Bearer <api key>` (a key belongs to one organization), or a
-logged-in member's session for the organization-scoped reads. A key used on another
-organization's URL gets 404, as a non-member would.
+Ingestion takes the organization's API key only (the organization is the key's); the
+entitlement and usage reads take the key or a member's session (`api.base.ApiView.bind`).
+Per-event refusals inside a 200 ingestion answer (`invalid_timestamp`, ...) are results,
+not errors: each carries its `index`, `code` and `message`.
 """
-
-import datetime as dt
 
 import orjson
 from django.http import Http404
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import authentication, exceptions, parsers, renderers, serializers, status
+from rest_framework import exceptions, parsers, renderers, serializers
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from api.authentication import ApiKeyAuthentication
+from api.base import ApiView, InputRefused, error_responses
 from core import clock
-from organizations import throttling
-from organizations.credentials import CredentialRefused, credential_authenticate
 from organizations.errors import RuleViolation
-from organizations.models import Credential
-from organizations.tenancy import Capability, require, resolve_membership
 from usage import domain as D
 from usage import selectors
 from usage.services import usage_record_batch
-
-REFUSALS = {
-    "unknown": "Unknown API key.",
-    "revoked": "This API key was revoked; ask an owner for a new one.",
-}
-
-
-class ApiKeyClient:
-    """request.user for a request authenticated with an API key: the SaaS's machine client."""
-
-    is_authenticated = True
-    is_anonymous = False
-
-    def __init__(self, api_key: Credential):
-        self.api_key = api_key
-        self.organization = api_key.organization
-
-    def __str__(self) -> str:
-        return f"API key {self.api_key.prefix}"
-
-
-class TooManyFailedKeys(exceptions.APIException):
-    """429 in the usage API's error shape; DRF's handler sends `wait` as Retry-After."""
-
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_code = "too_many_failed_keys"
-
-    def __init__(self, throttled: throttling.Throttled):
-        super().__init__({"code": self.default_code, "detail": throttled.message})
-        self.wait = throttled.retry_after
-
-
-class ApiKeyAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer sbk_…`: unknown or revoked keys get 401; too many of them from
-    one address, 429 with Retry-After (organizations.throttling counts failures only, so a
-    valid key never waits for the cache)."""
-
-    keyword = "Bearer"
-
-    def authenticate(self, request):
-        api_key, problem = self.key_from(request)
-        if problem:
-            try:
-                throttling.credential_failed(request)
-            except throttling.Throttled as exc:
-                raise TooManyFailedKeys(exc) from None
-            raise exceptions.AuthenticationFailed(problem)
-        return None if api_key is None else (ApiKeyClient(api_key), api_key)
-
-    @classmethod
-    def key_from(cls, request) -> tuple[Credential | None, str]:
-        """(key, "") for a usable key, its use recorded; (None, why) when refused; (None, "")
-        without a Bearer header."""
-        secret, problem = cls.secret_from(request)
-        if secret is None:
-            return None, problem
-        try:
-            return credential_authenticate(kind=Credential.Kind.API_KEY, secret=secret, at=clock.now()), ""
-        except CredentialRefused as refused:
-            return None, REFUSALS[refused.code]
-
-    @classmethod
-    def secret_from(cls, request) -> tuple[str | None, str]:
-        """(secret, "") from the Authorization header; (None, why) when malformed, (None, "") without one."""
-        header = request.META.get("HTTP_AUTHORIZATION", "").split()
-        if not header or header[0] != cls.keyword:
-            return None, ""
-        if len(header) != 2:
-            return None, "Send the API key as 'Authorization: Bearer <key>'."
-        return header[1], ""
-
-    def authenticate_header(self, request):
-        return self.keyword
-
-
-class HasApiKey(BasePermission):
-    def has_permission(self, request, view):
-        return isinstance(request.auth, Credential)
-
-
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "api.usage.ApiKeyAuthentication"
-    name = "ApiKey"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": "An organization's API key (sbk_…)."}
-
 
 # Ingestion -----------------------------------------------------------------------------------
 
@@ -137,43 +44,49 @@ class BatchJSONRenderer(renderers.JSONRenderer):
         return orjson.dumps(data, default=str)  # default: lazy translations in error details
 
 
-class UsageEventsRecordApi(APIView):
+class UsageEventSerializer(serializers.Serializer):
+    event_id = serializers.CharField(
+        max_length=D.MAX_EVENT_ID_LENGTH, help_text="Chosen by you; counted once."
+    )
+    meter = serializers.ChoiceField(choices=list(D.REPORTED_METERS))
+    quantity = serializers.IntegerField(
+        help_text="Tokens (> 0), or +n created / -n deleted documents, agents."
+    )
+    timestamp = serializers.DateTimeField(help_text="ISO 8601 with a time zone.")
+    dimensions = inline_serializer(
+        "UsageEventDimensions",
+        {"model": serializers.CharField(required=False), "action": serializers.CharField(required=False)},
+        required=False,
+    )
+
+
+class UsageEventResultSerializer(serializers.Serializer):
+    # Data, not an error: a rejected event's code and message sit beside the kept ones.
+    index = serializers.IntegerField(help_text="The event's place in the request, from 0.")
+    event_id = serializers.CharField()
+    status = serializers.CharField(
+        help_text="accepted, duplicate (sent before: not counted again) or rejected."
+    )
+    duplicate = serializers.BooleanField()
+    code = serializers.CharField(required=False, help_text="Rejected only: e.g. invalid_timestamp.")
+    message = serializers.CharField(required=False, help_text="Rejected only: what was wrong with the event.")
+
+
+class UsageEventsRecordApi(ApiView):
+    # Only the machine client reports usage: a person's session is not accepted (401).
     authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
     parser_classes = [BatchJSONParser]
     renderer_classes = [BatchJSONRenderer]
 
-    class EventSerializer(serializers.Serializer):
-        event_id = serializers.CharField(
-            max_length=D.MAX_EVENT_ID_LENGTH, help_text="Chosen by you; counted once."
-        )
-        meter = serializers.ChoiceField(choices=list(D.REPORTED_METERS))
-        quantity = serializers.IntegerField(
-            help_text="Tokens (> 0), or +n created / -n deleted documents, agents."
-        )
-        timestamp = serializers.DateTimeField(help_text="ISO 8601 with a time zone.")
-        dimensions = inline_serializer(
-            "UsageEventDimensions",
-            {"model": serializers.CharField(required=False), "action": serializers.CharField(required=False)},
-            required=False,
-        )
-
     class InputSerializer(serializers.Serializer):
-        events = serializers.ListField(max_length=D.MAX_BATCH)
-
-    class ResultSerializer(serializers.Serializer):
-        index = serializers.IntegerField()
-        event_id = serializers.CharField()
-        status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
-        duplicate = serializers.BooleanField()
-        code = serializers.CharField(required=False)
-        message = serializers.CharField(required=False)
+        # The schema and OPTIONS only: `post` reads the events itself (a result per event).
+        events = serializers.ListField(child=UsageEventSerializer(), max_length=D.MAX_BATCH)
 
     class OutputSerializer(serializers.Serializer):
         accepted = serializers.IntegerField()
         duplicates = serializers.IntegerField()
         rejected = serializers.IntegerField()
-        results = serializers.ListField(child=serializers.DictField())
+        results = UsageEventResultSerializer(many=True, help_text="One per event, in the order sent.")
 
     @extend_schema(
         operation_id="usage_events_record",
@@ -182,34 +95,28 @@ class UsageEventsRecordApi(APIView):
             "Each event: `event_id` (yours; the same id is counted once, forever), `meter` "
             "(ai_tokens, documents, agents), `quantity`, `timestamp` (ISO 8601, not before the previous "
             "billing period, at most 5 minutes ahead), `dimensions` {`model`, `action`}. Bad events are "
-            "rejected one by one with index, code and message; the good ones are kept. Usage is never "
-            "refused for a limit: ask the entitlements endpoint before using more."
+            "rejected one by one with index, code and message in `results`; the good ones are kept. "
+            "Usage is never refused for a limit: ask the entitlements endpoint before using more. The "
+            "whole request is refused (nothing kept) for a body that is not JSON (400 `parse_error`), "
+            "not an object with an `events` list (400 `invalid_body`), more than 1,000 events (400 "
+            "`batch_too_large`), another content type (415), a missing, unknown or revoked key (401), "
+            "or too many bad keys from one address (429 `too_many_failed_keys` with Retry-After)."
         ),
-        request=inline_serializer(
-            "UsageEventsRecordInput",
-            {"events": serializers.ListField(child=EventSerializer(), max_length=D.MAX_BATCH)},
-        ),
+        request=InputSerializer,
         responses={
             200: OutputSerializer,
-            400: OpenApiTypes.OBJECT,
-            401: OpenApiTypes.OBJECT,
-            429: OpenApiTypes.OBJECT,
+            **error_responses(400, 401, 415, 429, organization_in_url=False),
         },
         tags=["usage"],
     )
     def post(self, request):
         events = request.data.get("events") if isinstance(request.data, dict) else None
         if not isinstance(events, list):
-            return Response(
-                {"code": "invalid_body", "detail": 'Send a JSON object: {"events": [ ... ]}.'},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            raise InputRefused('Send a JSON object: {"events": [ ... ]}.', code="invalid_body")
         try:
-            results = usage_record_batch(
-                organization=request.auth.organization, events=events, at=clock.now()
-            )
-        except RuleViolation as exc:
-            return Response({"code": exc.code, "detail": exc.message}, status=status.HTTP_400_BAD_REQUEST)
+            results = usage_record_batch(organization=self.organization, events=events, at=clock.now())
+        except RuleViolation as exc:  # the batch as a whole (too many events): the input, so 400
+            raise InputRefused(exc.message, code=exc.code, field="events") from exc
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
         rows = []
         for index, event_id, result_status, code, message in results:  # up to 1,000: plain tuples
@@ -234,34 +141,6 @@ class UsageEventsRecordApi(APIView):
 
 
 # Organization-scoped reads -------------------------------------------------------------------
-
-
-class OrganizationUsageApi(APIView):
-    """Base for `/api/v1/organizations/<organization_id>/…`: binds request.organization once.
-
-    An API key must belong to the URL's organization (otherwise 404); a session user must be
-    an active member (404 otherwise, 403 without the capability).
-    """
-
-    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated]
-    capability = Capability.VIEW
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        organization_id = kwargs["organization_id"]
-        if isinstance(request.auth, Credential):
-            if request.auth.organization_id != organization_id:
-                raise Http404("No such organization.")
-            request.organization = request.auth.organization
-            return
-        membership = resolve_membership(request.user, organization_id=organization_id)
-        require(membership, self.capability)
-        request.organization = membership.organization
-        request.membership = membership
-
-    def on(self, request):
-        return organization_today(request.organization)
 
 
 class EntitlementSerializer(serializers.Serializer):
@@ -301,22 +180,28 @@ def entitlement_data(item: selectors.Entitlement) -> dict:
 ORGANIZATION_ID = OpenApiParameter("organization_id", int, OpenApiParameter.PATH)
 
 
-class EntitlementListApi(OrganizationUsageApi):
+class EntitlementListApi(ApiView):
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+
     @extend_schema(
         operation_id="entitlements_list",
         summary="Limits and usage of every meter",
         parameters=[ORGANIZATION_ID],
         responses={
-            200: inline_serializer("EntitlementList", {"entitlements": EntitlementSerializer(many=True)})
+            200: inline_serializer("EntitlementList", {"entitlements": EntitlementSerializer(many=True)}),
+            **error_responses(401, 429),
         },
         tags=["usage"],
     )
     def get(self, request, organization_id: int):
-        items = selectors.entitlements_all(organization=request.organization, on=self.on(request))
+        _at, on = self.now_and_today()
+        items = selectors.entitlements_all(organization=self.organization, on=on)
         return Response({"entitlements": [entitlement_data(item) for item in items]})
 
 
-class EntitlementDetailApi(OrganizationUsageApi):
+class EntitlementDetailApi(ApiView):
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+
     @extend_schema(
         operation_id="entitlements_check",
         summary="May the organization use N more of a meter?",
@@ -326,7 +211,7 @@ class EntitlementDetailApi(OrganizationUsageApi):
             OpenApiParameter("meter", str, OpenApiParameter.PATH, enum=list(D.ALL_METERS)),
             OpenApiParameter("quantity", int, OpenApiParameter.QUERY, description="Default 1."),
         ],
-        responses={200: EntitlementSerializer, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        responses={200: EntitlementSerializer, **error_responses(400, 401, 429)},
         tags=["usage"],
     )
     def get(self, request, organization_id: int, meter: str):
@@ -334,13 +219,11 @@ class EntitlementDetailApi(OrganizationUsageApi):
             raise Http404(f"No meter {meter!r}; meters are {', '.join(D.ALL_METERS)}.")
         quantity = asked_quantity(request.query_params.get("quantity", "1"))
         if quantity is None:
-            return Response(
-                {"code": "invalid_quantity", "detail": "quantity must be a whole number, 0 or more."},
-                status=status.HTTP_400_BAD_REQUEST,
+            raise InputRefused(
+                "quantity must be a whole number, 0 or more.", code="invalid_quantity", field="quantity"
             )
-        item = selectors.entitlement(
-            organization=request.organization, meter=meter, quantity=quantity, on=self.on(request)
-        )
+        _at, on = self.now_and_today()
+        item = selectors.entitlement(organization=self.organization, meter=meter, quantity=quantity, on=on)
         return Response(entitlement_data(item))
 
 
@@ -353,20 +236,19 @@ def asked_quantity(raw: str) -> int | None:
     return quantity if 0 <= quantity <= D.MAX_QUANTITY else None
 
 
-def organization_today(organization) -> dt.date:
-    return clock.today_in(organization.time_zone)
+class UsageOverviewApi(ApiView):
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
 
-
-class UsageOverviewApi(OrganizationUsageApi):
     @extend_schema(
         operation_id="usage_overview",
         summary="The overview's usage card: four meters and the overall percent",
         parameters=[ORGANIZATION_ID],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **error_responses(401, 429)},
         tags=["usage"],
     )
     def get(self, request, organization_id: int):
-        overview = selectors.usage_overview(organization=request.organization, on=self.on(request))
+        _at, on = self.now_and_today()
+        overview = selectors.usage_overview(organization=self.organization, on=on)
         return Response(
             {
                 "plan": overview.plan_name,
@@ -390,7 +272,9 @@ class SeriesSerializer(serializers.Serializer):
     values = serializers.ListField(child=serializers.IntegerField())
 
 
-class UsageStatisticsApi(OrganizationUsageApi):
+class UsageStatisticsApi(ApiView):
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+
     @extend_schema(
         operation_id="usage_statistics",
         summary="Chart-ready statistics series",
@@ -403,14 +287,15 @@ class UsageStatisticsApi(OrganizationUsageApi):
             ORGANIZATION_ID,
             OpenApiParameter("series", str, OpenApiParameter.PATH, enum=list(selectors.STATISTICS)),
         ],
-        responses={200: SeriesSerializer},
+        responses={200: SeriesSerializer, **error_responses(401, 429)},
         tags=["usage"],
     )
     def get(self, request, organization_id: int, series: str):
         selector = selectors.STATISTICS.get(series)
         if selector is None:
             raise Http404(f"No series {series!r}; series are {', '.join(selectors.STATISTICS)}.")
-        result = selector(organization=request.organization, on=self.on(request))
+        _at, on = self.now_and_today()
+        result = selector(organization=self.organization, on=on)
         return Response(
             {
                 "name": result.name,

@@ -223,7 +223,15 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Seatbill API",
-    "DESCRIPTION": "Organizations, plans, seats, usage, invoices and credit notes.",
+    "DESCRIPTION": (
+        "Organizations, plans, seats, usage, invoices and credit notes.\n\n"
+        "People call with their session (CSRF token on writes) and reach the organizations they are "
+        "members of; the SaaS's backend calls with the organization's API key (`Authorization: Bearer "
+        "sbk_…`), accepted by usage ingestion and the entitlement and usage reads, and reaches that "
+        "organization only (another organization's URL is 404).\n\n"
+        'Every error answers `{"code", "message", "field"}` (plus `fields`, messages per input field, '
+        "for invalid input); 429 carries Retry-After."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # One name for the billing intervals wherever a field offers them (seat_interval, interval).

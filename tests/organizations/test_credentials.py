@@ -37,7 +37,7 @@ def test_a_secret_opens_only_the_door_of_its_kind(client, one_of_each):
 
     machine.credentials(HTTP_AUTHORIZATION=f"Bearer {token_secret}")
     refused = machine.get(entitlements)
-    assert refused.status_code == 401 and refused.json()["detail"] == "Unknown API key."
+    assert refused.status_code == 401 and refused.json()["message"] == "Unknown API key."
     assert client.get("/scim/v2/Users", **scim_headers(token_secret)).status_code == 200
 
 

@@ -227,7 +227,13 @@ def test_fifty_bad_api_keys_get_429_before_the_fiftieth_and_a_valid_key_still_wo
         )
     codes = [a.status_code for a in answers]
     assert codes[:20] == [401] * 20 and codes[20:] == [429] * 30
-    assert answers[-1].json()["code"] == "too_many_failed_keys"
+    refused = answers[-1].json()
+    assert (set(refused), refused["code"], refused["field"]) == (
+        {"code", "message", "field"},
+        "too_many_failed_keys",
+        None,
+    )
+    assert refused["message"].startswith("Too many requests with an unknown or revoked key")
     _retry_after(answers[-1], at_most=600)
     check = f"/api/v1/organizations/{organization.pk}/entitlements/ai_tokens"
     attacker.credentials(HTTP_AUTHORIZATION="Bearer sbk_guess_again")

@@ -80,7 +80,8 @@ def test_more_than_1000_events_is_a_400_with_a_clear_message(organization, subsc
     events = [event(f"e{n}", 1) for n in range(1001)]
     response = client_with(api_key).post(EVENTS_URL, {"events": events}, format="json")
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("A batch holds at most 1,000 events; this one has 1,001.")
+    assert response.json()["code"] == "batch_too_large" and response.json()["field"] == "events"
+    assert response.json()["message"].startswith("A batch holds at most 1,000 events; this one has 1,001.")
     assert not UsagePeriodTotal.objects.exists()
 
 
@@ -102,7 +103,8 @@ def test_a_body_without_events_is_a_400(api_key, subscription):
 def test_a_body_that_is_not_json_is_a_400_that_says_so(api_key, subscription, body):
     response = client_with(api_key).post(EVENTS_URL, body, content_type="application/json")
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("JSON parse error")
+    assert response.json()["code"] == "parse_error"
+    assert response.json()["message"].startswith("JSON parse error")
     assert not UsagePeriodTotal.objects.exists()
 
 
@@ -129,7 +131,7 @@ def test_a_revoked_key_is_401(organization, subscription, owner):
     credential_revoke(organization=organization, kind=API_KEY, credential_id=key.pk, at=AT, acting_user=owner)
     response = client_with(secret).post(EVENTS_URL, {"events": [event("a")]}, format="json")
     assert response.status_code == 401
-    assert "revoked" in response.json()["detail"]
+    assert "revoked" in response.json()["message"]
     entitlements = client_with(secret).get(f"/api/v1/organizations/{organization.pk}/entitlements")
     assert entitlements.status_code == 401
 
@@ -175,7 +177,9 @@ def test_a_key_holders_check_is_the_views_answer_through_the_whole_stack(
     assert answer["X-Content-Type-Options"] == "nosniff"
     member = APIClient()
     member.force_login(owner)
-    assert answer.json() == member.get(f"{path}?quantity=7").json()  # the view, by session
+    with django_assert_num_queries(4):  # the session, the user, the membership, the entitlement
+        by_session = member.get(f"{path}?quantity=7")
+    assert answer.json() == by_session.json()  # the view, by session
     assert answer.json()["used"] == 400 and answer.json()["quantity"] == 7
 
     key, revoked = credential_create(
@@ -194,6 +198,34 @@ def test_a_key_holders_check_is_the_views_answer_through_the_whole_stack(
     ]:
         assert client_with(secret).get(asked).status_code == status, asked
     assert machine.post(path).status_code == 405
+
+
+def test_every_refusal_is_the_one_error_format(organization, subscription, api_key):
+    """The usage API answers errors as every endpoint does (api.base): code, message, field."""
+    key = client_with(api_key)
+    check = f"/api/v1/organizations/{organization.pk}/entitlements/ai_tokens"
+    refusals = {
+        "no body": key.post(EVENTS_URL, {"event": []}, format="json"),
+        "quantity": key.get(check, {"quantity": "lots"}),
+        "meter": key.get(check.replace("ai_tokens", "bananas")),
+        "method": key.post(check),
+        "media": key.post(EVENTS_URL, "events=1", content_type="application/x-www-form-urlencoded"),
+        "no key": client_with().get(check),
+        "unknown key": client_with("sbk_unknown").post(EVENTS_URL, {"events": []}, format="json"),
+    }
+    assert {name: (r.status_code, r.json()["code"], r.json()["field"]) for name, r in refusals.items()} == {
+        "no body": (400, "invalid_body", None),
+        "quantity": (400, "invalid_quantity", "quantity"),
+        "meter": (404, "not_found", None),
+        "method": (405, "method_not_allowed", None),
+        "media": (415, "unsupported_media_type", None),
+        "no key": (401, "not_authenticated", None),
+        "unknown key": (401, "authentication_failed", None),
+    }
+    assert all(set(r.json()) == {"code", "message", "field"} for r in refusals.values())
+    assert refusals["meter"].json()["message"].startswith("No meter 'bananas'")
+    assert refusals["unknown key"].json()["message"] == "Unknown API key."
+    assert refusals["no key"]["WWW-Authenticate"] == refusals["unknown key"]["WWW-Authenticate"] == "Bearer"
 
 
 def test_another_organizations_key_gets_404(organization, subscription, owner):
