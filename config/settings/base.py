@@ -95,8 +95,12 @@ def database(url: str, **options) -> dict:
     DB_SERVER_SIDE_BINDING=false returns to Django's default, client-side binding (nothing is
     prepared then); DB_PREPARE_THRESHOLD empty keeps the binding but prepares nothing, for a
     pooler in transaction mode that can't keep prepared statements (docs/performance.md).
+    A kept connection (DB_CONN_MAX_AGE) is pinged before a request's first query
+    (CONN_HEALTH_CHECKS): after the database dropped it (a restart, a failover,
+    pg_terminate_backend) each web thread opens a new one instead of answering its next
+    request with a 500 (issue 21; tests/web/test_database_resilience.py).
     """
-    settings = dj_database_url.parse(url, **options)
+    settings = dj_database_url.parse(url, conn_health_checks=True, **options)
     if settings["ENGINE"] == "django.db.backends.postgresql":
         threshold = env("DB_PREPARE_THRESHOLD", "5")
         settings.setdefault("OPTIONS", {}).update(
