@@ -3,8 +3,8 @@
 Both are idempotent, in layers (style.md): a guard (already stored? already sent? return
 it), a database unique constraint (one PDF per document and template version, one
 e-mail marker per document) and, for the e-mail, lock-then-check so that two workers
-running the same task at once send once. `invoices.services` enqueues them after the
-issuing transaction commits (`delivery_enqueue`); the tasks in `invoices.tasks` call them.
+running the same task at once send once. `invoices.services` writes them to the outbox in the
+issuing transaction (`delivery_enqueue`); the tasks in `invoices.tasks` call them.
 """
 
 import hashlib
@@ -21,6 +21,7 @@ from django.utils import translation
 
 from organizations import formatting as fmt
 from organizations.models import Membership, Role
+from outbox.relay import Work, outbox_enqueue_all
 
 from .models import CreditNote, DocumentEmail, DocumentPdf, Invoice
 from .pdf import CURRENT_TEMPLATE_VERSION, render_view, template_for
@@ -188,7 +189,17 @@ def document_email_send(*, document, at) -> DocumentEmail | None:
 
 
 def delivery_enqueue(*, kind: str, document_id: int) -> None:
-    """After the issuing transaction commits: render the PDF, then e-mail it (two tasks, in order)."""
-    from .tasks import document_email_send_task, document_pdf_render_task
+    """In the issuing transaction: the PDF and the e-mail as outbox rows (outbox.relay), sent
+    once it commits. Each is idempotent (one PDF per template version, one e-mail per
+    document), and the e-mail renders the PDF itself if it is not there yet, so they need no
+    order. Keyed by the document: writing them twice is once."""
+    outbox_enqueue_all(
+        [
+            Work(task_name=task, key=f"{kind}:{document_id}:{what}", args=(kind, document_id))
+            for task, what in (
+                ("invoices.document_pdf_render", "pdf"),
+                ("invoices.document_email_send", "email"),
+            )
+        ]
+    )
 
-    (document_pdf_render_task.si(kind, document_id) | document_email_send_task.si(kind, document_id)).delay()

@@ -448,7 +448,9 @@ def attempt_refresh(*, attempt_id: int, at: dt.datetime) -> PaymentAttempt:
 
 def invoice_charge_enqueue(*, invoice_id: int, reason: str) -> None:
     """After the caller's transaction commits (a broker that is down must not undo it)."""
-    enqueue_after_commit("invoice_charge_task", invoice_id, reason)
+    # The charge on issue happens once per invoice; a "pay now" or a retry may come again.
+    key = f"invoice:{invoice_id}:charge:issue" if reason == REASON_ISSUE else None
+    enqueue_after_commit("invoice_charge_task", invoice_id, reason, key=key)
 
 
 # Staff ---------------------------------------------------------------------------------
