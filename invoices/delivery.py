@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import translation
 
@@ -203,3 +204,19 @@ def delivery_enqueue(*, kind: str, document_id: int) -> None:
         ]
     )
 
+
+def documents_undelivered_enqueue(*, issued_since) -> int:
+    """The sweep: documents issued on or after `issued_since` without a stored PDF or a sent
+    e-mail get their delivery written to the outbox again, under the same keys as at their
+    issue: a document whose rows exist (sent, waiting, or done without an e-mail because no
+    one could receive it) is left to them, so sweeping twice is once. Returns how many
+    documents it looked at."""
+    count = 0
+    for model, kind in ((Invoice, INVOICE), (CreditNote, CREDIT_NOTE)):
+        undelivered = model.objects.filter(issued_on__gte=issued_since).filter(
+            Q(pdfs__isnull=True) | Q(email__isnull=True)
+        )
+        for document_id in undelivered.values_list("pk", flat=True).distinct().iterator(chunk_size=500):
+            delivery_enqueue(kind=kind, document_id=document_id)
+            count += 1
+    return count

@@ -221,6 +221,16 @@ CELERY_BEAT_SCHEDULE["usage-partitions-ahead"] = {
     "task": "usage.tasks.partitions_ensure",
     "schedule": 86400.0,
 }
+# Sweeps for what a lost message would leave behind (docs/operations.md); each is idempotent.
+CELERY_BEAT_SCHEDULE["invoices-documents-sweep"] = {"task": "invoices.documents_sweep", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["payments-uncharged-invoices-sweep"] = {
+    "task": "payments.tasks.uncharged_invoices_sweep",
+    "schedule": 3600.0,
+}
+CELERY_BEAT_SCHEDULE["payments-webhooks-sweep"] = {
+    "task": "payments.tasks.webhooks_sweep",
+    "schedule": 3600.0,
+}
 CELERY_BEAT_SCHEDULE["payments-dunning-retries"] = {
     "task": "payments.tasks.dunning_retries_due",
     "schedule": 3600.0,
