@@ -17,11 +17,14 @@ from django.core.management import call_command
 from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerDown
 
+from core import events
+from invoices.models import Invoice
 from organizations import services
 from organizations.models import Invitation, Role
 from outbox.models import OutboxMessage
 from outbox.relay import FAILING_AFTER_ATTEMPTS, outbox_enqueue, relay_due
-from tests.factories import MembershipFactory
+from payments.models import PaymentMethod
+from tests.factories import InvoiceFactory, MembershipFactory, OrganizationFactory
 
 
 class MailServerDown(EmailBackend):
@@ -182,3 +185,43 @@ def test_rows_that_keep_failing_are_listed_with_their_last_error(db, frozen_cloc
     assert page.status_code == 200
     assert "invoice:7:charge:issue" in page.content.decode()
     assert "mail:done" not in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_with_the_broker_down_an_issued_invoices_pdf_email_and_charge_wait_and_are_sent_once(
+    settings, frozen_clock, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Finding 2: an invoice issued (with a card on file) while the broker is down commits; its
+    PDF, e-mail and card charge wait in the outbox and are each sent once when it is back."""
+    settings.STRIPE_SECRET_KEY = "sk_test_outbox"
+    organization = OrganizationFactory(billing_email="billing@example.com")
+    PaymentMethod.objects.create(
+        organization=organization,
+        stripe_id="pm_outbox",
+        kind="card",
+        is_default=True,
+        attached_at=frozen_clock.at,
+        updated_at=frozen_clock.at,
+    )
+
+    def broker_down(self, *args, **kwargs):
+        raise BrokerDown("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(Task, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        invoice = InvoiceFactory(organization=organization)
+        events.publish(events.INVOICE_ISSUED, invoice=invoice)  # as billing does when it issues
+    assert Invoice.objects.filter(pk=invoice.pk).exists()
+    assert OutboxMessage.objects.filter(sent_at__isnull=True).exclude(last_error="").count() == 3
+
+    sent = []
+    monkeypatch.setattr(Task, "apply_async", lambda self, args=None, **kwargs: sent.append((self.name, args)))
+    frozen_clock.advance(minutes=1)
+    relay_due()
+    relay_due()
+
+    assert sorted(sent) == [
+        ("invoices.document_email_send", ["invoice", invoice.pk]),
+        ("invoices.document_pdf_render", ["invoice", invoice.pk]),
+        ("payments.tasks.invoice_charge", [invoice.pk, "issue"]),
+    ]
