@@ -6,6 +6,7 @@ change seats or issue documents run under the subscription's row lock.
 """
 
 import datetime as dt
+from dataclasses import dataclass
 from fractions import Fraction
 
 from django.db import connections, router, transaction
@@ -539,8 +540,9 @@ def _renew_on(
     renew_base: bool,
     items: list[SeatItem],
     pending: list[PendingCharge],
-) -> None:
-    """The renewal on `day`; `items` and `pending` (the open charges) are kept up to date."""
+) -> Invoice | None:
+    """The renewal on `day`, and its invoice (None: every line was zero); `items` and
+    `pending` (the open charges) are kept up to date."""
     plan = subscription.plan
     due = _due_pending(pending, day, renewal=True)
     if renew_base and (subscription.cancel_at_period_end or not subscription.auto_renew):
@@ -605,6 +607,7 @@ def _renew_on(
         else None,
     )
     _pending_invoiced(pending, due, invoice)
+    return invoice
 
 
 def _pending_invoiced(
@@ -622,7 +625,7 @@ def _pending_invoiced(
 
 def _invoice_pending(
     *, subscription: Subscription, day: dt.date, at: dt.datetime, pending: list[PendingCharge]
-) -> None:
+) -> Invoice | None:
     """The next_day charges due on `day` (no renewal): a seat_change invoice, if they net to a
     charge; `pending` (the open charges) is kept up to date."""
     due = _due_pending(pending, day, renewal=False)
@@ -632,13 +635,13 @@ def _invoice_pending(
         PendingCharge.objects.filter(pk__in=[c.pk for c in due]).delete()
         for charge in due:
             pending.remove(charge)
-        return
+        return None
     if net < 0:
         # A credit is never a seat_change invoice: it waits for the next renewal invoice.
         PendingCharge.objects.filter(pk__in=[c.pk for c in due]).update(invoice_on=None)
         for charge in due:
             charge.invoice_on = None
-        return
+        return None
     invoice = invoice_issue(
         organization=subscription.organization,
         subscription=subscription,
@@ -649,6 +652,7 @@ def _invoice_pending(
         at=at,
     )
     _pending_invoiced(pending, due, invoice)
+    return invoice
 
 
 def _next_due_day(
@@ -661,8 +665,24 @@ def _next_due_day(
     return min(due) if due else None
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class Renewal:
+    """What one call of `subscription_renewal_run` itself did: the invoices it issued and
+    whether it canceled the subscription. Another renewer that got the row lock first did
+    the work it would have done: then both are empty."""
+
+    subscription: Subscription
+    invoices: tuple[Invoice, ...]
+    canceled: bool
+
+
 def subscription_renew(*, subscription: Subscription, on: dt.date, at: dt.datetime) -> Subscription:
+    """Bring a subscription up to date on `on` (`subscription_renewal_run`); the subscription."""
+    return subscription_renewal_run(subscription=subscription, on=on, at=at).subscription
+
+
+@transaction.atomic
+def subscription_renewal_run(*, subscription: Subscription, on: dt.date, at: dt.datetime) -> Renewal:
     """Bring a subscription up to date on `on`: every renewal and pending charge due by then.
 
     Works through the due days in order (so a scheduler that was down catches up with one
@@ -685,13 +705,15 @@ def subscription_renew(*, subscription: Subscription, on: dt.date, at: dt.dateti
     # through these lists (and no one else can meanwhile), so they stay what the database holds.
     items = _seat_items(subscription)
     pending = _pending_open(subscription)
+    was_canceled = subscription.status == Subscription.Status.CANCELED
+    issued = []
     while subscription.status != Subscription.Status.CANCELED:
         day = _next_due_day(subscription, items, pending, on)
         if day is None:
             break
         renew_base = subscription.current_period_end == day
         if renew_base or any(item.period_end == day for item in items):
-            _renew_on(
+            invoice = _renew_on(
                 subscription=subscription,
                 day=day,
                 at=at,
@@ -700,8 +722,11 @@ def subscription_renew(*, subscription: Subscription, on: dt.date, at: dt.dateti
                 pending=pending,
             )
         else:
-            _invoice_pending(subscription=subscription, day=day, at=at, pending=pending)
-    return subscription
+            invoice = _invoice_pending(subscription=subscription, day=day, at=at, pending=pending)
+        if invoice is not None:
+            issued.append(invoice)
+    canceled = not was_canceled and subscription.status == Subscription.Status.CANCELED
+    return Renewal(subscription=subscription, invoices=tuple(issued), canceled=canceled)
 
 
 def subscription_bring_up_to_date(*, organization: Organization, on: dt.date, at: dt.datetime):

@@ -27,3 +27,7 @@ urlpatterns = [
     path("", include("invoices.urls")),
     path("", include("payments.urls")),
 ]
+
+handler500 = "config.errors.server_error"
+handler404 = "config.errors.page_not_found"
+handler403 = "config.errors.permission_denied"

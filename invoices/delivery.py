@@ -3,8 +3,8 @@
 Both are idempotent, in layers (style.md): a guard (already stored? already sent? return
 it), a database unique constraint (one PDF per document and template version, one
 e-mail marker per document) and, for the e-mail, lock-then-check so that two workers
-running the same task at once send once. `invoices.services` enqueues them after the
-issuing transaction commits (`delivery_enqueue`); the tasks in `invoices.tasks` call them.
+running the same task at once send once. `invoices.services` writes them to the outbox in the
+issuing transaction (`delivery_enqueue`); the tasks in `invoices.tasks` call them.
 """
 
 import hashlib
@@ -16,11 +16,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import translation
 
 from organizations import formatting as fmt
 from organizations.models import Membership, Role
+from outbox.relay import Work, outbox_enqueue_all
 
 from .models import CreditNote, DocumentEmail, DocumentPdf, Invoice
 from .pdf import CURRENT_TEMPLATE_VERSION, render_view, template_for
@@ -188,7 +190,33 @@ def document_email_send(*, document, at) -> DocumentEmail | None:
 
 
 def delivery_enqueue(*, kind: str, document_id: int) -> None:
-    """After the issuing transaction commits: render the PDF, then e-mail it (two tasks, in order)."""
-    from .tasks import document_email_send_task, document_pdf_render_task
+    """In the issuing transaction: the PDF and the e-mail as outbox rows (outbox.relay), sent
+    once it commits. Each is idempotent (one PDF per template version, one e-mail per
+    document), and the e-mail renders the PDF itself if it is not there yet, so they need no
+    order. Keyed by the document: writing them twice is once."""
+    outbox_enqueue_all(
+        [
+            Work(task_name=task, key=f"{kind}:{document_id}:{what}", args=(kind, document_id))
+            for task, what in (
+                ("invoices.document_pdf_render", "pdf"),
+                ("invoices.document_email_send", "email"),
+            )
+        ]
+    )
 
-    (document_pdf_render_task.si(kind, document_id) | document_email_send_task.si(kind, document_id)).delay()
+
+def documents_undelivered_enqueue(*, issued_since) -> int:
+    """The sweep: documents issued on or after `issued_since` without a stored PDF or a sent
+    e-mail get their delivery written to the outbox again, under the same keys as at their
+    issue: a document whose rows exist (sent, waiting, or done without an e-mail because no
+    one could receive it) is left to them, so sweeping twice is once. Returns how many
+    documents it looked at."""
+    count = 0
+    for model, kind in ((Invoice, INVOICE), (CreditNote, CREDIT_NOTE)):
+        undelivered = model.objects.filter(issued_on__gte=issued_since).filter(
+            Q(pdfs__isnull=True) | Q(email__isnull=True)
+        )
+        for document_id in undelivered.values_list("pk", flat=True).distinct().iterator(chunk_size=500):
+            delivery_enqueue(kind=kind, document_id=document_id)
+            count += 1
+    return count

@@ -38,17 +38,10 @@ from .models import (
 )
 
 
-def _deliver_after_commit(kind: str, document_id: int) -> None:
-    """Once the issue commits, its PDF then its e-mail (invoices.delivery); never inside the issue.
-
-    robust: a broker that is down must not turn a committed issue into an error page;
-    `manage.py render_documents` renders what is missing.
-    """
-
-    def deliver() -> None:  # a named function: Django logs a robust callback's failure by its name
-        delivery_enqueue(kind=kind, document_id=document_id)
-
-    transaction.on_commit(deliver, robust=True)
+def _deliver(kind: str, document_id: int) -> None:
+    """The PDF and e-mail of the document being issued, written to the outbox in the issuing
+    transaction (invoices.delivery): they run once it commits, or later if the broker is down."""
+    delivery_enqueue(kind=kind, document_id=document_id)
 
 
 def _lock_sequence(organization: Organization) -> DocumentSequence:
@@ -212,7 +205,7 @@ def invoice_issue(
             effective_on=issued_on,
             created_at=at,
         )
-    _deliver_after_commit("invoice", invoice.pk)
+    _deliver("invoice", invoice.pk)
     return invoice
 
 
@@ -268,5 +261,5 @@ def credit_note_issue(
         effective_on=issued_on,
         created_at=at,
     )
-    _deliver_after_commit("credit_note", note.pk)
+    _deliver("credit_note", note.pk)
     return note

@@ -4,6 +4,8 @@ Both services are idempotent, so retries (and a task delivered twice: acks_late)
 safe: a PDF is stored once per template version and an e-mail is sent once per document.
 """
 
+import datetime as dt
+
 from celery import shared_task
 
 from core import clock
@@ -34,3 +36,15 @@ def document_email_send_task(kind: str, document_id: int) -> int | None:
     document = delivery.document_get(kind=kind, document_id=document_id)
     marker = delivery.document_email_send(document=document, at=clock.now())
     return marker.pk if marker else None
+
+
+# How far back the sweep looks: a document older than this that still lacks its PDF or e-mail
+# is an operator's case (manage.py render_documents, outbox_status), not the hourly sweep's.
+SWEEP_DAYS = 30
+
+
+@shared_task(name="invoices.documents_sweep", acks_late=True, ignore_result=True)
+def documents_sweep_task() -> int:
+    """Hourly: issued documents without a PDF or a sent e-mail get their delivery queued again."""
+    since = clock.today_in("UTC") - dt.timedelta(days=SWEEP_DAYS)
+    return delivery.documents_undelivered_enqueue(issued_since=since)

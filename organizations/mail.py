@@ -1,12 +1,15 @@
-"""E-mail sent once a change commits: the subject on one line, a failure logged and never raised.
+"""E-mail sent once a change commits, through the outbox: the subject on one line.
 
+The message is an outbox row written in the change's transaction (outbox.relay): a mail
+server that is down or refuses delays it, and the relay sends it again after a backoff; the
+committed change and the request that made it never fail because of it.
 A subject with a line break (an organization's name typed with one) made Django refuse the
-message (BadHeaderError) in an on_commit callback: the change was saved and the request still
-answered 500. Names are refused at input too; this keeps any value from doing that again.
+message (BadHeaderError): names are refused at input too; this keeps any value from doing that.
 """
 
-from django.core.mail import send_mail
-from django.db import transaction
+import uuid
+
+from outbox.relay import outbox_enqueue
 
 
 def one_line(text: str) -> str:
@@ -15,12 +18,11 @@ def one_line(text: str) -> str:
 
 
 def mail_after_commit(*, subject: str, body: str, recipients: list[str]) -> None:
-    """Send after the caller's transaction commits (at once outside one). Robust: a mail
-    server that refuses or is down is logged by Django, the committed change stands."""
-    subject = one_line(subject)
-    recipients = list(recipients)
-
-    def send_mail_after_commit() -> None:  # named: Django logs a failing robust callback by its name
-        send_mail(subject, body, None, recipients)
-
-    transaction.on_commit(send_mail_after_commit, robust=True)
+    """Send after the caller's transaction commits (at once outside one), once
+    (outbox.tasks.mail_send_task); a failure is retried by the outbox's relay."""
+    key = f"mail:{uuid.uuid4()}"
+    outbox_enqueue(
+        task_name="outbox.mail_send",
+        key=key,
+        kwargs={"key": key, "subject": one_line(subject), "body": body, "recipients": list(recipients)},
+    )

@@ -41,6 +41,7 @@ from payments.gateway import (
     GatewayRequestRefused,
     GatewayUnavailable,
     payment_gateway,
+    payments_online,
 )
 from payments.models import (
     InvoiceCollection,
@@ -448,7 +449,28 @@ def attempt_refresh(*, attempt_id: int, at: dt.datetime) -> PaymentAttempt:
 
 def invoice_charge_enqueue(*, invoice_id: int, reason: str) -> None:
     """After the caller's transaction commits (a broker that is down must not undo it)."""
-    enqueue_after_commit("invoice_charge_task", invoice_id, reason)
+    # The charge on issue happens once per invoice; a "pay now" or a retry may come again.
+    key = f"invoice:{invoice_id}:charge:issue" if reason == REASON_ISSUE else None
+    enqueue_after_commit("invoice_charge_task", invoice_id, reason, key=key)
+
+
+def open_invoices_uncharged_enqueue() -> int:
+    """The sweep: open invoices with something due, a card on file and no charge attempt get
+    the charge on issue queued, under its key (an invoice whose charge row exists is left to
+    it: sweeping twice is once). Nothing while payments are offline. Returns how many."""
+    if not payments_online():
+        return 0
+    uncharged = Invoice.objects.filter(
+        status=Invoice.Status.OPEN,
+        amount_due_minor__gt=0,
+        payment_attempts__isnull=True,
+        organization__payment_methods__is_default=True,
+        organization__payment_methods__detached_at__isnull=True,
+    )
+    invoice_ids = list(uncharged.values_list("pk", flat=True).distinct())
+    for invoice_id in invoice_ids:
+        invoice_charge_enqueue(invoice_id=invoice_id, reason=REASON_ISSUE)
+    return len(invoice_ids)
 
 
 # Staff ---------------------------------------------------------------------------------

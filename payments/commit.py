@@ -1,21 +1,15 @@
-"""Queue a payments task once the caller's transaction commits."""
+"""Queue a payments task with the caller's transaction, through the outbox."""
 
-from django.db import transaction
+from outbox.relay import outbox_enqueue
 
 
-def enqueue_after_commit(task_name: str, *args) -> None:
-    """Queue `payments.tasks.<task_name>(*args)` after the commit, robustly.
+def enqueue_after_commit(task_name: str, *args, key: str | None = None) -> None:
+    """Run `payments.tasks.<task_name>(*args)` once the caller's transaction commits: an outbox
+    row written in that transaction (outbox.relay), so a broker that is down delays the work
+    and never loses it, and never turns a committed change into an error page.
 
-    robust: a broker that is down must not turn a committed change into an error page; the
-    hourly dunning run, Stripe's redelivery of webhooks and the admin's "handle again" pick
-    the work up. A named function rather than functools.partial, because Django's robust
-    on_commit logs a failing callback by its __qualname__, which a partial lacks.
-    """
+    `key`: the work's natural key (written twice, it is one row); None for work that may
+    rightly be queued again (charging the open invoices when a card is added)."""
+    from payments import tasks
 
-    def enqueue() -> None:
-        from payments import tasks
-
-        getattr(tasks, task_name).delay(*args)
-
-    enqueue.__qualname__ = f"enqueue_after_commit({task_name})"
-    transaction.on_commit(enqueue, robust=True)
+    outbox_enqueue(task_name=getattr(tasks, task_name).name, key=key, args=args)

@@ -89,6 +89,19 @@ def webhook_event_receive(*, event: dict, at: dt.datetime) -> tuple[WebhookEvent
     return stored, created
 
 
+def webhook_events_unprocessed_enqueue(*, received_before: dt.datetime) -> int:
+    """The sweep: events received before `received_before` and still received or failed get
+    their handling queued again, keyed by the event and its attempts so far: once per sweep
+    until a handling moves it on (handling is lock-then-check: twice is once). Returns how many."""
+    unprocessed = WebhookEvent.objects.filter(
+        status__in=(WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED), received_at__lt=received_before
+    )
+    rows = list(unprocessed.values_list("pk", "attempts"))
+    for event_pk, attempts in rows:
+        enqueue_after_commit("webhook_event_task", event_pk, key=f"webhook:{event_pk}:sweep:{attempts}")
+    return len(rows)
+
+
 def webhook_event_process(*, event_pk: int, at: dt.datetime) -> WebhookEvent:
     """Handle one stored event, once. Errors roll the handling back and are re-raised for the
     task to retry; the event is left FAILED with the error until then. An event whose object

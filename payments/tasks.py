@@ -6,6 +6,7 @@ database hiccup retries the task with backoff; the PENDING attempt or refund is 
 again with the same idempotency key.
 """
 
+import datetime as dt
 import logging
 
 from celery import shared_task
@@ -78,3 +79,19 @@ def payment_email_task(kind: str, attempt_id: int) -> None:
 @shared_task(name="payments.tasks.refund_submit", **RETRY_POLICY)
 def refund_submit_task(refund_id: int) -> None:
     refunds.refund_submit(refund_id=refund_id, at=clock.now())
+
+
+# A webhook younger than this is still being handled by the task its arrival queued.
+WEBHOOK_SWEEP_AFTER = dt.timedelta(minutes=10)
+
+
+@shared_task(name="payments.tasks.uncharged_invoices_sweep", acks_late=True, ignore_result=True)
+def uncharged_invoices_sweep() -> int:
+    """Hourly: open invoices with a card on file and no charge attempt get their charge queued."""
+    return charging.open_invoices_uncharged_enqueue()
+
+
+@shared_task(name="payments.tasks.webhooks_sweep", acks_late=True, ignore_result=True)
+def webhooks_sweep() -> int:
+    """Hourly: received webhooks not processed get their handling queued again."""
+    return events.webhook_events_unprocessed_enqueue(received_before=clock.now() - WEBHOOK_SWEEP_AFTER)

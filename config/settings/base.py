@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "template_partials",
+    "outbox",
     "organizations",
     "billing",
     "seats",
@@ -95,8 +96,12 @@ def database(url: str, **options) -> dict:
     DB_SERVER_SIDE_BINDING=false returns to Django's default, client-side binding (nothing is
     prepared then); DB_PREPARE_THRESHOLD empty keeps the binding but prepares nothing, for a
     pooler in transaction mode that can't keep prepared statements (docs/performance.md).
+    A kept connection (DB_CONN_MAX_AGE) is pinged before a request's first query
+    (CONN_HEALTH_CHECKS): after the database dropped it (a restart, a failover,
+    pg_terminate_backend) each web thread opens a new one instead of answering its next
+    request with a 500 (issue 21; tests/web/test_database_resilience.py).
     """
-    settings = dj_database_url.parse(url, **options)
+    settings = dj_database_url.parse(url, conn_health_checks=True, **options)
     if settings["ENGINE"] == "django.db.backends.postgresql":
         threshold = env("DB_PREPARE_THRESHOLD", "5")
         settings.setdefault("OPTIONS", {}).update(
@@ -151,15 +156,28 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL") or None
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND") or None
+# At-least-once (docs/operations.md): a task is acknowledged after it ran, a task whose worker
+# died goes back to the queue, and a message a killed worker took from Redis is delivered again
+# after the visibility timeout: longer than the longest task (a renewal batch of 50, a PDF:
+# minutes at most), or a running task would be delivered twice. Work that follows a commit goes
+# through the outbox (outbox/relay.py), which sends again what was lost beyond that.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 15 * 60}
+# A broker that is down fails a send within a second or so (the outbox sends it again later),
+# rather than holding the request that caused it.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
+# How long a sent outbox row waits for its task's success before it is sent again: the
+# visibility timeout, plus the time a message may wait in a busy queue.
+OUTBOX_LEASE_SECONDS = int(env("OUTBOX_LEASE_SECONDS", str(30 * 60)))
 CELERY_TIMEZONE = "UTC"
 # PDFs and their e-mails wait in their own queue, so a renewal run's rendering never holds
 # up renewals, payments or invitations (docker-compose's worker consumes both queues).
 # The pattern matches task names (invoices.document_pdf_render, ...), not module paths.
 CELERY_TASK_ROUTES = {"invoices.*": {"queue": "documents"}}
 CELERY_BEAT_SCHEDULE = {
+    "outbox-relay": {"task": "outbox.relay", "schedule": 5.0},
     "renew-due-subscriptions": {
         "task": "billing.tasks.renew_due_subscriptions",
         "schedule": 3600.0,
@@ -172,6 +190,9 @@ EMAIL_PORT = int(env("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds: a mail server that accepts connections and then hangs fails the send (the outbox
+# sends it again later) instead of holding a worker, or a request in the demo, for ever.
+EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "billing@localhost")
 
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
@@ -187,7 +208,7 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300  # both directions: older or further ahea
 # "cancel_at_period_end", or "mark_uncollectible" (billing.selectors.payment_blocked says yes).
 DUNNING_RETRY_DAYS = [int(day) for day in env_list("DUNNING_RETRY_DAYS", "1,3,5,7")]
 DUNNING_FINAL_ACTION = env("DUNNING_FINAL_ACTION", "cancel_at_period_end")
-CELERY_IMPORTS = ["payments.tasks", "seats.identity.tasks"]
+CELERY_IMPORTS = ["outbox.tasks", "payments.tasks", "seats.identity.tasks", "invoices.tasks"]
 CELERY_BEAT_SCHEDULE["identity-waiting-notices"] = {
     "task": "seats.identity.tasks.waiting_notices_send",
     "schedule": 86400.0,
@@ -199,6 +220,16 @@ CELERY_BEAT_SCHEDULE["identity-seat-alerts"] = {
 CELERY_BEAT_SCHEDULE["usage-partitions-ahead"] = {
     "task": "usage.tasks.partitions_ensure",
     "schedule": 86400.0,
+}
+# Sweeps for what a lost message would leave behind (docs/operations.md); each is idempotent.
+CELERY_BEAT_SCHEDULE["invoices-documents-sweep"] = {"task": "invoices.documents_sweep", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["payments-uncharged-invoices-sweep"] = {
+    "task": "payments.tasks.uncharged_invoices_sweep",
+    "schedule": 3600.0,
+}
+CELERY_BEAT_SCHEDULE["payments-webhooks-sweep"] = {
+    "task": "payments.tasks.webhooks_sweep",
+    "schedule": 3600.0,
 }
 CELERY_BEAT_SCHEDULE["payments-dunning-retries"] = {
     "task": "payments.tasks.dunning_retries_due",

@@ -12,7 +12,8 @@ DATABASES = {"default": database(env("DATABASE_URL", "postgres://postgres@127.0.
 # Rendered PDFs of test documents go to a scratch folder, never into the checkout.
 MEDIA_ROOT = Path(tempfile.gettempdir()) / "seatbill-test-media"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The outbox's fault tests give the Celery workers they start a real SMTP server on loopback.
+EMAIL_BACKEND = env("TEST_EMAIL_BACKEND") or "django.core.mail.backends.locmem.EmailBackend"
 # Tasks run eagerly in the test process. The Celery worker subprocesses that
 # tests/billing/test_renewal_workers.py starts get a real broker, short redelivery times
 # and task routes from these variables; nothing else sets them.

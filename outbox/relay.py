@@ -1,0 +1,170 @@
+"""The transactional outbox: work that must follow a commit is a row written in its transaction.
+
+`outbox_enqueue` writes the row and, once the transaction commits, tries to send it at once
+(the broker's usual latency). Whatever was not sent then (the broker down, the process
+killed) or was sent but never reported done (a message the broker lost, a task that failed)
+is sent again by `relay_due` (the `outbox.relay` beat task and `manage.py outbox_relay`)
+when it falls due. A send leases the row for LEASE_SECONDS; a failure waits a backoff that
+doubles with each attempt. The tasks are idempotent: sending twice runs the work once.
+
+The broker being down delays the work; it never loses it, and the action that caused it
+never fails because of it.
+"""
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+
+from core import clock
+
+from .models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+TASK_ID_PREFIX = "outbox-"
+# After this many attempts a row is listed as failing (admin, `outbox_status`); it is still retried.
+FAILING_AFTER_ATTEMPTS = 5
+
+
+def lease_seconds() -> int:
+    """How long a sent row waits for its task's success before it is sent again: longer than a
+    message may wait in the queue and run (docs/operations.md)."""
+    return settings.OUTBOX_LEASE_SECONDS
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """The wait after the `attempts`-th failed attempt: 10 s, 20 s, 40 s ... at most an hour."""
+    return dt.timedelta(seconds=min(10 * 2 ** max(attempts - 1, 0), 3600))
+
+
+@dataclass(frozen=True)
+class Work:
+    """One task for the outbox. `key`: the work's natural key ("invoice:12:pdf"); the same key
+    written twice is one row (the second is ignored). None: a key of its own (work that may
+    rightly happen more than once)."""
+
+    task_name: str
+    key: str | None = None
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+def outbox_enqueue_all(works: list[Work]) -> None:
+    """Write `works` to the outbox in the caller's transaction (one INSERT), and send them
+    once it commits (at once outside one)."""
+    now = clock.now()
+    messages = [
+        OutboxMessage(
+            task_name=work.task_name,
+            args=list(work.args),
+            kwargs=dict(work.kwargs),
+            idempotency_key=work.key or f"{work.task_name}:{uuid.uuid4()}",
+            created_at=now,
+            due_at=now,
+        )
+        for work in works
+    ]
+    # ignore_conflicts gives no primary keys back: the rows are found by their keys after the commit.
+    OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True)
+    keys = [message.idempotency_key for message in messages]
+
+    def send_outbox_messages_after_commit() -> None:  # named: Django logs a robust callback by its name
+        relay_due(keys=keys)
+
+    transaction.on_commit(send_outbox_messages_after_commit, robust=True)
+
+
+def outbox_enqueue(*, task_name: str, key: str | None = None, args=(), kwargs=None) -> None:
+    """Write `task_name(*args, **kwargs)` to the outbox in the caller's transaction (`Work`)."""
+    outbox_enqueue_all([Work(task_name=task_name, key=key, args=tuple(args), kwargs=dict(kwargs or {}))])
+
+
+@dataclass
+class RelayResult:
+    sent: int = 0
+    failed: int = 0
+
+
+def _claim(*, now: dt.datetime, limit: int, keys: list[str] | None) -> list[OutboxMessage]:
+    """Lease up to `limit` due rows to this relay: counted as an attempt and due again after the
+    lease, so a relay that dies holding them leaves them to the next. SKIP LOCKED: concurrent
+    relays take different rows."""
+    with transaction.atomic():
+        due = OutboxMessage.objects.filter(done_at__isnull=True, due_at__lte=now)
+        if keys is not None:
+            due = due.filter(idempotency_key__in=keys)
+        rows = list(due.order_by("due_at", "pk").select_for_update(skip_locked=True)[:limit])
+        for row in rows:
+            row.attempts += 1
+            row.task_id = f"{TASK_ID_PREFIX}{row.pk}-{row.attempts}"
+            row.due_at = now + dt.timedelta(seconds=lease_seconds())
+            row.save(update_fields=["attempts", "task_id", "due_at"])
+    return rows
+
+
+def _task(name: str):
+    """The registered task `name`; a web process imports the task modules on first need."""
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()
+    return current_app.tasks[name]
+
+
+def _send(row: OutboxMessage, *, now: dt.datetime) -> bool:
+    try:
+        _task(row.task_name).apply_async(args=row.args, kwargs=row.kwargs, task_id=row.task_id)
+    except Exception as error:  # the broker down, or (run in-process) the task failed
+        logger.warning("Outbox %s (attempt %s) not done: %r", row, row.attempts, error)
+        OutboxMessage.objects.filter(pk=row.pk, done_at__isnull=True).update(
+            last_error=f"{type(error).__name__}: {error}"[:2000], due_at=now + backoff(row.attempts)
+        )
+        return False
+    OutboxMessage.objects.filter(pk=row.pk).update(sent_at=now)
+    return True
+
+
+def relay_due(*, keys: list[str] | None = None, batch_size: int = 100, progress=None) -> RelayResult:
+    """Send every due row (or only those of `keys`) to the broker, in batches; `progress(result)`
+    after each batch. Returns how many were sent and how many failed to send."""
+    result = RelayResult()
+    while True:
+        now = clock.now()
+        rows = _claim(now=now, limit=batch_size, keys=keys)
+        for row in rows:
+            if _send(row, now=now):
+                result.sent += 1
+            else:
+                result.failed += 1
+        if progress is not None and rows:
+            progress(result)
+        if len(rows) < batch_size:
+            return result
+
+
+def task_finished(sender=None, task_id=None, state=None, retval=None, **kwargs) -> None:
+    """Celery's task_postrun: an outbox task's outcome on its row. Success marks it done; a final
+    failure keeps the error and sends it again after a backoff. (A retry is not an outcome:
+    the task runs again under the same id.)"""
+    if not task_id or not task_id.startswith(TASK_ID_PREFIX):
+        return
+    now = clock.now()
+    rows = OutboxMessage.objects.filter(task_id=task_id, done_at__isnull=True)
+    if state == "SUCCESS":
+        rows.update(done_at=now, last_error="")
+    elif state == "FAILURE":
+        for row in rows:
+            OutboxMessage.objects.filter(pk=row.pk).update(
+                last_error=f"{type(retval).__name__}: {retval}"[:2000], due_at=now + backoff(row.attempts)
+            )
+
+
+def failing() -> QuerySet[OutboxMessage]:
+    """Rows not done after FAILING_AFTER_ATTEMPTS attempts: for the operator."""
+    return OutboxMessage.objects.filter(done_at__isnull=True, attempts__gte=FAILING_AFTER_ATTEMPTS).order_by(
+        "due_at"
+    )

@@ -1,0 +1,31 @@
+"""The relay on the beat schedule, and e-mail sent through the outbox."""
+
+from celery import shared_task
+from django.core.mail import send_mail
+from django.db import transaction
+
+from core import clock
+
+from .models import OutboxMessage
+from .relay import relay_due
+
+
+@shared_task(name="outbox.relay", acks_late=True, ignore_result=True)
+def outbox_relay_task() -> int:
+    """Send every due outbox row to the broker (every few seconds, CELERY_BEAT_SCHEDULE)."""
+    return relay_due().sent
+
+
+@shared_task(name="outbox.mail_send", acks_late=True, ignore_result=True)
+def mail_send_task(key: str, subject: str, body: str, recipients: list[str]) -> None:
+    """Send one e-mail of the outbox row `key`, once: lock-then-check its row, send, mark it
+    done in the same transaction (a failed send rolls the mark back; the relay sends the row
+    again after its backoff). A crash between the mail server's acceptance and the commit is
+    the one case that could send twice."""
+    with transaction.atomic():
+        row = OutboxMessage.objects.select_for_update().filter(idempotency_key=key).first()
+        if row is not None and row.done_at is not None:
+            return
+        send_mail(subject, body, None, recipients)
+        if row is not None:
+            OutboxMessage.objects.filter(pk=row.pk).update(done_at=clock.now(), last_error="")
