@@ -53,6 +53,9 @@ class DocumentFields(models.Model):
     customer_address = models.TextField(blank=True)
     customer_country = models.CharField(max_length=2)
     customer_vat_id = models.CharField(max_length=32, blank=True)
+    # The customer's VAT ID check when issued (core.vies): format_valid, verified or empty.
+    customer_vat_id_check = models.CharField(max_length=16, blank=True, default="")
+    customer_vat_id_checked_on = models.DateField(null=True, blank=True)
     seller_name = models.CharField(max_length=200)
     seller_address = models.TextField(blank=True)
     seller_country = models.CharField(max_length=2)

@@ -45,6 +45,8 @@ class PartyView:
     country: str
     tax_id_label: str
     tax_id: str
+    # How the VAT ID was checked when the document was issued (PDF v3 on); "" for none.
+    tax_id_check: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ def tax_id_display(tax_id: str, country: str) -> tuple[str, str]:
     tax_id = (tax_id or "").strip()
     if not tax_id:
         return "", ""
+    if (country or "").upper() == "US":
+        return _("EIN"), tax_id
     if (country or "").upper() == "NO":
         digits = re.sub(r"\D", "", tax_id)
         if len(digits) == 9:
@@ -114,10 +118,12 @@ def _country_name(code: str, language: str) -> str:
     return fmt.locale_for(language).territories.get((code or "").upper(), code or "")
 
 
-def _party(*, name: str, address: str, country: str, tax_id: str, language: str) -> PartyView:
+def _party(
+    *, name: str, address: str, country: str, tax_id: str, language: str, tax_id_check: str = ""
+) -> PartyView:
     label, value = tax_id_display(tax_id, country)
     lines = [line.strip() for line in (address or "").splitlines() if line.strip()]
-    return PartyView(name, lines, _country_name(country, language), label, value)
+    return PartyView(name, lines, _country_name(country, language), label, value, tax_id_check)
 
 
 # Line descriptions ------------------------------------------------------------------------
@@ -250,6 +256,9 @@ def _document_view(document, language: str) -> DocumentView:
             country=document.customer_country,
             tax_id=document.customer_vat_id,
             language=language,
+            tax_id_check=fmt.vat_id_check(
+                document.customer_vat_id_check, document.customer_vat_id_checked_on, language
+            ),
         ),
         "currency": currency,
         "lines": [

@@ -100,6 +100,8 @@ def _party_fields(organization: Organization) -> dict:
         "customer_address": organization.address,
         "customer_country": organization.country,
         "customer_vat_id": organization.vat_id,
+        "customer_vat_id_check": organization.vat_id_check if organization.vat_id else "",
+        "customer_vat_id_checked_on": organization.vat_id_checked_on if organization.vat_id else None,
         "seller_name": settings.SELLER_LEGAL_NAME,
         "seller_address": settings.SELLER_ADDRESS,
         "seller_country": settings.SELLER_COUNTRY,

@@ -29,16 +29,45 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django_countries import countries
+
+from core import tax_ids, vies
 
 from . import formatting as fmt
 from .audit import audit_record
 from .errors import LastOwner, RuleViolation
 from .mail import mail_after_commit
-from .models import Invitation, Membership, Organization, Role
+from .models import (
+    ADDRESS_LINE_MAX_LENGTH,
+    CITY_MAX_LENGTH,
+    POSTCODE_MAX_LENGTH,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+)
 from .tenancy import OWNER_GRANTED_ROLES, Capability, has_capability, membership_for, roles_grantable_by
 from .text import EMAIL_MAX_LENGTH, LOGIN_EMAIL_MAX_LENGTH, single_line
 
-BILLING_DETAIL_FIELDS = ("legal_name", "address", "country", "vat_id", "billing_email")
+BILLING_DETAIL_FIELDS = (
+    "legal_name",
+    "address_line1",
+    "address_line2",
+    "postcode",
+    "city",
+    "region",
+    "country",
+    "vat_id",
+    "billing_email",
+)
+# The one-line parts of the postal address and the most characters a document prints of each.
+ADDRESS_FIELD_LENGTHS = {
+    "address_line1": ADDRESS_LINE_MAX_LENGTH,
+    "address_line2": ADDRESS_LINE_MAX_LENGTH,
+    "postcode": POSTCODE_MAX_LENGTH,
+    "city": CITY_MAX_LENGTH,
+    "region": CITY_MAX_LENGTH,
+}
 # Settings an organization can be created with besides its billing details.
 ORGANIZATION_OPTION_FIELDS = ("description", "time_zone", "language", "currency")
 
@@ -92,6 +121,72 @@ def _one_line_name(name: str, *, max_length: int, field: str) -> str:
             field=field,
         )
     return name
+
+
+def _address_part(value: str, *, max_length: int, field: str) -> str:
+    if len(value) > max_length:
+        raise RuleViolation(
+            _("At most %(count)s characters: the invoice prints it on one line.") % {"count": max_length},
+            code="invalid_address",
+            field=field,
+        )
+    if not single_line(value):
+        raise RuleViolation(
+            _("One line of text: no line breaks, tabs or other control characters."),
+            code="invalid_address",
+            field=field,
+        )
+    return value
+
+
+def _json_value(value):
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _vat_id_refusal(check: tax_ids.TaxIdCheck, country: str) -> RuleViolation:
+    name = countries.name(country) or country
+    if check.problem == tax_ids.PREFIX_MISMATCH:
+        message = _("A VAT ID of %(country)s starts with %(prefix)s. Check the country and the VAT ID.") % {
+            "country": name,
+            "prefix": check.expected_prefix,
+        }
+    elif check.problem == tax_ids.UNSUPPORTED_COUNTRY:
+        message = _("We cannot check tax numbers of %(country)s. Leave the VAT ID empty.") % {"country": name}
+    elif check.problem == tax_ids.INVALID_CHECKSUM:
+        message = _("This is not a valid VAT ID of %(country)s: its check digits do not match.") % {
+            "country": name
+        }
+    elif check.problem == tax_ids.INVALID_CHARACTERS:
+        message = _("A VAT ID is one line of at most %(count)s letters and digits.") % {
+            "count": tax_ids.MAX_INPUT_LENGTH
+        }
+    else:
+        message = _("This is not a valid VAT ID of %(country)s: check its length and format.") % {
+            "country": name
+        }
+    return RuleViolation(message, code="invalid_vat_id", field="vat_id")
+
+
+def _checked_vat_id(*, vat_id: str, country: str, on: dt.date) -> dict:
+    """The VAT ID as stored and its check (core.vies), or RuleViolation for an ID that is not
+    one of `country`'s. VIES knows only EU VAT IDs: others are checked offline only."""
+    check = tax_ids.check_tax_id(country, vat_id)
+    if not check.valid:
+        raise _vat_id_refusal(check, country)
+    if not check.value:
+        return {"vat_id": "", "vat_id_check": "", "vat_id_checked_on": None}
+    if country in tax_ids.EU_MEMBER_STATES:
+        result = vies.vies_client().check(check.value, on=on)
+    else:
+        result = vies.ViesResult(vies.FORMAT_VALID, on)
+    if result.status == vies.NOT_FOUND:
+        raise RuleViolation(
+            _("The EU's VIES service does not know the VAT ID %(vat_id)s. Check it.")
+            % {"vat_id": check.value},
+            code="vat_id_unknown",
+            field="vat_id",
+        )
+    return {"vat_id": check.value, "vat_id_check": result.status, "vat_id_checked_on": result.checked_on}
 
 
 def organization_name(name: str, *, when_empty: str = "", field: str = "name") -> str:
@@ -169,19 +264,22 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
         value = (value or "").strip() if isinstance(value, str) or value is None else value
         if name == "legal_name":
             value = _one_line_name(value, max_length=200, field=name)
+        elif name in ADDRESS_FIELD_LENGTHS:
+            value = _address_part(value, max_length=ADDRESS_FIELD_LENGTHS[name], field=name)
         elif name == "country":
             value = value.upper()
-            if not re.fullmatch(r"[A-Z]{2}", value):
+            if not re.fullmatch(r"[A-Z]{2}", value) or not countries.alpha2(value):
                 raise RuleViolation(
-                    _("Country must be a two-letter ISO code, such as DK or DE."),
+                    _("Choose a country from the list."),
                     code="invalid_country",
                     field=name,
                 )
         elif name == "vat_id":
-            value = re.sub(r"[\s.\-]", "", value).upper()
-            if value and not re.fullmatch(r"[A-Z0-9]{4,32}", value):
+            # Checked against the country in _checked_vat_id, once the country is known.
+            if len(value) > tax_ids.MAX_INPUT_LENGTH or not single_line(value):
                 raise RuleViolation(
-                    _("A VAT ID is letters and digits, such as DK12345678."),
+                    _("A VAT ID is one line of at most %(count)s letters and digits.")
+                    % {"count": tax_ids.MAX_INPUT_LENGTH},
                     code="invalid_vat_id",
                     field=name,
                 )
@@ -264,6 +362,10 @@ def organization_create(
     """
     name = organization_name(name)
     cleaned = _clean_details(details, allowed=BILLING_DETAIL_FIELDS + ORGANIZATION_OPTION_FIELDS)
+    if cleaned.get("vat_id"):
+        country = cleaned.get("country") or Organization._meta.get_field("country").default
+        on = at.astimezone(ZoneInfo(cleaned.get("time_zone") or "UTC")).date()
+        cleaned.update(_checked_vat_id(vat_id=cleaned["vat_id"], country=country, on=on))
     if slug is not None:
         slug = slugify(slug)
         if not slug or slug in RESERVED_SLUGS or len(slug) > SLUG_MAX_LENGTH:
@@ -293,7 +395,7 @@ def organization_create(
                     action="organization.created",
                     at=at,
                     target=organization.slug,
-                    details={"name": name, **cleaned},
+                    details={"name": name, **{key: _json_value(value) for key, value in cleaned.items()}},
                 )
                 return organization
         except IntegrityError:
@@ -311,7 +413,10 @@ def organization_create(
 def organization_update_billing_details(
     *, organization: Organization, at: dt.datetime, acting_user=None, reason: str = "", **details
 ) -> Organization:
-    """Change billing details: legal_name, address, country (2 letters), vat_id, billing_email.
+    """Change billing details: legal_name, the address parts, country (ISO 3166), vat_id,
+    billing_email. A VAT ID must be one of the country's (core.tax_ids: prefix, format and
+    check digits); a new one, or a new country, is checked with VIES (core.vies) and the
+    answer and its date kept. Issued documents keep the details they were issued with.
 
     They are the organization's tax identity (they decide the VAT on its invoices): only an
     owner or finance changes them (Capability.MANAGE_TAX_IDENTITY; a partner's person as the
@@ -329,6 +434,11 @@ def organization_update_billing_details(
         )
     cleaned = _clean_details(details, allowed=BILLING_DETAIL_FIELDS)
     locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    country = cleaned.get("country", locked.country)
+    vat_id = cleaned.get("vat_id", locked.vat_id)
+    if vat_id != locked.vat_id or country != locked.country:
+        # A new VAT ID, or the old one under a new country: checked again, and its check dated.
+        cleaned.update(_checked_vat_id(vat_id=vat_id, country=country, on=_billing_date(locked, at)))
     changes = {
         name: [getattr(locked, name), value]
         for name, value in cleaned.items()
@@ -346,7 +456,10 @@ def organization_update_billing_details(
         action="organization.billing_details_updated",
         at=at,
         target=locked.slug,
-        details={**changes, **({"reason": reason} if reason else {})},
+        details={
+            **{name: [_json_value(old), _json_value(new)] for name, (old, new) in changes.items()},
+            **({"reason": reason} if reason else {}),
+        },
     )
     return locked
 

@@ -8,12 +8,14 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from core import clock
 
+from . import formatting as fmt
 from . import selectors, services, throttling
 from .errors import RuleViolation
 from .forms import (
@@ -132,7 +134,12 @@ def organization_settings(request, slug):
                 return redirect("organization_settings", slug=organization.slug)
     else:
         form = BillingDetailsForm(initial=BillingDetailsForm.initial_from(organization))
-    return render(request, "organizations/settings.html", {"form": form})
+    check = fmt.vat_id_check(
+        organization.vat_id_check if organization.vat_id else "",
+        organization.vat_id_checked_on,
+        translation.get_language(),
+    )
+    return render(request, "organizations/settings.html", {"form": form, "vat_id_check": check})
 
 
 @org_view(Capability.VIEW_AUDIT_LOG)

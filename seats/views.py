@@ -334,9 +334,7 @@ def invitation_accept(request, token):
         if not same_person:
             return render(request, "seats/invitation_accept.html", {**context, "state": "other_user"})
         if selectors.membership_active_get(organization=organization, user=request.user) is not None:
-            return render(
-                request, "seats/invitation_accept.html", {**context, "state": "already_member"}
-            )
+            return render(request, "seats/invitation_accept.html", {**context, "state": "already_member"})
         if request.method == "POST":
             try:
                 seat_services.invitation_accept(

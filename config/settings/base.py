@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "template_partials",
+    "django_countries",  # its ISO 3166 names in every language (organizations.forms)
     "organizations",
     "billing",
     "seats",

@@ -577,6 +577,8 @@ ENDPOINTS = [
     ("api_credit_notes", "get", "credit-notes/", {Role.OWNER, Role.FINANCE}),
     ("api_credit_note", "get", "credit-notes/{credit_note}/", {Role.OWNER, Role.FINANCE}),
     ("api_credit_balance", "get", "credit-balance/", {Role.OWNER, Role.FINANCE}),
+    ("api_billing_details", "get", "billing-details/", {Role.OWNER, Role.FINANCE}),
+    ("api_billing_details", "patch", "billing-details/", {Role.OWNER, Role.FINANCE}),
 ]
 FORBIDDEN = [
     pytest.param(method, tail, role, id=f"{method}-{tail}-{role}")
@@ -609,6 +611,7 @@ def _valid_body(team: Team, method: str, tail: str) -> dict:
         "members/": {"email": "someone@example.com", "role": "member"},
         "members/{membership}/reassign": {"email": UserFactory().email},
         "members/{membership}/": {"seat_interval": "month"} if method == "patch" else {},
+        "billing-details/": {"vat_id": "DK13585628", "country": "DK"} if method == "patch" else {},
     }.get(tail, {})
 
 
