@@ -324,7 +324,6 @@ class ClientHandoverApi(PartnerApi):
             on=on,
             at=at,
             acting_user=request.user,
-            base_url=request.build_absolute_uri("/").rstrip("/"),
             expected_token=token,
             **values,
         )

@@ -40,8 +40,10 @@ def invoice_list(request, slug: str):
 
 
 def _detail(request, kind: str, number: str):
+    # The hosted document reads as its PDF and e-mail do: in the organization's language
+    # (Settings), whatever the reader's own language is for the rest of the page.
     detail = selectors.document_detail(
-        organization=request.organization, kind=kind, number=number, language=get_language()
+        organization=request.organization, kind=kind, number=number, language=request.organization.language
     )
     return render(request, "invoices/detail.html", {"detail": detail, "doc": detail.view})
 

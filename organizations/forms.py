@@ -3,6 +3,7 @@
 import unicodedata
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
@@ -112,6 +113,21 @@ class BillingDetailsForm(forms.Form):
         required=False,
         help_text=_("Invoices and receipts are sent here."),
         widget=forms.EmailInput(attrs=_input()),
+    )
+
+    @classmethod
+    def initial_from(cls, organization: Organization) -> dict:
+        return {name: getattr(organization, name) for name in cls.base_fields}
+
+
+class PreferencesForm(forms.Form):
+    """What owners set for the whole organization (the service checks the values)."""
+
+    language = forms.ChoiceField(
+        label=_("Language of documents and e-mails"),
+        choices=settings.LANGUAGES,
+        help_text=_("Invoices, credit notes, their pages and every e-mail to the organization."),
+        widget=forms.Select(attrs={"class": "select"}),
     )
 
     @classmethod

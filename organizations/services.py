@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from django_countries import countries
 
 from core import tax_ids, vies
+from core.site import absolute_url
 
 from . import formatting as fmt
 from .audit import audit_record
@@ -70,6 +71,8 @@ ADDRESS_FIELD_LENGTHS = {
 }
 # Settings an organization can be created with besides its billing details.
 ORGANIZATION_OPTION_FIELDS = ("description", "time_zone", "language", "currency")
+# What owners change in Settings besides the tax identity (Capability.MANAGE_SETTINGS).
+PREFERENCE_FIELDS = ("language",)
 
 # Paths under /o/ that are pages, not organizations.
 RESERVED_SLUGS = frozenset({"new"})
@@ -307,6 +310,12 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
                     code="invalid_time_zone",
                     field=name,
                 ) from None
+        elif name == "language":
+            value = value.lower()
+            if value not in fmt.SUPPORTED_LANGUAGES:
+                raise RuleViolation(
+                    _("Choose one of the languages offered."), code="invalid_language", field=name
+                )
         elif name == "currency":
             value = value.upper()
             if not re.fullmatch(r"[A-Z]{3}", value):
@@ -464,6 +473,44 @@ def organization_update_billing_details(
     return locked
 
 
+def organization_update_preferences(
+    *, organization: Organization, at: dt.datetime, acting_user=None, **preferences
+) -> Organization:
+    """Change the organization's language (en, da, de, nb): its documents, hosted document
+    pages and e-mails are written in it from the next one on. Owners only
+    (Capability.MANAGE_SETTINGS); audited as `organization.preferences_updated` with
+    {field: [old, new]}."""
+    if acting_user is not None and not has_capability(
+        membership_for(acting_user, organization), Capability.MANAGE_SETTINGS
+    ):
+        raise RuleViolation(
+            _("Only an owner of %(name)s can change its settings.") % {"name": organization.name},
+            code="settings_forbidden",
+        )
+    cleaned = _clean_details(preferences, allowed=PREFERENCE_FIELDS)
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    changes = {
+        name: [getattr(locked, name), value]
+        for name, value in cleaned.items()
+        if getattr(locked, name) != value
+    }
+    if not changes:
+        return locked
+    for name, (_old, new) in changes.items():
+        setattr(locked, name, new)
+        setattr(organization, name, new)
+    locked.save(update_fields=list(changes))
+    audit_record(
+        organization=locked,
+        actor=acting_user,
+        action="organization.preferences_updated",
+        at=at,
+        target=locked.slug,
+        details=changes,
+    )
+    return locked
+
+
 # ---------------------------------------------------------------------------
 # Invitations
 
@@ -472,15 +519,14 @@ def invitation_accept_path(token: str) -> str:
     return reverse("invitation_accept", kwargs={"token": token})
 
 
-def _invitation_send(*, invitation: Invitation, token: str, base_url: str) -> None:
+def _invitation_send(*, invitation: Invitation, token: str) -> None:
     """Send the invitation e-mail once the transaction commits (never for a rolled-back invitation)."""
-    base = (base_url or getattr(settings, "SITE_URL", "") or "http://127.0.0.1:8000").rstrip("/")
     inviter = invitation.invited_by
     context = {
         "organization_name": invitation.organization.name,
         "inviter": (inviter.get_full_name() or inviter.email or inviter.get_username()) if inviter else "",
         "role": Role(invitation.role).label,  # lazy: in the e-mail's language
-        "accept_url": f"{base}{invitation_accept_path(token)}",
+        "accept_url": absolute_url(invitation_accept_path(token)),
         "expires_at": invitation.expires_at,
     }
     # In the organization's language, as its other e-mails (English for languages without a catalogue).
@@ -517,7 +563,6 @@ def invitation_create(
     invited_by,
     at: dt.datetime,
     seat_interval: str = "",
-    base_url: str = "",
     notify: bool = True,
     takes_seat_of: Membership | None = None,
 ) -> Invitation:
@@ -526,8 +571,8 @@ def invitation_create(
     Only a hash of the token is stored; the returned invitation carries the token in the
     unsaved attribute `token` for a caller that e-mails it itself. Nobody but the invited
     address ever gets it (not the inviter, not the API's answer): opening the link proves the
-    address, and lets its owner claim an account SCIM or single sign-on made. `base_url`
-    ("https://host") prefixes the link; default settings.SITE_URL. `notify=False`: the
+    address, and lets its owner claim an account SCIM or single sign-on made; the link
+    starts with settings.SITE_URL (core.site). `notify=False`: the
     caller sends its own e-mail with the link (a partner's handover, in the client's language).
     `takes_seat_of`: a member whose seat the person takes over on accepting (seat_reassign).
     """
@@ -580,7 +625,7 @@ def invitation_create(
         details=details,
     )
     if notify:
-        _invitation_send(invitation=invitation, token=token, base_url=base_url)
+        _invitation_send(invitation=invitation, token=token)
     return invitation
 
 
@@ -594,7 +639,7 @@ def _lock_invitation(invitation: Invitation) -> Invitation:
 
 @transaction.atomic
 def invitation_resend(
-    *, invitation: Invitation, at: dt.datetime, acting_user=None, base_url: str = "", notify: bool = True
+    *, invitation: Invitation, at: dt.datetime, acting_user=None, notify: bool = True
 ) -> Invitation:
     """Send a pending (or expired) invitation again with a new link and a new expiry.
 
@@ -639,7 +684,7 @@ def invitation_resend(
         details={"expires_at": locked.expires_at.isoformat()},
     )
     if notify:
-        _invitation_send(invitation=locked, token=token, base_url=base_url)
+        _invitation_send(invitation=locked, token=token)
     return locked
 
 

@@ -38,10 +38,6 @@ def _billing_date(organization, at):
     return clock.today_in(organization.time_zone, at=at)
 
 
-def _base_url(request) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
-
-
 def _redirect(request, url: str):
     """A redirect that also works for an HTMX request (full page navigation)."""
     if getattr(request, "htmx", False):
@@ -124,7 +120,6 @@ def member_invite(request, slug):
             seat_interval=form.cleaned_data.get("seat_interval", ""),
             invited_by=request.user,
             at=clock.now(),
-            base_url=_base_url(request),
         )
     except RuleViolation as exc:
         if exc.field in form.fields:
@@ -150,9 +145,7 @@ def invitation_resend(request, slug, invitation_id):
     except throttling.Throttled as exc:
         return _throttled(_members_response(request, error=exc.message, status=429), exc)
     try:
-        services.invitation_resend(
-            invitation=invitation, at=clock.now(), acting_user=request.user, base_url=_base_url(request)
-        )
+        services.invitation_resend(invitation=invitation, at=clock.now(), acting_user=request.user)
     except RuleViolation as exc:
         return _members_response(request, error=refusal_message(request, exc))
     return _after_change(
@@ -290,7 +283,6 @@ def seat_reassign(request, slug, membership_id):
                 on=_billing_date(request.organization, at),
                 at=at,
                 acting_user=request.user,
-                base_url=_base_url(request),
             )
         except throttling.Throttled as exc:
             error, throttled = exc.message, exc

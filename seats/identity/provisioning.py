@@ -260,7 +260,7 @@ def _leave(*, record: ScimUser, token: ScimToken, on: dt.date, at: dt.datetime) 
 
 
 def _refused_for_want_of_a_seat(
-    *, organization: Organization, attributes: dict, refusal: RuleViolation, at: dt.datetime, base_url: str
+    *, organization: Organization, attributes: dict, refusal: RuleViolation, at: dt.datetime
 ) -> SeatWaitingForScim:
     email = user_email(attributes)
     waiter = None
@@ -273,7 +273,6 @@ def _refused_for_want_of_a_seat(
             refusal=refusal,
             at=at,
             scim_attributes=stored_attributes(attributes),
-            base_url=base_url,
         )
         detail = (
             f"No free seat in {organization.name}: {refusal.message} {email} is now waiting for a seat; "
@@ -300,9 +299,7 @@ def _ensure_email_allowed(organization: Organization, email: str) -> None:
         )
 
 
-def _invite_instead(
-    *, organization: Organization, email: str, at: dt.datetime, base_url: str
-) -> ScimInvitationSent:
+def _invite_instead(*, organization: Organization, email: str, at: dt.datetime) -> ScimInvitationSent:
     """Invite an existing login rather than adding it: joining takes that person's consent."""
     try:
         org_services.invitation_create(
@@ -311,7 +308,6 @@ def _invite_instead(
             role=Role.MEMBER,
             invited_by=None,
             at=at,
-            base_url=base_url,
         )
     except RuleViolation as refusal:
         if refusal.code != "invitation_pending":
@@ -329,7 +325,6 @@ def scim_user_create(
     token: ScimToken,
     on: dt.date,
     at: dt.datetime,
-    base_url: str = "",
 ) -> ScimUser:
     """Create a User (its request already validated). An active one takes a seat."""
     attributes = stored_attributes(attributes)
@@ -345,7 +340,7 @@ def scim_user_create(
             and not ScimUser.objects.filter(organization=organization, user=existing).exists()
         ):
             _ensure_user_name_free(organization, user_name)
-            raise _invite_instead(organization=organization, email=email, at=at, base_url=base_url)
+            raise _invite_instead(organization=organization, email=email, at=at)
     try:
         with transaction.atomic():
             _ensure_user_name_free(organization, user_name)
@@ -387,7 +382,7 @@ def scim_user_create(
         if refusal.code not in SEAT_REFUSALS:
             raise
         raise _refused_for_want_of_a_seat(
-            organization=organization, attributes=attributes, refusal=refusal, at=at, base_url=base_url
+            organization=organization, attributes=attributes, refusal=refusal, at=at
         ) from None
 
 
@@ -398,7 +393,6 @@ def scim_user_update(
     token: ScimToken,
     on: dt.date,
     at: dt.datetime,
-    base_url: str = "",
 ) -> ScimUser:
     """Replace a User's attributes (PUT, or the result of a PATCH). `active` turning false
     releases the seat; turning true takes one."""
@@ -438,7 +432,7 @@ def scim_user_update(
         if refusal.code not in SEAT_REFUSALS:
             raise
         raise _refused_for_want_of_a_seat(
-            organization=organization, attributes=attributes, refusal=refusal, at=at, base_url=base_url
+            organization=organization, attributes=attributes, refusal=refusal, at=at
         ) from None
 
 

@@ -75,7 +75,6 @@ def handover(link, plan, on, actor, email="mette@bageriet.dk", **kwargs):
         on=on,
         at=at(on),
         acting_user=actor,
-        base_url="https://app.example.com",
         **kwargs,
     )
 
@@ -431,7 +430,6 @@ def test_the_log_in_email_can_be_sent_again_and_the_old_link_stops_working(
             on=dt.date(2026, 3, 27),
             at=at(dt.date(2026, 3, 27)),
             acting_user=anna,
-            base_url="https://app.example.com",
         )
     again = mail.outbox[-1]
     assert again.to == ["mette@bageriet.dk"] and again.subject.startswith("Bageriet Hansen: jeres aftale")
