@@ -382,6 +382,7 @@ def test_a_web_worker_tunes_the_collector_unless_told_not_to(tuning, expected):
         SECRET_KEY=secrets.token_urlsafe(48),
         DATABASE_URL=TEST_DATABASE_URL,
         REDIS_URL="redis://127.0.0.1:6379/1",
+        SITE_URL="https://example.com",
     )
     if tuning is not None:
         overrides["WEB_GC_TUNING"] = tuning

@@ -347,6 +347,12 @@ def test_only_the_partners_owners_and_admins_hand_over(firm, bakery):
 # The e-mail, its link, the new owner's first login
 
 
+@pytest.fixture(autouse=True)
+def site_url(settings):
+    """Every e-mailed link starts with the site's address (core.site)."""
+    settings.SITE_URL = "https://app.example.com"
+
+
 def _link_in(body: str) -> str:
     return re.search(r"https://app\.example\.com(/invitations/[^/\s]+/)", body).group(1)
 
