@@ -13,6 +13,7 @@ shown as stored.
 
 import re
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import translation
@@ -88,6 +89,10 @@ class DocumentView:
     payment_reference: str = ""
     # An invoice with nothing to pay says so instead of asking for a bank transfer (PDF v2 on).
     settlement_note: str = ""
+    # PDF v3 on: the due date ("Due on receipt" where the card is charged at issue), and the
+    # "Paid on ..." stamp of an invoice paid by the time it was rendered.
+    due: str = ""
+    paid_on: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -285,6 +290,8 @@ def _document_view(document, language: str) -> DocumentView:
             bank_details=settings.SELLER_BANK_DETAILS,
             payment_reference=document.number,
             settlement_note=_settlement_note(document),
+            due=due_text(document.due_on, document.due_on_receipt, language),
+            paid_on=_paid_on(document, language),
             **common,
         )
     corrected = document.invoice
@@ -304,6 +311,24 @@ def _settlement_note(invoice: Invoice) -> str:
     if invoice.credit_applied_minor > 0:
         return _("Nothing to pay: your credit balance covered this invoice.")
     return _("Nothing to pay on this invoice.")
+
+
+def due_text(due_on, on_receipt: bool, language: str) -> str:
+    """The due date as printed, "Due on receipt" for a card charged at issue; "" if none was set."""
+    if on_receipt:
+        return _("Due on receipt")
+    return fmt.date(due_on, language) if due_on else ""
+
+
+def is_overdue(*, status: str, due_on, on) -> bool:
+    return status == Invoice.Status.OPEN and due_on is not None and on is not None and on > due_on
+
+
+def _paid_on(invoice: Invoice, language: str) -> str:
+    if invoice.status != Invoice.Status.PAID or invoice.status_changed_at is None:
+        return ""
+    day = invoice.status_changed_at.astimezone(ZoneInfo(invoice.organization.time_zone)).date()
+    return _("Paid on %(date)s") % {"date": fmt.date(day, language)}
 
 
 def _status_label(status: str) -> str:

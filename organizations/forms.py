@@ -129,6 +129,15 @@ class PreferencesForm(forms.Form):
         help_text=_("Invoices, credit notes, their pages and every e-mail to the organization."),
         widget=forms.Select(attrs={"class": "select"}),
     )
+    payment_terms_days = forms.IntegerField(
+        label=_("Payment terms (days)"),
+        min_value=0,
+        max_value=90,
+        help_text=_(
+            "Days from an invoice's date to its due date. Invoices charged to a card are due on receipt."
+        ),
+        widget=forms.NumberInput(attrs=_input()),
+    )
 
     @classmethod
     def initial_from(cls, organization: Organization) -> dict:

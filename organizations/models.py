@@ -46,6 +46,9 @@ class Organization(models.Model):
     billing_email = models.EmailField(blank=True)
     time_zone = models.CharField(max_length=64, default="UTC", help_text="Turns 'now' into billing dates.")
     language = models.CharField(max_length=8, default="en")
+    # Days from an invoice's issue to its due date (owners set it; invoices charged to a card
+    # at issue are due on receipt instead).
+    payment_terms_days = models.PositiveSmallIntegerField(default=14)
     currency = models.CharField(max_length=3, default="EUR")
     customer_code = models.CharField(
         max_length=8, unique=True, default=new_customer_code, help_text="Invoice number prefix."

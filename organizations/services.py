@@ -72,7 +72,8 @@ ADDRESS_FIELD_LENGTHS = {
 # Settings an organization can be created with besides its billing details.
 ORGANIZATION_OPTION_FIELDS = ("description", "time_zone", "language", "currency")
 # What owners change in Settings besides the tax identity (Capability.MANAGE_SETTINGS).
-PREFERENCE_FIELDS = ("language",)
+PREFERENCE_FIELDS = ("language", "payment_terms_days")
+PAYMENT_TERMS_MAX_DAYS = 90
 
 # Paths under /o/ that are pages, not organizations.
 RESERVED_SLUGS = frozenset({"new"})
@@ -316,6 +317,17 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
                 raise RuleViolation(
                     _("Choose one of the languages offered."), code="invalid_language", field=name
                 )
+        elif name == "payment_terms_days":
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or not 0 <= value <= PAYMENT_TERMS_MAX_DAYS
+            ):
+                raise RuleViolation(
+                    _("Payment terms are 0 to %(count)s days.") % {"count": PAYMENT_TERMS_MAX_DAYS},
+                    code="invalid_payment_terms",
+                    field=name,
+                )
         elif name == "currency":
             value = value.upper()
             if not re.fullmatch(r"[A-Z]{3}", value):
@@ -476,8 +488,9 @@ def organization_update_billing_details(
 def organization_update_preferences(
     *, organization: Organization, at: dt.datetime, acting_user=None, **preferences
 ) -> Organization:
-    """Change the organization's language (en, da, de, nb): its documents, hosted document
-    pages and e-mails are written in it from the next one on. Owners only
+    """Change the organization's language (en, da, de, nb: its documents, hosted document
+    pages and e-mails are written in it from the next one on) and its payment terms (days
+    from issue to due date, 0 to 90, for the invoices issued from then on). Owners only
     (Capability.MANAGE_SETTINGS); audited as `organization.preferences_updated` with
     {field: [old, new]}."""
     if acting_user is not None and not has_capability(

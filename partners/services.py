@@ -367,8 +367,6 @@ def agreement_handover(
             currency=plan.currency,
             issued_on=on,
             at=at,
-            period_start=on,
-            period_end=period_end,
             bill_to=client,
         )
     else:
@@ -528,8 +526,6 @@ def agreement_handback_accept(
             currency=subscription.plan.currency,
             issued_on=on,
             at=at,
-            period_start=on,
-            period_end=period_end,
             bill_to=partner,
         )
     event.details = settlement.numbers()

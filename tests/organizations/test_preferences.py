@@ -21,7 +21,7 @@ def test_an_owner_picks_the_language_and_the_change_is_audited(client, owner):
     settings_page = client.get(reverse("organization_settings", kwargs={"slug": organization.slug}))
     assert 'id="preferences"' in settings_page.content.decode()
 
-    response = client.post(_url(organization), {"language": "de"})
+    response = client.post(_url(organization), {"language": "de", "payment_terms_days": "14"})
 
     assert response.status_code == 302
     organization.refresh_from_db()
@@ -34,7 +34,10 @@ def test_an_owner_picks_the_language_and_the_change_is_audited(client, owner):
 def test_only_an_owner_changes_it(client, owner, make_member, at, role):
     person = make_member(role)
     client.force_login(person.user)
-    assert client.post(_url(owner.organization), {"language": "da"}).status_code == 403
+    assert (
+        client.post(_url(owner.organization), {"language": "da", "payment_terms_days": "14"}).status_code
+        == 403
+    )
     with pytest.raises(RuleViolation) as refused:
         services.organization_update_preferences(
             organization=owner.organization, at=at, acting_user=person.user, language="da"
@@ -50,7 +53,7 @@ def test_only_an_owner_changes_it(client, owner, make_member, at, role):
 @pytest.mark.parametrize("language", ["sv", "fr", "xx", ""])
 def test_a_language_without_a_complete_catalogue_is_refused(client, owner, at, language):
     client.force_login(owner.user)
-    response = client.post(_url(owner.organization), {"language": language})
+    response = client.post(_url(owner.organization), {"language": language, "payment_terms_days": "14"})
     assert response.status_code == 200 and "language" in response.context["preferences_form"].errors
     with pytest.raises(RuleViolation):
         services.organization_update_preferences(organization=owner.organization, at=at, language=language)
