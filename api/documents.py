@@ -29,6 +29,8 @@ class InvoiceSummarySerializer(serializers.Serializer):
     total = AmountField(source="total_minor")
     credit_applied = AmountField(source="credit_applied_minor", help_text="Paid from the credit balance.")
     amount_due = AmountField(source="amount_due_minor")
+    due_on = serializers.DateField(allow_null=True, help_text="Null on invoices issued before due dates.")
+    due_on_receipt = serializers.BooleanField(help_text="Charged to the card at issue: due at once.")
 
 
 class CreditNoteSummarySerializer(serializers.Serializer):

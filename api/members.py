@@ -116,12 +116,10 @@ class MemberListInviteApi(ApiView):
         data.is_valid(raise_exception=True)
         throttling.invitation_sending(request, organization=self.organization)
         at, _on = self.now_and_today()
-        base_url = request.build_absolute_uri("/").rstrip("/")
         invitation = org_services.invitation_create(
             organization=self.organization,
             invited_by=request.user,
             at=at,
-            base_url=base_url,
             **data.validated_data,
         )
         return Response(self.OutputSerializer(invitation).data, status=status.HTTP_201_CREATED)
@@ -247,6 +245,5 @@ class MemberReassignApi(MembershipObjectMixin, ApiView):
             on=on,
             at=at,
             acting_user=request.user,
-            base_url=request.build_absolute_uri("/").rstrip("/"),
         )
         return Response(self.OutputSerializer(invitation).data, status=status.HTTP_202_ACCEPTED)

@@ -87,7 +87,11 @@ class ClientListCreateApi(PartnerApi):
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         legal_name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
-        address = serializers.CharField(required=False, default="", allow_blank=True)
+        address_line1 = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+        address_line2 = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+        postcode = serializers.CharField(max_length=16, required=False, default="", allow_blank=True)
+        city = serializers.CharField(max_length=60, required=False, default="", allow_blank=True)
+        region = serializers.CharField(max_length=60, required=False, default="", allow_blank=True)
         country = serializers.CharField(max_length=2, default="DK")
         vat_id = serializers.CharField(max_length=32, required=False, default="", allow_blank=True)
         billing_email = serializers.EmailField(required=False, default="", allow_blank=True)
@@ -320,7 +324,6 @@ class ClientHandoverApi(PartnerApi):
             on=on,
             at=at,
             acting_user=request.user,
-            base_url=request.build_absolute_uri("/").rstrip("/"),
             expected_token=token,
             **values,
         )

@@ -2,9 +2,10 @@
 
 from django.urls import include, path
 
-from api import documents, members, partners, subscription, usage
+from api import documents, members, organization, partners, subscription, usage
 
 organization_patterns = [
+    path("billing-details/", organization.BillingDetailsApi.as_view(), name="api_billing_details"),
     path("plans/", subscription.PlanListApi.as_view(), name="api_plans"),
     path("subscription/", subscription.SubscriptionDetailApi.as_view(), name="api_subscription"),
     path(

@@ -391,8 +391,6 @@ def subscription_create(
         currency=plan.currency,
         issued_on=start_on,
         at=at,
-        period_start=period_start,
-        period_end=period_end,
     )
     audit_record(
         organization=organization,
@@ -599,12 +597,6 @@ def _renew_on(
         currency=plan.currency,
         issued_on=day,
         at=at,
-        period_start=day if reason == Reason.SUBSCRIPTION_CYCLE else None,
-        period_end=max(
-            [i.period_end for i in renewing] + ([subscription.current_period_end] if renew_base else [])
-        )
-        if reason == Reason.SUBSCRIPTION_CYCLE
-        else None,
     )
     _pending_invoiced(pending, due, invoice)
     return invoice
@@ -932,8 +924,6 @@ def plan_change(
             currency=plan.currency,
             issued_on=on,
             at=at,
-            period_start=on,
-            period_end=end,
         )
     elif net < 0:
         corrected = Invoice.objects.filter(subscription=subscription).order_by("-pk").first()

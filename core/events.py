@@ -10,12 +10,20 @@ publisher's transaction back, as a direct call would.
 Every event and who handles it, in one place:
 
     INVOICE_ISSUED (invoice=Invoice)   payments.hooks.invoice_issued
+
+A lower app may also ask a question only a higher app can answer (`ask`: true when any
+subscriber answers true; nobody subscribed is false):
+
+    CHARGES_CARD (organization=Organization)   payments.hooks.charges_card
+        Will the invoices issued to this organization be charged to its card at once?
+        (invoices prints "Due on receipt" instead of a due date.)
 """
 
 from collections import defaultdict
 from collections.abc import Callable
 
 INVOICE_ISSUED = "invoice.issued"
+CHARGES_CARD = "organization.charges_card"
 
 _handlers: dict[str, list[Callable[..., None]]] = defaultdict(list)
 
@@ -29,3 +37,8 @@ def subscribe(event: str, handler: Callable[..., None]) -> None:
 def publish(event: str, **data) -> None:
     for handler in list(_handlers[event]):
         handler(**data)
+
+
+def ask(question: str, **data) -> bool:
+    """True when any subscriber of `question` answers true for `data`."""
+    return any(handler(**data) for handler in list(_handlers[question]))

@@ -201,7 +201,7 @@ STORIES = [
         "aarhus-data",
         "Aarhus Data ApS",
         "DK",
-        "DK27182818",
+        "DK27182828",
         "work-annual",
         10,
         20,
@@ -213,7 +213,7 @@ STORIES = [
         "revisor",
         "Revisor & Partnere",
         "DK",
-        "DK16180339",
+        "DK16180335",
         "business-monthly",
         4,
         5,
@@ -225,7 +225,7 @@ STORIES = [
         "pixel-team",
         "Pixel Team AS",
         "NO",
-        "NO987654321MVA",
+        "NO987654325MVA",
         "pro-team",
         2,
         3,
@@ -249,7 +249,9 @@ def _partner_clients(*, partner: Organization, owner, plan: Plan) -> None:
             seats=5,
             country="DK",
             legal_name=name,
-            address="Demo street 2",
+            address_line1="Demo street 2",
+            postcode="8000",
+            city="Aarhus C",
         )
 
 
@@ -274,7 +276,9 @@ def seed_demo(*, today: dt.date | None = None, progress=print) -> list[DemoLogin
                 country=country,
                 vat_id=vat_id,
                 legal_name=name,
-                address="Demo street 1",
+                address_line1="Demo street 1",
+                postcode="1165",
+                city="København K",
                 billing_email=f"billing@{slug}.example",
                 description=story,
             )

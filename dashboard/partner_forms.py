@@ -4,6 +4,12 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from organizations.forms import BillingDetailsForm
+
+# The client's postal address, country (a select of ISO 3166 countries) and VAT ID, as on the
+# settings page: the service checks them the same way for both.
+_IDENTITY = BillingDetailsForm.base_fields
+
 
 def _input(**attrs):
     return {"class": "input", **attrs}
@@ -14,19 +20,13 @@ class ClientCreateForm(forms.Form):
     legal_name = forms.CharField(
         label=_("Legal name"), max_length=200, required=False, widget=forms.TextInput(attrs=_input())
     )
-    address = forms.CharField(
-        label=_("Address"), required=False, widget=forms.Textarea(attrs={"class": "textarea", "rows": 2})
-    )
-    country = forms.CharField(
-        label=_("Country"),
-        max_length=2,
-        initial="DK",
-        help_text=_("Two letters (ISO 3166-1), such as DK or DE."),
-        widget=forms.TextInput(attrs=_input(size=2)),
-    )
-    vat_id = forms.CharField(
-        label=_("VAT ID"), max_length=32, required=False, widget=forms.TextInput(attrs=_input())
-    )
+    address_line1 = _IDENTITY["address_line1"]
+    address_line2 = _IDENTITY["address_line2"]
+    postcode = _IDENTITY["postcode"]
+    city = _IDENTITY["city"]
+    region = _IDENTITY["region"]
+    country = _IDENTITY["country"]
+    vat_id = _IDENTITY["vat_id"]
     billing_email = forms.EmailField(
         label=_("Billing e-mail"),
         required=False,
@@ -56,6 +56,7 @@ class ClientCreateForm(forms.Form):
 
     def __init__(self, *args, plan_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["country"].initial = "DK"
         self.fields["plan"].choices = [("", _("No subscription yet")), *plan_choices]
 
 

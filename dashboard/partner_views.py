@@ -32,10 +32,6 @@ from partners import partner_exit
 from partners import services as billing_partners
 
 
-def _base_url(request) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
-
-
 def _language(request) -> str:
     return document_language(get_language() or settings.LANGUAGE_CODE)
 
@@ -211,7 +207,6 @@ def handover(request, slug):
                     on=on,
                     at=at,
                     acting_user=request.user,
-                    base_url=_base_url(request),
                     expected_token=form.cleaned_data["state_token"] or None,
                     keep=request.POST.getlist("keep"),
                     **people,
@@ -265,7 +260,6 @@ def handover_resend(request, slug):
             on=_client_today(request.organization, at),
             at=at,
             acting_user=request.user,
-            base_url=_base_url(request),
         )
     except RuleViolation as exc:
         messages.error(request, exc.message)

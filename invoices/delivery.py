@@ -18,8 +18,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 
+from core.site import absolute_url
 from organizations import formatting as fmt
 from organizations.models import Membership, Role
 from outbox.relay import Work, outbox_enqueue_all
@@ -135,7 +137,7 @@ def _email_message(
     context = {
         "doc": view,
         "organization": document.organization,
-        "site_url": getattr(settings, "SITE_URL", ""),
+        "invoices_url": absolute_url(reverse("invoice_list", kwargs={"slug": document.organization.slug})),
     }
     with translation.override(view.language):
         subject = render_to_string("emails/invoices/document_issued_subject.txt", context).strip()

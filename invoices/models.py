@@ -53,6 +53,9 @@ class DocumentFields(models.Model):
     customer_address = models.TextField(blank=True)
     customer_country = models.CharField(max_length=2)
     customer_vat_id = models.CharField(max_length=32, blank=True)
+    # The customer's VAT ID check when issued (core.vies): format_valid, verified or empty.
+    customer_vat_id_check = models.CharField(max_length=16, blank=True, default="")
+    customer_vat_id_checked_on = models.DateField(null=True, blank=True)
     seller_name = models.CharField(max_length=200)
     seller_address = models.TextField(blank=True)
     seller_country = models.CharField(max_length=2)
@@ -81,17 +84,23 @@ class Invoice(DocumentFields):
     amount_due_minor = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Set at issue: issued_on + the organization's payment terms, or issued_on and
+    # due_on_receipt when its card is charged at issue. Empty on invoices issued before.
+    due_on = models.DateField(null=True, blank=True)
+    due_on_receipt = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-issued_on", "-sequence"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "sequence"], name="invoice_sequence_unique"),
-            # One invoice per subscription, period and reason for the scheduled ones, so a
-            # retried or doubled renewal can never invoice a period twice.
+            # One invoice per subscription, reason and day for the scheduled ones (a renewal is
+            # issued on the day its period starts), so a retried or doubled renewal can never
+            # invoice a period twice. Not the header's period start: that is the span of the
+            # lines (issue 22), and a pending charge can start it before the renewal day.
             models.UniqueConstraint(
-                fields=["subscription", "reason", "period_start"],
+                fields=["subscription", "reason", "issued_on"],
                 condition=Q(reason__in=["subscription_create", "subscription_cycle"]),
-                name="invoice_once_per_subscription_period_reason",
+                name="invoice_once_per_subscription_day_reason",
             ),
             models.CheckConstraint(
                 condition=Q(total_minor=models.F("subtotal_minor") + models.F("tax_minor")),

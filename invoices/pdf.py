@@ -21,8 +21,9 @@ logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 TEMPLATE_VERSIONS = {
     "v1": "invoices/pdf/v1/document.html",
     "v2": "invoices/pdf/v2/document.html",  # an invoice with nothing to pay asks for no transfer
+    "v3": "invoices/pdf/v3/document.html",  # how the customer's VAT ID was checked (issue 22)
 }
-CURRENT_TEMPLATE_VERSION = "v2"
+CURRENT_TEMPLATE_VERSION = "v3"
 
 
 class UnknownTemplateVersion(ValueError):

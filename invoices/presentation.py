@@ -13,6 +13,7 @@ shown as stored.
 
 import re
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import translation
@@ -45,6 +46,8 @@ class PartyView:
     country: str
     tax_id_label: str
     tax_id: str
+    # How the VAT ID was checked when the document was issued (PDF v3 on); "" for none.
+    tax_id_check: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,10 @@ class DocumentView:
     payment_reference: str = ""
     # An invoice with nothing to pay says so instead of asking for a bank transfer (PDF v2 on).
     settlement_note: str = ""
+    # PDF v3 on: the due date ("Due on receipt" where the card is charged at issue), and the
+    # "Paid on ..." stamp of an invoice paid by the time it was rendered.
+    due: str = ""
+    paid_on: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -102,6 +109,8 @@ def tax_id_display(tax_id: str, country: str) -> tuple[str, str]:
     tax_id = (tax_id or "").strip()
     if not tax_id:
         return "", ""
+    if (country or "").upper() == "US":
+        return _("EIN"), tax_id
     if (country or "").upper() == "NO":
         digits = re.sub(r"\D", "", tax_id)
         if len(digits) == 9:
@@ -114,10 +123,12 @@ def _country_name(code: str, language: str) -> str:
     return fmt.locale_for(language).territories.get((code or "").upper(), code or "")
 
 
-def _party(*, name: str, address: str, country: str, tax_id: str, language: str) -> PartyView:
+def _party(
+    *, name: str, address: str, country: str, tax_id: str, language: str, tax_id_check: str = ""
+) -> PartyView:
     label, value = tax_id_display(tax_id, country)
     lines = [line.strip() for line in (address or "").splitlines() if line.strip()]
-    return PartyView(name, lines, _country_name(country, language), label, value)
+    return PartyView(name, lines, _country_name(country, language), label, value, tax_id_check)
 
 
 # Line descriptions ------------------------------------------------------------------------
@@ -250,6 +261,9 @@ def _document_view(document, language: str) -> DocumentView:
             country=document.customer_country,
             tax_id=document.customer_vat_id,
             language=language,
+            tax_id_check=fmt.vat_id_check(
+                document.customer_vat_id_check, document.customer_vat_id_checked_on, language
+            ),
         ),
         "currency": currency,
         "lines": [
@@ -276,6 +290,8 @@ def _document_view(document, language: str) -> DocumentView:
             bank_details=settings.SELLER_BANK_DETAILS,
             payment_reference=document.number,
             settlement_note=_settlement_note(document),
+            due=due_text(document.due_on, document.due_on_receipt, language),
+            paid_on=_paid_on(document, language),
             **common,
         )
     corrected = document.invoice
@@ -295,6 +311,24 @@ def _settlement_note(invoice: Invoice) -> str:
     if invoice.credit_applied_minor > 0:
         return _("Nothing to pay: your credit balance covered this invoice.")
     return _("Nothing to pay on this invoice.")
+
+
+def due_text(due_on, on_receipt: bool, language: str) -> str:
+    """The due date as printed, "Due on receipt" for a card charged at issue; "" if none was set."""
+    if on_receipt:
+        return _("Due on receipt")
+    return fmt.date(due_on, language) if due_on else ""
+
+
+def is_overdue(*, status: str, due_on, on) -> bool:
+    return status == Invoice.Status.OPEN and due_on is not None and on is not None and on > due_on
+
+
+def _paid_on(invoice: Invoice, language: str) -> str:
+    if invoice.status != Invoice.Status.PAID or invoice.status_changed_at is None:
+        return ""
+    day = invoice.status_changed_at.astimezone(ZoneInfo(invoice.organization.time_zone)).date()
+    return _("Paid on %(date)s") % {"date": fmt.date(day, language)}
 
 
 def _status_label(status: str) -> str:

@@ -4,17 +4,37 @@ Every query starts from the organization of the request, so a document of anothe
 organization is simply not found (404), whatever id, number or token is in the URL.
 """
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import BigIntegerField, CharField, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateField,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.http import Http404
 
 from organizations import formatting as fmt
 from organizations.models import Organization
 
 from .models import CreditNote, DocumentPdf, Invoice
-from .presentation import CREDIT_NOTE, INVOICE, DocumentView, document_view, status_label, type_label
+from .presentation import (
+    CREDIT_NOTE,
+    INVOICE,
+    DocumentView,
+    document_view,
+    due_text,
+    is_overdue,
+    status_label,
+    type_label,
+)
 
 PAGE_SIZE = 25
 
@@ -56,6 +76,8 @@ def document_rows(
                 doc_total_minor=F("total_minor"),
                 doc_amount_due_minor=F("amount_due_minor"),
                 doc_status=F("status"),
+                doc_due_on=F("due_on"),
+                doc_due_on_receipt=F("due_on_receipt"),
                 doc_pdf_token=_served_token("invoice"),
             )
         )
@@ -70,6 +92,8 @@ def document_rows(
                 doc_total_minor=F("total_minor"),
                 doc_amount_due_minor=Value(None, output_field=BigIntegerField()),
                 doc_status=Value("", output_field=CharField()),
+                doc_due_on=Value(None, output_field=DateField()),
+                doc_due_on_receipt=Value(False, output_field=BooleanField()),
                 doc_pdf_token=_served_token("credit_note"),
             )
         )
@@ -98,6 +122,8 @@ class DocumentRow:
     status: str
     status_label: str
     pdf_token: str | None
+    due: str = ""  # "17 Mar 2026" or "Due on receipt"; "" for a credit note
+    overdue: bool = False  # open past its due date
 
 
 @dataclass(frozen=True)
@@ -115,8 +141,10 @@ def document_list_page(
     year: int | None = None,
     kind: str = "",
     status: str = "",
+    on: dt.date | None = None,
 ) -> DocumentListPage:
-    """One page of the documents list: rows formatted in the reader's language."""
+    """One page of the documents list: rows formatted in the reader's language; an open
+    invoice whose due date is before `on` (the organization's today) reads overdue."""
     queryset = document_rows(organization=organization, year=year, kind=kind, status=status)
     page = Paginator(queryset, PAGE_SIZE).get_page(page_number)
     rows = []
@@ -135,6 +163,8 @@ def document_list_page(
                 status=row["doc_status"],
                 status_label=status_label(row["doc_status"], language) if row["doc_status"] else "",
                 pdf_token=row["doc_pdf_token"],
+                due=due_text(row["doc_due_on"], row["doc_due_on_receipt"], language) if not is_note else "",
+                overdue=is_overdue(status=row["doc_status"], due_on=row["doc_due_on"], on=on),
             )
         )
     return DocumentListPage(rows=rows, page=page, years=document_years(organization=organization))
@@ -149,6 +179,7 @@ class DocumentDetail:
     pdf: DocumentPdf | None
     other_pdfs: list[DocumentPdf]
     credit_notes: list[tuple[str, str]]  # (number, issue date) of the notes correcting an invoice
+    overdue: bool = False
 
 
 def document_get_for_organization(*, organization: Organization, kind: str, number: str):
@@ -162,7 +193,9 @@ def document_get_for_organization(*, organization: Organization, kind: str, numb
     return document
 
 
-def document_detail(*, organization: Organization, kind: str, number: str, language: str) -> DocumentDetail:
+def document_detail(
+    *, organization: Organization, kind: str, number: str, language: str, on: dt.date | None = None
+) -> DocumentDetail:
     document = document_get_for_organization(organization=organization, kind=kind, number=number)
     pdfs = list(DocumentPdf.objects.filter(**{kind: document}).order_by("created_at", "id"))
     notes = []
@@ -179,6 +212,9 @@ def document_detail(*, organization: Organization, kind: str, number: str, langu
         pdf=pdfs[0] if pdfs else None,
         other_pdfs=pdfs[1:],
         credit_notes=notes,
+        overdue=is_overdue(
+            status=getattr(document, "status", ""), due_on=getattr(document, "due_on", None), on=on
+        ),
     )
 
 

@@ -25,6 +25,7 @@ from django.db import connection, connections, router, transaction
 from billing.domain.lines import LineDraft, totals, without_zero_lines
 from billing.domain.money import exact_to_decimal
 from billing.domain.tax import tax_treatment
+from core import events
 from organizations.models import Organization
 
 from .delivery import delivery_enqueue
@@ -93,6 +94,8 @@ def _party_fields(organization: Organization) -> dict:
         "customer_address": organization.address,
         "customer_country": organization.country,
         "customer_vat_id": organization.vat_id,
+        "customer_vat_id_check": organization.vat_id_check if organization.vat_id else "",
+        "customer_vat_id_checked_on": organization.vat_id_checked_on if organization.vat_id else None,
         "seller_name": settings.SELLER_LEGAL_NAME,
         "seller_address": settings.SELLER_ADDRESS,
         "seller_country": settings.SELLER_COUNTRY,
@@ -140,11 +143,13 @@ def invoice_issue(
     currency: str,
     issued_on: dt.date,
     at: dt.datetime,
-    period_start: dt.date | None = None,
-    period_end: dt.date | None = None,
     bill_to: Organization | None = None,
 ) -> Invoice | None:
     """Issue an invoice for `lines` (zero lines left out); None when nothing is left to invoice.
+
+    Its service period (the header) is the span of its lines: from the earliest line's start
+    to the latest line's end (docs/billing.md rule 15c). A scheduled invoice is kept once per
+    subscription, reason and issue date (the renewal day) by a unique constraint.
 
     `organization` is the customer whose service the lines are for; `bill_to` (default
     `organization`) the party the invoice is addressed to, taxed by and numbered for, whose
@@ -168,6 +173,7 @@ def invoice_issue(
     balance = credit_balance_minor(organization=organization, currency=currency)
     applied = max(0, min(balance, money.total_minor))
     amount_due = money.total_minor - applied
+    on_receipt = events.ask(events.CHARGES_CARD, organization=organization)
     invoice = Invoice.objects.create(
         organization=organization,
         subscription=subscription,
@@ -176,8 +182,8 @@ def invoice_issue(
         reason=reason,
         issued_on=issued_on,
         currency=currency,
-        period_start=period_start or min(line.period_start for line in lines),
-        period_end=period_end or max(line.period_end for line in lines),
+        period_start=min(line.period_start for line in lines),
+        period_end=max(line.period_end for line in lines),
         subtotal_minor=money.subtotal_minor,
         tax_rate=treatment.rate,
         tax_kind=treatment.kind,
@@ -188,6 +194,8 @@ def invoice_issue(
         # Nothing left to pay: settled by credit (Stripe marks such invoices paid too).
         status=Invoice.Status.PAID if amount_due == 0 else Invoice.Status.OPEN,
         status_changed_at=at if amount_due == 0 else None,
+        due_on=issued_on if on_receipt else issued_on + dt.timedelta(days=organization.payment_terms_days),
+        due_on_receipt=on_receipt,
         created_at=at,
         **_party_fields(organization),
     )

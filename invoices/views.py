@@ -10,6 +10,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
+from core import clock
 from organizations.tenancy import Capability
 from organizations.views_base import org_view
 
@@ -28,6 +29,7 @@ def invoice_list(request, slug: str):
         organization=organization,
         language=get_language(),
         page_number=request.GET.get("page"),
+        on=clock.today_in(organization.time_zone, at=clock.now()),
         **form.filters(),
     )
     query = request.GET.copy()
@@ -40,8 +42,14 @@ def invoice_list(request, slug: str):
 
 
 def _detail(request, kind: str, number: str):
+    # The hosted document reads as its PDF and e-mail do: in the organization's language
+    # (Settings), whatever the reader's own language is for the rest of the page.
     detail = selectors.document_detail(
-        organization=request.organization, kind=kind, number=number, language=get_language()
+        organization=request.organization,
+        kind=kind,
+        number=number,
+        language=request.organization.language,
+        on=clock.today_in(request.organization.time_zone, at=clock.now()),
     )
     return render(request, "invoices/detail.html", {"detail": detail, "doc": detail.view})
 

@@ -132,3 +132,16 @@ def date(day: dt.date, language: str | None, *, length: str = "medium") -> str:
 def date_range(start: dt.date, end: dt.date, language: str | None) -> str:
     """A period as the billing lines write it: 'start – end' with the end exclusive."""
     return f"{date(start, language)} – {date(end, language)}"
+
+
+def vat_id_check(status: str, checked_on: dt.date | None, language: str | None) -> str:
+    """How a VAT ID was checked (core.vies statuses), in the active language; "" for none.
+    The settings page and every document issued since say it the same way."""
+    from django.utils.translation import gettext as _
+
+    if not status or checked_on is None:
+        return ""
+    values = {"date": date(checked_on, language)}
+    if status == "verified":
+        return _("VAT ID verified with VIES on %(date)s") % values
+    return _("VAT ID format valid, not verified with VIES (checked on %(date)s)") % values

@@ -3,15 +3,46 @@
 import unicodedata
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
+from django_countries import countries
 
-from .models import Organization, Role
+from .models import (
+    ADDRESS_LINE_MAX_LENGTH,
+    CITY_MAX_LENGTH,
+    POSTCODE_MAX_LENGTH,
+    Organization,
+    Role,
+)
 
 
 def _input(**attrs):
     return {"class": "input", **attrs}
+
+
+def _country_choices():
+    """ISO 3166 countries, named and sorted in the reader's language (django-countries)."""
+    return list(countries)
+
+
+class CountryField(forms.ChoiceField):
+    """A select of ISO 3166 codes; typed or posted in lower case ("dk") it still matches."""
+
+    default_error_messages = {"invalid_choice": _("Choose a country from the list.")}
+
+    def to_python(self, value):
+        return super().to_python(value).strip().upper()
+
+
+def _country_field(**kwargs) -> forms.ChoiceField:
+    return CountryField(
+        label=_("Country"),
+        choices=_country_choices,
+        widget=forms.Select(attrs={"class": "select", "autocomplete": "country"}),
+        **kwargs,
+    )
 
 
 class LockoutAwareAuthenticationForm(AuthenticationForm):
@@ -29,36 +60,83 @@ class OrganizationCreateForm(forms.Form):
     name = forms.CharField(
         label=_("Name"), max_length=200, widget=forms.TextInput(attrs=_input(autofocus=True))
     )
-    country = forms.CharField(
-        label=_("Country"),
-        max_length=2,
-        initial="DK",
-        help_text=_("Two letters (ISO 3166-1), such as DK or DE: decides tax on invoices."),
-        widget=forms.TextInput(attrs=_input(size=2, autocomplete="country")),
-    )
+    country = _country_field(initial="DK", help_text=_("Decides tax on invoices."))
 
 
 class BillingDetailsForm(forms.Form):
+    """The tax identity; the service checks the VAT ID against the country (core.tax_ids)."""
+
     legal_name = forms.CharField(
         label=_("Company name"), max_length=200, required=False, widget=forms.TextInput(attrs=_input())
     )
-    address = forms.CharField(
-        label=_("Address"), required=False, widget=forms.Textarea(attrs={"class": "textarea", "rows": 3})
+    address_line1 = forms.CharField(
+        label=_("Address"),
+        max_length=ADDRESS_LINE_MAX_LENGTH,
+        required=False,
+        widget=forms.TextInput(attrs=_input(autocomplete="address-line1")),
     )
-    country = forms.CharField(
-        label=_("Country"),
-        max_length=2,
-        help_text=_("Two letters (ISO 3166-1), such as DK or DE."),
-        widget=forms.TextInput(attrs=_input(size=2, autocomplete="country")),
+    address_line2 = forms.CharField(
+        label=_("Address, line 2"),
+        max_length=ADDRESS_LINE_MAX_LENGTH,
+        required=False,
+        widget=forms.TextInput(attrs=_input(autocomplete="address-line2")),
     )
+    postcode = forms.CharField(
+        label=_("Postcode"),
+        max_length=POSTCODE_MAX_LENGTH,
+        required=False,
+        widget=forms.TextInput(attrs=_input(autocomplete="postal-code")),
+    )
+    city = forms.CharField(
+        label=_("City"),
+        max_length=CITY_MAX_LENGTH,
+        required=False,
+        widget=forms.TextInput(attrs=_input(autocomplete="address-level2")),
+    )
+    region = forms.CharField(
+        label=_("State or region"),
+        max_length=CITY_MAX_LENGTH,
+        required=False,
+        help_text=_("Only where addresses in your country use one."),
+        widget=forms.TextInput(attrs=_input(autocomplete="address-level1")),
+    )
+    country = _country_field(help_text=_("Decides the VAT on invoices."))
     vat_id = forms.CharField(
-        label=_("VAT ID"), max_length=32, required=False, widget=forms.TextInput(attrs=_input())
+        label=_("VAT ID"),
+        max_length=32,
+        required=False,
+        help_text=_("With its country prefix, such as DK13585628 (Greece: EL)."),
+        widget=forms.TextInput(attrs=_input()),
     )
     billing_email = forms.EmailField(
         label=_("Billing e-mail"),
         required=False,
         help_text=_("Invoices and receipts are sent here."),
         widget=forms.EmailInput(attrs=_input()),
+    )
+
+    @classmethod
+    def initial_from(cls, organization: Organization) -> dict:
+        return {name: getattr(organization, name) for name in cls.base_fields}
+
+
+class PreferencesForm(forms.Form):
+    """What owners set for the whole organization (the service checks the values)."""
+
+    language = forms.ChoiceField(
+        label=_("Language of documents and e-mails"),
+        choices=settings.LANGUAGES,
+        help_text=_("Invoices, credit notes, their pages and every e-mail to the organization."),
+        widget=forms.Select(attrs={"class": "select"}),
+    )
+    payment_terms_days = forms.IntegerField(
+        label=_("Payment terms (days)"),
+        min_value=0,
+        max_value=90,
+        help_text=_(
+            "Days from an invoice's date to its due date. Invoices charged to a card are due on receipt."
+        ),
+        widget=forms.NumberInput(attrs=_input()),
     )
 
     @classmethod

@@ -13,6 +13,11 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 CUSTOMER_CODE_ALPHABET = string.ascii_uppercase + string.digits
+ADDRESS_LINE_MAX_LENGTH = 100
+POSTCODE_MAX_LENGTH = 16
+CITY_MAX_LENGTH = 60
+# Where the region (state, province) goes on the line with the city, after it.
+CITY_REGION_POSTCODE_COUNTRIES = frozenset({"US", "CA", "AU"})
 
 
 def new_customer_code() -> str:
@@ -25,12 +30,25 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     description = models.CharField(max_length=300, blank=True)
     legal_name = models.CharField(max_length=200, blank=True)
-    address = models.TextField(blank=True)
+    # The postal address, in the lengths an invoice prints on one line each.
+    address_line1 = models.CharField(max_length=ADDRESS_LINE_MAX_LENGTH, blank=True)
+    address_line2 = models.CharField(max_length=ADDRESS_LINE_MAX_LENGTH, blank=True)
+    postcode = models.CharField(max_length=POSTCODE_MAX_LENGTH, blank=True)
+    city = models.CharField(max_length=CITY_MAX_LENGTH, blank=True)
+    region = models.CharField(
+        max_length=CITY_MAX_LENGTH, blank=True, help_text="State or province, where used."
+    )
     country = models.CharField(max_length=2, default="DK", help_text="ISO 3166-1 alpha-2, decides tax.")
-    vat_id = models.CharField(max_length=32, blank=True)
+    vat_id = models.CharField(max_length=32, blank=True, help_text="Checked (core.tax_ids): 'DK13585628'.")
+    # The last VIES answer for vat_id (core.vies): format_valid (not verified), verified, not_found.
+    vat_id_check = models.CharField(max_length=16, blank=True)
+    vat_id_checked_on = models.DateField(null=True, blank=True)
     billing_email = models.EmailField(blank=True)
     time_zone = models.CharField(max_length=64, default="UTC", help_text="Turns 'now' into billing dates.")
     language = models.CharField(max_length=8, default="en")
+    # Days from an invoice's issue to its due date (owners set it; invoices charged to a card
+    # at issue are due on receipt instead).
+    payment_terms_days = models.PositiveSmallIntegerField(default=14)
     currency = models.CharField(max_length=3, default="EUR")
     customer_code = models.CharField(
         max_length=8, unique=True, default=new_customer_code, help_text="Invoice number prefix."
@@ -54,6 +72,24 @@ class Organization(models.Model):
     @property
     def invoice_name(self) -> str:
         return self.legal_name or self.name
+
+    @property
+    def address(self) -> str:
+        """The postal address as printed, one line each (documents copy it when issued)."""
+        return "\n".join(postal_lines(self))
+
+
+def postal_lines(organization) -> list[str]:
+    """Street lines, then "postcode city" (or "city, region postcode" in North America and
+    Australia, with the region there; elsewhere the region on a line of its own)."""
+    lines = [organization.address_line1, organization.address_line2]
+    if organization.country in CITY_REGION_POSTCODE_COUNTRIES:
+        city = ", ".join(part for part in (organization.city, organization.region) if part)
+        lines.append(" ".join(part for part in (city, organization.postcode) if part))
+    else:
+        lines.append(" ".join(part for part in (organization.postcode, organization.city) if part))
+        lines.append(organization.region)
+    return [line.strip() for line in lines if line and line.strip()]
 
 
 class Role(models.TextChoices):

@@ -29,18 +29,51 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django_countries import countries
+
+from core import tax_ids, vies
+from core.site import absolute_url
 
 from . import formatting as fmt
 from .audit import audit_record
 from .errors import LastOwner, RuleViolation
 from .mail import mail_after_commit
-from .models import Invitation, Membership, Organization, Role
+from .models import (
+    ADDRESS_LINE_MAX_LENGTH,
+    CITY_MAX_LENGTH,
+    POSTCODE_MAX_LENGTH,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+)
 from .tenancy import OWNER_GRANTED_ROLES, Capability, has_capability, membership_for, roles_grantable_by
 from .text import EMAIL_MAX_LENGTH, LOGIN_EMAIL_MAX_LENGTH, single_line
 
-BILLING_DETAIL_FIELDS = ("legal_name", "address", "country", "vat_id", "billing_email")
+BILLING_DETAIL_FIELDS = (
+    "legal_name",
+    "address_line1",
+    "address_line2",
+    "postcode",
+    "city",
+    "region",
+    "country",
+    "vat_id",
+    "billing_email",
+)
+# The one-line parts of the postal address and the most characters a document prints of each.
+ADDRESS_FIELD_LENGTHS = {
+    "address_line1": ADDRESS_LINE_MAX_LENGTH,
+    "address_line2": ADDRESS_LINE_MAX_LENGTH,
+    "postcode": POSTCODE_MAX_LENGTH,
+    "city": CITY_MAX_LENGTH,
+    "region": CITY_MAX_LENGTH,
+}
 # Settings an organization can be created with besides its billing details.
 ORGANIZATION_OPTION_FIELDS = ("description", "time_zone", "language", "currency")
+# What owners change in Settings besides the tax identity (Capability.MANAGE_SETTINGS).
+PREFERENCE_FIELDS = ("language", "payment_terms_days")
+PAYMENT_TERMS_MAX_DAYS = 90
 
 # Paths under /o/ that are pages, not organizations.
 RESERVED_SLUGS = frozenset({"new"})
@@ -92,6 +125,72 @@ def _one_line_name(name: str, *, max_length: int, field: str) -> str:
             field=field,
         )
     return name
+
+
+def _address_part(value: str, *, max_length: int, field: str) -> str:
+    if len(value) > max_length:
+        raise RuleViolation(
+            _("At most %(count)s characters: the invoice prints it on one line.") % {"count": max_length},
+            code="invalid_address",
+            field=field,
+        )
+    if not single_line(value):
+        raise RuleViolation(
+            _("One line of text: no line breaks, tabs or other control characters."),
+            code="invalid_address",
+            field=field,
+        )
+    return value
+
+
+def _json_value(value):
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _vat_id_refusal(check: tax_ids.TaxIdCheck, country: str) -> RuleViolation:
+    name = countries.name(country) or country
+    if check.problem == tax_ids.PREFIX_MISMATCH:
+        message = _("A VAT ID of %(country)s starts with %(prefix)s. Check the country and the VAT ID.") % {
+            "country": name,
+            "prefix": check.expected_prefix,
+        }
+    elif check.problem == tax_ids.UNSUPPORTED_COUNTRY:
+        message = _("We cannot check tax numbers of %(country)s. Leave the VAT ID empty.") % {"country": name}
+    elif check.problem == tax_ids.INVALID_CHECKSUM:
+        message = _("This is not a valid VAT ID of %(country)s: its check digits do not match.") % {
+            "country": name
+        }
+    elif check.problem == tax_ids.INVALID_CHARACTERS:
+        message = _("A VAT ID is one line of at most %(count)s letters and digits.") % {
+            "count": tax_ids.MAX_INPUT_LENGTH
+        }
+    else:
+        message = _("This is not a valid VAT ID of %(country)s: check its length and format.") % {
+            "country": name
+        }
+    return RuleViolation(message, code="invalid_vat_id", field="vat_id")
+
+
+def _checked_vat_id(*, vat_id: str, country: str, on: dt.date) -> dict:
+    """The VAT ID as stored and its check (core.vies), or RuleViolation for an ID that is not
+    one of `country`'s. VIES knows only EU VAT IDs: others are checked offline only."""
+    check = tax_ids.check_tax_id(country, vat_id)
+    if not check.valid:
+        raise _vat_id_refusal(check, country)
+    if not check.value:
+        return {"vat_id": "", "vat_id_check": "", "vat_id_checked_on": None}
+    if country in tax_ids.EU_MEMBER_STATES:
+        result = vies.vies_client().check(check.value, on=on)
+    else:
+        result = vies.ViesResult(vies.FORMAT_VALID, on)
+    if result.status == vies.NOT_FOUND:
+        raise RuleViolation(
+            _("The EU's VIES service does not know the VAT ID %(vat_id)s. Check it.")
+            % {"vat_id": check.value},
+            code="vat_id_unknown",
+            field="vat_id",
+        )
+    return {"vat_id": check.value, "vat_id_check": result.status, "vat_id_checked_on": result.checked_on}
 
 
 def organization_name(name: str, *, when_empty: str = "", field: str = "name") -> str:
@@ -169,19 +268,22 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
         value = (value or "").strip() if isinstance(value, str) or value is None else value
         if name == "legal_name":
             value = _one_line_name(value, max_length=200, field=name)
+        elif name in ADDRESS_FIELD_LENGTHS:
+            value = _address_part(value, max_length=ADDRESS_FIELD_LENGTHS[name], field=name)
         elif name == "country":
             value = value.upper()
-            if not re.fullmatch(r"[A-Z]{2}", value):
+            if not re.fullmatch(r"[A-Z]{2}", value) or not countries.alpha2(value):
                 raise RuleViolation(
-                    _("Country must be a two-letter ISO code, such as DK or DE."),
+                    _("Choose a country from the list."),
                     code="invalid_country",
                     field=name,
                 )
         elif name == "vat_id":
-            value = re.sub(r"[\s.\-]", "", value).upper()
-            if value and not re.fullmatch(r"[A-Z0-9]{4,32}", value):
+            # Checked against the country in _checked_vat_id, once the country is known.
+            if len(value) > tax_ids.MAX_INPUT_LENGTH or not single_line(value):
                 raise RuleViolation(
-                    _("A VAT ID is letters and digits, such as DK12345678."),
+                    _("A VAT ID is one line of at most %(count)s letters and digits.")
+                    % {"count": tax_ids.MAX_INPUT_LENGTH},
                     code="invalid_vat_id",
                     field=name,
                 )
@@ -209,6 +311,23 @@ def _clean_details(details: dict, *, allowed: tuple[str, ...]) -> dict:
                     code="invalid_time_zone",
                     field=name,
                 ) from None
+        elif name == "language":
+            value = value.lower()
+            if value not in fmt.SUPPORTED_LANGUAGES:
+                raise RuleViolation(
+                    _("Choose one of the languages offered."), code="invalid_language", field=name
+                )
+        elif name == "payment_terms_days":
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or not 0 <= value <= PAYMENT_TERMS_MAX_DAYS
+            ):
+                raise RuleViolation(
+                    _("Payment terms are 0 to %(count)s days.") % {"count": PAYMENT_TERMS_MAX_DAYS},
+                    code="invalid_payment_terms",
+                    field=name,
+                )
         elif name == "currency":
             value = value.upper()
             if not re.fullmatch(r"[A-Z]{3}", value):
@@ -264,6 +383,10 @@ def organization_create(
     """
     name = organization_name(name)
     cleaned = _clean_details(details, allowed=BILLING_DETAIL_FIELDS + ORGANIZATION_OPTION_FIELDS)
+    if cleaned.get("vat_id"):
+        country = cleaned.get("country") or Organization._meta.get_field("country").default
+        on = at.astimezone(ZoneInfo(cleaned.get("time_zone") or "UTC")).date()
+        cleaned.update(_checked_vat_id(vat_id=cleaned["vat_id"], country=country, on=on))
     if slug is not None:
         slug = slugify(slug)
         if not slug or slug in RESERVED_SLUGS or len(slug) > SLUG_MAX_LENGTH:
@@ -293,7 +416,7 @@ def organization_create(
                     action="organization.created",
                     at=at,
                     target=organization.slug,
-                    details={"name": name, **cleaned},
+                    details={"name": name, **{key: _json_value(value) for key, value in cleaned.items()}},
                 )
                 return organization
         except IntegrityError:
@@ -311,7 +434,10 @@ def organization_create(
 def organization_update_billing_details(
     *, organization: Organization, at: dt.datetime, acting_user=None, reason: str = "", **details
 ) -> Organization:
-    """Change billing details: legal_name, address, country (2 letters), vat_id, billing_email.
+    """Change billing details: legal_name, the address parts, country (ISO 3166), vat_id,
+    billing_email. A VAT ID must be one of the country's (core.tax_ids: prefix, format and
+    check digits); a new one, or a new country, is checked with VIES (core.vies) and the
+    answer and its date kept. Issued documents keep the details they were issued with.
 
     They are the organization's tax identity (they decide the VAT on its invoices): only an
     owner or finance changes them (Capability.MANAGE_TAX_IDENTITY; a partner's person as the
@@ -329,6 +455,11 @@ def organization_update_billing_details(
         )
     cleaned = _clean_details(details, allowed=BILLING_DETAIL_FIELDS)
     locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    country = cleaned.get("country", locked.country)
+    vat_id = cleaned.get("vat_id", locked.vat_id)
+    if vat_id != locked.vat_id or country != locked.country:
+        # A new VAT ID, or the old one under a new country: checked again, and its check dated.
+        cleaned.update(_checked_vat_id(vat_id=vat_id, country=country, on=_billing_date(locked, at)))
     changes = {
         name: [getattr(locked, name), value]
         for name, value in cleaned.items()
@@ -346,7 +477,49 @@ def organization_update_billing_details(
         action="organization.billing_details_updated",
         at=at,
         target=locked.slug,
-        details={**changes, **({"reason": reason} if reason else {})},
+        details={
+            **{name: [_json_value(old), _json_value(new)] for name, (old, new) in changes.items()},
+            **({"reason": reason} if reason else {}),
+        },
+    )
+    return locked
+
+
+def organization_update_preferences(
+    *, organization: Organization, at: dt.datetime, acting_user=None, **preferences
+) -> Organization:
+    """Change the organization's language (en, da, de, nb: its documents, hosted document
+    pages and e-mails are written in it from the next one on) and its payment terms (days
+    from issue to due date, 0 to 90, for the invoices issued from then on). Owners only
+    (Capability.MANAGE_SETTINGS); audited as `organization.preferences_updated` with
+    {field: [old, new]}."""
+    if acting_user is not None and not has_capability(
+        membership_for(acting_user, organization), Capability.MANAGE_SETTINGS
+    ):
+        raise RuleViolation(
+            _("Only an owner of %(name)s can change its settings.") % {"name": organization.name},
+            code="settings_forbidden",
+        )
+    cleaned = _clean_details(preferences, allowed=PREFERENCE_FIELDS)
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    changes = {
+        name: [getattr(locked, name), value]
+        for name, value in cleaned.items()
+        if getattr(locked, name) != value
+    }
+    if not changes:
+        return locked
+    for name, (_old, new) in changes.items():
+        setattr(locked, name, new)
+        setattr(organization, name, new)
+    locked.save(update_fields=list(changes))
+    audit_record(
+        organization=locked,
+        actor=acting_user,
+        action="organization.preferences_updated",
+        at=at,
+        target=locked.slug,
+        details=changes,
     )
     return locked
 
@@ -359,15 +532,14 @@ def invitation_accept_path(token: str) -> str:
     return reverse("invitation_accept", kwargs={"token": token})
 
 
-def _invitation_send(*, invitation: Invitation, token: str, base_url: str) -> None:
+def _invitation_send(*, invitation: Invitation, token: str) -> None:
     """Send the invitation e-mail once the transaction commits (never for a rolled-back invitation)."""
-    base = (base_url or getattr(settings, "SITE_URL", "") or "http://127.0.0.1:8000").rstrip("/")
     inviter = invitation.invited_by
     context = {
         "organization_name": invitation.organization.name,
         "inviter": (inviter.get_full_name() or inviter.email or inviter.get_username()) if inviter else "",
         "role": Role(invitation.role).label,  # lazy: in the e-mail's language
-        "accept_url": f"{base}{invitation_accept_path(token)}",
+        "accept_url": absolute_url(invitation_accept_path(token)),
         "expires_at": invitation.expires_at,
     }
     # In the organization's language, as its other e-mails (English for languages without a catalogue).
@@ -404,7 +576,6 @@ def invitation_create(
     invited_by,
     at: dt.datetime,
     seat_interval: str = "",
-    base_url: str = "",
     notify: bool = True,
     takes_seat_of: Membership | None = None,
 ) -> Invitation:
@@ -413,8 +584,8 @@ def invitation_create(
     Only a hash of the token is stored; the returned invitation carries the token in the
     unsaved attribute `token` for a caller that e-mails it itself. Nobody but the invited
     address ever gets it (not the inviter, not the API's answer): opening the link proves the
-    address, and lets its owner claim an account SCIM or single sign-on made. `base_url`
-    ("https://host") prefixes the link; default settings.SITE_URL. `notify=False`: the
+    address, and lets its owner claim an account SCIM or single sign-on made; the link
+    starts with settings.SITE_URL (core.site). `notify=False`: the
     caller sends its own e-mail with the link (a partner's handover, in the client's language).
     `takes_seat_of`: a member whose seat the person takes over on accepting (seat_reassign).
     """
@@ -467,7 +638,7 @@ def invitation_create(
         details=details,
     )
     if notify:
-        _invitation_send(invitation=invitation, token=token, base_url=base_url)
+        _invitation_send(invitation=invitation, token=token)
     return invitation
 
 
@@ -481,7 +652,7 @@ def _lock_invitation(invitation: Invitation) -> Invitation:
 
 @transaction.atomic
 def invitation_resend(
-    *, invitation: Invitation, at: dt.datetime, acting_user=None, base_url: str = "", notify: bool = True
+    *, invitation: Invitation, at: dt.datetime, acting_user=None, notify: bool = True
 ) -> Invitation:
     """Send a pending (or expired) invitation again with a new link and a new expiry.
 
@@ -526,7 +697,7 @@ def invitation_resend(
         details={"expires_at": locked.expires_at.isoformat()},
     )
     if notify:
-        _invitation_send(invitation=locked, token=token, base_url=base_url)
+        _invitation_send(invitation=locked, token=token)
     return locked
 
 

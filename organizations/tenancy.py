@@ -34,6 +34,8 @@ class Capability(StrEnum):
     MANAGE_CLIENTS = "manage_clients"  # a partner's client organizations: list, create, manage, hand over
     # The tax identity: legal name, address, country, VAT ID, billing e-mail (they decide the VAT).
     MANAGE_TAX_IDENTITY = "manage_tax_identity"
+    # The organization's own settings: the language of its documents and e-mails (owners only).
+    MANAGE_SETTINGS = "manage_settings"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {

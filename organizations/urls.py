@@ -25,5 +25,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("o/new/", views.organization_create, name="organization_create"),
     path("o/<slug:slug>/settings/", views.organization_settings, name="organization_settings"),
+    path(
+        "o/<slug:slug>/settings/preferences/",
+        views.organization_preferences,
+        name="organization_preferences",
+    ),
     path("o/<slug:slug>/audit/", views.organization_audit_log, name="organization_audit_log"),
 ]

@@ -8,11 +8,14 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from core import clock
+from core.site import absolute_url
 
+from . import formatting as fmt
 from . import selectors, services, throttling
 from .errors import RuleViolation
 from .forms import (
@@ -20,8 +23,9 @@ from .forms import (
     BillingDetailsForm,
     LockoutAwareAuthenticationForm,
     OrganizationCreateForm,
+    PreferencesForm,
 )
-from .tenancy import Capability
+from .tenancy import Capability, has_capability
 from .views_base import org_view, throttled_response
 
 # ---------------------------------------------------------------------------
@@ -52,6 +56,8 @@ class PasswordResetView(auth_views.PasswordResetView):
         except throttling.Throttled as exc:
             form.add_error(None, exc.message)
             return throttled_response(self.form_invalid(form), exc)
+        # The link starts with the site's address (core.site), not the request's Host header.
+        self.extra_email_context = {"site_url": absolute_url("")}
         return super().form_valid(form)
 
 
@@ -107,7 +113,43 @@ def organization_settings(request, slug):
                 return redirect("organization_settings", slug=organization.slug)
     else:
         form = BillingDetailsForm(initial=BillingDetailsForm.initial_from(organization))
-    return render(request, "organizations/settings.html", {"form": form})
+    return _settings_page(request, form=form)
+
+
+def _settings_page(request, *, form=None, preferences_form=None, status=200):
+    """The settings page: the tax identity (owners and finance) and, for owners, the preferences."""
+    organization = request.organization
+    check = fmt.vat_id_check(
+        organization.vat_id_check if organization.vat_id else "",
+        organization.vat_id_checked_on,
+        translation.get_language(),
+    )
+    if preferences_form is None and has_capability(request.membership, Capability.MANAGE_SETTINGS):
+        preferences_form = PreferencesForm(initial=PreferencesForm.initial_from(organization))
+    context = {
+        "form": form or BillingDetailsForm(initial=BillingDetailsForm.initial_from(organization)),
+        "preferences_form": preferences_form,
+        "vat_id_check": check,
+    }
+    return render(request, "organizations/settings.html", context, status=status)
+
+
+@org_view(Capability.MANAGE_SETTINGS)
+@require_http_methods(["POST"])
+def organization_preferences(request, slug):
+    organization = request.organization
+    form = PreferencesForm(request.POST)
+    if form.is_valid():
+        try:
+            services.organization_update_preferences(
+                organization=organization, at=clock.now(), acting_user=request.user, **form.cleaned_data
+            )
+        except RuleViolation as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, _("Settings saved. New documents and e-mails use them."))
+            return redirect("organization_settings", slug=organization.slug)
+    return _settings_page(request, preferences_form=form)
 
 
 @org_view(Capability.VIEW_AUDIT_LOG)

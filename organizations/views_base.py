@@ -95,10 +95,6 @@ def billing_date(organization, at):
     return clock.today_in(organization.time_zone, at=at)
 
 
-def base_url(request) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
-
-
 def redirect_to(request, url: str):
     """A redirect that also works for an HTMX request (full page navigation)."""
     if getattr(request, "htmx", False):

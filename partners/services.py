@@ -48,6 +48,7 @@ from billing.services import (
 )
 from billing.state_token import state_token_check, state_token_sign
 from core.clock import today_in
+from core.site import absolute_url
 from invoices.models import CreditNote, Invoice, Reason
 from invoices.services import credit_balance_minor, credit_note_issue
 from organizations import formatting as fmt
@@ -261,9 +262,8 @@ def _superuser_clean(*, name: str, reference: str, email: str) -> Superuser:
     return Superuser(name=name, reference=reference, email=email)
 
 
-def _accept_url(token: str, base_url: str) -> str:
-    base = (base_url or getattr(settings, "SITE_URL", "") or "http://127.0.0.1:8000").rstrip("/")
-    return f"{base}{org_services.invitation_accept_path(token)}"
+def _accept_url(token: str) -> str:
+    return absolute_url(org_services.invitation_accept_path(token))
 
 
 def agreement_email_send(
@@ -274,7 +274,6 @@ def agreement_email_send(
     superuser_name: str,
     plan_name: str,
     on: dt.date,
-    base_url: str = "",
 ) -> None:
     """After commit: tell the client's superuser, in the client's language, that the agreement
     changed and how to log in (the invitation's link, valid INVITATION_VALID_DAYS)."""
@@ -286,7 +285,7 @@ def agreement_email_send(
         "partner": link.partner.name,
         "plan": plan_name,
         "on": fmt.date(on, language, length="long"),
-        "accept_url": _accept_url(token, base_url),
+        "accept_url": _accept_url(token),
         "expires_on": fmt.date(invitation.expires_at.date(), language, length="long"),
         "days": settings.INVITATION_VALID_DAYS,
     }
@@ -326,7 +325,6 @@ def agreement_handover(
     on: dt.date,
     at: dt.datetime,
     acting_user,
-    base_url: str = "",
     expected_token: str | None = None,
     keep: Collection[str] = (),
 ) -> HandoverResult:
@@ -371,8 +369,6 @@ def agreement_handover(
             currency=plan.currency,
             issued_on=on,
             at=at,
-            period_start=on,
-            period_end=period_end,
             bill_to=client,
         )
     else:
@@ -393,7 +389,6 @@ def agreement_handover(
         role=Role.OWNER,
         invited_by=None,
         at=at,
-        base_url=base_url,
         notify=False,
     )
     Invitation.objects.filter(pk=invitation.pk).update(invited_by=acting_user)
@@ -429,7 +424,6 @@ def agreement_handover(
         superuser_name=superuser.name,
         plan_name=plan.name,
         on=on,
-        base_url=base_url,
     )
     report = partner_exit.partner_leaves(
         link=link,
@@ -464,16 +458,14 @@ def handover_invitation(*, link: PartnerLink) -> Invitation | None:
 
 
 @transaction.atomic
-def handover_invitation_resend(
-    *, link: PartnerLink, on: dt.date, at: dt.datetime, acting_user, base_url: str = ""
-) -> Invitation:
+def handover_invitation_resend(*, link: PartnerLink, on: dt.date, at: dt.datetime, acting_user) -> Invitation:
     """Send the superuser's agreement e-mail again with a new link (the old one stops working)."""
     org_partners.ensure_partner_manager(partner=link.partner, user=acting_user)
     invitation = handover_invitation(link=link)
     if invitation is None:
         raise RuleViolation("There is no open invitation to send again.", code="invitation_closed")
     invitation = org_services.invitation_resend(
-        invitation=invitation, at=at, acting_user=acting_user, base_url=base_url, notify=False
+        invitation=invitation, at=at, acting_user=acting_user, notify=False
     )
     event = link.events.filter(kind=AgreementEvent.Kind.HANDED_OVER).order_by("-at", "-id").first()
     superuser = (event.details or {}).get("superuser", {})
@@ -485,7 +477,6 @@ def handover_invitation_resend(
         superuser_name=superuser.get("name", ""),
         plan_name=subscription.plan.name if subscription else "",
         on=event.effective_on,
-        base_url=base_url,
     )
     return invitation
 
@@ -537,8 +528,6 @@ def agreement_handback_accept(
             currency=subscription.plan.currency,
             issued_on=on,
             at=at,
-            period_start=on,
-            period_end=period_end,
             bill_to=partner,
         )
     event.details = settlement.numbers()

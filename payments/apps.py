@@ -12,3 +12,4 @@ class PaymentsConfig(AppConfig):
         from . import hooks
 
         events.subscribe(events.INVOICE_ISSUED, hooks.invoice_issued)
+        events.subscribe(events.CHARGES_CARD, hooks.charges_card)

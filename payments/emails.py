@@ -9,8 +9,10 @@ import logging
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 
+from core.site import absolute_url
 from organizations import formatting as fmt
 from organizations.models import Membership, Role
 from payments import dunning
@@ -37,10 +39,6 @@ def payment_recipients(organization) -> list[str]:
     return list(dict.fromkeys(address.lower() for address in addresses))
 
 
-def site_url() -> str:
-    return (getattr(settings, "SITE_URL", "") or "http://127.0.0.1:8000").rstrip("/")
-
-
 def payment_email_send(*, kind: str, attempt_id: int) -> int:
     """Send the e-mail `kind` about an attempt; returns how many messages went out (0 or 1)."""
     attempt = PaymentAttempt.objects.select_related("invoice", "organization").get(pk=attempt_id)
@@ -52,7 +50,6 @@ def payment_email_send(*, kind: str, attempt_id: int) -> int:
     language = fmt.document_language(organization.language)
     collection = InvoiceCollection.objects.filter(invoice=invoice).first()
     method = PaymentMethod.objects.filter(stripe_id=attempt.payment_method_id).first()
-    base = site_url()
     context = {
         "organization": organization,
         "invoice": invoice,
@@ -64,8 +61,10 @@ def payment_email_send(*, kind: str, attempt_id: int) -> int:
         if collection and collection.next_retry_at
         else "",
         "final_action": dunning.final_action(),
-        "payments_url": f"{base}/o/{organization.slug}/billing/payments/",
-        "confirm_url": f"{base}/o/{organization.slug}/billing/payments/confirm/{attempt.pk}/",
+        "payments_url": absolute_url(reverse("billing_payments", kwargs={"slug": organization.slug})),
+        "confirm_url": absolute_url(
+            reverse("billing_payment_confirm", kwargs={"slug": organization.slug, "attempt_id": attempt.pk})
+        ),
         "seller_name": settings.SELLER_LEGAL_NAME,
     }
     name = TEMPLATES[kind]

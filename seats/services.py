@@ -276,7 +276,6 @@ def seat_reassign(
     on: dt.date,
     at: dt.datetime,
     acting_user=None,
-    base_url: str = "",
 ) -> Invitation:
     """Promise a member's seat to the person with `email` (seed 002: seats are not removed
     mid-term, only reassigned; docs/billing.md rule 11).
@@ -349,7 +348,6 @@ def seat_reassign(
             seat_interval=membership.seat_interval,
             invited_by=acting_user,
             at=at,
-            base_url=base_url,
             takes_seat_of=membership,
         )
     other = pending.takes_seat_of

@@ -29,7 +29,6 @@ from organizations.forms import (
 from organizations.models import Role
 from organizations.tenancy import Capability
 from organizations.views_base import (
-    base_url,
     billing_date,
     org_view,
     redirect_to,
@@ -108,7 +107,6 @@ def member_invite(request, slug):
             seat_interval=form.cleaned_data.get("seat_interval", ""),
             invited_by=request.user,
             at=clock.now(),
-            base_url=base_url(request),
         )
     except RuleViolation as exc:
         if exc.field in form.fields:
@@ -134,9 +132,7 @@ def invitation_resend(request, slug, invitation_id):
     except throttling.Throttled as exc:
         return throttled_response(_members_response(request, error=exc.message, status=429), exc)
     try:
-        services.invitation_resend(
-            invitation=invitation, at=clock.now(), acting_user=request.user, base_url=base_url(request)
-        )
+        services.invitation_resend(invitation=invitation, at=clock.now(), acting_user=request.user)
     except RuleViolation as exc:
         return _members_response(request, error=refusal_message(request, exc))
     return _after_change(
@@ -274,7 +270,6 @@ def seat_reassign(request, slug, membership_id):
                 on=billing_date(request.organization, at),
                 at=at,
                 acting_user=request.user,
-                base_url=base_url(request),
             )
         except throttling.Throttled as exc:
             error, throttled = exc.message, exc

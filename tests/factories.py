@@ -51,7 +51,9 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Company {n}")
     slug = factory.Sequence(lambda n: f"company-{n}")
     legal_name = factory.LazyAttribute(lambda o: f"{o.name} ApS")
-    address = "Nørregade 1, 1165 København K"
+    address_line1 = "Nørregade 1"
+    postcode = "1165"
+    city = "København K"
     country = "DK"
     billing_email = factory.LazyAttribute(lambda o: f"billing@{o.slug}.example.com")
 

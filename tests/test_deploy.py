@@ -306,6 +306,22 @@ def test_production_settings_refuse_a_missing_redis_url():
     assert "REDIS_URL must be set" in result.stderr
 
 
+@pytest.mark.parametrize("site_url", [None, "", "http://127.0.0.1:8000"])
+def test_production_settings_refuse_a_missing_or_plain_http_site_url(site_url):
+    """Issue 22: every e-mail link starts with SITE_URL; production never falls back to a port."""
+    overrides = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": TEST_DATABASE_URL,
+        "REDIS_URL": "redis://127.0.0.1:6379/1",
+    }
+    if site_url is not None:
+        overrides["SITE_URL"] = site_url
+    result = run_python(PRINT_SETTINGS, clean_environ(**overrides))
+    assert result.returncode != 0
+    assert "SITE_URL must be set" in result.stderr
+
+
 def test_check_deploy_passes_with_production_settings():
     secret_key = secrets.token_urlsafe(48)
     assert len(secret_key) == 64
@@ -318,6 +334,7 @@ def test_check_deploy_passes_with_production_settings():
             ALLOWED_HOSTS="example.com",
             DATABASE_URL=TEST_DATABASE_URL,
             REDIS_URL="redis://127.0.0.1:6379/1",
+            SITE_URL="https://example.com",
         ),
         capture_output=True,
         text=True,
@@ -365,6 +382,7 @@ def test_a_web_worker_tunes_the_collector_unless_told_not_to(tuning, expected):
         SECRET_KEY=secrets.token_urlsafe(48),
         DATABASE_URL=TEST_DATABASE_URL,
         REDIS_URL="redis://127.0.0.1:6379/1",
+        SITE_URL="https://example.com",
     )
     if tuning is not None:
         overrides["WEB_GC_TUNING"] = tuning

@@ -32,7 +32,7 @@ def assert_loaded_as_the_orm_loads(loaded: list, expected: list) -> None:
 
 
 def test_an_api_key_loads_with_its_organization_in_one_query(django_assert_num_queries):
-    organization = OrganizationFactory(time_zone="Europe/Copenhagen", vat_id="DK12345678")
+    organization = OrganizationFactory(time_zone="Europe/Copenhagen", vat_id="DK12345674")
     key, secret = credential_create(organization=organization, kind=API_KEY, name="Backend", at=AT)
     Credential.objects.filter(pk=key.pk).update(last_used_at=AT)
     other, other_secret = credential_create(
@@ -104,7 +104,7 @@ def test_a_renewals_seat_items_and_open_pending_charges_load_as_the_orm_loads_th
 
 
 def test_the_bill_to_party_and_the_members_per_interval():
-    client, partner = OrganizationFactory(), OrganizationFactory(is_partner=True, vat_id="DE123456789")
+    client, partner = OrganizationFactory(), OrganizationFactory(is_partner=True, vat_id="DE123456788")
     assert bill_to_for(client) is client
     link = PartnerLink.objects.create(
         organization=client, partner=partner, agreement=Agreement.EXTERNAL, created_at=AT

@@ -2,6 +2,7 @@
 back to English): the catalogues are complete, and the key pages render in Danish."""
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,37 @@ def test_key_pages_render_in_danish_for_an_owner(danish_owner, url, danish, engl
     page = _text(response)
     assert [word for word in danish if word not in page] == []
     assert [sentence for sentence in english if sentence in page] == []
+
+
+# Issue 22, item 5 ---------------------------------------------------------------------------
+
+
+def test_msgfmt_counts_no_untranslated_or_fuzzy_message_in_any_catalogue(tmp_path):
+    """`msgfmt --statistics` of every catalogue under locale/: translated messages only; and
+    the committed .mo is what `manage.py compilemessages` makes of the .po."""
+    catalogues = sorted(LOCALE.glob("*/LC_MESSAGES/*.po"))
+    assert {path.parts[-3] for path in catalogues} >= set(LANGUAGES)
+    for po in catalogues:
+        compiled = tmp_path / f"{po.parts[-3]}.mo"
+        result = subprocess.run(
+            ["msgfmt", "--check-format", "--statistics", "-o", str(compiled), str(po)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert re.fullmatch(r"\d+ translated messages\.\n", result.stderr), (po, result.stderr)
+        assert compiled.read_bytes() == po.with_suffix(".mo").read_bytes(), f"{po}: run compilemessages"
+
+
+def test_every_language_offered_has_a_complete_catalogue():
+    """Swedish had no catalogue and was offered: its pages mixed in English."""
+    offered = {code for code, _name in settings.LANGUAGES}
+    assert offered == {"en", "da", "de", "nb"}
+    assert offered - {"en"} <= {path.parts[-3] for path in LOCALE.glob("*/LC_MESSAGES/django.po")}
+
+
+@pytest.mark.django_db
+def test_no_menu_offers_swedish(danish_owner):
+    for url in ("/o/nordlys/", "/o/nordlys/settings/"):
+        html = danish_owner.get(url).content.decode()
+        assert 'value="sv"' not in html and "Svenska" not in html

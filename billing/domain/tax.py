@@ -1,7 +1,8 @@
 """Tax on a document, by seller and customer country and the customer's VAT ID.
 
 Rules (billing-rules.md "Tax"): a customer in the seller's country pays that country's
-standard rate; in another EU country with a VAT ID, 0 % and "Reverse charge"; in another
+standard rate; in another EU country with a valid VAT ID of that country (core.tax_ids:
+prefix, format and check digits), 0 % and "Reverse charge"; in another
 EU country without a VAT ID, the customer country's standard rate; outside the EU, 0 %
 and outside the scope of EU VAT. A seller outside the EU (Norway) charges its own rate
 at home and 0 % (outside the scope of its VAT) abroad.
@@ -10,6 +11,8 @@ at home and 0 % (outside the scope of its VAT) abroad.
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+
+from core.tax_ids import is_valid_tax_id
 
 from .money import round_half_up
 
@@ -88,7 +91,7 @@ def tax_treatment(*, seller_country: str, customer_country: str, customer_vat_id
     if customer == seller:
         return TaxTreatment(STANDARD_RATES[seller], STANDARD)
     if seller in EU_COUNTRIES and customer in EU_COUNTRIES:
-        if (customer_vat_id or "").strip():
+        if is_valid_tax_id(customer, customer_vat_id):
             return TaxTreatment(Decimal("0"), REVERSE_CHARGE)
         return TaxTreatment(STANDARD_RATES[customer], STANDARD)
     return TaxTreatment(Decimal("0"), OUTSIDE_SCOPE)

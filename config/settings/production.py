@@ -15,6 +15,13 @@ if not REDIS_URL:
         "REDIS_URL must be set: the brute-force limits are counted in Redis, shared by every process."
     )
 
+# Every link in every e-mail starts with it (core.site): the address people reach the site at.
+SITE_URL = env("SITE_URL", "")
+if not (SITE_URL or "").startswith("https://"):
+    raise ImproperlyConfigured(
+        "SITE_URL must be set to the site's https address, e.g. https://billing.example.com."
+    )
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))

@@ -185,7 +185,7 @@ def _leave(*, record: ScimUser, token: Credential, on: dt.date, at: dt.datetime)
 
 
 def _refused_for_want_of_a_seat(
-    *, organization: Organization, attributes: dict, refusal: RuleViolation, at: dt.datetime, base_url: str
+    *, organization: Organization, attributes: dict, refusal: RuleViolation, at: dt.datetime
 ) -> SeatWaitingForScim:
     email = user_email(attributes)
     waiter = None
@@ -198,7 +198,6 @@ def _refused_for_want_of_a_seat(
             refusal=refusal,
             at=at,
             scim_attributes=stored_attributes(attributes),
-            base_url=base_url,
         )
         detail = (
             f"No free seat in {organization.name}: {refusal.message} {email} is now waiting for a seat; "
@@ -225,9 +224,7 @@ def _ensure_email_allowed(organization: Organization, email: str) -> None:
         )
 
 
-def _invite_instead(
-    *, organization: Organization, email: str, at: dt.datetime, base_url: str
-) -> ScimInvitationSent:
+def _invite_instead(*, organization: Organization, email: str, at: dt.datetime) -> ScimInvitationSent:
     """Invite an existing login rather than adding it: joining takes that person's consent."""
     try:
         org_services.invitation_create(
@@ -236,7 +233,6 @@ def _invite_instead(
             role=Role.MEMBER,
             invited_by=None,
             at=at,
-            base_url=base_url,
         )
     except RuleViolation as refusal:
         if refusal.code != "invitation_pending":
@@ -254,7 +250,6 @@ def scim_user_create(
     token: Credential,
     on: dt.date,
     at: dt.datetime,
-    base_url: str = "",
 ) -> ScimUser:
     """Create a User (its request already validated). An active one takes a seat."""
     attributes = stored_attributes(attributes)
@@ -270,7 +265,7 @@ def scim_user_create(
             and not ScimUser.objects.filter(organization=organization, user=existing).exists()
         ):
             _ensure_user_name_free(organization, user_name)
-            raise _invite_instead(organization=organization, email=email, at=at, base_url=base_url)
+            raise _invite_instead(organization=organization, email=email, at=at)
     try:
         with transaction.atomic():
             _ensure_user_name_free(organization, user_name)
@@ -312,7 +307,7 @@ def scim_user_create(
         if refusal.code not in SEAT_REFUSALS:
             raise
         raise _refused_for_want_of_a_seat(
-            organization=organization, attributes=attributes, refusal=refusal, at=at, base_url=base_url
+            organization=organization, attributes=attributes, refusal=refusal, at=at
         ) from None
 
 
@@ -323,7 +318,6 @@ def scim_user_update(
     token: Credential,
     on: dt.date,
     at: dt.datetime,
-    base_url: str = "",
 ) -> ScimUser:
     """Replace a User's attributes (PUT, or the result of a PATCH). `active` turning false
     releases the seat; turning true takes one."""
@@ -363,7 +357,7 @@ def scim_user_update(
         if refusal.code not in SEAT_REFUSALS:
             raise
         raise _refused_for_want_of_a_seat(
-            organization=organization, attributes=attributes, refusal=refusal, at=at, base_url=base_url
+            organization=organization, attributes=attributes, refusal=refusal, at=at
         ) from None
 
 

@@ -187,10 +187,6 @@ def _user_lengths_check(attributes: dict) -> None:
         )
 
 
-def _base_url(request) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
-
-
 def _location(request, endpoint: str, scim_id) -> str:
     return request.build_absolute_uri(
         reverse("scim_resource", kwargs={"endpoint": endpoint, "scim_id": scim_id})
@@ -356,7 +352,6 @@ def collection(request, endpoint: str):
             token=request.scim_token,
             on=request.scim_on,
             at=request.scim_at,
-            base_url=_base_url(request),
         )
     else:
         record = provisioning.scim_group_create(
@@ -412,7 +407,6 @@ def resource(request, endpoint: str, scim_id: str):
             token=request.scim_token,
             on=on,
             at=at,
-            base_url=_base_url(request),
         )
     else:
         record = provisioning.scim_group_update(

@@ -286,7 +286,6 @@ def sso_sign_in(
     claims: dict,
     on: dt.date,
     at: dt.datetime,
-    base_url: str = "",
     session_user=None,
 ):
     """The login the provider may sign in (rules (a)-(c) above); a member of the organization after it.
@@ -337,7 +336,6 @@ def sso_sign_in(
             source=SeatWaiter.Source.SSO,
             refusal=refusal,
             at=at,
-            base_url=base_url,
         )
         raise SeatWaitingForSso(
             _(

@@ -52,10 +52,6 @@ MAX_PENDING_SIGN_INS = 20
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def _base_url(request) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
-
-
 def _when(request, organization):
     at = clock.now()
     return clock.today_in(organization.time_zone, at=at), at
@@ -215,7 +211,6 @@ def sso_callback(request):
             claims=claims,
             on=on,
             at=at,
-            base_url=_base_url(request),
             session_user=request.user,
         )
 
@@ -260,9 +255,7 @@ def sso_switch(request):
     return _finish_sign_in(
         request,
         connection,
-        lambda: sso.sso_sign_in(
-            connection=connection, claims=pending["claims"], on=on, at=at, base_url=_base_url(request)
-        ),
+        lambda: sso.sso_sign_in(connection=connection, claims=pending["claims"], on=on, at=at),
     )
 
 
@@ -468,7 +461,6 @@ def waiting_list(request, slug):
             on=on,
             at=at,
             acting_user=request.user,
-            base_url=_base_url(request),
         )
     except (RuleViolation, ValueError) as exc:
         message = getattr(exc, "message", None) or _("Review the amounts below, then confirm.")

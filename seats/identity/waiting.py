@@ -11,7 +11,6 @@ and makes them members in the same transaction; then it tells them.
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
@@ -21,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from billing.state_token import PreviewStale
+from core.site import absolute_url
 from organizations import formatting as fmt
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
@@ -37,16 +37,12 @@ from .selectors import owner_emails, waiting_list
 SEAT_REFUSALS = frozenset({"seat_unavailable", "max_seats_exceeded"})
 
 
-def _base(base_url: str) -> str:
-    return (base_url or getattr(settings, "SITE_URL", "") or "http://127.0.0.1:8000").rstrip("/")
-
-
 def organization_day(organization: Organization, at: dt.datetime) -> dt.date:
     return at.astimezone(ZoneInfo(organization.time_zone)).date()
 
 
-def waiting_url(*, organization: Organization, base_url: str = "") -> str:
-    return _base(base_url) + reverse("identity_waiting", kwargs={"slug": organization.slug})
+def waiting_url(*, organization: Organization) -> str:
+    return absolute_url(reverse("identity_waiting", kwargs={"slug": organization.slug}))
 
 
 def waiting_record(
@@ -58,7 +54,6 @@ def waiting_record(
     refusal: RuleViolation,
     at: dt.datetime,
     scim_attributes: dict | None = None,
-    base_url: str = "",
 ) -> SeatWaiter:
     """Write the person down as waiting (or count one more attempt) and tell the owners
     if today's e-mail has not gone yet. Runs in its own transaction: call it after the
@@ -91,12 +86,12 @@ def waiting_record(
                 updates["scim_attributes"] = scim_attributes
             SeatWaiter.objects.filter(organization=organization, email=email).update(**updates)
             waiter = SeatWaiter.objects.get(organization=organization, email=email)
-        waiting_notice_send(organization=organization, at=at, base_url=base_url)
+        waiting_notice_send(organization=organization, at=at)
     return waiter
 
 
 @transaction.atomic
-def waiting_notice_send(*, organization: Organization, at: dt.datetime, base_url: str = "") -> bool:
+def waiting_notice_send(*, organization: Organization, at: dt.datetime) -> bool:
     """E-mail owners who is waiting, unless they were e-mailed today already. True if sent.
 
     The sent-marker's unique (organization, day) makes this once a day even when many
@@ -117,7 +112,7 @@ def waiting_notice_send(*, organization: Organization, at: dt.datetime, base_url
         context = {
             "organization_name": organization.name,
             "waiters": waiters,
-            "url": waiting_url(organization=organization, base_url=base_url),
+            "url": waiting_url(organization=organization),
         }
         count = len(waiters)
         with translation.override(fmt.document_language(organization.language)):
@@ -157,7 +152,6 @@ def waiting_admit(
     acting_user=None,
     expected_token: str | None = None,
     expected_waiting: int | None = None,
-    base_url: str = "",
 ) -> list[Membership]:
     """Buy `purchase_count` seats (0: none needed) and make everyone waiting a member.
 
@@ -215,17 +209,17 @@ def waiting_admit(
         details={"count": len(waiters), "seats_bought": purchase_count},
     )
     for waiter in waiters:
-        _tell_admitted(organization=organization, email=waiter.email, base_url=base_url)
+        _tell_admitted(organization=organization, email=waiter.email)
     seat_alert_check(organization=organization, at=at)
     return memberships
 
 
-def _tell_admitted(*, organization: Organization, email: str, base_url: str) -> None:
+def _tell_admitted(*, organization: Organization, email: str) -> None:
     sso = SsoConnection.objects.filter(organization=organization).exists()
     start = (
         reverse("identity_sso_start", kwargs={"organization": organization.slug}) if sso else reverse("login")
     )
-    context = {"organization_name": organization.name, "url": _base(base_url) + start, "sso": sso}
+    context = {"organization_name": organization.name, "url": absolute_url(start), "sso": sso}
     with translation.override(fmt.document_language(organization.language)):
         subject = _("You are now a member of %(name)s") % {"name": organization.name}
         body = render_to_string("emails/identity/admitted.txt", context)

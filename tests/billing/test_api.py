@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from rest_framework.test import APIClient
 
@@ -405,7 +406,8 @@ def test_an_admin_invites_by_email_and_the_link_works(team, django_capture_on_co
         "pending",
     )
     assert [m.to for m in mail.outbox] == [["new.person@example.com"]]
-    link = re.search(r"http://testserver/invitations/(\S+)/", mail.outbox[0].body)
+    # The link starts with the site's address (issue 22), not the API request's host.
+    link = re.search(re.escape(settings.SITE_URL.rstrip("/")) + r"/invitations/(\S+)/", mail.outbox[0].body)
     assert org_services.invitation_get_valid(token=link.group(1), at=NOW) == invitation
     # The link goes to the invited address alone, never to the inviter (issue 19 review).
     assert "accept_url" not in body and link.group(1) not in response.content.decode()
@@ -577,6 +579,8 @@ ENDPOINTS = [
     ("api_credit_notes", "get", "credit-notes/", {Role.OWNER, Role.FINANCE}),
     ("api_credit_note", "get", "credit-notes/{credit_note}/", {Role.OWNER, Role.FINANCE}),
     ("api_credit_balance", "get", "credit-balance/", {Role.OWNER, Role.FINANCE}),
+    ("api_billing_details", "get", "billing-details/", {Role.OWNER, Role.FINANCE}),
+    ("api_billing_details", "patch", "billing-details/", {Role.OWNER, Role.FINANCE}),
 ]
 FORBIDDEN = [
     pytest.param(method, tail, role, id=f"{method}-{tail}-{role}")
@@ -609,6 +613,7 @@ def _valid_body(team: Team, method: str, tail: str) -> dict:
         "members/": {"email": "someone@example.com", "role": "member"},
         "members/{membership}/reassign": {"email": UserFactory().email},
         "members/{membership}/": {"seat_interval": "month"} if method == "patch" else {},
+        "billing-details/": {"vat_id": "DK13585628", "country": "DK"} if method == "patch" else {},
     }.get(tail, {})
 
 

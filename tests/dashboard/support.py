@@ -105,7 +105,9 @@ def build_organization(*, slug: str = "nordlys", members: int = 1, usage: bool =
         country="DK",
         vat_id="DK31415926",
         legal_name="Nordlys Commerce ApS",
-        address="Nørregade 1, 1165 København K",
+        address_line1="Nørregade 1",
+        postcode="1165",
+        city="København K",
         billing_email=f"billing@{slug}.example",
         time_zone="Europe/Copenhagen",
     )

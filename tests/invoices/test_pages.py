@@ -150,10 +150,14 @@ def test_the_list_is_paginated(organization, member_of, monkeypatch):
     assert first.rows[0].number == newest.number
 
 
-def test_the_pages_speak_the_readers_language(organization, member_of):
+def test_the_document_speaks_the_organizations_language_and_the_list_the_readers(organization, member_of):
+    """Issue 22: a hosted document reads as its PDF and e-mail do, in the language the owners
+    chose in Settings; the rest of the pages in the reader's."""
+    organization.language = "de"
+    organization.save(update_fields=["language"])
     client = member_of(organization, Role.FINANCE)
     urls = _urls(organization)
-    html = client.get(urls["credit_note"], HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    html = client.get(urls["credit_note"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Rechnungskorrektur" in html
     assert "Leistungszeitraum" in html
     note = CreditNote.objects.get(organization=organization)

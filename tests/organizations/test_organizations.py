@@ -18,14 +18,14 @@ def test_the_creator_becomes_the_owner(at):
         owner=user,
         at=at,
         country="de",
-        vat_id="de 123 456 789",
+        vat_id="de 123 456 788",
         time_zone="Europe/Berlin",
     )
 
     assert (organization.slug, organization.country, organization.vat_id, organization.time_zone) == (
         "acme-trading",
         "DE",
-        "DE123456789",
+        "DE123456788",
         "Europe/Berlin",
     )
     membership = Membership.objects.get(organization=organization)
@@ -77,7 +77,6 @@ def test_billing_details_update_records_old_and_new(organization, owner, at):
         at=at,
         acting_user=owner.user,
         legal_name="Company Holding A/S",
-        address=organization.address,
         country="se",
         vat_id="SE556677889901",
         billing_email="Invoices@Example.com",
@@ -91,7 +90,15 @@ def test_billing_details_update_records_old_and_new(organization, owner, at):
     )
     entry = AuditLogEntry.objects.get(organization=organization)
     assert entry.action == "organization.billing_details_updated"
-    assert set(entry.details) == {"legal_name", "country", "vat_id", "billing_email"}
+    # The VAT ID was checked (core.vies, offline: format valid) on the day of the change.
+    assert set(entry.details) == {
+        "legal_name",
+        "country",
+        "vat_id",
+        "vat_id_check",
+        "vat_id_checked_on",
+        "billing_email",
+    }
     assert entry.details["country"] == ["DK", "SE"]
 
 

@@ -11,7 +11,13 @@ from organizations.models import AuditLogEntry, Role
 
 pytestmark = pytest.mark.django_db
 
-HIJACK = {"legal_name": "Hijack GmbH", "address": "", "country": "DE", "vat_id": "DE000", "billing_email": ""}
+HIJACK = {
+    "legal_name": "Hijack GmbH",
+    "address_line1": "",
+    "country": "DE",
+    "vat_id": "DE000",
+    "billing_email": "",
+}
 
 
 def _url(organization):
@@ -48,12 +54,17 @@ def test_an_owner_or_finance_changes_it_and_each_change_is_audited(client, owner
     before = _identity(organization)
     client.force_login(person.user)
 
-    response = client.post(_url(organization), {**before, "vat_id": "DK12345678", "country": "dk"})
+    response = client.post(_url(organization), {**before, "vat_id": "DK12345674", "country": "dk"})
 
     assert response.status_code == 302
     entry = AuditLogEntry.objects.get(
         organization=organization, action="organization.billing_details_updated"
     )
-    # Only what changed, each as [old, new]; the country was DK already.
-    assert entry.details == {"vat_id": [before["vat_id"], "DK12345678"]}
+    # Only what changed, each as [old, new]; the country was DK already. The new VAT ID's
+    # check (issue 22: offline, format valid) and its date changed with it.
+    assert entry.details == {
+        "vat_id": [before["vat_id"], "DK12345674"],
+        "vat_id_check": ["", "format_valid"],
+        "vat_id_checked_on": [None, entry.at.date().isoformat()],
+    }
     assert entry.actor == person.user

@@ -29,7 +29,7 @@ def person(email: str, first_name: str = "", last_name: str = ""):
 
 
 def partner_firm(
-    *, name="Revisorhuset", owner_email="anna@revisorhuset.dk", on=dt.date(2026, 1, 1), vat_id="DK11111111"
+    *, name="Revisorhuset", owner_email="anna@revisorhuset.dk", on=dt.date(2026, 1, 1), vat_id="DK11111114"
 ):
     owner = person(owner_email, "Anna", "Revisor")
     firm = org_services.organization_create(
@@ -37,7 +37,9 @@ def partner_firm(
         owner=owner,
         at=at(on),
         legal_name=f"{name} ApS",
-        address="Revisorvej 1, 8000 Aarhus C",
+        address_line1="Revisorvej 1",
+        postcode="8000",
+        city="Aarhus C",
         country="DK",
         vat_id=vat_id,
         billing_email=f"faktura@{owner_email.split('@')[1]}",

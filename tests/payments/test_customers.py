@@ -61,9 +61,11 @@ def test_changed_billing_details_and_the_vat_id_are_sent_to_stripe(stripe_on, fr
         at=frozen_clock.at,
         acting_user=owner,
         legal_name="Acme GmbH",
-        address="Hauptstraße 5\n10115 Berlin",
+        address_line1="Hauptstraße 5",
+        postcode="10115",
+        city="Berlin",
         country="DE",
-        vat_id="DE123456789",
+        vat_id="DE123456788",
     )
     stripe_customer_sync(customer=customer, at=frozen_clock.at)
     remote = ls_get(stripe_on, f"/v1/customers/{customer.stripe_id}")
@@ -72,7 +74,7 @@ def test_changed_billing_details_and_the_vat_id_are_sent_to_stripe(stripe_on, fr
         {"line1": "Hauptstraße 5", "line2": "10115 Berlin", "country": "DE"},
     )
     tax_ids = ls_get(stripe_on, f"/v1/customers/{customer.stripe_id}/tax_ids")["data"]
-    assert [(t["type"], t["value"]) for t in tax_ids] == [("eu_vat", "DE123456789")]
+    assert [(t["type"], t["value"]) for t in tax_ids] == [("eu_vat", "DE123456788")]
 
     sent = len(fake_requests(stripe_on))
     stripe_customer_sync(customer=customer, at=frozen_clock.at)

@@ -24,36 +24,43 @@ from billing.domain.tax import (
     [
         # Seller in Denmark (the default).
         ("DK", "DK", None, "25", STANDARD),
-        ("DK", "DK", "DK12345678", "25", STANDARD),  # a domestic VAT ID changes nothing
+        ("DK", "DK", "DK12345674", "25", STANDARD),  # a domestic VAT ID changes nothing
         ("DK", "DE", None, "19", STANDARD),
         ("DK", "DE", "", "19", STANDARD),
         ("DK", "DE", "   ", "19", STANDARD),  # a blank VAT ID is no VAT ID
-        ("DK", "DE", "DE123456789", "0", REVERSE_CHARGE),
-        ("DK", "SE", "SE123456789001", "0", REVERSE_CHARGE),
+        ("DK", "DE", "DE123456788", "0", REVERSE_CHARGE),
+        # Issue 22: reverse charge only for a valid VAT ID of the customer's own country.
+        ("DK", "DE", "DE123456789", "19", STANDARD),  # wrong check digit
+        ("DK", "DE", "DE000", "19", STANDARD),
+        ("DK", "DE", "garbage", "19", STANDARD),
+        ("DK", "FR", "DE123456788", "20", STANDARD),  # a German VAT ID for a French customer
+        ("DK", "FR", "FR40303265045", "0", REVERSE_CHARGE),
+        ("DK", "GR", "GR123456783", "24", STANDARD),  # Greece's VAT IDs start with EL
+        ("DK", "SE", "SE123456789701", "0", REVERSE_CHARGE),
         ("DK", "SE", None, "25", STANDARD),
         ("DK", "FI", None, "25.5", STANDARD),
         ("DK", "US", None, "0", OUTSIDE_SCOPE),
-        ("DK", "US", "12-3456789", "0", OUTSIDE_SCOPE),
+        ("DK", "US", "04-2103594", "0", OUTSIDE_SCOPE),
         ("DK", "NO", None, "0", OUTSIDE_SCOPE),  # Norway is not in the EU
-        ("DK", "NO", "NO123456789MVA", "0", OUTSIDE_SCOPE),
+        ("DK", "NO", "NO123456785MVA", "0", OUTSIDE_SCOPE),
         ("DK", "GB", None, "0", OUTSIDE_SCOPE),
         ("DK", "CH", None, "0", OUTSIDE_SCOPE),
         # Greece's VAT prefix is EL; its ISO code is GR.
         ("DK", "EL", None, "24", STANDARD),
         ("DK", "GR", None, "24", STANDARD),
-        ("DK", "EL", "EL123456789", "0", REVERSE_CHARGE),
+        ("DK", "EL", "EL123456783", "0", REVERSE_CHARGE),
         ("GR", "EL", None, "24", STANDARD),
-        ("EL", "GR", "EL123456789", "24", STANDARD),
+        ("EL", "GR", "EL123456783", "24", STANDARD),
         # Seller in Norway, outside the EU: its own rate at home, outside the scope abroad.
         ("NO", "NO", None, "25", STANDARD),
-        ("NO", "NO", "NO123456789MVA", "25", STANDARD),
+        ("NO", "NO", "NO123456785MVA", "25", STANDARD),
         ("NO", "DK", None, "0", OUTSIDE_SCOPE),
-        ("NO", "DK", "DK12345678", "0", OUTSIDE_SCOPE),
+        ("NO", "DK", "DK12345674", "0", OUTSIDE_SCOPE),
         ("NO", "DE", None, "0", OUTSIDE_SCOPE),
         ("NO", "US", None, "0", OUTSIDE_SCOPE),
         # Codes are normalized.
         ("dk", " de ", None, "19", STANDARD),
-        ("DK", "se", "SE123456789001", "0", REVERSE_CHARGE),
+        ("DK", "se", "SE123456789701", "0", REVERSE_CHARGE),
     ],
 )
 def test_tax_treatment(seller, customer, vat_id, rate, kind):
@@ -87,11 +94,23 @@ def test_the_eu_is_27_countries_without_norway():
     assert "EL" not in STANDARD_RATES
 
 
-@given(seller=st.sampled_from(sorted(EU_COUNTRIES)), customer=st.sampled_from(sorted(EU_COUNTRIES)))
-def test_inside_the_eu(seller, customer):
+# A valid VAT ID of each country the hypothesis test below draws from.
+VALID_VAT_IDS = {"DK": "DK13585628", "DE": "DE136695976", "SE": "SE123456789701", "FR": "FR40303265045"}
+
+
+@given(
+    seller=st.sampled_from(sorted(EU_COUNTRIES)),
+    customer=st.sampled_from(sorted(VALID_VAT_IDS)),
+    junk=st.sampled_from(["X1", "DE000", "garbage", "DK1234567"]),
+)
+def test_inside_the_eu(seller, customer, junk):
     without = tax_treatment(seller_country=seller, customer_country=customer, customer_vat_id=None)
-    with_id = tax_treatment(seller_country=seller, customer_country=customer, customer_vat_id="X1")
+    with_id = tax_treatment(
+        seller_country=seller, customer_country=customer, customer_vat_id=VALID_VAT_IDS[customer]
+    )
+    with_junk = tax_treatment(seller_country=seller, customer_country=customer, customer_vat_id=junk)
     assert without == TaxTreatment(STANDARD_RATES[customer], STANDARD)
+    assert with_junk == without  # an invalid VAT ID is no VAT ID
     if seller == customer:
         assert with_id == without
     else:
