@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from billing.domain import lines as L
 from billing.domain.periods import period_containing
-from billing.domain.proration import charge_portion, credit_portion
+from billing.domain.proration import charge_portion, credit_portion, day_fraction
 from core import events, sql
 from invoices.models import Invoice, Reason
 from invoices.services import credit_note_issue
@@ -886,7 +886,7 @@ def plan_change(
     old_total = seats_total(subscription=subscription)
     new_total = seats_on_plan(subscription=subscription, plan=plan)
     start, end = subscription.current_period_start, subscription.current_period_end
-    unused = Fraction((end - on).days, (end - start).days)
+    unused = day_fraction(period_start=start, period_end=end, on=on)
     lines = plan_lines(
         plan=old,
         billable=old_total - old.included_seats,
