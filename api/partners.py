@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from api.base import ApiView, error_responses
 from api.subscription import SubscriptionSerializer, subscription_state
+from billing.domain.limits import MAX_SEATS
 from billing.domain.money import format_amount
 from billing.models import Plan
 from billing.selectors import subscription_live
@@ -93,7 +94,7 @@ class ClientListCreateApi(PartnerApi):
         billing_email = serializers.EmailField(required=False, default="", allow_blank=True)
         language = serializers.CharField(max_length=8, default="en")
         plan_code = serializers.SlugField(required=False, allow_blank=True, default="")
-        seats = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
+        seats = serializers.IntegerField(min_value=0, max_value=MAX_SEATS, default=0)
 
     @extend_schema(
         operation_id="partner_clients_list",

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from api.base import AmountField, ApiView, SeatIntervalField, error_responses
 from api.documents import CreditNoteSummarySerializer, InvoiceSummarySerializer
+from billing.domain.limits import MAX_SEATS
 from billing.preview import Preview, plan_change_preview
 from billing.selectors import plan_list, seat_summary, subscription_live
 from billing.services import plan_change
@@ -22,8 +23,6 @@ from seats.previews import seat_purchase_preview
 from seats.services import seat_purchase
 
 TAGS = ["subscription"]
-# Sanity bound on one purchase (seat quantities are 32-bit integers); plans cap seats lower.
-MAX_SEATS_PER_PURCHASE = 100_000
 
 
 # Shared output ---------------------------------------------------------------------------
@@ -300,7 +299,7 @@ class SeatPurchasePreviewApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
 
     class InputSerializer(serializers.Serializer):
-        count = serializers.IntegerField(min_value=1, max_value=MAX_SEATS_PER_PURCHASE)
+        count = serializers.IntegerField(min_value=1, max_value=MAX_SEATS)
         interval = SeatIntervalField(help_text="On plans with per-member intervals: the seats' interval.")
 
     @extend_schema(

@@ -13,6 +13,7 @@ from django.db import connections, router, transaction
 from django.utils.translation import gettext as _
 
 from billing.domain import lines as L
+from billing.domain.limits import MAX_SEATS
 from billing.domain.periods import period_containing
 from billing.domain.proration import charge_portion, credit_portion, day_fraction
 from core import events, sql
@@ -346,6 +347,12 @@ def subscription_create(
     Seats start at max(seats, included, committed, members); members beyond the included
     seats take paid seats on the plan's interval.
     """
+    if seats > MAX_SEATS:
+        raise RuleViolation(
+            _("A subscription starts with at most %(max)s seats.") % {"max": MAX_SEATS},
+            code="invalid_count",
+            field="seats",
+        )
     Organization.objects.select_for_update().get(pk=organization.pk)
     if subscription_live(organization=organization) is not None:
         raise SubscriptionExists("This organization already has a subscription; change its plan instead.")

@@ -4,6 +4,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from billing.domain.limits import MAX_SEATS
+
 
 def _input(**attrs):
     return {"class": "input", **attrs}
@@ -49,7 +51,7 @@ class ClientCreateForm(forms.Form):
     seats = forms.IntegerField(
         label=_("Seats"),
         min_value=0,
-        max_value=100000,
+        max_value=MAX_SEATS,
         required=False,
         widget=forms.NumberInput(attrs=_input()),
     )
