@@ -51,10 +51,6 @@ class PartnerApi(ApiView):
             raise Http404("No such client.")
         return link
 
-    def client_now(self, link: PartnerLink):
-        at = clock.now()
-        return at, clock.today_in(link.organization.time_zone, at=at)
-
 
 def plan_for_code(code: str, *, subscription=None) -> Plan:
     plan = billing_partners.handover_plans(subscription=subscription).filter(code=code).first()
@@ -257,7 +253,7 @@ class ClientHandoverPreviewApi(PartnerApi):
         plan = plan_for_code(
             values.pop("plan_code"), subscription=subscription_live(organization=link.organization)
         )
-        at, on = self.client_now(link)
+        at, on = clock.organization_now_and_today(link.organization)
         preview = billing_partners.agreement_handover_preview(
             link=link, plan=plan, on=on, at=at, acting_user=request.user, **values
         )
@@ -314,7 +310,7 @@ class ClientHandoverApi(PartnerApi):
             values.pop("plan_code"), subscription=subscription_live(organization=link.organization)
         )
         token = values.pop("state_token")
-        at, on = self.client_now(link)
+        at, on = clock.organization_now_and_today(link.organization)
         result = billing_partners.agreement_handover(
             link=link,
             plan=plan,

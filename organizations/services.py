@@ -30,6 +30,8 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from core import clock
+
 from . import formatting as fmt
 from .audit import audit_record
 from .errors import LastOwner, RuleViolation
@@ -49,11 +51,6 @@ SLUG_MAX_LENGTH = 80
 
 # ---------------------------------------------------------------------------
 # Helpers
-
-
-def _billing_date(organization: Organization, at: dt.datetime) -> dt.date:
-    """The organization's calendar date at instant `at` (its time zone turns instants into billing dates)."""
-    return at.astimezone(ZoneInfo(organization.time_zone)).date()
 
 
 def _normalize_email(email: str) -> str:
@@ -279,12 +276,13 @@ def organization_create(
         try:
             with transaction.atomic():
                 organization = Organization.objects.create(name=name, slug=chosen, **cleaned)
+                _at, today = clock.organization_now_and_today(organization, at=at)
                 membership_create(
                     organization=organization,
                     user=owner,
                     role=Role.OWNER,
                     at=at,
-                    on=_billing_date(organization, at),
+                    on=today,
                     acting_user=owner,
                 )
                 audit_record(

@@ -47,7 +47,7 @@ from billing.services import (
     subscription_renew,
 )
 from billing.state_token import state_token_check, state_token_sign
-from core.clock import today_in
+from core.clock import organization_now_and_today
 from invoices.models import CreditNote, Invoice, Reason
 from invoices.services import credit_balance_minor, credit_note_issue
 from organizations import formatting as fmt
@@ -735,10 +735,11 @@ def client_create(
     )
     if plan is not None:
         client = link.organization
+        _at, today = organization_now_and_today(client, at=at)
         subscription_create(
             organization=client,
             plan=plan,
-            start_on=today_in(client.time_zone, at=at),
+            start_on=today,
             at=at,
             seats=seats,
             acting_user=acting_user,
@@ -802,7 +803,7 @@ def next_invoice_preview(*, subscription: Subscription, at: dt.datetime):
     """The next invoice the engine issues for this subscription (the renewal, or a pending
     seat charge before it), by running the renewal and rolling it back; None if none."""
     client = subscription.organization
-    on = today_in(client.time_zone, at=at)
+    _at, on = organization_now_and_today(client, at=at)
     if subscription.status == Subscription.Status.CANCELED:
         return None
     due_on = max(subscription.current_period_end, on)

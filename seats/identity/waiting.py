@@ -9,7 +9,6 @@ and makes them members in the same transaction; then it tells them.
 """
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -21,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from billing.state_token import PreviewStale
+from core import clock
 from organizations import formatting as fmt
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
@@ -39,10 +39,6 @@ SEAT_REFUSALS = frozenset({"seat_unavailable", "max_seats_exceeded"})
 
 def _base(base_url: str) -> str:
     return (base_url or getattr(settings, "SITE_URL", "") or "http://127.0.0.1:8000").rstrip("/")
-
-
-def organization_day(organization: Organization, at: dt.datetime) -> dt.date:
-    return at.astimezone(ZoneInfo(organization.time_zone)).date()
 
 
 def waiting_url(*, organization: Organization, base_url: str = "") -> str:
@@ -106,7 +102,7 @@ def waiting_notice_send(*, organization: Organization, at: dt.datetime, base_url
     waiters = list(waiting_list(organization=organization))
     if not waiters:
         return False
-    on = organization_day(organization, at)
+    _at, on = clock.organization_now_and_today(organization, at=at)
     _notice, created = SeatWaitingNotice.objects.get_or_create(
         organization=organization, on=on, defaults={"waiting": len(waiters), "sent_at": at}
     )
