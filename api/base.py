@@ -12,7 +12,6 @@ a service's refusal (`RuleViolation`) is 409, or 400 when its code says the inpu
 invalid (`invalid_*`); a limit reached is 429 with Retry-After.
 """
 
-import datetime as dt
 from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -29,7 +28,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from billing.domain.money import format_amount
 from billing.models import Interval
-from core import clock
 from organizations.errors import RuleViolation
 from organizations.models import Credential, Membership, Organization
 from organizations.tenancy import Capability, has_capability
@@ -132,11 +130,6 @@ class ApiView(GenericAPIView):
     def may(self, method: str) -> bool:
         """May the bound caller use `method` on this view?"""
         return self.api_key is not None or has_capability(self.membership, self.required_capability(method))
-
-    def now_and_today(self) -> tuple[dt.datetime, dt.date]:
-        """(at, on): the instant now and the organization's billing date at that instant."""
-        at = clock.now()
-        return at, clock.today_in(self.organization.time_zone, at=at)
 
     def get_exception_handler(self):
         return api_exception_handler

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from api.base import AmountField, ApiView, DocumentPagination, error_responses, percent_text
-from billing.domain.money import MINOR_UNITS
+from billing.domain.money import BILLED_CURRENCIES
 from billing.selectors import subscription_live
 from invoices.models import CreditNote, Invoice
 from invoices.services import credit_balance_minor
@@ -201,7 +201,7 @@ class CreditBalanceDetailApi(ApiView):
                 "currency",
                 str,
                 OpenApiParameter.QUERY,
-                enum=sorted(MINOR_UNITS),
+                enum=sorted(BILLED_CURRENCIES),
                 description="Default: the subscription's currency, else the organization's.",
             )
         ],
@@ -213,7 +213,7 @@ class CreditBalanceDetailApi(ApiView):
         if not currency:
             subscription = subscription_live(organization=self.organization)
             currency = subscription.plan.currency if subscription else self.organization.currency
-        if currency not in MINOR_UNITS:
+        if currency not in BILLED_CURRENCIES:
             raise serializers.ValidationError({"currency": [f"Unknown currency {currency!r}."]})
         balance = credit_balance_minor(organization=self.organization, currency=currency)
         return Response(self.OutputSerializer({"currency": currency, "balance_minor": balance}).data)

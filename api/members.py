@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from api.base import ApiView, SeatIntervalField, error_responses
 from billing.models import Interval
+from core import clock
 from organizations import selectors as org_selectors
 from organizations import services as org_services
 from organizations import throttling
@@ -115,7 +116,7 @@ class MemberListInviteApi(ApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         throttling.invitation_sending(request, organization=self.organization)
-        at, _on = self.now_and_today()
+        at = clock.now()
         invitation = org_services.invitation_create(
             organization=self.organization,
             invited_by=request.user,
@@ -170,7 +171,7 @@ class MemberDetailApi(MembershipObjectMixin, ApiView):
         membership = self.get_membership(membership_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        at, on = self.now_and_today()
+        at, on = clock.organization_now_and_today(self.organization)
         seat_services.member_interval_change(
             organization=self.organization,
             membership=membership,
@@ -193,7 +194,7 @@ class MemberDetailApi(MembershipObjectMixin, ApiView):
     )
     def delete(self, request, organization_id: int, membership_id: int):
         membership = self.get_membership(membership_id)
-        at, on = self.now_and_today()
+        at, on = clock.organization_now_and_today(self.organization)
         seat_services.members_remove(
             organization=self.organization, memberships=[membership], on=on, at=at, acting_user=request.user
         )
@@ -237,7 +238,7 @@ class MemberReassignApi(MembershipObjectMixin, ApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         throttling.invitation_sending(request, organization=self.organization)
-        at, on = self.now_and_today()
+        at, on = clock.organization_now_and_today(self.organization)
         invitation = seat_services.seat_reassign(
             organization=self.organization,
             membership=membership,

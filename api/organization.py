@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from api.base import ApiView, error_responses
+from core import clock
 from organizations import services
 from organizations.tenancy import Capability
 
@@ -67,7 +68,7 @@ class BillingDetailsApi(ApiView):
     def patch(self, request, organization_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        at, _on = self.now_and_today()
+        at = clock.now()
         organization = services.organization_update_billing_details(
             organization=self.organization, at=at, acting_user=request.user, **data.validated_data
         )

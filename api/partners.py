@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from api.base import ApiView, error_responses
 from api.subscription import SubscriptionSerializer, subscription_state
+from billing.domain.limits import MAX_SEATS
 from billing.domain.money import format_amount
 from billing.models import Plan
 from billing.selectors import subscription_live
@@ -49,10 +50,6 @@ class PartnerApi(ApiView):
         if link is None:
             raise Http404("No such client.")
         return link
-
-    def client_now(self, link: PartnerLink):
-        at = clock.now()
-        return at, clock.today_in(link.organization.time_zone, at=at)
 
 
 def plan_for_code(code: str, *, subscription=None) -> Plan:
@@ -97,7 +94,7 @@ class ClientListCreateApi(PartnerApi):
         billing_email = serializers.EmailField(required=False, default="", allow_blank=True)
         language = serializers.CharField(max_length=8, default="en")
         plan_code = serializers.SlugField(required=False, allow_blank=True, default="")
-        seats = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
+        seats = serializers.IntegerField(min_value=0, max_value=MAX_SEATS, default=0)
 
     @extend_schema(
         operation_id="partner_clients_list",
@@ -260,7 +257,7 @@ class ClientHandoverPreviewApi(PartnerApi):
         plan = plan_for_code(
             values.pop("plan_code"), subscription=subscription_live(organization=link.organization)
         )
-        at, on = self.client_now(link)
+        at, on = clock.organization_now_and_today(link.organization)
         preview = billing_partners.agreement_handover_preview(
             link=link, plan=plan, on=on, at=at, acting_user=request.user, **values
         )
@@ -317,7 +314,7 @@ class ClientHandoverApi(PartnerApi):
             values.pop("plan_code"), subscription=subscription_live(organization=link.organization)
         )
         token = values.pop("state_token")
-        at, on = self.client_now(link)
+        at, on = clock.organization_now_and_today(link.organization)
         result = billing_partners.agreement_handover(
             link=link,
             plan=plan,

@@ -13,17 +13,17 @@ from rest_framework.response import Response
 
 from api.base import AmountField, ApiView, SeatIntervalField, error_responses
 from api.documents import CreditNoteSummarySerializer, InvoiceSummarySerializer
+from billing.domain.limits import MAX_SEATS
 from billing.preview import Preview, plan_change_preview
 from billing.selectors import plan_list, seat_summary, subscription_live
 from billing.services import plan_change
+from core import clock
 from invoices.models import CreditNote, Invoice
 from organizations.tenancy import Capability
 from seats.previews import seat_purchase_preview
 from seats.services import seat_purchase
 
 TAGS = ["subscription"]
-# Sanity bound on one purchase (seat quantities are 32-bit integers); plans cap seats lower.
-MAX_SEATS_PER_PURCHASE = 100_000
 
 
 # Shared output ---------------------------------------------------------------------------
@@ -255,7 +255,7 @@ class PlanChangePreviewApi(SubscriptionApiMixin, ApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         plan = plan_for_code(data.validated_data["plan_code"])
-        at, on = self.now_and_today()
+        at, on = clock.organization_now_and_today(self.organization)
         return self.preview_response(
             plan_change_preview(organization=self.organization, plan=plan, on=on, at=at)
         )
@@ -284,7 +284,7 @@ class PlanChangeApi(SubscriptionApiMixin, ApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         plan = plan_for_code(data.validated_data["plan_code"])
-        at, on = self.now_and_today()
+        at, on = clock.organization_now_and_today(self.organization)
         plan_change(
             organization=self.organization,
             plan=plan,
@@ -300,7 +300,7 @@ class SeatPurchasePreviewApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
 
     class InputSerializer(serializers.Serializer):
-        count = serializers.IntegerField(min_value=1, max_value=MAX_SEATS_PER_PURCHASE)
+        count = serializers.IntegerField(min_value=1, max_value=MAX_SEATS)
         interval = SeatIntervalField(help_text="On plans with per-member intervals: the seats' interval.")
 
     @extend_schema(
@@ -314,7 +314,7 @@ class SeatPurchasePreviewApi(SubscriptionApiMixin, ApiView):
     def post(self, request, organization_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        at, on = self.now_and_today()
+        at, on = clock.organization_now_and_today(self.organization)
         preview = seat_purchase_preview(organization=self.organization, on=on, at=at, **data.validated_data)
         return self.preview_response(preview)
 
@@ -339,7 +339,7 @@ class SeatPurchaseApi(SubscriptionApiMixin, ApiView):
     def post(self, request, organization_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        at, on = self.now_and_today()
+        at, on = clock.organization_now_and_today(self.organization)
         seat_purchase(
             organization=self.organization,
             count=data.validated_data["count"],

@@ -194,7 +194,7 @@ class EntitlementListApi(ApiView):
         tags=["usage"],
     )
     def get(self, request, organization_id: int):
-        _at, on = self.now_and_today()
+        _at, on = clock.organization_now_and_today(self.organization)
         items = selectors.entitlements_all(organization=self.organization, on=on)
         return Response({"entitlements": [entitlement_data(item) for item in items]})
 
@@ -222,7 +222,7 @@ class EntitlementDetailApi(ApiView):
             raise InputRefused(
                 "quantity must be a whole number, 0 or more.", code="invalid_quantity", field="quantity"
             )
-        _at, on = self.now_and_today()
+        _at, on = clock.organization_now_and_today(self.organization)
         item = selectors.entitlement(organization=self.organization, meter=meter, quantity=quantity, on=on)
         return Response(entitlement_data(item))
 
@@ -247,7 +247,7 @@ class UsageOverviewApi(ApiView):
         tags=["usage"],
     )
     def get(self, request, organization_id: int):
-        _at, on = self.now_and_today()
+        _at, on = clock.organization_now_and_today(self.organization)
         overview = selectors.usage_overview(organization=self.organization, on=on)
         return Response(
             {
@@ -294,7 +294,7 @@ class UsageStatisticsApi(ApiView):
         selector = selectors.STATISTICS.get(series)
         if selector is None:
             raise Http404(f"No series {series!r}; series are {', '.join(selectors.STATISTICS)}.")
-        _at, on = self.now_and_today()
+        _at, on = clock.organization_now_and_today(self.organization)
         result = selector(organization=self.organization, on=on)
         return Response(
             {

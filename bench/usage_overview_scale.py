@@ -44,8 +44,7 @@ def main() -> None:
 
     big, _ = usage_common.bench_organization()
     small, _ = usage_common.bench_organization()
-    now = clock.now()
-    today = clock.today_in(big.time_zone, at=now)
+    now, today = clock.organization_now_and_today(big)
     period_start = selectors.metering_plan(organization=big).period(today)[0]
 
     started = time.perf_counter()

@@ -13,8 +13,9 @@ from django.db import connections, router, transaction
 from django.utils.translation import gettext as _
 
 from billing.domain import lines as L
+from billing.domain.limits import MAX_SEATS
 from billing.domain.periods import period_containing
-from billing.domain.proration import charge_portion, credit_portion
+from billing.domain.proration import charge_portion, credit_portion, day_fraction
 from core import events, sql
 from invoices.models import Invoice, Reason
 from invoices.services import credit_note_issue
@@ -346,6 +347,12 @@ def subscription_create(
     Seats start at max(seats, included, committed, members); members beyond the included
     seats take paid seats on the plan's interval.
     """
+    if seats > MAX_SEATS:
+        raise RuleViolation(
+            _("A subscription starts with at most %(max)s seats.") % {"max": MAX_SEATS},
+            code="invalid_count",
+            field="seats",
+        )
     Organization.objects.select_for_update().get(pk=organization.pk)
     if subscription_live(organization=organization) is not None:
         raise SubscriptionExists("This organization already has a subscription; change its plan instead.")
@@ -878,7 +885,7 @@ def plan_change(
     old_total = seats_total(subscription=subscription)
     new_total = seats_on_plan(subscription=subscription, plan=plan)
     start, end = subscription.current_period_start, subscription.current_period_end
-    unused = Fraction((end - on).days, (end - start).days)
+    unused = day_fraction(period_start=start, period_end=end, on=on)
     lines = plan_lines(
         plan=old,
         billable=old_total - old.included_seats,

@@ -110,6 +110,5 @@ def _renew(subscription_id: int, *, live: dict[int, Subscription] | None = None)
         subscription = live.get(subscription_id)
     if subscription is None:
         return
-    at = clock.now()
-    on = clock.today_in(subscription.organization.time_zone, at=at)
+    at, on = clock.organization_now_and_today(subscription.organization)
     subscription_renew(subscription=subscription, on=on, at=at)

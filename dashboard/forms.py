@@ -3,12 +3,14 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from billing.domain.limits import MAX_SEATS
+
 
 class SeatIncreaseForm(forms.Form):
     """Pencil on "Seats": the new number of seats (seed 002). Only an increase is bought here;
     the service refuses what the plan does not allow (a cap, an interval it does not bill)."""
 
-    seats = forms.IntegerField(label=_("Seats"), min_value=1, max_value=100_000)
+    seats = forms.IntegerField(label=_("Seats"), min_value=1, max_value=MAX_SEATS)
     interval = forms.ChoiceField(label=_("Billed"), required=False, choices=())
 
     def __init__(self, *args, seats_now: int, intervals: list, **kwargs):
@@ -46,5 +48,5 @@ class ConfirmForm(forms.Form):
 
 
 class SeatPurchaseConfirmForm(ConfirmForm):
-    count = forms.IntegerField(min_value=1, max_value=100_000)
+    count = forms.IntegerField(min_value=1, max_value=MAX_SEATS)
     interval = forms.CharField(max_length=8, required=False)

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from billing.domain.limits import MAX_SEATS
 from organizations.forms import BillingDetailsForm
 
 # The client's postal address, country (a select of ISO 3166 countries) and VAT ID, as on the
@@ -49,7 +50,7 @@ class ClientCreateForm(forms.Form):
     seats = forms.IntegerField(
         label=_("Seats"),
         min_value=0,
-        max_value=100000,
+        max_value=MAX_SEATS,
         required=False,
         widget=forms.NumberInput(attrs=_input()),
     )

@@ -36,10 +36,6 @@ def _language(request) -> str:
     return document_language(get_language() or settings.LANGUAGE_CODE)
 
 
-def _client_today(client, at):
-    return clock.today_in(client.time_zone, at=at)
-
-
 def _partner_or_404(request):
     """The request's organization as a partner seen by its own owner or admin."""
     if not request.organization.is_partner or is_acting(request.membership):
@@ -118,8 +114,7 @@ def company_handback(request, slug, client_id):
     """The client's owner asked the partner to pay again: review the settlement, accept or decline."""
     link = _client_link_or_404(request, client_id)
     client = link.organization
-    at = clock.now()
-    on = _client_today(client, at)
+    at, on = clock.organization_now_and_today(client)
     error = ""
     if request.method == "POST":
         try:
@@ -191,8 +186,7 @@ def handover(request, slug):
     form = HandoverForm(request.POST or None, plan_choices=_plan_choices(plans), initial=initial)
     context = {"form": form, "link": link, "subscription": subscription, "preview": None, "error": ""}
     if request.method == "POST" and form.is_valid():
-        at = clock.now()
-        on = _client_today(client, at)
+        at, on = clock.organization_now_and_today(client)
         plan = Plan.objects.get(code=form.cleaned_data["plan"])
         people = {
             "superuser_name": form.cleaned_data["superuser_name"],
@@ -253,11 +247,11 @@ def handover(request, slug):
 @require_POST
 def handover_resend(request, slug):
     link = _handover_link_or_404(request)
-    at = clock.now()
+    at, on = clock.organization_now_and_today(request.organization)
     try:
         invitation = billing_partners.handover_invitation_resend(
             link=link,
-            on=_client_today(request.organization, at),
+            on=on,
             at=at,
             acting_user=request.user,
         )
@@ -275,12 +269,12 @@ def handover_resend(request, slug):
 @org_view(Capability.MANAGE_PLAN)
 @require_POST
 def handback_request(request, slug):
-    at = clock.now()
+    at, on = clock.organization_now_and_today(request.organization)
     try:
         link = partners.handback_request(
             organization=request.organization,
             acting_user=request.user,
-            on=_client_today(request.organization, at),
+            on=on,
             at=at,
         )
     except RuleViolation as exc:
@@ -323,12 +317,12 @@ def partner_remove(request, slug):
             ),
         }
         return render(request, "partners/partner_remove.html", context)
-    at = clock.now()
+    at, on = clock.organization_now_and_today(organization)
     try:
         link = billing_partners.partner_access_remove(
             organization=organization,
             acting_user=request.user,
-            on=_client_today(organization, at),
+            on=on,
             at=at,
             keep=request.POST.getlist("keep"),
         )

@@ -4,21 +4,20 @@ display-ready values in the reader's language, so templates never query and neve
 The dashboard adds no business rule: the numbers come from the usage, billing, seats and
 invoices selectors, the prices of a change from the billing engine's previews (a dry run
 of the real service), and every refusal from the services. What it decides is only how to
-show them: compact numbers, percent, amber from 80 % and red at 100 %, and which plans to
-suggest first in the change-plan dialog.
+show them: compact numbers and percent, the meters' colours (usage.domain.usage_level) and
+the plans the change-plan dialog suggests (billing.domain.recommendation).
 
 The dashboard is the top layer (docs/architecture.md): it imports every app's selectors and
 services, and no app imports it.
 """
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
+from billing.domain import recommendation
 from billing.domain.money import minor_unit
 from billing.domain.periods import MONTH, WEEK, YEAR, period_index, period_start
 from billing.models import Interval, Meter, Plan, Subscription
@@ -39,13 +38,6 @@ from usage.models import UsagePeriodTotal
 from usage.selectors import UsageOverview, cost_by_action, tokens_by_model, tokens_daily, usage_overview
 
 RECENT_INVOICES = 5
-# The change-plan dialog suggests plans whose limits cover the usage with this much room
-# to grow (20 %), so a plan is not suggested that the next busy week fills.
-RECOMMENDATION_HEADROOM = Fraction(6, 5)
-RECOMMENDED_PLANS = 3
-# Meter colours: amber from 80 % of the limit, red at 100 % and over (the product's rule
-# for the usage card; usage.domain.ALERT_THRESHOLDS e-mails owners at the same points).
-AMBER_FROM, RED_FROM = 80, 100
 
 # What each meter is called on the usage card and what counts (seed 000).
 METER_TEXT = {
@@ -67,19 +59,6 @@ INTERVAL_ADVERBS = {
     YEAR: gettext_noop("yearly"),
 }
 INTERVAL_ORDER = {WEEK: 0, MONTH: 1, YEAR: 2}
-# Intervals in months, to compare plans of different intervals when ranking suggestions.
-MONTHS_PER_INTERVAL = {WEEK: Fraction(12, 52), MONTH: Fraction(1), YEAR: Fraction(12)}
-
-
-def level_for(percent: int | None) -> str:
-    """'' (fine), 'amber' (from 80 %) or 'red' (at 100 % and over); unlimited meters are fine."""
-    if percent is None:
-        return ""
-    if percent >= RED_FROM:
-        return "red"
-    if percent >= AMBER_FROM:
-        return "amber"
-    return ""
 
 
 RESETS_ON_DAY = gettext_noop("Resets on the %(day)s")
@@ -158,7 +137,7 @@ def _meter_view(meter, language: str) -> MeterView:
         limit=_("Unlimited") if meter.limit is None else fmt.compact(meter.limit, language),
         percent=percent,
         percent_text="" if percent is None else fmt.percent(percent, language),
-        level=level_for(percent),
+        level=usage_domain.usage_level(percent),
         bar_width=0 if percent is None else min(100, percent),
         overage=fmt.compact(meter.overage, language) if meter.overage else "",
     )
@@ -174,7 +153,7 @@ def usage_card(
         resets_on_text=fmt.date(overview.resets_on, language) if overview.resets_on else "",
         overall_percent=overall,
         overall_text=_("%(percent)s used") % {"percent": fmt.percent(overall, language)},
-        overall_level=level_for(overall),
+        overall_level=usage_domain.usage_level(overall),
         meters=[_meter_view(m, language) for m in overview.meters],
         waiting_count=waiting_count,
         waiting_text=(
@@ -456,29 +435,30 @@ def _needs(*, organization: Organization, subscription: Subscription | None, ove
     return needs
 
 
+ALL_METERS = (Meter.AI_TOKENS, Meter.DOCUMENTS, Meter.AGENTS, Meter.SEATS)
+
+
 def _plan_limits(plan: Plan) -> dict[str, int | None]:
-    """Meter -> limit (None: unlimited); seats are capped by max_seats. From prefetched rows."""
-    limits = {row.meter: row.limit for row in plan.limits.all()}
+    """Meter -> limit for every meter (None: unlimited); seats are capped by max_seats. From
+    prefetched rows."""
+    by_meter = {row.meter: row.limit for row in plan.limits.all()}
+    limits = {meter: by_meter.get(meter) for meter in ALL_METERS}
     limits[Meter.SEATS] = plan.max_seats
     return limits
 
 
-ALL_METERS = (Meter.AI_TOKENS, Meter.DOCUMENTS, Meter.AGENTS, Meter.SEATS)
-
-
-def _covers(limits: dict[str, int | None], needs: dict[str, int]) -> bool:
-    """Every limit is above today's usage with the headroom (unlimited meters always are)."""
-    return all(
-        limits.get(m) is None or math.ceil(needs.get(m, 0) * RECOMMENDATION_HEADROOM) <= limits[m]
-        for m in ALL_METERS
+def _plan_terms(plan: Plan) -> recommendation.PlanTerms:
+    return recommendation.PlanTerms(
+        code=plan.code,
+        interval=plan.interval,
+        base_price_minor=plan.base_price_minor,
+        seat_price_minor=plan.seat_price_minor,
+        seat_prices_minor=tuple(plan.seat_prices_by_interval().values()),
+        included_seats=plan.included_seats,
+        limits=_plan_limits(plan),
+        recommended_rank=plan.recommended_rank,
+        display_order=plan.display_order,
     )
-
-
-def _monthly_cost(plan: Plan, members: int) -> Fraction:
-    """Only to rank suggestions: the plan's base and extra seats at today's size, per month."""
-    billable = max(0, members - plan.included_seats)
-    seat_price = min(plan.seat_prices_by_interval().values(), default=plan.seat_price_minor)
-    return (plan.base_price_minor + billable * seat_price) / MONTHS_PER_INTERVAL.get(plan.interval, 1)
 
 
 def _option(plan: Plan, *, needs: dict, current_code: str, recommended: bool, language: str) -> PlanOption:
@@ -510,7 +490,7 @@ def _option(plan: Plan, *, needs: dict, current_code: str, recommended: bool, la
         % {"count": fmt.number(plan.included_seats, language)},
         limits=texts,
         is_current=plan.code == current_code,
-        fits=_covers(limits, needs),
+        fits=recommendation.covers(limits, needs),
         recommended=recommended,
     )
 
@@ -524,18 +504,15 @@ def plan_choices(*, organization: Organization, on: dt.date, language: str, show
     current = subscription.plan if subscription else None
     currency = current.currency if current else organization.currency
     plans = [p for p in plan_list(public_only=True) if p.currency == currency]
-    members = needs.get(Meter.SEATS, 0)
-
-    def rank(plan: Plan):
-        no_rank = plan.recommended_rank is None
-        return (_monthly_cost(plan, members), no_rank, plan.recommended_rank or 0, plan.display_order)
-
     current_code = current.code if current else ""
-    suggested = sorted(
-        (p for p in plans if p.code != current_code and _covers(_plan_limits(p), needs)), key=rank
+    suggested_codes = recommendation.suggested_plans(
+        [_plan_terms(p) for p in plans],
+        needs=needs,
+        members=needs.get(Meter.SEATS, 0),
+        current_code=current_code,
     )
-    suggested = suggested[:RECOMMENDED_PLANS]
-    suggested_codes = {p.code for p in suggested}
+    by_code = {p.code: p for p in plans}
+    suggested = [by_code[code] for code in suggested_codes]
     if show_all:
         shown = list(plans)
         if current is not None and current_code not in {p.code for p in plans}:

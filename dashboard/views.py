@@ -31,11 +31,6 @@ PLAN_MODAL_BODY = "plan-modal-body"  # the element of the dialog that its steps 
 SEAT_EDITOR = "seat-editor"
 
 
-def _when(request):
-    at = clock.now()
-    return clock.today_in(request.organization.time_zone, at=at), at
-
-
 def _language() -> str:
     return get_language() or settings.LANGUAGE_CODE
 
@@ -59,7 +54,7 @@ def _go(request, url: str):
 @require_GET
 def overview(request, slug):
     organization, language = request.organization, _language()
-    on, _at = _when(request)
+    _at, on = clock.organization_now_and_today(request.organization)
     card = request.GET.get("card")
     if getattr(request, "htmx", False) and card in OVERVIEW_CARDS:
         return _overview_card(request, card, on=on, language=language)
@@ -112,7 +107,7 @@ def _dialog_or_page(request, template: str, context: dict, *, status: int = 200)
 @org_view(Capability.MANAGE_PLAN)
 @require_GET
 def plan_choose(request, slug):
-    on, _at = _when(request)
+    _at, on = clock.organization_now_and_today(request.organization)
     choices = selectors.plan_choices(
         organization=request.organization, on=on, language=_language(), show_all=request.GET.get("all") == "1"
     )
@@ -127,7 +122,7 @@ def _plan_or_404(request, code: str):
 
 
 def _plan_preview_response(request, plan, *, error: str = ""):
-    on, at = _when(request)
+    at, on = clock.organization_now_and_today(request.organization)
     page = selectors.plan_change_preview_page(
         organization=request.organization, plan=plan, on=on, at=at, language=_language()
     )
@@ -147,7 +142,7 @@ def plan_confirm(request, slug, code):
     form = ConfirmForm(request.POST)
     if not form.is_valid():
         return _plan_preview_response(request, plan, error=_("Review the amounts below, then confirm."))
-    on, at = _when(request)
+    at, on = clock.organization_now_and_today(request.organization)
     try:
         plan_change(
             organization=request.organization,
@@ -169,7 +164,7 @@ def plan_confirm(request, slug, code):
 
 
 def _seats_context(request, **extra):
-    on, _at = _when(request)
+    _at, on = clock.organization_now_and_today(request.organization)
     return {
         "page": selectors.seats_page(organization=request.organization, on=on, language=_language()),
         **extra,
@@ -209,7 +204,7 @@ def seats_edit(request, slug):
 
 
 def _seat_preview_response(request, *, count: int, interval: str, error: str = ""):
-    on, at = _when(request)
+    at, on = clock.organization_now_and_today(request.organization)
     context = _seats_context(request)
     page = context["page"]
     preview = selectors.seat_purchase_preview_page(
@@ -244,7 +239,7 @@ def seats_purchase(request, slug):
     if not form.is_valid():
         return redirect("dashboard_seats_edit", slug=slug)
     count, interval = form.cleaned_data["count"], form.cleaned_data["interval"]
-    on, at = _when(request)
+    at, on = clock.organization_now_and_today(request.organization)
     try:
         seat_purchase(
             organization=request.organization,
@@ -273,7 +268,7 @@ def seats_purchase(request, slug):
 @org_view(Capability.MANAGE_PLAN)
 @require_GET
 def billing(request, slug):
-    on, _at = _when(request)
+    _at, on = clock.organization_now_and_today(request.organization)
     page = selectors.billing_page(organization=request.organization, on=on, language=_language())
     return render(request, "dashboard/billing.html", {"page": page})
 
@@ -281,6 +276,6 @@ def billing(request, slug):
 @org_view(Capability.VIEW)
 @require_GET
 def statistics(request, slug):
-    on, _at = _when(request)
+    _at, on = clock.organization_now_and_today(request.organization)
     page = selectors.statistics_page(organization=request.organization, on=on, language=_language())
     return render(request, "dashboard/statistics.html", {"page": page})

@@ -2,8 +2,8 @@
 
 Pages, PDFs, e-mails and the dashboard all go through here (Babel, CLDR data), so
 `359,67 EUR` in Danish, `1.890,00 €` in German and `200.0M` / `200,0 mio.` for compact
-numbers come out the same everywhere. Amounts arrive in integer minor units
-(billing.domain.money) and are never floats.
+numbers come out the same everywhere. Amounts arrive in integer minor units,
+never floats, and are scaled by the currency's ISO 4217 minor units (core.currencies).
 
 Languages: en, da, de and nb have catalogues; any other language (sv, say) falls back
 to English, text and numbers alike, so a page never mixes two languages.
@@ -16,6 +16,8 @@ from functools import lru_cache
 from babel import Locale
 from babel.numbers import format_currency, format_decimal, parse_pattern
 
+from core.currencies import minor_units
+
 # Language code (settings.LANGUAGES) -> Babel locale. English is the European variant:
 # day-month-year dates ("1 Mar 2026") on documents that cross borders.
 LOCALES = {"en": "en_GB", "da": "da_DK", "de": "de_DE", "nb": "nb_NO"}
@@ -25,9 +27,6 @@ SUPPORTED_LANGUAGES = tuple(LOCALES)
 # Nordic invoices name the currency by its ISO code: "kr." alone does not tell DKK, NOK
 # and SEK apart, and "359,67 EUR" is what Danish readers expect.
 ISO_CODE_LANGUAGES = frozenset({"da", "nb"})
-
-# ISO 4217 minor units; kept here too so that this module stays free of the billing app.
-_ZERO_DECIMAL_CURRENCIES = frozenset({"ISK", "JPY", "KRW", "CLP", "VND"})
 
 
 def document_language(language: str | None) -> str:
@@ -47,8 +46,7 @@ def locale_for(language: str | None) -> Locale:
 def _major(amount_minor: int, currency: str) -> Decimal:
     if isinstance(amount_minor, float):
         raise TypeError("Amounts are integer minor units, never floats.")
-    places = 0 if currency.upper() in _ZERO_DECIMAL_CURRENCIES else 2
-    return Decimal(int(amount_minor)).scaleb(-places)
+    return Decimal(int(amount_minor)).scaleb(-minor_units(currency))
 
 
 @lru_cache(maxsize=16)

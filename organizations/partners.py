@@ -19,7 +19,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from core import sql
+from core import clock, sql
 
 from . import services
 from .audit import audit_record
@@ -291,7 +291,7 @@ def client_organization_create(
                 link = PartnerLink.objects.create(
                     organization=client, partner=partner, agreement=Agreement.INTERNAL, created_at=at
                 )
-                on = services._billing_date(client, at)
+                _at, on = clock.organization_now_and_today(client, at=at)
                 event_record(link=link, kind=AgreementEvent.Kind.CREATED, on=on, at=at, actor=acting_user)
                 audit_record(
                     organization=client,

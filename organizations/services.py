@@ -31,7 +31,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django_countries import countries
 
-from core import tax_ids, vies
+from core import clock, tax_ids, vies
 from core.site import absolute_url
 
 from . import formatting as fmt
@@ -82,11 +82,6 @@ SLUG_MAX_LENGTH = 80
 
 # ---------------------------------------------------------------------------
 # Helpers
-
-
-def _billing_date(organization: Organization, at: dt.datetime) -> dt.date:
-    """The organization's calendar date at instant `at` (its time zone turns instants into billing dates)."""
-    return at.astimezone(ZoneInfo(organization.time_zone)).date()
 
 
 def _normalize_email(email: str) -> str:
@@ -402,12 +397,13 @@ def organization_create(
         try:
             with transaction.atomic():
                 organization = Organization.objects.create(name=name, slug=chosen, **cleaned)
+                _at, today = clock.organization_now_and_today(organization, at=at)
                 membership_create(
                     organization=organization,
                     user=owner,
                     role=Role.OWNER,
                     at=at,
-                    on=_billing_date(organization, at),
+                    on=today,
                     acting_user=owner,
                 )
                 audit_record(
@@ -459,7 +455,11 @@ def organization_update_billing_details(
     vat_id = cleaned.get("vat_id", locked.vat_id)
     if vat_id != locked.vat_id or country != locked.country:
         # A new VAT ID, or the old one under a new country: checked again, and its check dated.
-        cleaned.update(_checked_vat_id(vat_id=vat_id, country=country, on=_billing_date(locked, at)))
+        cleaned.update(
+            _checked_vat_id(
+                vat_id=vat_id, country=country, on=clock.organization_now_and_today(locked, at=at)[1]
+            )
+        )
     changes = {
         name: [getattr(locked, name), value]
         for name, value in cleaned.items()

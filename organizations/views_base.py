@@ -15,8 +15,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 
-from core import clock
-
 from .errors import RuleViolation
 from .models import Membership
 from .tenancy import Capability, has_capability, require, resolve_membership
@@ -89,10 +87,6 @@ def refusal_message(request, exc: RuleViolation) -> str:
             _("{} Ask an owner of {} to buy a seat, then try again."), exc.message, organization.name
         )
     return format_html("{}", exc.message)
-
-
-def billing_date(organization, at):
-    return clock.today_in(organization.time_zone, at=at)
 
 
 def redirect_to(request, url: str):

@@ -19,7 +19,6 @@ superuser is invited as its owner and e-mailed in the client's language. Handbac
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from billing.domain import lines as L
 from billing.domain.periods import period_containing
+from billing.domain.proration import day_fraction
 from billing.models import PendingCharge, Plan, Subscription
 from billing.preview import dry_run, fraction_text, preview_run
 from billing.selectors import active_members, seats_total, state_token, subscription_live
@@ -47,7 +47,7 @@ from billing.services import (
     subscription_renew,
 )
 from billing.state_token import state_token_check, state_token_sign
-from core.clock import today_in
+from core.clock import organization_now_and_today
 from core.site import absolute_url
 from invoices.models import CreditNote, Invoice, Reason
 from invoices.services import credit_balance_minor, credit_note_issue
@@ -192,7 +192,7 @@ def _settle(
     old_total = seats_total(subscription=subscription)
     new_total = seats_on_plan(subscription=subscription, plan=plan)
     start, end = subscription.current_period_start, subscription.current_period_end
-    unused = Fraction((end - on).days, (end - start).days)
+    unused = day_fraction(period_start=start, period_end=end, on=on)
     credit_lines = plan_lines(
         plan=old,
         billable=old_total - old.included_seats,
@@ -204,7 +204,7 @@ def _settle(
     )
     # The anchor stays: the new plan's period is the one of its interval that holds `on`.
     new_start, new_end = period_containing(subscription.anchor, plan.interval, on)
-    remaining = Fraction((new_end - on).days, (new_end - new_start).days)
+    remaining = day_fraction(period_start=new_start, period_end=new_end, on=on)
     charge_lines = plan_lines(
         plan=plan,
         billable=new_total - plan.included_seats,
@@ -724,10 +724,11 @@ def client_create(
     )
     if plan is not None:
         client = link.organization
+        _at, today = organization_now_and_today(client, at=at)
         subscription_create(
             organization=client,
             plan=plan,
-            start_on=today_in(client.time_zone, at=at),
+            start_on=today,
             at=at,
             seats=seats,
             acting_user=acting_user,
@@ -791,7 +792,7 @@ def next_invoice_preview(*, subscription: Subscription, at: dt.datetime):
     """The next invoice the engine issues for this subscription (the renewal, or a pending
     seat charge before it), by running the renewal and rolling it back; None if none."""
     client = subscription.organization
-    on = today_in(client.time_zone, at=at)
+    _at, on = organization_now_and_today(client, at=at)
     if subscription.status == Subscription.Status.CANCELED:
         return None
     due_on = max(subscription.current_period_end, on)

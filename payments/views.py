@@ -44,10 +44,8 @@ def _refused(request, exc: Exception):
 @org_view(Capability.MANAGE_PLAN)
 @require_GET
 def payments(request, slug):
-    at = clock.now()
-    page = selectors.payments_page(
-        organization=request.organization, today=clock.today_in(request.organization.time_zone, at=at)
-    )
+    _at, today = clock.organization_now_and_today(request.organization)
+    page = selectors.payments_page(organization=request.organization, today=today)
     return render(request, "payments/payments.html", {"page": page})
 
 
@@ -182,11 +180,11 @@ def credit_note_refund(request, slug, credit_note_id):
     note = get_object_or_404(
         CreditNote.objects.select_related("invoice"), pk=credit_note_id, organization=request.organization
     )
-    at = clock.now()
+    at, on = clock.organization_now_and_today(request.organization)
     try:
         refund = refunds.credit_note_refund(
             credit_note=note,
-            on=clock.today_in(request.organization.time_zone, at=at),
+            on=on,
             at=at,
             acting_user=request.user,
         )

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from billing import services as engine
+from billing.domain.limits import MAX_SEATS
 from billing.domain.periods import INTERVALS_LONGEST_FIRST
 from billing.models import Plan, SeatIntervalChange, SeatItem, SeatLedgerEntry, Subscription
 from billing.selectors import active_members, members_by_interval, seats_total
@@ -79,6 +80,12 @@ def seat_purchase(
     """
     if count < 1:
         raise RuleViolation(_("Buy at least one seat."), code="invalid_count")
+    if count > MAX_SEATS:
+        raise RuleViolation(
+            _("Buy at most %(max)s seats at a time.") % {"max": MAX_SEATS},
+            code="invalid_count",
+            field="count",
+        )
     subscription = engine.subscription_bring_up_to_date(organization=organization, on=on, at=at)
     if subscription is None:
         raise RuleViolation(

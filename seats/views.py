@@ -29,7 +29,6 @@ from organizations.forms import (
 from organizations.models import Role
 from organizations.tenancy import Capability
 from organizations.views_base import (
-    billing_date,
     org_view,
     redirect_to,
     refusal_message,
@@ -48,11 +47,11 @@ def _interval_choices(page) -> list[tuple[str, str]]:
 
 def _members_response(request, *, invite_form=None, reassign=None, error=None, status=200):
     """The members page; for an HTMX request only its panel (the part the forms swap)."""
-    at = clock.now()
+    at, on = clock.organization_now_and_today(request.organization)
     page = seat_reads.members_page(
         organization=request.organization,
         membership=request.membership,
-        on=billing_date(request.organization, at),
+        on=on,
         at=at,
         language=get_language(),
     )
@@ -193,12 +192,12 @@ def membership_role_change(request, slug, membership_id):
 @require_POST
 def membership_remove(request, slug, membership_id):
     membership = _membership_or_404(request, membership_id)
-    at = clock.now()
+    at, on = clock.organization_now_and_today(request.organization)
     try:
         seat_services.members_remove(
             organization=request.organization,
             memberships=[membership],
-            on=billing_date(request.organization, at),
+            on=on,
             at=at,
             acting_user=request.user,
         )
@@ -222,13 +221,13 @@ def membership_interval_change(request, slug, membership_id):
     form = IntervalChangeForm(request.POST)
     if not form.is_valid():
         return _members_response(request, error=_("Choose one of the intervals listed."))
-    at = clock.now()
+    at, on = clock.organization_now_and_today(request.organization)
     try:
         change = seat_services.member_interval_change(
             organization=request.organization,
             membership=membership,
             interval=form.cleaned_data["interval"],
-            on=billing_date(request.organization, at),
+            on=on,
             at=at,
             acting_user=request.user,
         )
@@ -260,14 +259,14 @@ def seat_reassign(request, slug, membership_id):
     form = SeatReassignForm(request.POST or None)
     error = throttled = None
     if request.method == "POST" and form.is_valid():
-        at = clock.now()
+        at, on = clock.organization_now_and_today(request.organization)
         try:
             throttling.invitation_sending(request, organization=request.organization)
             invitation = seat_services.seat_reassign(
                 organization=request.organization,
                 membership=membership,
                 email=form.cleaned_data["email"],
-                on=billing_date(request.organization, at),
+                on=on,
                 at=at,
                 acting_user=request.user,
             )
@@ -306,6 +305,7 @@ def invitation_accept(request, token):
     except RuleViolation as exc:
         return render(request, "seats/invitation_invalid.html", {"message": exc.message}, status=410)
     organization = invitation.organization
+    _at, on = clock.organization_now_and_today(organization, at=at)
     context = {"invitation": invitation, "organization": organization, "error": None}
 
     if request.user.is_authenticated:
@@ -316,9 +316,7 @@ def invitation_accept(request, token):
             return render(request, "seats/invitation_accept.html", {**context, "state": "already_member"})
         if request.method == "POST":
             try:
-                seat_services.invitation_accept(
-                    invitation=invitation, user=request.user, on=billing_date(organization, at), at=at
-                )
+                seat_services.invitation_accept(invitation=invitation, user=request.user, on=on, at=at)
             except RuleViolation as exc:
                 context["error"] = _accept_refusal(exc, organization, invitation)
             else:
@@ -355,9 +353,7 @@ def invitation_accept(request, token):
                         first_name=form.cleaned_data["first_name"],
                         last_name=form.cleaned_data["last_name"],
                     )
-                seat_services.invitation_accept(
-                    invitation=invitation, user=user, on=billing_date(organization, at), at=at
-                )
+                seat_services.invitation_accept(invitation=invitation, user=user, on=on, at=at)
         except RuleViolation as exc:
             context["error"] = _accept_refusal(exc, organization, invitation)
         else:

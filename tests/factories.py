@@ -85,7 +85,9 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     role = Role.MEMBER
     joined_at = factory.LazyFunction(_now)
-    joined_on = factory.LazyAttribute(lambda m: clock.today_in(m.organization.time_zone, at=m.joined_at))
+    joined_on = factory.LazyAttribute(
+        lambda m: clock.organization_now_and_today(m.organization, at=m.joined_at)[1]
+    )
 
 
 class PlanFactory(factory.django.DjangoModelFactory):

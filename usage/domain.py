@@ -1,5 +1,6 @@
 """Pure usage rules: reading one reported event, the accepted time window, summing a batch
-per rollup key, entitlement arithmetic and alert thresholds. No ORM, settings or clock.
+per rollup key, entitlement arithmetic, alert thresholds and usage levels. No ORM, settings
+or clock.
 """
 
 import datetime as dt
@@ -22,6 +23,10 @@ MAX_DIMENSION_LENGTH = 64
 MAX_QUANTITY = 10**12
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 ALERT_THRESHOLDS = (80, 100)  # percent of the limit at which owners are e-mailed, once per period
+# A meter's level, as the usage card colours it: amber from 80 % of its limit, red at 100 %
+# and over, the points at which owners are e-mailed.
+FINE, AMBER, RED = "", "amber", "red"
+AMBER_FROM, RED_FROM = ALERT_THRESHOLDS
 
 
 # Events and their errors are NamedTuples: a batch makes a thousand of them, and a frozen
@@ -294,6 +299,18 @@ def percent_used(*, used: int, limit: int | None) -> int | None:
     if limit <= 0:
         return 100 if used > 0 else 0
     return max(0, used) * 100 // limit
+
+
+def usage_level(percent: int | None) -> str:
+    """FINE, AMBER (from 80 %) or RED (at 100 % and over) for a whole percent of the limit
+    (percent_used); unlimited meters (None) are fine."""
+    if percent is None:
+        return FINE
+    if percent >= RED_FROM:
+        return RED
+    if percent >= AMBER_FROM:
+        return AMBER
+    return FINE
 
 
 def allowed(*, used: int, limit: int | None, hard: bool, quantity: int) -> bool:

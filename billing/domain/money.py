@@ -8,23 +8,13 @@ from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 from fractions import Fraction
 
-# ISO 4217 minor units of the currencies we bill in; anything else is refused.
-MINOR_UNITS = {
-    "EUR": 2,
-    "DKK": 2,
-    "SEK": 2,
-    "NOK": 2,
-    "USD": 2,
-    "GBP": 2,
-    "CHF": 2,
-    "PLN": 2,
-    "CZK": 2,
-    "HUF": 2,
-    "RON": 2,
-    "BGN": 2,
-    "ISK": 0,
-    "JPY": 0,
-}
+from core.currencies import minor_units
+
+# The currencies we bill in; anything else is refused. Their minor units are ISO 4217's
+# (core.currencies): 2, except ISK and JPY with none.
+BILLED_CURRENCIES = frozenset(
+    {"EUR", "DKK", "SEK", "NOK", "USD", "GBP", "CHF", "PLN", "CZK", "HUF", "RON", "BGN", "ISK", "JPY"}
+)
 
 
 class UnknownCurrency(ValueError):
@@ -32,11 +22,11 @@ class UnknownCurrency(ValueError):
 
 
 def minor_unit(currency: str) -> int:
-    try:
-        return MINOR_UNITS[currency.upper()]
-    except KeyError:
-        known = ", ".join(sorted(MINOR_UNITS))
-        raise UnknownCurrency(f"Unknown currency {currency!r}; known: {known}.") from None
+    """Decimal places of a currency we bill in; any other currency is refused."""
+    if currency.upper() not in BILLED_CURRENCIES:
+        known = ", ".join(sorted(BILLED_CURRENCIES))
+        raise UnknownCurrency(f"Unknown currency {currency!r}; known: {known}.")
+    return minor_units(currency)
 
 
 def round_half_up(value: Fraction) -> int:

@@ -30,9 +30,17 @@ def _check_inside(period_start: dt.date, period_end: dt.date, on: dt.date) -> No
         raise ValueError(f"{on} is not inside the period {period_start} to {period_end}.")
 
 
+def day_fraction(*, period_start: dt.date, period_end: dt.date, on: dt.date) -> Fraction:
+    """The part of [period_start, period_end) from `on` to its end, counted in days.
+
+    What a change on `on` prorated by day pays for or gives back; plan changes and partner
+    settlements always prorate so, whatever the plan's proration.
+    """
+    return Fraction((period_end - on).days, (period_end - period_start).days)
+
+
 def _by_day(period_start: dt.date, period_end: dt.date, on: dt.date) -> Portion:
-    fraction = Fraction((period_end - on).days, (period_end - period_start).days)
-    return Portion(fraction, on, period_end)
+    return Portion(day_fraction(period_start=period_start, period_end=period_end, on=on), on, period_end)
 
 
 def _month_slices(anchor: dt.date, interval: str, period_start: dt.date, on: dt.date):

@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from billing.domain.limits import MAX_SEATS
 from organizations.forms import LockoutAwareAuthenticationForm
 
 from .selectors import sso_required_organizations
@@ -67,7 +68,7 @@ class SeatAlertForm(forms.Form):
 class AdmitForm(forms.Form):
     """Confirming the waiting page: how many seats were reviewed, and for which state."""
 
-    count = forms.IntegerField(min_value=0, max_value=100_000)
+    count = forms.IntegerField(min_value=0, max_value=MAX_SEATS)
     state_token = forms.CharField(max_length=64, required=False)
 
 

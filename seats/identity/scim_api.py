@@ -127,10 +127,10 @@ def scim_endpoint(view):
             response = _error(401, "Send a valid SCIM token as 'Authorization: Bearer <token>'.")
             response["WWW-Authenticate"] = 'Bearer realm="SCIM"'
             return response
+        _at, on = clock.organization_now_and_today(token.organization, at=at)
         request.scim_token = token
         request.scim_organization = token.organization
-        request.scim_at = at
-        request.scim_on = clock.today_in(token.organization.time_zone, at=at)
+        request.scim_at, request.scim_on = at, on
         try:
             return view(request, *args, **kwargs)
         except SCIMException as exc:

@@ -52,11 +52,6 @@ MAX_PENDING_SIGN_INS = 20
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def _when(request, organization):
-    at = clock.now()
-    return clock.today_in(organization.time_zone, at=at), at
-
-
 # Login ---------------------------------------------------------------------------------------
 
 login = org_views.LoginView.as_view(
@@ -203,7 +198,7 @@ def sso_callback(request):
     connection = selectors.sso_connection_by_organization_id(organization_id=organization_id)
     if connection is None:
         raise Http404("Single sign-on was turned off for this organization.")
-    on, at = _when(request, connection.organization)
+    at, on = clock.organization_now_and_today(connection.organization)
 
     def sign_in(claims):
         return sso.sso_sign_in(
@@ -251,7 +246,7 @@ def sso_switch(request):
                 % {"account": request.user.email or request.user.get_username()},
             )
         return redirect(settings.LOGIN_REDIRECT_URL)
-    on, at = _when(request, organization)
+    at, on = clock.organization_now_and_today(organization)
     return _finish_sign_in(
         request,
         connection,
@@ -435,7 +430,7 @@ def _language() -> str:
 
 
 def _waiting_response(request, *, error: str = "", status: int = 200):
-    on, at = _when(request, request.organization)
+    at, on = clock.organization_now_and_today(request.organization)
     page = selectors.waiting_page(organization=request.organization, on=on, at=at, language=_language())
     alert_form = SeatAlertForm(initial={"free_seats_at": page.alert.free_seats_at if page.alert else None})
     context = {"page": page, "error": error, "alert_form": alert_form}
@@ -451,7 +446,7 @@ def waiting_list(request, slug):
     form = AdmitForm(request.POST)
     if not form.is_valid():
         return _waiting_response(request, error=_("Review the amounts below, then confirm."), status=400)
-    on, at = _when(request, request.organization)
+    at, on = clock.organization_now_and_today(request.organization)
     try:
         admitted = waiting.waiting_admit(
             organization=request.organization,

@@ -9,7 +9,6 @@ and makes them members in the same transaction; then it tells them.
 """
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from billing.state_token import PreviewStale
+from core import clock
 from core.site import absolute_url
 from organizations import formatting as fmt
 from organizations.audit import audit_record
@@ -35,10 +35,6 @@ from .scim_records import scim_user_link
 from .selectors import owner_emails, waiting_list
 
 SEAT_REFUSALS = frozenset({"seat_unavailable", "max_seats_exceeded"})
-
-
-def organization_day(organization: Organization, at: dt.datetime) -> dt.date:
-    return at.astimezone(ZoneInfo(organization.time_zone)).date()
 
 
 def waiting_url(*, organization: Organization) -> str:
@@ -101,7 +97,7 @@ def waiting_notice_send(*, organization: Organization, at: dt.datetime) -> bool:
     waiters = list(waiting_list(organization=organization))
     if not waiters:
         return False
-    on = organization_day(organization, at)
+    _at, on = clock.organization_now_and_today(organization, at=at)
     _notice, created = SeatWaitingNotice.objects.get_or_create(
         organization=organization, on=on, defaults={"waiting": len(waiters), "sent_at": at}
     )

@@ -9,7 +9,6 @@ from django.contrib.auth import get_user_model
 
 from billing.models import Subscription
 from billing.selectors import seat_summary
-from dashboard.selectors import level_for
 from invoices.models import CreditNote, Invoice
 from seats.models import SeatWaiter
 
@@ -137,14 +136,6 @@ def test_each_card_refreshes_on_its_own(client, nordlys):
 
 def test_invoices_card_is_not_served_to_members(client, nordlys):
     assert login(client, "member@nordlys.example").get("/o/nordlys/?card=invoices", **HTMX).status_code == 404
-
-
-@pytest.mark.parametrize(
-    "percent, level",
-    [(None, ""), (0, ""), (79, ""), (80, "amber"), (99, "amber"), (100, "red"), (250, "red")],
-)
-def test_meter_colour_amber_from_80_red_at_100(percent, level):
-    assert level_for(percent) == level
 
 
 def test_full_seats_meter_is_red(client, nordlys):

@@ -4,15 +4,17 @@ import datetime as dt
 
 import pytest
 
-from billing.models import SeatLedgerEntry
+from billing.domain.limits import MAX_SEATS
+from billing.models import PendingCharge, SeatLedgerEntry, Subscription
 from billing.selectors import active_members, seats_total
+from billing.services import subscription_create
 from invoices.models import CreditNote, Invoice
 from organizations import services as org_services
 from organizations.errors import RuleViolation
 from organizations.models import Role
 from seats import services
 from tests.billing.support import at, subscribed_organization
-from tests.factories import UserFactory
+from tests.factories import OwnedOrganizationFactory, PlanFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 MAR_1 = dt.date(2026, 3, 1)
@@ -25,6 +27,7 @@ def snapshot(organization, subscription):
         Invoice.objects.filter(organization=organization).count(),
         CreditNote.objects.filter(organization=organization).count(),
         SeatLedgerEntry.objects.filter(organization=organization).count(),
+        PendingCharge.objects.filter(subscription=subscription).count(),
     )
 
 
@@ -78,6 +81,45 @@ def test_max_seats_refuses_the_whole_batch():
         )
     assert refused.value.code == "max_seats_exceeded"
     assert snapshot(organization, subscription) == before
+
+
+def test_buying_more_than_100_000_seats_at_once_is_refused_and_stores_nothing():
+    """The service holds the bound the forms and the API hold, for every caller (simulate, the
+    waiting list, the shell), even on a plan without a seat cap."""
+    organization, subscription, owner = subscribed_organization(start=MAR_1, max_seats=None)
+    before = snapshot(organization, subscription)
+    with pytest.raises(RuleViolation) as refused:
+        services.seat_purchase(organization=organization, count=100_001, on=MAR_1, at=at(MAR_1))
+    assert MAX_SEATS == 100_000
+    assert (refused.value.code, refused.value.field) == ("invalid_count", "count")
+    assert refused.value.message == "Buy at most 100000 seats at a time."
+    assert snapshot(organization, subscription) == before
+
+
+def test_buying_exactly_100_000_seats_at_once_is_allowed():
+    organization, subscription, owner = subscribed_organization(start=MAR_1, included_seats=3, max_seats=None)
+    services.seat_purchase(organization=organization, count=MAX_SEATS, on=MAR_1, at=at(MAR_1))
+    assert seats_total(subscription=subscription) == 3 + MAX_SEATS
+
+
+def test_a_subscription_starting_with_more_than_100_000_seats_is_refused_and_stores_nothing():
+    owner = UserFactory()
+    organization = OwnedOrganizationFactory(owner=owner, at=at(MAR_1))
+    plan = PlanFactory(max_seats=None)
+    with pytest.raises(RuleViolation) as refused:
+        subscription_create(
+            organization=organization,
+            plan=plan,
+            start_on=MAR_1,
+            at=at(MAR_1),
+            seats=100_001,
+            acting_user=owner,
+        )
+    assert (refused.value.code, refused.value.field) == ("invalid_count", "seats")
+    assert refused.value.message == "A subscription starts with at most 100000 seats."
+    assert not Subscription.objects.filter(organization=organization).exists()
+    assert not SeatLedgerEntry.objects.filter(organization=organization).exists()
+    assert not Invoice.objects.filter(organization=organization).exists()
 
 
 def test_removing_the_last_owner_is_refused_and_changes_nothing():

@@ -140,6 +140,24 @@ def test_percent_rounds_down():
     assert D.percent_used(used=3, limit=None) is None
 
 
+@pytest.mark.parametrize(
+    ("percent", "level"),
+    [(None, ""), (0, ""), (79, ""), (80, "amber"), (99, "amber"), (100, "red"), (250, "red")],
+)
+def test_meter_colour_amber_from_80_red_at_100(percent, level):
+    assert D.usage_level(percent) == level
+
+
+@pytest.mark.parametrize(
+    ("used", "level"), [(799, ""), (800, "amber"), (999, "amber"), (1000, "red"), (1001, "red")]
+)
+def test_a_meter_changes_colour_where_owners_are_emailed(used, level):
+    """Amber once the first alert threshold (80 %) is reached, red at the second (100 %)."""
+    assert D.usage_level(D.percent_used(used=used, limit=1000)) == level
+    reached = D.thresholds_reached(used=used, limit=1000)
+    assert reached == {"": [], "amber": [80], "red": [80, 100]}[level]
+
+
 def test_cost_is_exact_then_rounded_half_up_once():
     exact = D.cost_minor(tokens=1500, price_per_1k_minor=Decimal("0.3"))
     assert exact == Decimal("0.45")

@@ -49,7 +49,7 @@ class Command(BaseCommand):
         failed: list[tuple[int, str]] = []
         for done, subscription_id in enumerate(due, start=1):
             subscription = Subscription.objects.select_related("organization").get(pk=subscription_id)
-            on = clock.today_in(subscription.organization.time_zone, at=at)
+            _at, on = clock.organization_now_and_today(subscription.organization, at=at)
             try:
                 renewal = subscription_renewal_run(subscription=subscription, on=on, at=at)
             except Exception as error:  # one broken subscription must not stop the others

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from billing.domain.lines import PRORATION, LineDraft
 from billing.domain.money import round_half_up
 from billing.domain.periods import INTERVALS, MONTH, WEEK, YEAR, period_containing
-from billing.domain.proration import DAY, Portion, charge_portion, credit_portion
+from billing.domain.proration import DAY, Portion, charge_portion, credit_portion, day_fraction
 
 D = dt.date
 
@@ -145,8 +145,17 @@ def test_weekly_periods_always_prorate_by_day():
 )
 def test_day_fraction(anchor, interval, on, fraction):
     start, end = period_containing(anchor, interval, on)
+    assert day_fraction(period_start=start, period_end=end, on=on) == fraction
     assert charge(DAY, anchor, interval, on) == Portion(fraction, on, end)
     assert credit(DAY, anchor, interval, on) == Portion(fraction, on, end)
+
+
+def test_day_fraction_of_a_yearly_period_counts_days_where_month_proration_counts_months():
+    """A plan change or partner settlement on 15 March of a calendar-year period is settled by
+    day (292 of 365 days left), even on a plan whose seat changes prorate by month (9/12)."""
+    start, end, on = D(2026, 1, 1), D(2027, 1, 1), D(2026, 3, 15)
+    assert day_fraction(period_start=start, period_end=end, on=on) == Fraction(292, 365)
+    assert credit(MONTH, start, YEAR, on).fraction == Fraction(9, 12)
 
 
 # ---------- Refusals ----------
