@@ -40,7 +40,8 @@ from invoices.models import DocumentSequence, Invoice, Reason
 from tests.factories import OrganizationFactory, SeatItemFactory, SubscriptionFactory
 
 ROOT = Path(__file__).resolve().parents[2]
-BROKER_URL = "redis://127.0.0.1:6379/5"  # a database of its own, flushed by the tests
+# A database of its own, flushed by the tests; another one where two suites share a Redis.
+BROKER_URL = os.environ.get("TEST_WORKER_BROKER_URL", "redis://127.0.0.1:6379/5")
 VISIBILITY_TIMEOUT = 4
 RENEW_DUE = "billing.tasks.renew_due_subscriptions"
 RENEW_BATCH, RENEW_ONE = "billing.tasks.renew_subscriptions", "billing.tasks.renew_subscription"
