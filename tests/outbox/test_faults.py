@@ -15,6 +15,7 @@ from collections import Counter
 from email import message_from_bytes
 from pathlib import Path
 
+import kombu.pools
 import pytest
 import redis
 from aiosmtpd.controller import Controller
@@ -123,20 +124,29 @@ def smtp_server():
     server.stop()
 
 
+def fresh_broker_pools() -> None:
+    """Close the app's and kombu's broker pools and let the next send make new ones: kombu keeps
+    its pools per broker URL, process-wide, so a test before with a Redis on the same port left
+    them closed ("Acquire on closed pool"), and even an eager send takes a producer from them."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    kombu.pools.reset()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture
-def web_publishes_to(monkeypatch):
+def web_publishes_to():
     """web_publishes_to(url): this process sends tasks to the broker at `url` instead of running
     them eagerly, as a web process does."""
     before = {name: celery_app.conf[name] for name in ("task_always_eager", "broker_url")}
 
     def publish(url: str) -> None:
+        fresh_broker_pools()
         celery_app.conf.update(task_always_eager=False, broker_url=url)
-        monkeypatch.setattr(celery_app, "_pool", None)
-        monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
 
     yield publish
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    fresh_broker_pools()
     celery_app.conf.update(before)
 
 
