@@ -34,6 +34,7 @@ def renew_due_subscriptions() -> int:
     """Hourly (beat): queue the subscriptions with something due, in batches; returns how many."""
     due = subscriptions_due(at=clock.now())
     for start in range(0, len(due), RENEWAL_BATCH_SIZE):
+        # Direct: a lost batch stays due and the next hourly run queues it again (renewal is idempotent).
         renew_subscriptions.delay(due[start : start + RENEWAL_BATCH_SIZE])
     logger.info("renew_due_subscriptions: %d subscriptions due", len(due))
     return len(due)
@@ -57,6 +58,7 @@ def renew_subscriptions(subscription_ids: list[int]) -> None:
             logger.warning("renewal of subscription %s failed; queued alone", subscription_id, exc_info=True)
             if not connection.in_atomic_block:
                 close_old_connections()  # a connection that broke is replaced for the next one
+            # Direct: a lost message leaves the subscription due; the next hourly run finds it.
             renew_subscription.delay(subscription_id)
 
 

@@ -17,12 +17,14 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def mail_after_commit(*, subject: str, body: str, recipients: list[str]) -> None:
+def mail_after_commit(
+    *, subject: str, body: str, recipients: list[str], headers: dict[str, str] | None = None
+) -> None:
     """Send after the caller's transaction commits (at once outside one), once
-    (outbox.tasks.mail_send_task); a failure is retried by the outbox's relay."""
+    (outbox.tasks.mail_send_task); a failure is retried by the outbox's relay. `headers`:
+    extra headers (Content-Language)."""
     key = f"mail:{uuid.uuid4()}"
-    outbox_enqueue(
-        task_name="outbox.mail_send",
-        key=key,
-        kwargs={"key": key, "subject": one_line(subject), "body": body, "recipients": list(recipients)},
-    )
+    kwargs = {"key": key, "subject": one_line(subject), "body": body, "recipients": list(recipients)}
+    if headers:
+        kwargs["headers"] = dict(headers)
+    outbox_enqueue(task_name="outbox.mail_send", key=key, kwargs=kwargs)

@@ -1,7 +1,7 @@
 """The relay on the beat schedule, and e-mail sent through the outbox."""
 
 from celery import shared_task
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 
 from core import clock
@@ -17,7 +17,9 @@ def outbox_relay_task() -> int:
 
 
 @shared_task(name="outbox.mail_send", acks_late=True, ignore_result=True)
-def mail_send_task(key: str, subject: str, body: str, recipients: list[str]) -> None:
+def mail_send_task(
+    key: str, subject: str, body: str, recipients: list[str], headers: dict[str, str] | None = None
+) -> None:
     """Send one e-mail of the outbox row `key`, once: lock-then-check its row, send, mark it
     done in the same transaction (a failed send rolls the mark back; the relay sends the row
     again after its backoff). A crash between the mail server's acceptance and the commit is
@@ -26,6 +28,6 @@ def mail_send_task(key: str, subject: str, body: str, recipients: list[str]) -> 
         row = OutboxMessage.objects.select_for_update().filter(idempotency_key=key).first()
         if row is not None and row.done_at is not None:
             return
-        send_mail(subject, body, None, recipients)
+        EmailMessage(subject=subject, body=body, to=recipients, headers=headers).send(fail_silently=False)
         if row is not None:
             OutboxMessage.objects.filter(pk=row.pk).update(done_at=clock.now(), last_error="")

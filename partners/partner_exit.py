@@ -38,10 +38,7 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage
-from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -50,6 +47,7 @@ from organizations import credentials
 from organizations import formatting as fmt
 from organizations import services as org_services
 from organizations.audit import audit_record
+from organizations.mail import mail_after_commit
 from organizations.models import Credential, Invitation, Membership, Organization, PartnerLink, Role
 from organizations.partners import credential_made_by
 from seats import services as seat_services
@@ -432,15 +430,6 @@ def _email_owners(*, link: PartnerLink, report: ExitReport, event: str, notify: 
     with translation.override(language):  # the roles' names
         subject = render_to_string(f"partners/email/partner_left_subject.{language}.txt", context)
         body = render_to_string(f"partners/email/partner_left.{language}.txt", context)
-    message = EmailMessage(
-        subject=" ".join(subject.split()),
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=recipients,
-        headers={"Content-Language": language},
+    mail_after_commit(
+        subject=subject, body=body, recipients=recipients, headers={"Content-Language": language}
     )
-
-    def send() -> None:  # named: Django logs a robust callback's failure by its name
-        message.send(fail_silently=False)
-
-    transaction.on_commit(send, robust=True)

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Count, Q
@@ -56,6 +55,7 @@ from organizations import partners as org_partners
 from organizations import services as org_services
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
+from organizations.mail import mail_after_commit
 from organizations.models import (
     Agreement,
     AgreementEvent,
@@ -291,18 +291,9 @@ def agreement_email_send(
     }
     subject = render_to_string(f"partners/email/agreement_changed_subject.{language}.txt", context)
     body = render_to_string(f"partners/email/agreement_changed.{language}.txt", context)
-    message = EmailMessage(
-        subject=" ".join(subject.split()),
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[invitation.email],
-        headers={"Content-Language": language},
+    mail_after_commit(
+        subject=subject, body=body, recipients=[invitation.email], headers={"Content-Language": language}
     )
-
-    def send() -> None:  # named: Django logs a robust callback's failure by its name
-        message.send(fail_silently=False)
-
-    transaction.on_commit(send, robust=True)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from core import clock
 from organizations.errors import RuleViolation
 from payments.charging import invoice_mark_paid
+from payments.commit import enqueue_after_commit
 from payments.models import (
     InvoiceCollection,
     InvoiceStatusChange,
@@ -20,7 +21,6 @@ from payments.models import (
     StripeCustomer,
     WebhookEvent,
 )
-from payments.tasks import webhook_event_task
 
 
 class ReadOnly:
@@ -158,10 +158,11 @@ class WebhookEventAdmin(ReadOnly, admin.ModelAdmin):
 
     @admin.action(description="Handle again (failed or stuck events)")
     def process_again(self, request, queryset):
+        # Through the outbox: a broker that is down (or loses the message) delays the handling.
         for event in queryset.exclude(
             status__in=[WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED]
         ):
-            webhook_event_task.delay(event.pk)
+            enqueue_after_commit("webhook_event_task", event.pk)
 
 
 @admin.register(PaymentRefund)

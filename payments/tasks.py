@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import OperationalError, transaction
 
 from core import clock
 from invoices.models import Invoice
@@ -46,8 +46,11 @@ def open_invoices_charge_task(organization_id: int) -> int:
             amount_due_minor__gt=0,
         ).values_list("pk", flat=True)
     )
-    for invoice_id in invoice_ids:
-        invoice_charge_task.delay(invoice_id, charging.REASON_NOW)
+    # Through the outbox: this task is marked done once it returns, so a charge message the
+    # broker lost would be found by nothing (an invoice tried before is not "uncharged").
+    with transaction.atomic():
+        for invoice_id in invoice_ids:
+            charging.invoice_charge_enqueue(invoice_id=invoice_id, reason=charging.REASON_NOW)
     return len(invoice_ids)
 
 
@@ -61,6 +64,7 @@ def dunning_retries_due() -> int:
     """Hourly (beat): queue a charge for every invoice whose next retry is due."""
     due = dunning.retries_due(at=clock.now())
     for invoice_id in due:
+        # Direct: a lost retry stays due (next_retry_at clears only when it starts); the next run queues it.
         invoice_charge_task.delay(invoice_id, charging.REASON_RETRY)
     logger.info("dunning_retries_due: queued %d retries", len(due))
     return len(due)

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
 
 from billing.models import SeatLedgerEntry, Subscription
 from billing.preview import plan_change_preview
@@ -21,6 +22,8 @@ from invoices.services import credit_balance_minor
 from organizations import partners as org_partners
 from organizations.errors import RuleViolation
 from organizations.models import Agreement, AgreementEvent, AuditLogEntry, Invitation, Membership, Role
+from outbox.models import OutboxMessage
+from outbox.relay import relay_due
 from partners import services as billing_partners
 from seats import services as seat_services
 
@@ -443,6 +446,43 @@ def test_the_log_in_email_can_be_sent_again_and_the_old_link_stops_working(
     frozen_clock.set(at(dt.date(2026, 3, 28)))
     assert client.get(old_path).status_code == 410
     assert client.get(_link_in(again.body)).status_code == 200
+
+
+class MailServerDown(EmailBackend):
+    def send_messages(self, messages):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+def test_with_the_mail_server_down_the_handover_commits_and_each_email_arrives_once_later(
+    firm, bakery, settings, frozen_clock, django_capture_on_commit_callbacks
+):
+    """Issue 21, finding 5 for partners: the handover's e-mails wait in the outbox while the
+    mail server is down (the handover is not undone), and each goes out once it is back."""
+    partner, anna = firm
+    link, team, plus = bakery
+    settings.EMAIL_BACKEND = f"{__name__}.MailServerDown"
+    with django_capture_on_commit_callbacks(execute=True):
+        result = handover(link, plus, MAR_17, anna)
+
+    link.refresh_from_db()
+    assert link.agreement == Agreement.EXTERNAL  # committed
+    assert Invitation.objects.filter(pk=result.invitation.pk).exists() and mail.outbox == []
+    waiting = OutboxMessage.objects.filter(task_name="outbox.mail_send", done_at__isnull=True)
+    assert waiting.exists() and all("Connection refused" in row.last_error for row in waiting)
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    frozen_clock.advance(minutes=5)
+    relay_due()
+    frozen_clock.advance(hours=2)
+    relay_due()
+
+    (agreement_mail,) = [m for m in mail.outbox if "aftale" in m.subject]
+    assert agreement_mail.to == ["mette@bageriet.dk"]
+    assert agreement_mail.extra_headers["Content-Language"] == "da"
+    assert _link_in(agreement_mail.body) == f"/invitations/{result.invitation.token}/"
+    sent = [(m.subject, tuple(m.to)) for m in mail.outbox]
+    assert len(sent) == len(set(sent))  # each once
+    assert not OutboxMessage.objects.filter(done_at__isnull=True).exists()
 
 
 # ---------------------------------------------------------------------------

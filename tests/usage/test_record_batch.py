@@ -4,7 +4,11 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
+from rest_framework.test import APIClient
 
+from outbox.models import OutboxMessage
+from outbox.relay import relay_due
 from usage.models import (
     UsageAlert,
     UsageCounter,
@@ -165,6 +169,37 @@ def test_owners_are_emailed_once_per_period_at_80_and_100_percent(organization, 
     june = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)
     record(organization=organization, events=[event("f", 850, timestamp="2026-06-10T10:00:00Z")], at=june)
     assert len(mail.outbox) == 3
+
+
+class MailServerDown(EmailBackend):
+    def send_messages(self, messages):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+def test_with_the_mail_server_down_a_batch_crossing_a_limit_succeeds_and_its_alert_arrives_once_later(
+    organization, subscription, owner, api_key, settings, frozen_clock, django_capture_on_commit_callbacks
+):
+    """Issue 21, finding 5: the ingestion request that crosses 80 % answers 200 and its events
+    count; the alert waits in the outbox with the error and goes out once the server is back."""
+    settings.EMAIL_BACKEND = f"{__name__}.MailServerDown"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/v1/usage/events", {"events": [event("a", 800)]}, format="json")
+
+    assert response.status_code == 200 and response.json()["accepted"] == 1
+    assert tokens(organization) == 800
+    (row,) = OutboxMessage.objects.all()
+    assert row.done_at is None and "Connection refused" in row.last_error
+    assert mail.outbox == []
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    frozen_clock.advance(minutes=1)
+    relay_due()
+    frozen_clock.advance(hours=2)
+    relay_due()
+    assert [(m.to, "80%" in m.subject) for m in mail.outbox] == [([owner.email], True)]
+    assert OutboxMessage.objects.get().done_at is not None
 
 
 def test_count_meters_alert_too(organization, subscription, record):
