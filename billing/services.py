@@ -7,8 +7,10 @@ change seats or issue documents run under the subscription's row lock.
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
+from django.conf import settings
 from django.db import connections, router, transaction
 from django.utils.translation import gettext as _
 
@@ -16,10 +18,10 @@ from billing.domain import lines as L
 from billing.domain.limits import MAX_SEATS
 from billing.domain.periods import period_containing
 from billing.domain.proration import charge_portion, credit_portion, day_fraction
+from billing.domain.tax import tax_treatment
 from core import events, sql
-from invoices.models import Invoice, Reason
-from invoices.services import credit_note_issue
-from invoices.services import invoice_issue as document_issue
+from invoices import services as documents
+from invoices.models import CreditNote, Invoice, Reason
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
 from organizations.models import Membership, Organization
@@ -48,18 +50,72 @@ def ensure_fresh(*, organization: Organization, on: dt.date, expected_token: str
     )
 
 
-def invoice_issue(**document) -> Invoice | None:
-    """Issue an invoice (invoices.services) and, once it commits, have payments charge it.
+@transaction.atomic(savepoint=False)
+def invoice_issue(
+    *,
+    organization: Organization,
+    subscription: Subscription | None,
+    reason: str,
+    lines: list[L.LineDraft],
+    currency: str,
+    issued_on: dt.date,
+    at: dt.datetime,
+    bill_to: Organization | None = None,
+) -> Invoice | None:
+    """Price `lines` and issue them as an invoice (invoices.services); once it commits, payments
+    charge it. None when every line is zero (a zero line is left out of a document).
 
     Addressed to the organization's current bill-to party unless the caller names one: its
-    partner under an internal agreement (seed 003), else the organization itself.
+    partner under an internal agreement (seed 003), else the organization itself; taxed by
+    that party's country and VAT ID.
     """
-    if document.get("bill_to") is None:
-        document["bill_to"] = bill_to_for(document["organization"])
-    invoice = document_issue(**document)
-    if invoice is not None:
-        events.publish(events.INVOICE_ISSUED, invoice=invoice)
+    lines = L.without_zero_lines(lines)
+    if not lines:
+        return None
+    if bill_to is None:
+        bill_to = bill_to_for(organization)
+    treatment = tax_treatment(
+        seller_country=settings.SELLER_COUNTRY,
+        customer_country=bill_to.country,
+        customer_vat_id=bill_to.vat_id,
+    )
+    invoice = documents.invoice_issue(
+        organization=organization,
+        subscription=subscription,
+        reason=reason,
+        lines=lines,
+        totals=L.totals(lines, treatment.rate),
+        tax_kind=treatment.kind,
+        currency=currency,
+        issued_on=issued_on,
+        at=at,
+        bill_to=bill_to,
+    )
+    events.publish(events.INVOICE_ISSUED, invoice=invoice)
     return invoice
+
+
+def credit_note_issue(
+    *,
+    invoice: Invoice,
+    lines: list[L.LineDraft],
+    issued_on: dt.date,
+    at: dt.datetime,
+    reason: str = "seat_removal",
+) -> CreditNote | None:
+    """Price `lines` at the tax rate of `invoice` and issue them as a credit note correcting it
+    (invoices.services); None when every line is zero."""
+    lines = L.without_zero_lines(lines)
+    if not lines:
+        return None
+    return documents.credit_note_issue(
+        invoice=invoice,
+        lines=lines,
+        totals=L.totals(lines, Decimal(invoice.tax_rate)),
+        issued_on=issued_on,
+        at=at,
+        reason=reason,
+    )
 
 
 def _actor_label(actor) -> str:

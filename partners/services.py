@@ -36,6 +36,7 @@ from billing.models import PendingCharge, Plan, Subscription
 from billing.preview import dry_run, fraction_text, preview_run
 from billing.selectors import active_members, seats_total, state_token, subscription_live
 from billing.services import (
+    credit_note_issue,
     invoice_issue,
     pending_line,
     plan_lines,
@@ -50,7 +51,7 @@ from billing.state_token import state_token_check, state_token_sign
 from core.clock import organization_now_and_today
 from core.site import absolute_url
 from invoices.models import CreditNote, Invoice, Reason
-from invoices.services import credit_balance_minor, credit_note_issue
+from invoices.services import credit_balance_minor
 from organizations import formatting as fmt
 from organizations import partners as org_partners
 from organizations import services as org_services

@@ -5,8 +5,9 @@ import datetime as dt
 import pytest
 
 from billing.domain.lines import LineDraft
+from billing.services import credit_note_issue
 from invoices.models import CreditBalanceEntry, Invoice
-from invoices.services import credit_balance_minor, credit_note_issue
+from invoices.services import credit_balance_minor
 from organizations.models import AuditLogEntry
 from payments import refunds
 from payments.gateway import GatewayRequestRefused
