@@ -76,6 +76,14 @@ class Invoice(DocumentFields):
     subscription = models.ForeignKey(
         "billing.Subscription", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
     )
+    serviced_organization = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Whose service the lines are for: the payer itself, or the client a partner pays for.",
+    )
     sequence = models.PositiveIntegerField(help_text="NNNN in PREFIX-NNNN, gap-free per customer.")
     reason = models.CharField(max_length=32, choices=Reason.choices)
     period_start = models.DateField(help_text="The billing period this invoice covers, from.")

@@ -10,8 +10,8 @@ addresses it to another organization than the one whose service the lines are fo
 partner paying for its client under an internal agreement): the invoice then belongs to
 the bill-to party (`Invoice.organization`), is numbered with its customer code and its
 own gap-free sequence, taxed by its country and VAT ID, paid first from its credit
-balance, charged to its payment method and e-mailed to it; `subscription` still names
-the client's subscription, and each line starts with the client's name. A credit note
+balance, charged to its payment method and e-mailed to it; `serviced_organization` still
+names the client, and each line starts with the client's name. A credit note
 always goes to the party of the invoice it corrects (whoever paid it gets the credit).
 
 The billing engine prices a document before it calls here (billing.services): it drafts
@@ -222,6 +222,7 @@ def invoice_issue(
     on_receipt = events.ask(events.CHARGES_CARD, organization=organization)
     invoice = Invoice.objects.create(
         organization=organization,
+        serviced_organization=serviced,
         subscription=subscription,
         number=f"{organization.customer_code}-{number:04d}",
         sequence=number,
@@ -283,7 +284,8 @@ def credit_note_issue(
     if Decimal(totals.tax_rate) != Decimal(invoice.tax_rate):
         raise DocumentRefused("A credit note is taxed at the rate of the invoice it corrects.")
     organization = invoice.organization
-    serviced = invoice.subscription.organization if invoice.subscription_id else None
+    # Read only when it is another party than the payer: then its name starts each line.
+    serviced = invoice.serviced_organization if invoice.serviced_organization_id != organization.pk else None
     prefix = _description_prefix(serviced=serviced, payer=organization)
     _lock_sequence(organization)
     number_in_invoice = CreditNote.objects.filter(invoice=invoice).count() + 1

@@ -774,12 +774,12 @@ def _overdue_client_ids(client_ids: list[int]) -> set[int]:
     """Clients with an unpaid invoice whose payment failed or was given up (any payer), or a
     subscription past due."""
     overdue = set(
-        Invoice.objects.filter(subscription__organization_id__in=client_ids)
+        Invoice.objects.filter(serviced_organization_id__in=client_ids)
         .filter(
             Q(status=Invoice.Status.UNCOLLECTIBLE)
             | Q(status=Invoice.Status.OPEN, collection__failed_attempts__gt=0)
         )
-        .values_list("subscription__organization_id", flat=True)
+        .values_list("serviced_organization_id", flat=True)
     )
     overdue |= set(
         Subscription.objects.filter(

@@ -111,7 +111,7 @@ def test_the_partners_credit_balance_pays_an_internal_clients_invoice(firm, bake
     seat_services.seat_purchase(
         organization=link.organization, count=1, on=MAR_17, at=at(MAR_17), acting_user=anna
     )
-    invoice = Invoice.objects.filter(subscription__organization=link.organization).latest("pk")
+    invoice = Invoice.objects.filter(serviced_organization=link.organization).latest("pk")
     # 1 seat × 50.00 × 15/31 = 24.19; tax 6.05; total 30.24, all paid from the partner's 100.00.
     assert invoice.organization == partner
     assert money_of(invoice) == (2419, 605, 3024)
