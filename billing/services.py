@@ -27,8 +27,23 @@ from organizations.errors import RuleViolation
 from organizations.models import Membership, Organization
 from organizations.partners import bill_to_for
 
-from .models import PendingCharge, Plan, SeatIntervalChange, SeatItem, SeatLedgerEntry, Subscription
-from .selectors import active_members, members_by_interval, seats_total, state_token, subscription_live
+from .models import (
+    PendingCharge,
+    Plan,
+    SeatIntervalChange,
+    SeatItem,
+    SeatLedgerEntry,
+    Subscription,
+    SubscriptionInvoice,
+)
+from .selectors import (
+    active_members,
+    members_by_interval,
+    seats_total,
+    state_token,
+    subscription_invoices,
+    subscription_live,
+)
 from .state_token import PreviewStale as PreviewStale  # re-exported: the confirmations raise it
 from .state_token import state_token_check
 
@@ -62,8 +77,9 @@ def invoice_issue(
     at: dt.datetime,
     bill_to: Organization | None = None,
 ) -> Invoice | None:
-    """Price `lines` and issue them as an invoice (invoices.services); once it commits, payments
-    charge it. None when every line is zero (a zero line is left out of a document).
+    """Price `lines` and issue them as an invoice (invoices.services), linked to `subscription`
+    in the same transaction; once it commits, payments charge it. None when every line is
+    zero (a zero line is left out of a document).
 
     Addressed to the organization's current bill-to party unless the caller names one: its
     partner under an internal agreement (seed 003), else the organization itself; taxed by
@@ -91,6 +107,14 @@ def invoice_issue(
         at=at,
         bill_to=bill_to,
     )
+    if subscription is not None:
+        SubscriptionInvoice.objects.create(
+            invoice=invoice,
+            organization_id=subscription.organization_id,
+            subscription=subscription,
+            reason=invoice.reason,
+            issued_on=invoice.issued_on,
+        )
     events.publish(events.INVOICE_ISSUED, invoice=invoice)
     return invoice
 
@@ -312,7 +336,8 @@ def latest_seat_invoice(*, subscription: Subscription) -> Invoice | None:
     client), whose sequences are not comparable.
     """
     return (
-        Invoice.objects.filter(subscription=subscription, lines__kind__in=[L.SEATS, L.PRORATION])
+        subscription_invoices(subscription=subscription)
+        .filter(lines__kind__in=[L.SEATS, L.PRORATION])
         .order_by("-pk")
         .first()
     )
@@ -989,7 +1014,7 @@ def plan_change(
             at=at,
         )
     elif net < 0:
-        corrected = Invoice.objects.filter(subscription=subscription).order_by("-pk").first()
+        corrected = subscription_invoices(subscription=subscription).order_by("-pk").first()
         credit_note_issue(
             invoice=corrected,
             lines=[_negated(line) for line in lines],

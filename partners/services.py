@@ -34,7 +34,13 @@ from billing.domain.periods import period_containing
 from billing.domain.proration import day_fraction
 from billing.models import PendingCharge, Plan, Subscription
 from billing.preview import dry_run, fraction_text, preview_run
-from billing.selectors import active_members, seats_total, state_token, subscription_live
+from billing.selectors import (
+    active_members,
+    seats_total,
+    state_token,
+    subscription_invoices,
+    subscription_live,
+)
 from billing.services import (
     credit_note_issue,
     invoice_issue,
@@ -226,7 +232,12 @@ def _settle(
         acting_user=acting_user,
     )
     credit_lines = L.without_zero_lines(credit_lines)
-    paid = Invoice.objects.filter(subscription=subscription, organization=old_payer).order_by("-pk").first()
+    paid = (
+        subscription_invoices(subscription=subscription)
+        .filter(organization=old_payer)
+        .order_by("-pk")
+        .first()
+    )
     if credit_lines and paid is not None:
         settlement.credit_note = credit_note_issue(
             invoice=paid, lines=credit_lines, issued_on=on, at=at, reason="agreement_change"
@@ -377,7 +388,7 @@ def agreement_handover(
         subscription = subscription_create(
             organization=client, plan=plan, start_on=on, at=at, acting_user=acting_user
         )
-        settlement.invoice = Invoice.objects.filter(subscription=subscription).order_by("-pk").first()
+        settlement.invoice = subscription_invoices(subscription=subscription).order_by("-pk").first()
     if not client.billing_email:
         org_services.organization_update_billing_details(
             organization=client, at=at, acting_user=acting_user, billing_email=superuser.email
