@@ -97,7 +97,6 @@ def invoice_issue(
     )
     invoice = documents.invoice_issue(
         organization=organization,
-        subscription=subscription,
         reason=reason,
         lines=lines,
         totals=L.totals(lines, treatment.rate),

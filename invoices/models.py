@@ -73,9 +73,6 @@ class Invoice(DocumentFields):
         VOID = "void", _("Void")
         UNCOLLECTIBLE = "uncollectible", _("Uncollectible")
 
-    subscription = models.ForeignKey(
-        "billing.Subscription", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
-    )
     serviced_organization = models.ForeignKey(
         Organization,
         on_delete=models.PROTECT,
@@ -101,15 +98,8 @@ class Invoice(DocumentFields):
         ordering = ["-issued_on", "-sequence"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "sequence"], name="invoice_sequence_unique"),
-            # One invoice per subscription, reason and day for the scheduled ones (a renewal is
-            # issued on the day its period starts), so a retried or doubled renewal can never
-            # invoice a period twice. Not the header's period start: that is the span of the
-            # lines (issue 22), and a pending charge can start it before the renewal day.
-            models.UniqueConstraint(
-                fields=["subscription", "reason", "issued_on"],
-                condition=Q(reason__in=["subscription_create", "subscription_cycle"]),
-                name="invoice_once_per_subscription_day_reason",
-            ),
+            # A scheduled invoice is issued once per subscription, reason and day:
+            # billing.SubscriptionInvoice holds the link and the constraint.
             models.CheckConstraint(
                 condition=Q(total_minor=models.F("subtotal_minor") + models.F("tax_minor")),
                 name="invoice_total_is_subtotal_plus_tax",

@@ -189,7 +189,6 @@ def _line_fields(line: DocumentLine, position: int, organization: Organization, 
 def invoice_issue(
     *,
     organization: Organization,
-    subscription,
     reason: str,
     lines: list[DocumentLine],
     totals: DocumentTotals,
@@ -223,7 +222,6 @@ def invoice_issue(
     invoice = Invoice.objects.create(
         organization=organization,
         serviced_organization=serviced,
-        subscription=subscription,
         number=f"{organization.customer_code}-{number:04d}",
         sequence=number,
         reason=reason,

@@ -203,11 +203,11 @@ def test_10_renewal_runs_at_once_issue_each_invoice_once():
 
     assert [r for r in results if isinstance(r, Exception)] == []
     for subscription_id, period_starts in expected.items():
-        cycles = Invoice.objects.filter(subscription_id=subscription_id, reason=Reason.SUBSCRIPTION_CYCLE)
+        cycles = subscription_invoices(subscription=subscription_id).filter(reason=Reason.SUBSCRIPTION_CYCLE)
         assert sorted(cycles.values_list("period_start", flat=True)) == period_starts
         assert_numbers_gap_free(Subscription.objects.get(pk=subscription_id).organization)
     assert Subscription.objects.get(pk=cancelling.pk).status == Subscription.Status.CANCELED
-    pending_invoices = Invoice.objects.filter(subscription=pending).order_by("sequence")
+    pending_invoices = subscription_invoices(subscription=pending).order_by("sequence")
     assert [(i.reason, i.issued_on) for i in pending_invoices] == [
         (Reason.SUBSCRIPTION_CREATE, anchor),
         (Reason.SEAT_CHANGE, anchor + dt.timedelta(days=2)),

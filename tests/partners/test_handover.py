@@ -87,7 +87,7 @@ def test_an_internal_clients_invoices_are_the_partners_documents(firm, bakery):
     partner, anna = firm
     link, team, _plus = bakery
     bakery_org = link.organization
-    invoice = Invoice.objects.get(subscription__organization=bakery_org)
+    invoice = Invoice.objects.get(serviced_organization=bakery_org)
     # Addressed to, numbered for and taxed by the partner (DK 25 %): 300.00 + 2 × 50.00 = 400.00.
     assert invoice.organization == partner
     assert invoice.number == f"{partner.customer_code}-0001"
@@ -186,7 +186,7 @@ def test_after_the_handover_the_client_is_invoiced_and_the_partner_never_again(f
     subscription_renew(
         subscription=Subscription.objects.get(organization=link.organization), on=APR_1, at=at(APR_1)
     )
-    assert Invoice.objects.filter(subscription__organization=link.organization).count() == 3
+    assert Invoice.objects.filter(serviced_organization=link.organization).count() == 3
 
 
 def test_pending_seat_charges_are_invoiced_to_the_partner_before_the_handover(firm):
