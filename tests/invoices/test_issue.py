@@ -34,7 +34,6 @@ def _issue(organization, lines, money):
     line = lines[0] if lines else LineDraftFactory()
     return invoice_issue(
         organization=organization,
-        subscription=None,
         reason="seat_change",
         lines=lines,
         totals=money,
