@@ -1,4 +1,4 @@
-"""Issuing invoices and credit notes: numbering, tax, credit balance.
+"""Issuing invoices and credit notes: numbering, the credit balance, the stored document.
 
 Every document of one customer is issued under the row lock of its DocumentSequence, so
 numbers are gap-free and unrepeated and the credit balance never goes negative, however
