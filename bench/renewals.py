@@ -153,7 +153,8 @@ def _clone_batch(numbers, sources) -> None:
     """Copy each source subscription's rows for a new customer numbered n, in bulk."""
     from django.contrib.auth import get_user_model
 
-    from billing.models import SeatItem, SeatLedgerEntry, Subscription
+    from billing.models import SeatItem, SeatLedgerEntry, Subscription, SubscriptionInvoice
+    from billing.selectors import subscription_invoices
     from invoices.models import DocumentSequence, Invoice, InvoiceLine
     from organizations.models import AuditLogEntry, Membership, Organization
 
@@ -168,8 +169,7 @@ def _clone_batch(numbers, sources) -> None:
             "ledger": list(SeatLedgerEntry.objects.filter(subscription=source)),
             "sequence": DocumentSequence.objects.get(organization=organization),
             "invoices": [
-                (invoice, list(invoice.lines.all()))
-                for invoice in Invoice.objects.filter(subscription=source)
+                (invoice, list(invoice.lines.all())) for invoice in subscription_invoices(subscription=source)
             ],
             "audit": list(AuditLogEntry.objects.filter(organization=organization)),
         }
@@ -218,14 +218,15 @@ def _clone_batch(numbers, sources) -> None:
             for source, organization, _ in pairs
         ]
     )
-    invoices, lines = [], []
+    invoices, lines, subscription_ids = [], [], []
     for source, organization, subscription in pairs:
         for invoice, invoice_lines in by_source[source.pk]["invoices"]:
+            subscription_ids.append(subscription.pk)
             invoices.append(
                 _copy(
                     invoice,
                     organization_id=organization.pk,
-                    subscription_id=subscription.pk,
+                    serviced_organization_id=organization.pk,
                     number=f"{organization.customer_code}-{invoice.sequence:04d}",
                     customer_name=organization.invoice_name,
                 )
@@ -236,6 +237,16 @@ def _clone_batch(numbers, sources) -> None:
         _copy(line, invoice_id=invoice.pk, organization_id=invoice.organization_id)
         for invoice, invoice_lines in zip(invoices, lines, strict=True)
         for line in invoice_lines
+    )
+    SubscriptionInvoice.objects.bulk_create(
+        SubscriptionInvoice(
+            invoice_id=invoice.pk,
+            organization_id=invoice.organization_id,
+            subscription_id=subscription_id,
+            reason=invoice.reason,
+            issued_on=invoice.issued_on,
+        )
+        for invoice, subscription_id in zip(invoices, subscription_ids, strict=True)
     )
     AuditLogEntry.objects.bulk_create(
         _copy(entry, organization_id=organization.pk)
@@ -352,7 +363,7 @@ def check(expected: int) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*), count(DISTINCT subscription_id) FROM invoices_invoice"
+            "SELECT count(*), count(DISTINCT subscription_id) FROM billing_subscriptioninvoice"
             " WHERE reason = 'subscription_cycle'"
         )
         renewals, subscriptions = cursor.fetchone()

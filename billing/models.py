@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from invoices.models import Invoice, Reason
 from organizations.models import Organization
 
 
@@ -170,6 +171,40 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization} on {self.plan.code}"
+
+
+class SubscriptionInvoice(models.Model):
+    """The subscription an invoice was issued for, and why and when.
+
+    Written by billing.services.invoice_issue in the invoice's own transaction and never
+    changed nor deleted (migration 0005's trigger): invoices know nothing of subscriptions.
+    `reason` and `issued_on` are the invoice's own, kept here too for the constraint.
+    """
+
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.PROTECT, primary_key=True, related_name="subscription_link"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="invoice_links")
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    issued_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            # One invoice per subscription, reason and day for the scheduled ones (a renewal is
+            # issued on the day its period starts), so a retried or doubled renewal can never
+            # invoice a period twice: the second insert waits for the first transaction, then
+            # fails and takes its invoice back with it. Not the header's period start: that is
+            # the span of the lines (issue 22), and a pending charge can start it earlier.
+            models.UniqueConstraint(
+                fields=["subscription", "reason", "issued_on"],
+                condition=Q(reason__in=[Reason.SUBSCRIPTION_CREATE, Reason.SUBSCRIPTION_CYCLE]),
+                name="subscription_invoice_once_per_day_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} for subscription {self.subscription_id}"
 
 
 class SeatItem(models.Model):

@@ -99,12 +99,10 @@ def _documents_for(model, organization: Organization):
     """The organization's documents, and those for its subscription addressed to whoever pays
     for it (its partner under an internal agreement, seed 003)."""
     if model is Invoice:
-        return Invoice.objects.filter(
-            Q(organization=organization) | Q(subscription__organization=organization)
-        )
+        return Invoice.objects.filter(Q(organization=organization) | Q(serviced_organization=organization))
     if model is CreditNote:
         return CreditNote.objects.filter(
-            Q(organization=organization) | Q(invoice__subscription__organization=organization)
+            Q(organization=organization) | Q(invoice__serviced_organization=organization)
         )
     return model.objects.filter(organization=organization)
 

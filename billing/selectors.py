@@ -4,9 +4,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connections, router
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 
 from core.clock import today_in
+from invoices.models import Invoice
 from invoices.services import credit_balance_minor
 from organizations.models import Membership, Organization
 from organizations.partners import bill_to_for
@@ -29,6 +30,19 @@ def subscription_live(*, organization: Organization, lock: bool = False) -> Subs
         # The subscription row only, not the joined plan row that every customer shares.
         subscriptions = subscriptions.select_for_update(of=("self",))
     return subscriptions.select_related("plan").first()
+
+
+def subscription_invoices(*, subscription: Subscription | int) -> QuerySet[Invoice]:
+    """The invoices issued for `subscription`, whichever party they were addressed to."""
+    return Invoice.objects.filter(subscription_link__subscription=subscription)
+
+
+def invoice_subscription(*, invoice: Invoice, lock: bool = False) -> Subscription | None:
+    """The subscription `invoice` was issued for (None for an invoice of none), optionally row-locked."""
+    subscriptions = Subscription.objects.filter(invoice_links__invoice=invoice)
+    if lock:
+        subscriptions = subscriptions.select_for_update(of=("self",))
+    return subscriptions.first()
 
 
 def active_members(*, organization: Organization):

@@ -7,8 +7,10 @@ change seats or issue documents run under the subscription's row lock.
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
+from django.conf import settings
 from django.db import connections, router, transaction
 from django.utils.translation import gettext as _
 
@@ -16,17 +18,32 @@ from billing.domain import lines as L
 from billing.domain.limits import MAX_SEATS
 from billing.domain.periods import period_containing
 from billing.domain.proration import charge_portion, credit_portion, day_fraction
+from billing.domain.tax import tax_treatment
 from core import events, sql
-from invoices.models import Invoice, Reason
-from invoices.services import credit_note_issue
-from invoices.services import invoice_issue as document_issue
+from invoices import services as documents
+from invoices.models import CreditNote, Invoice, Reason
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
 from organizations.models import Membership, Organization
 from organizations.partners import bill_to_for
 
-from .models import PendingCharge, Plan, SeatIntervalChange, SeatItem, SeatLedgerEntry, Subscription
-from .selectors import active_members, members_by_interval, seats_total, state_token, subscription_live
+from .models import (
+    PendingCharge,
+    Plan,
+    SeatIntervalChange,
+    SeatItem,
+    SeatLedgerEntry,
+    Subscription,
+    SubscriptionInvoice,
+)
+from .selectors import (
+    active_members,
+    members_by_interval,
+    seats_total,
+    state_token,
+    subscription_invoices,
+    subscription_live,
+)
 from .state_token import PreviewStale as PreviewStale  # re-exported: the confirmations raise it
 from .state_token import state_token_check
 
@@ -48,18 +65,80 @@ def ensure_fresh(*, organization: Organization, on: dt.date, expected_token: str
     )
 
 
-def invoice_issue(**document) -> Invoice | None:
-    """Issue an invoice (invoices.services) and, once it commits, have payments charge it.
+@transaction.atomic(savepoint=False)
+def invoice_issue(
+    *,
+    organization: Organization,
+    subscription: Subscription | None,
+    reason: str,
+    lines: list[L.LineDraft],
+    currency: str,
+    issued_on: dt.date,
+    at: dt.datetime,
+    bill_to: Organization | None = None,
+) -> Invoice | None:
+    """Price `lines` and issue them as an invoice (invoices.services), linked to `subscription`
+    in the same transaction; once it commits, payments charge it. None when every line is
+    zero (a zero line is left out of a document).
 
     Addressed to the organization's current bill-to party unless the caller names one: its
-    partner under an internal agreement (seed 003), else the organization itself.
+    partner under an internal agreement (seed 003), else the organization itself; taxed by
+    that party's country and VAT ID.
     """
-    if document.get("bill_to") is None:
-        document["bill_to"] = bill_to_for(document["organization"])
-    invoice = document_issue(**document)
-    if invoice is not None:
-        events.publish(events.INVOICE_ISSUED, invoice=invoice)
+    lines = L.without_zero_lines(lines)
+    if not lines:
+        return None
+    if bill_to is None:
+        bill_to = bill_to_for(organization)
+    treatment = tax_treatment(
+        seller_country=settings.SELLER_COUNTRY,
+        customer_country=bill_to.country,
+        customer_vat_id=bill_to.vat_id,
+    )
+    invoice = documents.invoice_issue(
+        organization=organization,
+        reason=reason,
+        lines=lines,
+        totals=L.totals(lines, treatment.rate),
+        tax_kind=treatment.kind,
+        currency=currency,
+        issued_on=issued_on,
+        at=at,
+        bill_to=bill_to,
+    )
+    if subscription is not None:
+        SubscriptionInvoice.objects.create(
+            invoice=invoice,
+            organization_id=subscription.organization_id,
+            subscription=subscription,
+            reason=invoice.reason,
+            issued_on=invoice.issued_on,
+        )
+    events.publish(events.INVOICE_ISSUED, invoice=invoice)
     return invoice
+
+
+def credit_note_issue(
+    *,
+    invoice: Invoice,
+    lines: list[L.LineDraft],
+    issued_on: dt.date,
+    at: dt.datetime,
+    reason: str = "seat_removal",
+) -> CreditNote | None:
+    """Price `lines` at the tax rate of `invoice` and issue them as a credit note correcting it
+    (invoices.services); None when every line is zero."""
+    lines = L.without_zero_lines(lines)
+    if not lines:
+        return None
+    return documents.credit_note_issue(
+        invoice=invoice,
+        lines=lines,
+        totals=L.totals(lines, Decimal(invoice.tax_rate)),
+        issued_on=issued_on,
+        at=at,
+        reason=reason,
+    )
 
 
 def _actor_label(actor) -> str:
@@ -256,7 +335,8 @@ def latest_seat_invoice(*, subscription: Subscription) -> Invoice | None:
     client), whose sequences are not comparable.
     """
     return (
-        Invoice.objects.filter(subscription=subscription, lines__kind__in=[L.SEATS, L.PRORATION])
+        subscription_invoices(subscription=subscription)
+        .filter(lines__kind__in=[L.SEATS, L.PRORATION])
         .order_by("-pk")
         .first()
     )
@@ -933,7 +1013,7 @@ def plan_change(
             at=at,
         )
     elif net < 0:
-        corrected = Invoice.objects.filter(subscription=subscription).order_by("-pk").first()
+        corrected = subscription_invoices(subscription=subscription).order_by("-pk").first()
         credit_note_issue(
             invoice=corrected,
             lines=[_negated(line) for line in lines],

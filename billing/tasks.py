@@ -4,10 +4,10 @@ Exactly once, in layers: a message is acknowledged only after its task ran (acks
 and given back when the worker process running it dies (reject_on_worker_lost), so a
 renewal may run twice but is never lost; running it twice issues nothing new, because
 `subscription_renew` works under the subscription's row lock and moves the periods as it
-invoices them, and the unique constraint on (subscription, reason, period_start) stands
-behind it. No long countdowns: the Redis broker delivers a message again once it has been
-unacknowledged for its visibility timeout (one hour by default), and the hourly beat run
-finds any subscription that is still due anyway.
+invoices them, and the unique constraint on (subscription, reason, period_start) of
+`SubscriptionInvoice` stands behind it. No long countdowns: the Redis broker delivers a
+message again once it has been unacknowledged for its visibility timeout (one hour by
+default), and the hourly beat run finds any subscription that is still due anyway.
 """
 
 import logging

@@ -73,8 +73,13 @@ class Invoice(DocumentFields):
         VOID = "void", _("Void")
         UNCOLLECTIBLE = "uncollectible", _("Uncollectible")
 
-    subscription = models.ForeignKey(
-        "billing.Subscription", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    serviced_organization = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Whose service the lines are for: the payer itself, or the client a partner pays for.",
     )
     sequence = models.PositiveIntegerField(help_text="NNNN in PREFIX-NNNN, gap-free per customer.")
     reason = models.CharField(max_length=32, choices=Reason.choices)
@@ -93,15 +98,8 @@ class Invoice(DocumentFields):
         ordering = ["-issued_on", "-sequence"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "sequence"], name="invoice_sequence_unique"),
-            # One invoice per subscription, reason and day for the scheduled ones (a renewal is
-            # issued on the day its period starts), so a retried or doubled renewal can never
-            # invoice a period twice. Not the header's period start: that is the span of the
-            # lines (issue 22), and a pending charge can start it before the renewal day.
-            models.UniqueConstraint(
-                fields=["subscription", "reason", "issued_on"],
-                condition=Q(reason__in=["subscription_create", "subscription_cycle"]),
-                name="invoice_once_per_subscription_day_reason",
-            ),
+            # A scheduled invoice is issued once per subscription, reason and day:
+            # billing.SubscriptionInvoice holds the link and the constraint.
             models.CheckConstraint(
                 condition=Q(total_minor=models.F("subtotal_minor") + models.F("tax_minor")),
                 name="invoice_total_is_subtotal_plus_tax",

@@ -8,9 +8,12 @@ through organizations.formatting; nothing here queries beyond the document's rel
 Line descriptions are stored in English by the billing engine (billing.domain.lines); the
 patterns that engine writes are recognised here and written again in the reader's
 language from the line's own fields. A description that matches no known pattern is
-shown as stored.
+shown as stored. This module reads only the documents: what it knows of the engine's
+wording is written here (tests/invoices/test_line_wording.py and test_catalogues.py hold it
+to the engine's).
 """
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -20,22 +23,20 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
-from billing.domain.lines import describe_period
-from billing.domain.tax import OUTSIDE_SCOPE, REVERSE_CHARGE, STANDARD
 from organizations import formatting as fmt
 
-from .models import CreditNote, Invoice
+from .models import CreditNote, Invoice, TaxKind
 
 INVOICE, CREDIT_NOTE = "invoice", "credit_note"
 
 # The tax mentions of billing.domain.tax.MENTIONS, as catalogue entries (a test checks
 # they stay word for word the same).
 TAX_MENTIONS = {
-    STANDARD: "",
-    REVERSE_CHARGE: gettext_noop(
+    TaxKind.STANDARD: "",
+    TaxKind.REVERSE_CHARGE: gettext_noop(
         "Reverse charge: VAT to be accounted for by the recipient (Article 196, Directive 2006/112/EC)."
     ),
-    OUTSIDE_SCOPE: gettext_noop("Outside the scope of EU VAT."),
+    TaxKind.OUTSIDE_SCOPE: gettext_noop("Outside the scope of EU VAT."),
 }
 
 
@@ -133,6 +134,13 @@ def _party(
 
 # Line descriptions ------------------------------------------------------------------------
 
+
+def stored_period(start: dt.date, end: dt.date) -> str:
+    """A line's period as the engine ends its description (billing.domain.lines.describe_period):
+    "1 Mar 2026 – 1 Jan 2027", in English whatever the reader's language."""
+    return f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y}"
+
+
 _PRORATION = re.compile(
     r"^(?P<unused>Unused time: )?(?P<count>-?\d+) seats? × (?P<fraction>[\d/]+)"
     r" of a (?P<interval>week|month|year)$"
@@ -184,7 +192,7 @@ def line_description(line, language: str) -> tuple[str, str]:
     Call under the language's active translation (document_view does).
     """
     stored = line.description
-    suffix = ", " + describe_period(line.period_start, line.period_end)
+    suffix = ", " + stored_period(line.period_start, line.period_end)
     if not stored.endswith(suffix):
         return stored, ""
     head = stored[: -len(suffix)]

@@ -1,4 +1,4 @@
-"""Issuing invoices and credit notes: numbering, tax, credit balance.
+"""Issuing invoices and credit notes: numbering, the credit balance, the stored document.
 
 Every document of one customer is issued under the row lock of its DocumentSequence, so
 numbers are gap-free and unrepeated and the credit balance never goes negative, however
@@ -10,21 +10,24 @@ addresses it to another organization than the one whose service the lines are fo
 partner paying for its client under an internal agreement): the invoice then belongs to
 the bill-to party (`Invoice.organization`), is numbered with its customer code and its
 own gap-free sequence, taxed by its country and VAT ID, paid first from its credit
-balance, charged to its payment method and e-mailed to it; `subscription` still names
-the client's subscription, and each line starts with the client's name. A credit note
+balance, charged to its payment method and e-mailed to it; `serviced_organization` still
+names the client, and each line starts with the client's name. A credit note
 always goes to the party of the invoice it corrects (whoever paid it gets the credit).
+
+The billing engine prices a document before it calls here (billing.services): it drafts
+the lines, leaves out the zero ones, chooses the tax and computes the totals. This module
+takes them as given and checks only what a document must hold itself: at least one line,
+a subtotal that is the sum of its lines and a total that is subtotal plus tax.
 """
 
 import datetime as dt
-from dataclasses import replace
 from decimal import Decimal
+from fractions import Fraction
+from typing import Protocol
 
 from django.conf import settings
 from django.db import connection, connections, router, transaction
 
-from billing.domain.lines import LineDraft, totals, without_zero_lines
-from billing.domain.money import exact_to_decimal
-from billing.domain.tax import tax_treatment
 from core import events
 from organizations.models import Organization
 
@@ -36,7 +39,40 @@ from .models import (
     DocumentSequence,
     Invoice,
     InvoiceLine,
+    LineFields,
 )
+
+
+class DocumentLine(Protocol):
+    """A line as the billing engine drafts it (billing.domain.lines.LineDraft)."""
+
+    kind: str
+    description: str
+    interval: str
+    quantity: int
+    unit_price_minor: int
+    fraction: Fraction
+    period_start: dt.date
+    period_end: dt.date
+
+    @property
+    def exact_minor(self) -> Fraction: ...  # before rounding, in minor units
+
+    @property
+    def amount_minor(self) -> int: ...  # rounded once, half up
+
+
+class DocumentTotals(Protocol):
+    """A document's money as the billing engine computed it (billing.domain.lines.Totals)."""
+
+    subtotal_minor: int
+    tax_rate: Decimal  # percent
+    tax_minor: int
+    total_minor: int
+
+
+class DocumentRefused(ValueError):
+    """The lines and totals given cannot make a document: a caller's mistake, never the customer's."""
 
 
 def _deliver(kind: str, document_id: int) -> None:
@@ -103,27 +139,43 @@ def _party_fields(organization: Organization) -> dict:
     }
 
 
-def _lines_for(
-    lines: list[LineDraft], *, serviced: Organization | None, payer: Organization
-) -> list[LineDraft]:
+def _check(lines: list[DocumentLine], totals: DocumentTotals) -> None:
+    if not lines:
+        raise DocumentRefused("A document has at least one line.")
+    if totals.subtotal_minor != sum(line.amount_minor for line in lines):
+        raise DocumentRefused("The subtotal is not the sum of the lines.")
+    if totals.total_minor != totals.subtotal_minor + totals.tax_minor:
+        raise DocumentRefused("The total is not the subtotal plus the tax.")
+
+
+def _description_prefix(*, serviced: Organization | None, payer: Organization) -> str:
     """Lines of a document addressed to another party than the serviced organization name it."""
     if serviced is None or serviced.pk == payer.pk:
-        return lines
-    return [replace(line, description=f"{serviced.name}: {line.description}"[:300]) for line in lines]
+        return ""
+    return f"{serviced.name}: "
 
 
-def _line_fields(line: LineDraft, position: int, organization: Organization) -> dict:
+# Six decimals of a minor unit: what the column keeps of the exact amount.
+_EXACT_PLACES = LineFields._meta.get_field("exact_amount_minor").decimal_places
+
+
+def _stored_exact(value: Fraction) -> Decimal:
+    """The exact (unrounded) amount kept beside each line, to the decimals its column holds."""
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-_EXACT_PLACES))
+
+
+def _line_fields(line: DocumentLine, position: int, organization: Organization, prefix: str) -> dict:
     return {
         "organization": organization,
         "position": position,
         "kind": line.kind,
-        "description": line.description,
+        "description": f"{prefix}{line.description}"[:300] if prefix else line.description,
         "interval": line.interval,
         "quantity": line.quantity,
         "unit_price_minor": line.unit_price_minor,
         "fraction_numerator": line.fraction.numerator,
         "fraction_denominator": line.fraction.denominator,
-        "exact_amount_minor": exact_to_decimal(line.exact_minor),
+        "exact_amount_minor": _stored_exact(line.exact_minor),
         "amount_minor": line.amount_minor,
         "period_start": line.period_start,
         "period_end": line.period_end,
@@ -137,46 +189,39 @@ def _line_fields(line: LineDraft, position: int, organization: Organization) -> 
 def invoice_issue(
     *,
     organization: Organization,
-    subscription,
     reason: str,
-    lines: list[LineDraft],
+    lines: list[DocumentLine],
+    totals: DocumentTotals,
+    tax_kind: str,
     currency: str,
     issued_on: dt.date,
     at: dt.datetime,
     bill_to: Organization | None = None,
-) -> Invoice | None:
-    """Issue an invoice for `lines` (zero lines left out); None when nothing is left to invoice.
+) -> Invoice:
+    """Issue an invoice of `lines`, priced by the caller (`totals`, at the tax `tax_kind`).
 
     Its service period (the header) is the span of its lines: from the earliest line's start
     to the latest line's end (docs/billing.md rule 15c). A scheduled invoice is kept once per
     subscription, reason and issue date (the renewal day) by a unique constraint.
 
     `organization` is the customer whose service the lines are for; `bill_to` (default
-    `organization`) the party the invoice is addressed to, taxed by and numbered for, whose
-    document it is. The bill-to party's credit balance is applied at once:
-    credit_applied = min(balance, total).
+    `organization`) the party the invoice is addressed to, numbered for and whose document
+    it is (the caller taxed the lines by its country and VAT ID). The bill-to party's credit
+    balance is applied at once: credit_applied = min(balance, total).
     """
-    lines = without_zero_lines(lines)
-    if not lines:
-        return None
+    _check(lines, totals)
     serviced = organization
     organization = bill_to or organization
-    lines = _lines_for(lines, serviced=serviced, payer=organization)
-    treatment = tax_treatment(
-        seller_country=settings.SELLER_COUNTRY,
-        customer_country=organization.country,
-        customer_vat_id=organization.vat_id,
-    )
-    money = totals(lines, treatment.rate)
+    prefix = _description_prefix(serviced=serviced, payer=organization)
     number = _next_invoice_number(organization)
     # Read under the sequence's lock: no other document of this customer can use it meanwhile.
     balance = credit_balance_minor(organization=organization, currency=currency)
-    applied = max(0, min(balance, money.total_minor))
-    amount_due = money.total_minor - applied
+    applied = max(0, min(balance, totals.total_minor))
+    amount_due = totals.total_minor - applied
     on_receipt = events.ask(events.CHARGES_CARD, organization=organization)
     invoice = Invoice.objects.create(
         organization=organization,
-        subscription=subscription,
+        serviced_organization=serviced,
         number=f"{organization.customer_code}-{number:04d}",
         sequence=number,
         reason=reason,
@@ -184,11 +229,11 @@ def invoice_issue(
         currency=currency,
         period_start=min(line.period_start for line in lines),
         period_end=max(line.period_end for line in lines),
-        subtotal_minor=money.subtotal_minor,
-        tax_rate=treatment.rate,
-        tax_kind=treatment.kind,
-        tax_minor=money.tax_minor,
-        total_minor=money.total_minor,
+        subtotal_minor=totals.subtotal_minor,
+        tax_rate=totals.tax_rate,
+        tax_kind=tax_kind,
+        tax_minor=totals.tax_minor,
+        total_minor=totals.total_minor,
         credit_applied_minor=applied,
         amount_due_minor=amount_due,
         # Nothing left to pay: settled by credit (Stripe marks such invoices paid too).
@@ -200,7 +245,7 @@ def invoice_issue(
         **_party_fields(organization),
     )
     InvoiceLine.objects.bulk_create(
-        InvoiceLine(invoice=invoice, **_line_fields(line, position, organization))
+        InvoiceLine(invoice=invoice, **_line_fields(line, position, organization, prefix))
         for position, line in enumerate(lines, start=1)
     )
     if applied:
@@ -221,24 +266,26 @@ def invoice_issue(
 def credit_note_issue(
     *,
     invoice: Invoice,
-    lines: list[LineDraft],
+    lines: list[DocumentLine],
+    totals: DocumentTotals,
     issued_on: dt.date,
     at: dt.datetime,
     reason: str = "seat_removal",
-) -> CreditNote | None:
-    """Issue a credit note correcting `invoice`, at the invoice's tax rate, to the credit balance.
+) -> CreditNote:
+    """Issue a credit note correcting `invoice` to the credit balance, of `lines` priced by the
+    caller at the invoice's tax rate (`totals`).
 
     The credit note goes to the invoice's party (its bill-to party): numbered after the
     invoice, credited to that party's balance.
     """
-    lines = without_zero_lines(lines)
-    if not lines:
-        return None
+    _check(lines, totals)
+    if Decimal(totals.tax_rate) != Decimal(invoice.tax_rate):
+        raise DocumentRefused("A credit note is taxed at the rate of the invoice it corrects.")
     organization = invoice.organization
-    serviced = invoice.subscription.organization if invoice.subscription_id else None
-    lines = _lines_for(lines, serviced=serviced, payer=organization)
+    # Read only when it is another party than the payer: then its name starts each line.
+    serviced = invoice.serviced_organization if invoice.serviced_organization_id != organization.pk else None
+    prefix = _description_prefix(serviced=serviced, payer=organization)
     _lock_sequence(organization)
-    money = totals(lines, Decimal(invoice.tax_rate))
     number_in_invoice = CreditNote.objects.filter(invoice=invoice).count() + 1
     note = CreditNote.objects.create(
         organization=organization,
@@ -248,22 +295,22 @@ def credit_note_issue(
         reason=reason,
         issued_on=issued_on,
         currency=invoice.currency,
-        subtotal_minor=money.subtotal_minor,
+        subtotal_minor=totals.subtotal_minor,
         tax_rate=invoice.tax_rate,
         tax_kind=invoice.tax_kind,
-        tax_minor=money.tax_minor,
-        total_minor=money.total_minor,
+        tax_minor=totals.tax_minor,
+        total_minor=totals.total_minor,
         created_at=at,
         **_party_fields(organization),
     )
     CreditNoteLine.objects.bulk_create(
-        CreditNoteLine(credit_note=note, **_line_fields(line, position, organization))
+        CreditNoteLine(credit_note=note, **_line_fields(line, position, organization, prefix))
         for position, line in enumerate(lines, start=1)
     )
     CreditBalanceEntry.objects.create(
         organization=organization,
         currency=invoice.currency,
-        amount_minor=money.total_minor,
+        amount_minor=totals.total_minor,
         kind=CreditBalanceEntry.Kind.CREDIT_NOTE,
         credit_note=note,
         effective_on=issued_on,

@@ -33,8 +33,15 @@ from billing.domain.periods import period_containing
 from billing.domain.proration import day_fraction
 from billing.models import PendingCharge, Plan, Subscription
 from billing.preview import dry_run, fraction_text, preview_run
-from billing.selectors import active_members, seats_total, state_token, subscription_live
+from billing.selectors import (
+    active_members,
+    seats_total,
+    state_token,
+    subscription_invoices,
+    subscription_live,
+)
 from billing.services import (
+    credit_note_issue,
     invoice_issue,
     pending_line,
     plan_lines,
@@ -49,7 +56,7 @@ from billing.state_token import state_token_check, state_token_sign
 from core.clock import organization_now_and_today
 from core.site import absolute_url
 from invoices.models import CreditNote, Invoice, Reason
-from invoices.services import credit_balance_minor, credit_note_issue
+from invoices.services import credit_balance_minor
 from organizations import formatting as fmt
 from organizations import partners as org_partners
 from organizations import services as org_services
@@ -225,7 +232,12 @@ def _settle(
         acting_user=acting_user,
     )
     credit_lines = L.without_zero_lines(credit_lines)
-    paid = Invoice.objects.filter(subscription=subscription, organization=old_payer).order_by("-pk").first()
+    paid = (
+        subscription_invoices(subscription=subscription)
+        .filter(organization=old_payer)
+        .order_by("-pk")
+        .first()
+    )
     if credit_lines and paid is not None:
         settlement.credit_note = credit_note_issue(
             invoice=paid, lines=credit_lines, issued_on=on, at=at, reason="agreement_change"
@@ -367,7 +379,7 @@ def agreement_handover(
         subscription = subscription_create(
             organization=client, plan=plan, start_on=on, at=at, acting_user=acting_user
         )
-        settlement.invoice = Invoice.objects.filter(subscription=subscription).order_by("-pk").first()
+        settlement.invoice = subscription_invoices(subscription=subscription).order_by("-pk").first()
     if not client.billing_email:
         org_services.organization_update_billing_details(
             organization=client, at=at, acting_user=acting_user, billing_email=superuser.email
@@ -764,12 +776,12 @@ def _overdue_client_ids(client_ids: list[int]) -> set[int]:
     """Clients with an unpaid invoice whose payment failed or was given up (any payer), or a
     subscription past due."""
     overdue = set(
-        Invoice.objects.filter(subscription__organization_id__in=client_ids)
+        Invoice.objects.filter(serviced_organization_id__in=client_ids)
         .filter(
             Q(status=Invoice.Status.UNCOLLECTIBLE)
             | Q(status=Invoice.Status.OPEN, collection__failed_attempts__gt=0)
         )
-        .values_list("subscription__organization_id", flat=True)
+        .values_list("serviced_organization_id", flat=True)
     )
     overdue |= set(
         Subscription.objects.filter(

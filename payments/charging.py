@@ -23,6 +23,7 @@ import uuid
 from django.db import transaction
 
 from billing.models import Subscription
+from billing.selectors import invoice_subscription, subscription_invoices
 from invoices.models import Invoice
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
@@ -144,13 +145,12 @@ def invoice_status_set(
 def _subscription_recover(*, invoice: Invoice, at: dt.datetime) -> None:
     """After a payment: past_due -> active when nothing else of the subscription is in dunning,
     and a cancellation that dunning scheduled for this invoice is taken back."""
-    if invoice.subscription_id is None:
+    subscription = invoice_subscription(invoice=invoice, lock=True)
+    if subscription is None:
         return
-    subscription = Subscription.objects.select_for_update(of=("self",)).get(pk=invoice.subscription_id)
     still_failing = (
-        Invoice.objects.filter(
-            subscription=subscription, status=Invoice.Status.OPEN, collection__failed_attempts__gt=0
-        )
+        subscription_invoices(subscription=subscription)
+        .filter(status=Invoice.Status.OPEN, collection__failed_attempts__gt=0)
         .exclude(pk=invoice.pk)
         .exists()
     )

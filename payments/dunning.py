@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from billing.models import Subscription
+from billing.selectors import invoice_subscription
 from invoices.models import Invoice
 from organizations.audit import audit_record
 from payments.commit import enqueue_after_commit
@@ -50,9 +51,9 @@ def final_action() -> str:
 
 
 def _past_due(*, invoice: Invoice, at: dt.datetime) -> None:
-    if invoice.subscription_id is None:
+    subscription = invoice_subscription(invoice=invoice, lock=True)
+    if subscription is None:
         return
-    subscription = Subscription.objects.select_for_update(of=("self",)).get(pk=invoice.subscription_id)
     if subscription.status == Subscription.Status.ACTIVE:
         subscription.status = Subscription.Status.PAST_DUE
         subscription.save(update_fields=["status"])
@@ -78,8 +79,7 @@ def _final_action_take(*, invoice: Invoice, collection: InvoiceCollection, at: d
             reference=f"{collection.failed_attempts} failed tries",
             at=at,
         )
-    elif invoice.subscription_id is not None:
-        subscription = Subscription.objects.select_for_update(of=("self",)).get(pk=invoice.subscription_id)
+    elif (subscription := invoice_subscription(invoice=invoice, lock=True)) is not None:
         if subscription.status != Subscription.Status.CANCELED and not subscription.cancel_at_period_end:
             subscription.cancel_at_period_end = True
             subscription.save(update_fields=["cancel_at_period_end"])

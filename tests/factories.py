@@ -14,10 +14,9 @@ from django.contrib.auth import get_user_model
 
 from billing.domain.lines import LineDraft
 from billing.domain.periods import period_containing
-from billing.services import subscription_create
+from billing.services import invoice_issue, subscription_create
 from core import clock
 from invoices.models import Reason
-from invoices.services import invoice_issue
 from organizations import services as org_services
 from organizations.models import Membership, Organization, Role
 
@@ -186,13 +185,15 @@ class LineDraftFactory(factory.Factory):
 
 
 class InvoiceFactory(factory.django.DjangoModelFactory):
-    """An invoice issued by invoices.services.invoice_issue (the next number, taxes, credit
-    applied) on `issued_on` (default: the clock's date), of `lines` (default: one LineDraftFactory)."""
+    """An invoice of `organization`, issued by billing.services.invoice_issue (the next number,
+    taxes, credit applied) on `issued_on` (default: the clock's date), of `lines` (default:
+    one LineDraftFactory)."""
 
     class Meta:
         model = "invoices.Invoice"
 
     organization = factory.SubFactory(OrganizationFactory)
+    bill_to = factory.SelfAttribute("organization")  # its own document, whoever bills it otherwise
     subscription = None
     reason = Reason.SEAT_CHANGE
     currency = "EUR"

@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 
 from billing.models import SeatLedgerEntry
+from billing.selectors import subscription_invoices
 from core import clock
-from invoices.models import Invoice
 from tests.factories import (
     InvoiceFactory,
     MembershipFactory,
@@ -50,7 +50,7 @@ def test_a_subscription_is_made_by_the_service_with_its_seats_ledger_and_first_i
     assert (item.interval, item.quantity, item.period_end) == ("month", 2, dt.date(2026, 4, 1))
     (entry,) = subscription.seat_ledger.all()
     assert (entry.reason, entry.total_seats_after) == (SeatLedgerEntry.Reason.START, 5)
-    (invoice,) = Invoice.objects.filter(subscription=subscription)
+    (invoice,) = subscription_invoices(subscription=subscription)
     assert invoice.number.endswith("-0001") and invoice.issued_on == dt.date(2026, 3, 1)
     # An invoice of the same customer takes the next number.
     assert InvoiceFactory(organization=subscription.organization).number.endswith("-0002")

@@ -69,11 +69,6 @@ def format_amount(amount_minor: int, currency: str) -> str:
     return f"{value:.{places}f}"
 
 
-def exact_to_decimal(value: Fraction, places: int = 6) -> Decimal:
-    """The exact (unrounded) amount kept beside each line, to `places` decimals of a minor unit."""
-    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-places))
-
-
 @dataclass(frozen=True)
 class Money:
     amount_minor: int

@@ -2,7 +2,8 @@
 
 A new column of Invoice or CreditNote is set when the document is issued and frozen from
 then on, like the others: the migration that adds it calls `refreeze(extra)` with every
-column added since 0002 (the lists only grow).
+column added since 0002 (the lists only grow), and `dropped` with every column of 0002's
+lists removed since (invoices 0009: the invoice's subscription_id).
 """
 
 import importlib
@@ -12,9 +13,14 @@ from django.db import migrations
 _initial = importlib.import_module("invoices.migrations.0002_immutable_documents")
 
 
-def refreeze(extra: dict[str, list[str]]) -> migrations.RunPython:
+def refreeze(extra: dict[str, list[str]], dropped: dict[str, list[str]] | None = None) -> migrations.RunPython:
+    dropped = dropped or {}
+
     def frozen_with_extra():
-        return {table: columns + extra.get(table, []) for table, columns in _initial.FROZEN.items()}
+        return {
+            table: [c for c in columns if c not in dropped.get(table, [])] + extra.get(table, [])
+            for table, columns in _initial.FROZEN.items()
+        }
 
     def statements(vendor: str) -> list[str]:
         saved = _initial.FROZEN

@@ -16,15 +16,26 @@ from django.db import connection, connections, transaction
 
 from billing.domain.periods import add_months
 from billing.models import Plan, Subscription
-from billing.selectors import active_members, seats_total
-from billing.services import subscription_bring_up_to_date, subscription_create, subscription_renew
+from billing.selectors import active_members, seats_total, subscription_invoices
+from billing.services import (
+    invoice_issue,
+    subscription_bring_up_to_date,
+    subscription_create,
+    subscription_renew,
+)
 from billing.tasks import renew_due_subscriptions
 from core import clock
 from invoices.models import DocumentSequence, Invoice, Reason
 from organizations.errors import RuleViolation
 from organizations.models import Role
 from seats import services as seat_services
-from tests.factories import MembershipFactory, OrganizationFactory, SubscriptionFactory, UserFactory
+from tests.factories import (
+    LineDraftFactory,
+    MembershipFactory,
+    OrganizationFactory,
+    SubscriptionFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -192,11 +203,11 @@ def test_10_renewal_runs_at_once_issue_each_invoice_once():
 
     assert [r for r in results if isinstance(r, Exception)] == []
     for subscription_id, period_starts in expected.items():
-        cycles = Invoice.objects.filter(subscription_id=subscription_id, reason=Reason.SUBSCRIPTION_CYCLE)
+        cycles = subscription_invoices(subscription=subscription_id).filter(reason=Reason.SUBSCRIPTION_CYCLE)
         assert sorted(cycles.values_list("period_start", flat=True)) == period_starts
         assert_numbers_gap_free(Subscription.objects.get(pk=subscription_id).organization)
     assert Subscription.objects.get(pk=cancelling.pk).status == Subscription.Status.CANCELED
-    pending_invoices = Invoice.objects.filter(subscription=pending).order_by("sequence")
+    pending_invoices = subscription_invoices(subscription=pending).order_by("sequence")
     assert [(i.reason, i.issued_on) for i in pending_invoices] == [
         (Reason.SUBSCRIPTION_CREATE, anchor),
         (Reason.SEAT_CHANGE, anchor + dt.timedelta(days=2)),
@@ -205,6 +216,37 @@ def test_10_renewal_runs_at_once_issue_each_invoice_once():
     assert Invoice.objects.filter(reason=Reason.SUBSCRIPTION_CYCLE).count() == sum(
         map(len, expected.values())
     )
+
+
+def test_a_renewal_invoice_issued_twice_at_once_without_the_lock_is_issued_once():
+    """Behind the subscription's row lock, the database: two transactions issue the same
+    period's renewal invoice at once, as if a renewal had skipped the lock. One invoice is
+    issued; the other fails on the subscription link's unique constraint and takes its
+    invoice, lines and number back with it."""
+    organization = OrganizationFactory()
+    MembershipFactory(organization=organization, role=Role.OWNER)
+    subscription = subscription_create(
+        organization=organization, plan=make_plan("monthly-once"), start_on=MAR_1, at=AT_MAR_3
+    )
+    apr_1 = add_months(MAR_1, 1)
+
+    results = run_parallel(
+        2,
+        lambda i: invoice_issue(
+            organization=organization,
+            subscription=subscription,
+            reason=Reason.SUBSCRIPTION_CYCLE,
+            lines=[LineDraftFactory(period_start=apr_1)],
+            currency="EUR",
+            issued_on=apr_1,
+            at=AT_MAR_3,
+        ),
+    )
+
+    assert sorted(type(result).__name__ for result in results) == ["IntegrityError", "Invoice"]
+    assert assert_numbers_gap_free(organization) == [1, 2]
+    renewals = subscription_invoices(subscription=subscription).filter(reason=Reason.SUBSCRIPTION_CYCLE)
+    assert list(renewals.values_list("issued_on", flat=True)) == [apr_1]
 
 
 def test_locking_one_subscription_does_not_hold_up_another_on_the_same_plan():

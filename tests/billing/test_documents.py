@@ -7,6 +7,7 @@ from django.db import DatabaseError, transaction
 
 from invoices.models import CreditBalanceEntry, Invoice, InvoiceLine
 from tests.billing.support import subscribed_organization
+from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +24,13 @@ def test_the_database_refuses_changing_an_issued_invoice(field, value):
     invoice = issued_invoice()
     with pytest.raises(DatabaseError, match="never changes"), transaction.atomic():
         Invoice.objects.filter(pk=invoice.pk).update(**{field: value})
+
+
+def test_the_database_refuses_changing_whose_service_an_invoice_is_for():
+    invoice = issued_invoice()
+    assert invoice.serviced_organization == invoice.organization
+    with pytest.raises(DatabaseError, match="never changes"), transaction.atomic():
+        Invoice.objects.filter(pk=invoice.pk).update(serviced_organization=OrganizationFactory())
 
 
 def test_payment_status_may_change():

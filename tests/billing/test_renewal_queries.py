@@ -9,8 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.models import Plan, SeatLedgerEntry
+from billing.selectors import subscription_invoices
 from billing.services import subscription_renew
-from invoices.models import Invoice, Reason
+from invoices.models import Reason
 from tests.factories import SubscriptionFactory
 
 AT = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
@@ -33,18 +34,20 @@ def statements(captured) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_a_renewal_reads_and_writes_in_fourteen_statements():
+def test_a_renewal_reads_and_writes_in_fifteen_statements():
     """Lock (with plan and organization), the plan's seat prices, the seat items, the open
     pending charges, the members; the seat item, its ledger row, the subscription's period;
     the bill-to party, the invoice number, the credit balance, the invoice and its lines;
-    its PDF and e-mail in the outbox (one INSERT)."""
+    its PDF and e-mail in the outbox (one INSERT); its link to the subscription."""
     subscription = SubscriptionFactory(plan=team_plan(), start_on=dt.date(2026, 1, 1), at=AT, seats=5)
 
     with CaptureQueriesContext(connection) as captured:
         subscription_renew(subscription=subscription, on=dt.date(2026, 2, 1), at=AT)
 
-    assert len(statements(captured)) == 14, "\n".join(statements(captured))
-    renewal = Invoice.objects.get(subscription=subscription, reason=Reason.SUBSCRIPTION_CYCLE)
+    # 15 since the invoice's subscription moved from invoices into billing.SubscriptionInvoice
+    # (issue 20: invoices depends on nothing of billing's): one INSERT of the link per invoice.
+    assert len(statements(captured)) == 15, "\n".join(statements(captured))
+    renewal = subscription_invoices(subscription=subscription).get(reason=Reason.SUBSCRIPTION_CYCLE)
     assert (renewal.period_start, renewal.period_end) == (dt.date(2026, 2, 1), dt.date(2026, 3, 1))
     assert renewal.subtotal_minor == 4_900  # in_use: one member, so no paid seat is renewed
     ledger = SeatLedgerEntry.objects.filter(subscription=subscription).order_by("pk").last()
@@ -61,9 +64,10 @@ def test_catching_up_reads_the_subscription_once_and_writes_each_day():
     with CaptureQueriesContext(connection) as captured:
         subscription_renew(subscription=subscription, on=dt.date(2026, 3, 1), at=AT)
 
-    renewals = Invoice.objects.filter(subscription=subscription, reason=Reason.SUBSCRIPTION_CYCLE)
+    renewals = subscription_invoices(subscription=subscription).filter(reason=Reason.SUBSCRIPTION_CYCLE)
     assert sorted(renewals.values_list("period_start", flat=True)) == [
         dt.date(2026, 2, 1),
         dt.date(2026, 3, 1),
     ]
-    assert len(statements(captured)) == 14 + 9, "\n".join(statements(captured))
+    # Each day's invoice has its link to the subscription (one INSERT each): 15 + 10.
+    assert len(statements(captured)) == 15 + 10, "\n".join(statements(captured))

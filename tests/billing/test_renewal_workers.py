@@ -33,7 +33,7 @@ from kombu import Connection
 from billing import tasks as billing_tasks
 from billing.domain.periods import add_months
 from billing.models import PendingCharge, Plan, Subscription
-from billing.selectors import subscriptions_due
+from billing.selectors import subscription_invoices, subscriptions_due
 from config.celery import app as celery_app
 from core import clock
 from invoices.models import DocumentSequence, Invoice, Reason
@@ -83,7 +83,7 @@ def assert_each_invoice_once(expected: dict[int, list[dt.date]]) -> None:
     invoice numbers run 1..n with the counter at n: none skipped, none repeated."""
     renewals = defaultdict(list)
     for subscription_id, period_start in Invoice.objects.filter(reason=Reason.SUBSCRIPTION_CYCLE).values_list(
-        "subscription_id", "period_start"
+        "subscription_link__subscription", "period_start"
     ):
         renewals[subscription_id].append(period_start)
     wrong = {
@@ -152,7 +152,7 @@ def test_seat_items_and_pending_charges_make_a_subscription_due_and_canceled_one
         (charge_due, dt.date(2026, 3, 10), None),
         (charge_tomorrow, dt.date(2026, 3, 11), None),
         (charge_at_renewal, None, None),
-        (charge_invoiced, dt.date(2026, 3, 9), Invoice.objects.get(subscription=charge_invoiced)),
+        (charge_invoiced, dt.date(2026, 3, 9), subscription_invoices(subscription=charge_invoiced).get()),
     ]:
         PendingCharge.objects.create(
             organization=subscription.organization,
@@ -221,7 +221,9 @@ def test_a_renewal_that_fails_in_a_batch_is_queued_alone_and_the_others_go_on(mo
 
     assert queued_alone == [broken.pk]
     renewed = set(
-        Invoice.objects.filter(reason=Reason.SUBSCRIPTION_CYCLE).values_list("subscription", flat=True)
+        Invoice.objects.filter(reason=Reason.SUBSCRIPTION_CYCLE).values_list(
+            "subscription_link__subscription", flat=True
+        )
     )
     assert renewed == {subscriptions[0].pk, subscriptions[2].pk}
 

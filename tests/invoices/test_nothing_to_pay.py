@@ -8,9 +8,10 @@ from django.conf import settings
 from django.urls import reverse
 
 from billing.domain.lines import LineDraft
+from billing.services import credit_note_issue
 from invoices import delivery, pdf
 from invoices.models import Invoice
-from invoices.services import credit_balance_minor, credit_note_issue
+from invoices.services import credit_balance_minor
 from invoices.tasks import document_email_send_task
 from organizations.models import Role
 from tests.conftest import at_noon

@@ -10,10 +10,10 @@ from django.db import DatabaseError, transaction
 from django.urls import reverse
 
 from billing.domain.lines import LineDraft
+from billing.services import credit_note_issue
 from core import events
 from invoices import pdf
 from invoices.models import Invoice
-from invoices.services import credit_note_issue
 from organizations.models import Role
 from tests.conftest import at_noon
 from tests.factories import InvoiceFactory, LineDraftFactory, MembershipFactory, OrganizationFactory

@@ -90,7 +90,7 @@ def test_an_internal_clients_invoices_are_the_partners_documents(firm, bakery):
     partner, anna = firm
     link, team, _plus = bakery
     bakery_org = link.organization
-    invoice = Invoice.objects.get(subscription__organization=bakery_org)
+    invoice = Invoice.objects.get(serviced_organization=bakery_org)
     # Addressed to, numbered for and taxed by the partner (DK 25 %): 300.00 + 2 × 50.00 = 400.00.
     assert invoice.organization == partner
     assert invoice.number == f"{partner.customer_code}-0001"
@@ -114,7 +114,7 @@ def test_the_partners_credit_balance_pays_an_internal_clients_invoice(firm, bake
     seat_services.seat_purchase(
         organization=link.organization, count=1, on=MAR_17, at=at(MAR_17), acting_user=anna
     )
-    invoice = Invoice.objects.filter(subscription__organization=link.organization).latest("pk")
+    invoice = Invoice.objects.filter(serviced_organization=link.organization).latest("pk")
     # 1 seat × 50.00 × 15/31 = 24.19; tax 6.05; total 30.24, all paid from the partner's 100.00.
     assert invoice.organization == partner
     assert money_of(invoice) == (2419, 605, 3024)
@@ -189,7 +189,7 @@ def test_after_the_handover_the_client_is_invoiced_and_the_partner_never_again(f
     subscription_renew(
         subscription=Subscription.objects.get(organization=link.organization), on=APR_1, at=at(APR_1)
     )
-    assert Invoice.objects.filter(subscription__organization=link.organization).count() == 3
+    assert Invoice.objects.filter(serviced_organization=link.organization).count() == 3
 
 
 def test_pending_seat_charges_are_invoiced_to_the_partner_before_the_handover(firm):

@@ -59,7 +59,7 @@ def test_companies_flags_an_overdue_client(firm, plans, client):
     partner, anna = firm
     team, _plus = plans
     link = make_client(partner, anna, name="Bageriet Hansen", on=MAR_1, plan=team, seats=5)
-    Invoice.objects.filter(subscription__organization=link.organization).update(status="uncollectible")
+    Invoice.objects.filter(serviced_organization=link.organization).update(status="uncollectible")
     client.force_login(anna)
     row = billing_partners.companies_page(partner=partner, at=at(MAR_17)).rows[0]
     assert row.overdue
@@ -92,7 +92,7 @@ def test_a_partner_creates_a_client_that_it_pays_for(firm, plans, client):
     link = PartnerLink.objects.get(organization__name="Cykelsmeden")
     assert (link.partner, link.agreement, link.organization.country) == (partner, "internal", "DK")
     assert not link.organization.memberships.exists()
-    invoice = Invoice.objects.get(subscription__organization=link.organization)
+    invoice = Invoice.objects.get(serviced_organization=link.organization)
     # Team from 17 March with 4 seats: 300.00 + 1 × 50.00, invoiced to the partner.
     assert invoice.organization == partner and invoice.subtotal_minor == 35000
 

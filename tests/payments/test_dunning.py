@@ -7,6 +7,7 @@ from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 
 from billing.models import Subscription
+from billing.selectors import subscription_invoices
 from invoices.models import Invoice
 from payments import dunning
 from payments.models import InvoiceCollection, InvoiceStatusChange, PaymentAttempt
@@ -44,7 +45,7 @@ def test_a_failing_card_goes_through_the_whole_dunning_schedule(
     card_add(organization, number=CARD_DECLINED, at=start)
     mail.outbox.clear()
     subscription = subscribe(organization, owner, at=start)
-    invoice = Invoice.objects.get(subscription=subscription)
+    invoice = subscription_invoices(subscription=subscription).get()
     assert payment_banner(organization=organization).kind == "past_due"
 
     for n, day in enumerate([1, 3, 5, 7], start=2):

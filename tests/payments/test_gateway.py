@@ -3,7 +3,7 @@
 import pytest
 import stripe
 
-from invoices.models import Invoice
+from billing.selectors import subscription_invoices
 from payments import charging, hooks, stripe_gateway
 from payments.gateway import (
     GatewayNotFound,
@@ -53,7 +53,7 @@ def test_while_stripe_is_unreachable_the_attempt_waits_and_the_retry_charges_onc
     organization, owner = organization_with_owner(at=frozen_clock.at)
     card_add(organization, number=CARD_OK, at=frozen_clock.at)
     monkeypatch.setattr(hooks, "invoice_charge_enqueue", lambda **kwargs: None)
-    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=frozen_clock.at))
+    invoice = subscription_invoices(subscription=subscribe(organization, owner, at=frozen_clock.at)).get()
     monkeypatch.setattr(stripe_gateway, "MAX_NETWORK_RETRIES", 0)
     stripe_gateway.stripe_gateway.cache_clear()
 

@@ -5,8 +5,10 @@ import datetime as dt
 import pytest
 
 from billing.domain.lines import LineDraft
-from invoices.models import CreditBalanceEntry, Invoice
-from invoices.services import credit_balance_minor, credit_note_issue
+from billing.selectors import subscription_invoices
+from billing.services import credit_note_issue
+from invoices.models import CreditBalanceEntry
+from invoices.services import credit_balance_minor
 from organizations.models import AuditLogEntry
 from payments import refunds
 from payments.gateway import GatewayRequestRefused
@@ -39,7 +41,7 @@ def paid_by_card(stripe_on, frozen_clock):
     """An organization whose first invoice was paid by card (the webhook came), and a credit note on it."""
     organization, owner = organization_with_owner(at=frozen_clock.at)
     card_add(organization, number=CARD_OK, at=frozen_clock.at)
-    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=frozen_clock.at))
+    invoice = subscription_invoices(subscription=subscribe(organization, owner, at=frozen_clock.at)).get()
     attempt = invoice.payment_attempts.get()
     (event,) = ls_events(
         stripe_on, event_type="payment_intent.succeeded", object_id=attempt.payment_intent_id

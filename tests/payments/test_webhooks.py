@@ -9,6 +9,7 @@ from django.db import connection
 from django.test import Client
 
 from billing.models import Subscription
+from billing.selectors import subscription_invoices
 from invoices.models import Invoice
 from organizations.models import AuditLogEntry
 from payments import charging
@@ -55,7 +56,7 @@ def _charged(stripe_on, frozen_clock, *, card: str):
     """An organization whose first invoice was charged with `card`; the answer was lost."""
     organization, owner = organization_with_owner(at=frozen_clock.at)
     card_add(organization, number=card, at=frozen_clock.at)
-    invoice = Invoice.objects.get(subscription=subscribe(organization, owner, at=frozen_clock.at))
+    invoice = subscription_invoices(subscription=subscribe(organization, owner, at=frozen_clock.at)).get()
     attempt = invoice.payment_attempts.get()
     assert attempt.status == Status.PENDING
     intents = ls_get(stripe_on, "/v1/payment_intents", limit=100)["data"]
@@ -217,7 +218,7 @@ def test_a_failed_try_and_a_later_successful_one_in_either_order_end_paid(order,
     organization, owner = organization_with_owner(at=frozen_clock.at)
     card_add(organization, number=CARD_DECLINED, at=frozen_clock.at)
     subscription = subscribe(organization, owner, at=frozen_clock.at)
-    invoice = Invoice.objects.get(subscription=subscription)
+    invoice = subscription_invoices(subscription=subscription).get()
     first = invoice.payment_attempts.get()
     assert first.status == Status.FAILED
 

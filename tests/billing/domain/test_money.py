@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from billing.domain.money import (
     Money,
     UnknownCurrency,
-    exact_to_decimal,
     format_amount,
     minor_unit,
     parse_amount,
@@ -187,12 +186,6 @@ def test_format_amount(amount_minor, currency, expected):
 )
 def test_format_then_parse_is_the_identity(amount_minor, currency):
     assert parse_amount(format_amount(amount_minor, currency), currency) == amount_minor
-
-
-def test_exact_to_decimal_keeps_six_decimals_of_a_minor_unit():
-    assert exact_to_decimal(999 * Fraction(29, 31)) == Decimal("934.548387")
-    assert exact_to_decimal(Fraction(50000)) == Decimal("50000.000000")
-    assert exact_to_decimal(Fraction(-1, 3)) == Decimal("-0.333333")
 
 
 def test_money():
