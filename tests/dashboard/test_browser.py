@@ -38,6 +38,12 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
 
 
+@pytest.fixture(autouse=True)
+def links_point_at_the_live_server(settings, live_server):
+    """E-mailed links start with SITE_URL (core.site): here, the server the browser drives."""
+    settings.SITE_URL = live_server.url
+
+
 @pytest.fixture
 def nordlys_site(live_server):
     organization, _plans = build_organization()

@@ -33,6 +33,12 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def links_point_at_the_live_server(settings, live_server):
+    """E-mailed links start with SITE_URL (core.site): here, the server the browser drives."""
+    settings.SITE_URL = live_server.url
+
+
 @pytest.fixture
 def page_as(browser, live_server):
     contexts = []
