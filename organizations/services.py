@@ -460,17 +460,9 @@ def organization_update_billing_details(
                 vat_id=vat_id, country=country, on=clock.organization_now_and_today(locked, at=at)[1]
             )
         )
-    changes = {
-        name: [getattr(locked, name), value]
-        for name, value in cleaned.items()
-        if getattr(locked, name) != value
-    }
+    changes = _save_changes(organization=organization, locked=locked, cleaned=cleaned)
     if not changes:
         return locked
-    for name, (_old, new) in changes.items():
-        setattr(locked, name, new)
-        setattr(organization, name, new)
-    locked.save(update_fields=list(changes))
     audit_record(
         organization=locked,
         actor=acting_user,
@@ -483,6 +475,22 @@ def organization_update_billing_details(
         },
     )
     return locked
+
+
+def _save_changes(*, organization: Organization, locked: Organization, cleaned: dict) -> dict[str, list]:
+    """Writes the cleaned values that differ to the locked row and the caller's instance;
+    returns {field: [old, new]} of what changed (empty: nothing written)."""
+    changes = {
+        name: [getattr(locked, name), value]
+        for name, value in cleaned.items()
+        if getattr(locked, name) != value
+    }
+    for name, (_old, new) in changes.items():
+        setattr(locked, name, new)
+        setattr(organization, name, new)
+    if changes:
+        locked.save(update_fields=list(changes))
+    return changes
 
 
 def organization_update_preferences(
@@ -502,17 +510,9 @@ def organization_update_preferences(
         )
     cleaned = _clean_details(preferences, allowed=PREFERENCE_FIELDS)
     locked = Organization.objects.select_for_update().get(pk=organization.pk)
-    changes = {
-        name: [getattr(locked, name), value]
-        for name, value in cleaned.items()
-        if getattr(locked, name) != value
-    }
+    changes = _save_changes(organization=organization, locked=locked, cleaned=cleaned)
     if not changes:
         return locked
-    for name, (_old, new) in changes.items():
-        setattr(locked, name, new)
-        setattr(organization, name, new)
-    locked.save(update_fields=list(changes))
     audit_record(
         organization=locked,
         actor=acting_user,
