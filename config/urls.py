@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views import View
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 
 class ApiDocsView(SpectacularSwaggerView):
@@ -12,10 +12,18 @@ class ApiDocsView(SpectacularSwaggerView):
         return View.options(self, request, *args, **kwargs)
 
 
+class ApiRedocView(SpectacularRedocView):
+    template_name = "api/redoc.html"
+
+    def options(self, request, *args, **kwargs):  # as ApiDocsView.options
+        return View.options(self, request, *args, **kwargs)
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", ApiRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     # First: the API's ingestion and entitlement checks are the SaaS's hot path.
     path("api/v1/", include("api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the switcher in base.html

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc from our own static files, no CDN
     "django_htmx",
     "template_partials",
     "outbox",
@@ -268,6 +269,15 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs pages load Swagger UI and ReDoc from the project's static files (the no-CDN rule):
+    # they work offline and never pull an unpinned `@latest`.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.complete_contract",
+    ],
     # One name for the billing intervals wherever a field offers them (seat_interval, interval).
     "ENUM_NAME_OVERRIDES": {"IntervalEnum": "billing.models.Interval"},
 }

@@ -1,0 +1,38 @@
+"""Post-processing of the generated OpenAPI document (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
+
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
+TOO_MANY_REQUESTS = {
+    "description": "A limit was reached: wait the seconds in Retry-After, then try again.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
+def _move_defaults_beside_one_of(schema) -> None:
+    # drf-spectacular writes an optional blank field (`allow_blank`, `default=""`) as
+    # `oneOf: [{format or pattern, default: ""}, {maxLength: 0}]`: the default sits in the
+    # branch that refuses it, and openapi-spec-validator fails the whole document. The
+    # default belongs to the `oneOf`, which admits it.
+    if isinstance(schema, dict):
+        for branch in schema.get("oneOf", []):
+            if isinstance(branch, dict) and "default" in branch:
+                schema.setdefault("default", branch.pop("default"))
+        for value in schema.values():
+            _move_defaults_beside_one_of(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _move_defaults_beside_one_of(value)
+
+
+def complete_contract(result, generator, request, public):
+    """Every operation answers 429 with Retry-After, and has a description (its summary when
+    the view gives none); defaults sit where the validator accepts them."""
+    _move_defaults_beside_one_of(result.get("components", {}).get("schemas", {}))
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            too_many = operation["responses"].setdefault("429", dict(TOO_MANY_REQUESTS))
+            too_many.setdefault("headers", RETRY_AFTER)
+            if not operation.get("description"):
+                operation["description"] = operation.get("summary", "")
+    return result
