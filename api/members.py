@@ -11,6 +11,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from api.base import ApiView, SeatIntervalField, error_responses
+from api.idempotency import PARAMETER as IDEMPOTENCY_KEY
+from api.idempotency import idempotent
 from billing.models import Interval
 from core import clock
 from organizations import selectors as org_selectors
@@ -109,9 +111,11 @@ class MemberListInviteApi(ApiView):
             "invitations from one address or organization in an hour: 429 `throttled` with Retry-After."
         ),
         request=InputSerializer,
-        responses={201: OutputSerializer, **error_responses(400, 409, 429)},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: OutputSerializer, **error_responses(400, 409, 422, 429)},
         tags=TAGS,
     )
+    @idempotent
     def post(self, request, organization_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -164,9 +168,11 @@ class MemberDetailApi(MembershipObjectMixin, ApiView):
             "interval the plan does not offer."
         ),
         request=InputSerializer,
-        responses={200: MemberSerializer, **error_responses(400, 409)},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: MemberSerializer, **error_responses(400, 409, 422)},
         tags=TAGS,
     )
+    @idempotent
     def patch(self, request, organization_id: int, membership_id: int):
         membership = self.get_membership(membership_id)
         data = self.InputSerializer(data=request.data)
@@ -230,9 +236,11 @@ class MemberReassignApi(MembershipObjectMixin, ApiView):
             "someone else."
         ),
         request=InputSerializer,
-        responses={202: OutputSerializer, **error_responses(400, 409, 429)},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={202: OutputSerializer, **error_responses(400, 409, 422, 429)},
         tags=TAGS,
     )
+    @idempotent
     def post(self, request, organization_id: int, membership_id: int):
         membership = self.get_membership(membership_id)
         data = self.InputSerializer(data=request.data)

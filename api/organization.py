@@ -11,6 +11,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from api.base import ApiView, error_responses
+from api.idempotency import PARAMETER as IDEMPOTENCY_KEY
+from api.idempotency import idempotent
 from core import clock
 from organizations import services
 from organizations.tenancy import Capability
@@ -62,9 +64,11 @@ class BillingDetailsApi(ApiView):
         operation_id="billing_details_update",
         summary="Change billing details (owners and finance); the next document issued uses them",
         request=InputSerializer,
-        responses={200: BillingDetailsSerializer, **error_responses(400)},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: BillingDetailsSerializer, **error_responses(400, 409, 422)},
         tags=TAGS,
     )
+    @idempotent
     def patch(self, request, organization_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -20,6 +20,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from api.base import ApiView, error_responses
+from api.idempotency import PARAMETER as IDEMPOTENCY_KEY
+from api.idempotency import idempotent
 from api.subscription import SubscriptionSerializer, subscription_state
 from billing.domain.limits import MAX_SEATS
 from billing.domain.money import format_amount
@@ -131,9 +133,11 @@ class ClientListCreateApi(PartnerApi):
             "does not create a second one)."
         ),
         request=InputSerializer,
-        responses={201: ClientSerializer, **error_responses(400, 409)},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: ClientSerializer, **error_responses(400, 409, 422)},
         tags=TAGS,
     )
+    @idempotent
     def post(self, request, organization_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -302,9 +306,11 @@ class ClientHandoverApi(PartnerApi):
             "409 `preview_stale` if anything changed since the preview."
         ),
         request=InputSerializer,
-        responses={200: OutputSerializer, **error_responses(400, 409)},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: OutputSerializer, **error_responses(400, 409, 422)},
         tags=TAGS,
     )
+    @idempotent
     def post(self, request, organization_id: int, client_id: int):
         link = self.link(client_id)
         data = self.InputSerializer(data=request.data)

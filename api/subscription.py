@@ -13,6 +13,8 @@ from rest_framework.response import Response
 
 from api.base import AmountField, ApiView, SeatIntervalField, error_responses
 from api.documents import CreditNoteSummarySerializer, InvoiceSummarySerializer
+from api.idempotency import PARAMETER as IDEMPOTENCY_KEY
+from api.idempotency import idempotent
 from billing.domain.limits import MAX_SEATS
 from billing.preview import Preview, plan_change_preview
 from billing.selectors import plan_list, seat_summary, subscription_live
@@ -277,9 +279,11 @@ class PlanChangeApi(SubscriptionApiMixin, ApiView):
             "rules refuse the change."
         ),
         request=InputSerializer,
-        responses={200: ChangeResultSerializer, **error_responses(400, 409)},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: ChangeResultSerializer, **error_responses(400, 409, 422)},
         tags=TAGS,
     )
+    @idempotent
     def post(self, request, organization_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -333,9 +337,11 @@ class SeatPurchaseApi(SubscriptionApiMixin, ApiView):
             "preview again), and with 409 and the rule's code when the rules refuse the purchase."
         ),
         request=InputSerializer,
-        responses={200: ChangeResultSerializer, **error_responses(400, 409)},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: ChangeResultSerializer, **error_responses(400, 409, 422)},
         tags=TAGS,
     )
+    @idempotent
     def post(self, request, organization_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -349,3 +349,29 @@ class Credential(models.Model):
     def grantor(self):
         """Whose rights a SCIM token's role grants are bounded by: who kept it, else who made it."""
         return self.kept_by or self.created_by
+
+
+class IdempotentRequest(models.Model):
+    """A write to the API sent with an `Idempotency-Key` header, and the answer it got
+    (api.idempotency): the same key and request within 24 hours get the same answer again
+    instead of running twice.
+
+    The row is inserted before the write runs, under the unique (organization, key): of
+    concurrent requests with one key exactly one inserts it and runs; `response_status` stays
+    null until its answer is stored.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="sha256 hex of method, path and body.")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="idempotent_request_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.response_status or 'running'})"

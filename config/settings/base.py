@@ -265,7 +265,9 @@ SPECTACULAR_SETTINGS = {
         "sbk_…`), accepted by usage ingestion and the entitlement and usage reads, and reaches that "
         "organization only (another organization's URL is 404).\n\n"
         'Every error answers `{"code", "message", "field"}` (plus `fields`, messages per input field, '
-        "for invalid input); 429 carries Retry-After."
+        "for invalid input); 429 carries Retry-After.\n\n"
+        "Writes take an optional `Idempotency-Key` header: the same request with the same key within "
+        "24 hours returns the first answer again instead of doing it twice."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
