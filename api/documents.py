@@ -96,6 +96,10 @@ class InvoiceListApi(ApiView):
     @extend_schema(
         operation_id="invoices_list",
         summary="Invoices, newest first (paginated)",
+        description=(
+            "Issued invoices with their totals and status, newest first, 25 per page (`page`, "
+            "`page_size` up to 100). Owners and finance only."
+        ),
         responses={200: InvoiceSummarySerializer(many=True), **error_responses()},
         tags=TAGS,
     )
@@ -125,6 +129,10 @@ class InvoiceDetailApi(ApiView):
     @extend_schema(
         operation_id="invoices_retrieve",
         summary="One invoice with its lines",
+        description=(
+            "One invoice with its lines, tax, credit applied and amount due. 404 for another "
+            "organization's invoice. Owners and finance only."
+        ),
         responses={200: OutputSerializer, **error_responses()},
         tags=TAGS,
     )
@@ -145,6 +153,10 @@ class CreditNoteListApi(ApiView):
     @extend_schema(
         operation_id="credit_notes_list",
         summary="Credit notes, newest first (paginated)",
+        description=(
+            "Issued credit notes with their totals, newest first, 25 per page (`page`, `page_size` up "
+            "to 100). Owners and finance only."
+        ),
         responses={200: CreditNoteSummarySerializer(many=True), **error_responses()},
         tags=TAGS,
     )
@@ -170,6 +182,10 @@ class CreditNoteDetailApi(ApiView):
     @extend_schema(
         operation_id="credit_notes_retrieve",
         summary="One credit note with its lines",
+        description=(
+            "One credit note with its lines and tax. 404 for another organization's credit note. Owners"
+            " and finance only."
+        ),
         responses={200: OutputSerializer, **error_responses()},
         tags=TAGS,
     )
@@ -196,6 +212,10 @@ class CreditBalanceDetailApi(ApiView):
     @extend_schema(
         operation_id="credit_balance_retrieve",
         summary="The credit balance (from credit notes, used by the next invoices)",
+        description=(
+            "Credit from credit notes not yet used, applied to the next invoices in that currency. 400 "
+            "for a currency that is not billed. Owners and finance only."
+        ),
         parameters=[
             OpenApiParameter(
                 "currency",

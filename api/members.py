@@ -93,6 +93,7 @@ class MemberListInviteApi(ApiView):
     @extend_schema(
         operation_id="members_list",
         summary="Active members, owners first",
+        description=("Every active member with their role and e-mail, owners first. Any member may read it."),
         responses={200: MemberSerializer(many=True), **error_responses()},
         tags=TAGS,
     )
@@ -150,6 +151,10 @@ class MemberDetailApi(MembershipObjectMixin, ApiView):
     @extend_schema(
         operation_id="members_read",
         summary="A member, with their seat's billing interval and next renewal",
+        description=(
+            "One active member: role, seat billing interval and next renewal. 404 for someone who is "
+            "not an active member of this organization."
+        ),
         responses={200: MemberSerializer, **error_responses()},
         tags=TAGS,
     )

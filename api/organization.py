@@ -54,6 +54,10 @@ class BillingDetailsApi(ApiView):
     @extend_schema(
         operation_id="billing_details_retrieve",
         summary="The billing details invoices are issued with",
+        description=(
+            "The legal name, address, VAT ID (with how it was checked) and billing e-mail the next "
+            "invoice and credit note are issued with. Owners and finance only (403 for other roles)."
+        ),
         responses={200: BillingDetailsSerializer, **error_responses()},
         tags=TAGS,
     )
@@ -63,6 +67,11 @@ class BillingDetailsApi(ApiView):
     @extend_schema(
         operation_id="billing_details_update",
         summary="Change billing details (owners and finance); the next document issued uses them",
+        description=(
+            "Send only the fields to change. The VAT ID is checked against the country and with VIES; a"
+            " refused change answers 400 naming the field and changes nothing. Each change is written "
+            "to the audit log. Accepts `Idempotency-Key`."
+        ),
         request=InputSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={200: BillingDetailsSerializer, **error_responses(400, 409, 422)},

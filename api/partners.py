@@ -101,6 +101,11 @@ class ClientListCreateApi(PartnerApi):
     @extend_schema(
         operation_id="partner_clients_list",
         summary="The partner's client organizations (Companies)",
+        description=(
+            "The client organizations this partner manages, with their plan, seats and next invoice; "
+            "search with `q`, page with `page`. Only for partner organizations, seen by their own "
+            "owners and admins (others get 404)."
+        ),
         parameters=[
             OpenApiParameter("q", str, description="Search in name, legal name, VAT ID and address."),
             OpenApiParameter("page", int),
@@ -172,6 +177,10 @@ class ClientSubscriptionApi(PartnerApi):
     @extend_schema(
         operation_id="partner_client_subscription",
         summary="A client's subscription, agreement and its history",
+        description=(
+            "The client's subscription (plan, status, period, seats), its agreement with the partner "
+            "and the agreement's history. 404 when the client is not one of this partner's."
+        ),
         responses={200: OutputSerializer, **error_responses()},
         tags=TAGS,
     )
@@ -249,6 +258,11 @@ class ClientHandoverPreviewApi(PartnerApi):
     @extend_schema(
         operation_id="partner_client_handover_preview",
         summary="What handing a client over (internal to external) would issue to each party",
+        description=(
+            "Changes nothing: shows the settlement documents each party would get if the client were "
+            "handed over now, and the `state_token` to confirm with. Only for partner organizations' "
+            "owners and admins."
+        ),
         request=HandoverInputSerializer,
         responses={200: OutputSerializer, **error_responses(400)},
         tags=TAGS,

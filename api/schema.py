@@ -24,8 +24,8 @@ def _move_defaults_beside_one_of(schema) -> None:
 
 
 def complete_contract(result, generator, request, public):
-    """Every operation answers 429 with Retry-After, and has a description (its summary when
-    the view gives none); defaults sit where the validator accepts them."""
+    """Every operation documents 429 with Retry-After; defaults sit where the validator
+    accepts them."""
     _move_defaults_beside_one_of(result.get("components", {}).get("schemas", {}))
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
@@ -33,6 +33,4 @@ def complete_contract(result, generator, request, public):
                 continue
             too_many = operation["responses"].setdefault("429", dict(TOO_MANY_REQUESTS))
             too_many.setdefault("headers", RETRY_AFTER)
-            if not operation.get("description"):
-                operation["description"] = operation.get("summary", "")
     return result

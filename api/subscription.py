@@ -210,6 +210,9 @@ class PlanListApi(ApiView):
     @extend_schema(
         operation_id="plans_list",
         summary="Plans offered, with prices and limits",
+        description=(
+            "The plans this organization may choose, with prices and limits. Any member may read them."
+        ),
         responses={200: OutputSerializer(many=True), **error_responses()},
         tags=TAGS,
     )
@@ -225,6 +228,9 @@ class SubscriptionDetailApi(ApiView):
     @extend_schema(
         operation_id="subscription_retrieve",
         summary="The subscription: plan, status, period and seats",
+        description=(
+            "The live subscription: plan, status, current period and seats. Any member may read it."
+        ),
         responses={200: SubscriptionSerializer, **error_responses()},
         tags=TAGS,
     )

@@ -186,6 +186,10 @@ class EntitlementListApi(ApiView):
     @extend_schema(
         operation_id="entitlements_list",
         summary="Limits and usage of every meter",
+        description=(
+            "Every meter of the plan: its limit and the use counted against it. With the organization's"
+            " API key (`Bearer sbk_...`) or a member's session."
+        ),
         parameters=[ORGANIZATION_ID],
         responses={
             200: inline_serializer("EntitlementList", {"entitlements": EntitlementSerializer(many=True)}),
@@ -242,6 +246,10 @@ class UsageOverviewApi(ApiView):
     @extend_schema(
         operation_id="usage_overview",
         summary="The overview's usage card: four meters and the overall percent",
+        description=(
+            "The dashboard's usage card as data: four meters with their use, and the overall percent of"
+            " the limits used. With the organization's API key or a member's session."
+        ),
         parameters=[ORGANIZATION_ID],
         responses={200: OpenApiTypes.OBJECT, **error_responses(401, 429)},
         tags=["usage"],
