@@ -13,7 +13,8 @@ over, changing billing details. Previews change nothing, and usage ingestion nee
 idempotent by each event's own id (a resent event is counted once).
 
 Answers of 500 and above are not stored: nothing was written (the request's transaction
-rolled back), so the key is freed and a retry runs again.
+rolled back), so the key is freed and a retry runs again. Nor is 429: a limit reached says
+"later", and replaying it for 24 hours (without its Retry-After) would say "never".
 """
 
 import datetime as dt
@@ -113,7 +114,7 @@ def idempotent(handler):
         except BaseException:
             IdempotentRequest.objects.filter(organization=organization, key=key).delete()
             raise
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code == 429:
             IdempotentRequest.objects.filter(organization=organization, key=key).delete()
             return response
         body = None if response.data is None else json.loads(JSONRenderer().render(response.data))

@@ -7,7 +7,7 @@ from django.db import connection
 
 from billing.selectors import seats_total, subscription_live
 from invoices.models import Invoice
-from organizations.models import IdempotentRequest
+from organizations.models import IdempotentRequest, Invitation
 from tests.billing.test_api import NOW, Team, preview
 
 pytestmark = pytest.mark.django_db
@@ -143,3 +143,19 @@ def test_twenty_concurrent_purchases_with_one_key_buy_once():
     assert len(bought) + len(waiting) == 20
     assert (seats_of(team), seat_invoices(team)) == (9, 1)
     assert IdempotentRequest.objects.get(organization=team.organization, key="race").response_status == 200
+
+
+def test_a_limit_reached_is_not_kept_a_retry_with_the_key_runs_again(settings, frozen_clock):
+    settings.THROTTLES = {**settings.THROTTLES, "invitations_organization": (1, 3600)}
+    team = Team()
+    client = team.client()
+    url = team.url("members/")
+    first = client.post(url, {"email": "a@example.com"}, format="json", HTTP_IDEMPOTENCY_KEY="a")
+    limited = client.post(url, {"email": "b@example.com"}, format="json", HTTP_IDEMPOTENCY_KEY="b")
+    assert (first.status_code, limited.status_code) == (201, 429)
+
+    settings.THROTTLES = {**settings.THROTTLES, "invitations_organization": (100, 3600)}
+    retried = client.post(url, {"email": "b@example.com"}, format="json", HTTP_IDEMPOTENCY_KEY="b")
+
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried
+    assert Invitation.objects.filter(organization=team.organization, email="b@example.com").exists()
