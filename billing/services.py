@@ -38,6 +38,7 @@ from .models import (
 )
 from .selectors import (
     active_members,
+    free_plan,
     members_by_interval,
     seats_total,
     state_token,
@@ -488,6 +489,19 @@ def subscription_create(
         details={"seats": total, "start_on": start_on.isoformat()},
     )
     return subscription
+
+
+def subscription_start_free(
+    *, organization: Organization, on: dt.date, at: dt.datetime, acting_user=None
+) -> Subscription | None:
+    """Start a new organization on the catalogue's free plan; None when the catalogue has none
+    (the owner then chooses the plan to start with)."""
+    plan = free_plan(currency=organization.currency)
+    if plan is None:
+        return None
+    return subscription_create(
+        organization=organization, plan=plan, start_on=on, at=at, acting_user=acting_user
+    )
 
 
 def _renewal_quantity(*, subscription: Subscription, item: SeatItem, members: dict[str, int]) -> int:
@@ -950,12 +964,15 @@ def plan_change(
     on `on` (the new plan is charged in full). One `plan_change` invoice when the net is a
     charge; a credit note to the balance when it is a credit. Seats carry over, raised to
     the new plan's included seats and the commitment; a plan whose max seats is below the
-    members is refused.
+    members is refused. An organization without a subscription starts one on `plan`.
     """
     subscription = subscription_bring_up_to_date(organization=organization, on=on, at=at)
-    if subscription is None:
-        raise PlanChangeRefused(_("This organization has no subscription yet; subscribe first."))
     ensure_fresh(organization=organization, on=on, expected_token=expected_token)
+    if subscription is None:
+        # An organization without a subscription (no free plan in the catalogue) starts on `plan`.
+        return subscription_create(
+            organization=organization, plan=plan, start_on=on, at=at, acting_user=acting_user
+        )
     old = subscription.plan
     if plan.pk == old.pk:
         raise PlanChangeRefused(_("You are already on %(plan)s.") % {"plan": plan.name})

@@ -5,6 +5,7 @@ from django.urls import path
 from . import partner_views, views
 
 urlpatterns = [
+    path("o/new/", views.organization_create, name="organization_create"),
     path("o/<slug:slug>/", views.overview, name="organization_overview"),
     path("o/<slug:slug>/plan/", views.plan_choose, name="dashboard_plan_choose"),
     path("o/<slug:slug>/plan/<slug:code>/", views.plan_preview, name="dashboard_plan_preview"),
