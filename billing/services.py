@@ -833,6 +833,56 @@ def subscription_bring_up_to_date(*, organization: Organization, on: dt.date, at
 # Plan changes -------------------------------------------------------------------------
 
 
+class RenewalChangeRefused(RuleViolation):
+    code = "renewal_change_refused"
+
+
+def _live_locked(*, organization: Organization) -> Subscription:
+    subscription = subscription_live(organization=organization, lock=True)
+    if subscription is None:
+        raise RenewalChangeRefused(_("This organization has no subscription yet."))
+    return subscription
+
+
+@transaction.atomic
+def subscription_cancel_at_period_end(*, organization: Organization, at: dt.datetime, acting_user=None):
+    """Stop the subscription renewing: it ends on its period's last day (the renewal cancels it
+    instead of invoicing the next period) unless it is resumed before then."""
+    subscription = _live_locked(organization=organization)
+    if subscription.cancel_at_period_end:
+        return subscription
+    subscription.cancel_at_period_end = True
+    subscription.save(update_fields=["cancel_at_period_end"])
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="subscription.cancel_at_period_end",
+        at=at,
+        target=subscription.plan.code,
+        details={"ends_on": subscription.current_period_end.isoformat()},
+    )
+    return subscription
+
+
+@transaction.atomic
+def subscription_resume(*, organization: Organization, at: dt.datetime, acting_user=None):
+    """Undo a cancellation at period end: the subscription renews again."""
+    subscription = _live_locked(organization=organization)
+    if not subscription.cancel_at_period_end:
+        return subscription
+    subscription.cancel_at_period_end = False
+    subscription.save(update_fields=["cancel_at_period_end"])
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="subscription.resume",
+        at=at,
+        target=subscription.plan.code,
+        details={"renews_on": subscription.current_period_end.isoformat()},
+    )
+    return subscription
+
+
 class PlanChangeRefused(RuleViolation):
     code = "plan_change_refused"
 

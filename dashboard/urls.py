@@ -15,6 +15,8 @@ urlpatterns = [
     path("o/<slug:slug>/seats/preview/", views.seats_preview, name="dashboard_seats_preview"),
     path("o/<slug:slug>/seats/purchase/", views.seats_purchase, name="dashboard_seats_purchase"),
     path("o/<slug:slug>/billing/", views.billing, name="dashboard_billing"),
+    path("o/<slug:slug>/billing/cancel/", views.billing_cancel, name="dashboard_billing_cancel"),
+    path("o/<slug:slug>/billing/resume/", views.billing_resume, name="dashboard_billing_resume"),
     path("o/<slug:slug>/statistics/", views.statistics, name="dashboard_statistics"),
     # Partners and their client organizations (seed 003)
     path("o/<slug:slug>/companies/", partner_views.companies, name="partner_companies"),

@@ -19,10 +19,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from billing.services import plan_change, subscription_start_free
+from billing.services import (
+    plan_change,
+    subscription_cancel_at_period_end,
+    subscription_resume,
+    subscription_start_free,
+)
 from core import clock
 from dashboard import selectors
 from dashboard.forms import ConfirmForm, SeatIncreaseForm, SeatPurchaseConfirmForm
+from organizations import formatting as fmt
 from organizations import services as org_services
 from organizations.errors import RuleViolation
 from organizations.forms import OrganizationCreateForm
@@ -315,6 +321,42 @@ def billing(request, slug):
     _at, on = clock.organization_now_and_today(request.organization)
     page = selectors.billing_page(organization=request.organization, on=on, language=_language())
     return render(request, "dashboard/billing.html", {"page": page})
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def billing_cancel(request, slug):
+    try:
+        subscription = subscription_cancel_at_period_end(
+            organization=request.organization, at=clock.now(), acting_user=request.user
+        )
+    except RuleViolation as exc:
+        messages.error(request, refusal_message(request, exc))
+    else:
+        messages.success(
+            request,
+            _("Your subscription will end on %(date)s and will not renew. You can resume it until then.")
+            % {"date": fmt.date(subscription.current_period_end, _language())},
+        )
+    return redirect("dashboard_billing", slug=slug)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def billing_resume(request, slug):
+    try:
+        subscription = subscription_resume(
+            organization=request.organization, at=clock.now(), acting_user=request.user
+        )
+    except RuleViolation as exc:
+        messages.error(request, refusal_message(request, exc))
+    else:
+        messages.success(
+            request,
+            _("Your subscription will renew on %(date)s.")
+            % {"date": fmt.date(subscription.current_period_end, _language())},
+        )
+    return redirect("dashboard_billing", slug=slug)
 
 
 @org_view(Capability.VIEW)
