@@ -14,7 +14,7 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -161,7 +161,9 @@ def plan_choose(request, slug):
     choices = selectors.plan_choices(
         organization=request.organization, on=on, language=_language(), show_all=request.GET.get("all") == "1"
     )
-    return _dialog_or_page(request, "dashboard/plan_change.html", {"choices": choices})
+    return _dialog_or_page(
+        request, "dashboard/plan_change.html", {"choices": choices, "sales_url": settings.SALES_URL}
+    )
 
 
 def _plan_or_404(request, code: str):
@@ -306,7 +308,12 @@ def seats_purchase(request, slug):
         )
     messages.success(
         request,
-        _("%(count)s seats added. The invoice for them is under Invoices.") % {"count": count},
+        ngettext(
+            "%(count)s seat added. The invoice for it is under Invoices.",
+            "%(count)s seats added. The invoice for them is under Invoices.",
+            count,
+        )
+        % {"count": count},
     )
     return _go(request, reverse("dashboard_seats", kwargs={"slug": slug}))
 
