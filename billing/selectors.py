@@ -21,6 +21,12 @@ def plan_list(*, public_only: bool = True):
     return plans.filter(is_public=True) if public_only else plans
 
 
+def free_plan(*, currency: str) -> Plan | None:
+    """The catalogue's free plan in `currency`: public, nothing to pay for its base or its seats."""
+    plans = plan_list(public_only=True).filter(currency=currency, base_price_minor=0, seat_price_minor=0)
+    return plans.exclude(seat_prices__unit_price_minor__gt=0).first()
+
+
 def subscription_live(*, organization: Organization, lock: bool = False) -> Subscription | None:
     """The organization's subscription that is not canceled (at most one), optionally row-locked."""
     subscriptions = Subscription.objects.filter(organization=organization).exclude(

@@ -38,6 +38,7 @@ from .models import (
 )
 from .selectors import (
     active_members,
+    free_plan,
     members_by_interval,
     seats_total,
     state_token,
@@ -490,6 +491,19 @@ def subscription_create(
     return subscription
 
 
+def subscription_start_free(
+    *, organization: Organization, on: dt.date, at: dt.datetime, acting_user=None
+) -> Subscription | None:
+    """Start a new organization on the catalogue's free plan; None when the catalogue has none
+    (the owner then chooses the plan to start with)."""
+    plan = free_plan(currency=organization.currency)
+    if plan is None:
+        return None
+    return subscription_create(
+        organization=organization, plan=plan, start_on=on, at=at, acting_user=acting_user
+    )
+
+
 def _renewal_quantity(*, subscription: Subscription, item: SeatItem, members: dict[str, int]) -> int:
     plan = subscription.plan
     if plan.renewal_seats == Plan.RenewalSeats.KEEP:
@@ -819,6 +833,56 @@ def subscription_bring_up_to_date(*, organization: Organization, on: dt.date, at
 # Plan changes -------------------------------------------------------------------------
 
 
+class RenewalChangeRefused(RuleViolation):
+    code = "renewal_change_refused"
+
+
+def _live_locked(*, organization: Organization) -> Subscription:
+    subscription = subscription_live(organization=organization, lock=True)
+    if subscription is None:
+        raise RenewalChangeRefused(_("This organization has no subscription yet."))
+    return subscription
+
+
+@transaction.atomic
+def subscription_cancel_at_period_end(*, organization: Organization, at: dt.datetime, acting_user=None):
+    """Stop the subscription renewing: it ends on its period's last day (the renewal cancels it
+    instead of invoicing the next period) unless it is resumed before then."""
+    subscription = _live_locked(organization=organization)
+    if subscription.cancel_at_period_end:
+        return subscription
+    subscription.cancel_at_period_end = True
+    subscription.save(update_fields=["cancel_at_period_end"])
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="subscription.cancel_at_period_end",
+        at=at,
+        target=subscription.plan.code,
+        details={"ends_on": subscription.current_period_end.isoformat()},
+    )
+    return subscription
+
+
+@transaction.atomic
+def subscription_resume(*, organization: Organization, at: dt.datetime, acting_user=None):
+    """Undo a cancellation at period end: the subscription renews again."""
+    subscription = _live_locked(organization=organization)
+    if not subscription.cancel_at_period_end:
+        return subscription
+    subscription.cancel_at_period_end = False
+    subscription.save(update_fields=["cancel_at_period_end"])
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="subscription.resume",
+        at=at,
+        target=subscription.plan.code,
+        details={"renews_on": subscription.current_period_end.isoformat()},
+    )
+    return subscription
+
+
 class PlanChangeRefused(RuleViolation):
     code = "plan_change_refused"
 
@@ -950,12 +1014,15 @@ def plan_change(
     on `on` (the new plan is charged in full). One `plan_change` invoice when the net is a
     charge; a credit note to the balance when it is a credit. Seats carry over, raised to
     the new plan's included seats and the commitment; a plan whose max seats is below the
-    members is refused.
+    members is refused. An organization without a subscription starts one on `plan`.
     """
     subscription = subscription_bring_up_to_date(organization=organization, on=on, at=at)
-    if subscription is None:
-        raise PlanChangeRefused(_("This organization has no subscription yet; subscribe first."))
     ensure_fresh(organization=organization, on=on, expected_token=expected_token)
+    if subscription is None:
+        # An organization without a subscription (no free plan in the catalogue) starts on `plan`.
+        return subscription_create(
+            organization=organization, plan=plan, start_on=on, at=at, acting_user=acting_user
+        )
     old = subscription.plan
     if plan.pk == old.pk:
         raise PlanChangeRefused(_("You are already on %(plan)s.") % {"plan": plan.name})

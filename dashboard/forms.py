@@ -2,6 +2,7 @@
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from billing.domain.limits import MAX_SEATS
 
@@ -18,9 +19,11 @@ class SeatIncreaseForm(forms.Form):
         self.seats_now = seats_now
         self.fields["seats"].min_value = seats_now + 1
         self.fields["seats"].widget.attrs.update(min=seats_now + 1, inputmode="numeric")
-        self.fields["seats"].help_text = _("You have %(count)s seats now. Enter the new total.") % {
-            "count": seats_now
-        }
+        self.fields["seats"].help_text = ngettext(
+            "You have %(count)s seat now. Enter the new total.",
+            "You have %(count)s seats now. Enter the new total.",
+            seats_now,
+        ) % {"count": seats_now}
         if intervals:
             self.fields["interval"].choices = [(i.value, f"{i.label} ({i.price_text})") for i in intervals]
             self.fields["interval"].required = True
@@ -31,7 +34,12 @@ class SeatIncreaseForm(forms.Form):
         seats = self.cleaned_data["seats"]
         if seats <= self.seats_now:
             raise forms.ValidationError(
-                _("Enter more than the %(count)s seats you have. Seats are not removed here: reassign them."),
+                ngettext(
+                    "Enter more than the %(count)s seat you have. Seats are not removed here: reassign them.",
+                    "Enter more than the %(count)s seats you have. "
+                    "Seats are not removed here: reassign them.",
+                    self.seats_now,
+                ),
                 params={"count": self.seats_now},
             )
         return seats

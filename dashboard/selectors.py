@@ -722,12 +722,19 @@ def seat_purchase_preview_page(
 
 
 @dataclass(frozen=True)
+class Renewal:
+    ends: bool  # canceled at period end: it ends on `period_end_text` unless resumed
+    period_end_text: str  # when the period ends (renews or ends), as the plan card says it
+
+
+@dataclass(frozen=True)
 class BillingPage:
     organization: Organization
     payments_online: bool  # cards through Stripe; else invoices are paid by bank transfer
     plan: PlanCard
     details: list[tuple[str, str]]  # (label, value) of the billing details on invoices
     credit_balance_text: str
+    renewal: Renewal | None  # None: no subscription
 
 
 def billing_page(*, organization: Organization, on: dt.date, language: str) -> BillingPage:
@@ -753,6 +760,16 @@ def billing_page(*, organization: Organization, on: dt.date, language: str) -> B
             (_("Billing e-mail"), organization.billing_email),
         ],
         credit_balance_text=fmt.money(balance, currency, language),
+        renewal=_renewal(subscription, language=language),
+    )
+
+
+def _renewal(subscription: Subscription | None, *, language: str) -> Renewal | None:
+    if subscription is None:
+        return None
+    return Renewal(
+        ends=subscription.cancel_at_period_end or not subscription.auto_renew,
+        period_end_text=fmt.date(subscription.current_period_end, language),
     )
 
 

@@ -5,6 +5,7 @@ from django.urls import path
 from . import partner_views, views
 
 urlpatterns = [
+    path("o/new/", views.organization_create, name="organization_create"),
     path("o/<slug:slug>/", views.overview, name="organization_overview"),
     path("o/<slug:slug>/plan/", views.plan_choose, name="dashboard_plan_choose"),
     path("o/<slug:slug>/plan/<slug:code>/", views.plan_preview, name="dashboard_plan_preview"),
@@ -14,6 +15,8 @@ urlpatterns = [
     path("o/<slug:slug>/seats/preview/", views.seats_preview, name="dashboard_seats_preview"),
     path("o/<slug:slug>/seats/purchase/", views.seats_purchase, name="dashboard_seats_purchase"),
     path("o/<slug:slug>/billing/", views.billing, name="dashboard_billing"),
+    path("o/<slug:slug>/billing/cancel/", views.billing_cancel, name="dashboard_billing_cancel"),
+    path("o/<slug:slug>/billing/resume/", views.billing_resume, name="dashboard_billing_resume"),
     path("o/<slug:slug>/statistics/", views.statistics, name="dashboard_statistics"),
     # Partners and their client organizations (seed 003)
     path("o/<slug:slug>/companies/", partner_views.companies, name="partner_companies"),

@@ -9,19 +9,29 @@ and `at=`.
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from billing.services import plan_change
+from billing.services import (
+    plan_change,
+    subscription_cancel_at_period_end,
+    subscription_resume,
+    subscription_start_free,
+)
 from core import clock
 from dashboard import selectors
 from dashboard.forms import ConfirmForm, SeatIncreaseForm, SeatPurchaseConfirmForm
+from organizations import formatting as fmt
+from organizations import services as org_services
 from organizations.errors import RuleViolation
+from organizations.forms import OrganizationCreateForm
 from organizations.tenancy import Capability, has_capability
 from organizations.views_base import org_view, refusal_message
 from seats.services import seat_purchase
@@ -44,6 +54,46 @@ def _go(request, url: str):
     if getattr(request, "htmx", False):
         return HttpResponseClientRedirect(url)
     return redirect(url)
+
+
+# ---------------------------------------------------------------------------
+# Creating an organization: the owner is its first member and it starts on the free plan
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organization_create(request):
+    form = OrganizationCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                organization = org_services.organization_create(
+                    name=form.cleaned_data["name"],
+                    country=form.cleaned_data["country"],
+                    owner=request.user,
+                    at=clock.now(),
+                )
+                at, on = clock.organization_now_and_today(organization)
+                subscription = subscription_start_free(
+                    organization=organization, on=on, at=at, acting_user=request.user
+                )
+        except RuleViolation as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            if subscription is None:
+                messages.warning(
+                    request,
+                    _("%(name)s is ready. There is no free plan: choose the plan to start with.")
+                    % {"name": organization.name},
+                )
+                return redirect("dashboard_plan_choose", slug=organization.slug)
+            messages.success(
+                request,
+                _("%(name)s is ready on %(plan)s. Invite your team from Members.")
+                % {"name": organization.name, "plan": subscription.plan.name},
+            )
+            return redirect("organization_overview", slug=organization.slug)
+    return render(request, "organizations/organization_create.html", {"form": form})
 
 
 # ---------------------------------------------------------------------------
@@ -111,7 +161,9 @@ def plan_choose(request, slug):
     choices = selectors.plan_choices(
         organization=request.organization, on=on, language=_language(), show_all=request.GET.get("all") == "1"
     )
-    return _dialog_or_page(request, "dashboard/plan_change.html", {"choices": choices})
+    return _dialog_or_page(
+        request, "dashboard/plan_change.html", {"choices": choices, "sales_url": settings.SALES_URL}
+    )
 
 
 def _plan_or_404(request, code: str):
@@ -256,7 +308,12 @@ def seats_purchase(request, slug):
         )
     messages.success(
         request,
-        _("%(count)s seats added. The invoice for them is under Invoices.") % {"count": count},
+        ngettext(
+            "%(count)s seat added. The invoice for it is under Invoices.",
+            "%(count)s seats added. The invoice for them is under Invoices.",
+            count,
+        )
+        % {"count": count},
     )
     return _go(request, reverse("dashboard_seats", kwargs={"slug": slug}))
 
@@ -271,6 +328,42 @@ def billing(request, slug):
     _at, on = clock.organization_now_and_today(request.organization)
     page = selectors.billing_page(organization=request.organization, on=on, language=_language())
     return render(request, "dashboard/billing.html", {"page": page})
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def billing_cancel(request, slug):
+    try:
+        subscription = subscription_cancel_at_period_end(
+            organization=request.organization, at=clock.now(), acting_user=request.user
+        )
+    except RuleViolation as exc:
+        messages.error(request, refusal_message(request, exc))
+    else:
+        messages.success(
+            request,
+            _("Your subscription will end on %(date)s and will not renew. You can resume it until then.")
+            % {"date": fmt.date(subscription.current_period_end, _language())},
+        )
+    return redirect("dashboard_billing", slug=slug)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def billing_resume(request, slug):
+    try:
+        subscription = subscription_resume(
+            organization=request.organization, at=clock.now(), acting_user=request.user
+        )
+    except RuleViolation as exc:
+        messages.error(request, refusal_message(request, exc))
+    else:
+        messages.success(
+            request,
+            _("Your subscription will renew on %(date)s.")
+            % {"date": fmt.date(subscription.current_period_end, _language())},
+        )
+    return redirect("dashboard_billing", slug=slug)
 
 
 @org_view(Capability.VIEW)

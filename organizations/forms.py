@@ -47,7 +47,12 @@ def _country_field(**kwargs) -> forms.ChoiceField:
 
 class LockoutAwareAuthenticationForm(AuthenticationForm):
     """Password login that says so when sign-in is paused after too many failures
-    (organizations.throttling sets request.login_lock), instead of "wrong password"."""
+    (organizations.throttling sets request.login_lock), instead of "wrong password".
+    People log in with their e-mail address (the username), so the field says so."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = _("E-mail")
 
     def get_invalid_login_error(self):
         lock = getattr(self.request, "login_lock", None)

@@ -23,7 +23,6 @@ auth_patterns = [
 urlpatterns = [
     *auth_patterns,
     path("", views.home, name="home"),
-    path("o/new/", views.organization_create, name="organization_create"),
     path("o/<slug:slug>/settings/", views.organization_settings, name="organization_settings"),
     path(
         "o/<slug:slug>/settings/preferences/",

@@ -1,7 +1,8 @@
-"""Pages of the organizations app: log in, create an organization, its settings and audit log.
+"""Pages of the organizations app: log in, its settings and audit log.
 
 Each parses, authorizes (org_view), calls one selector or service and renders. The members
-page and the invitation link take seats, so they live in `seats.views`.
+page and the invitation link take seats, so they live in `seats.views`; creating an
+organization starts its subscription, so it lives in `dashboard.views`.
 """
 
 from django.contrib import messages
@@ -62,7 +63,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 
 # ---------------------------------------------------------------------------
-# Home and creating an organization
+# Home
 
 
 @login_required
@@ -71,28 +72,6 @@ def home(request):
     if organization is not None:
         return redirect("organization_overview", slug=organization.slug)
     return render(request, "organizations/no_organization.html", {"form": OrganizationCreateForm()})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def organization_create(request):
-    form = OrganizationCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            organization = services.organization_create(
-                name=form.cleaned_data["name"],
-                country=form.cleaned_data["country"],
-                owner=request.user,
-                at=clock.now(),
-            )
-        except RuleViolation as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(
-                request, _("%(name)s is ready. Invite your team from Members.") % {"name": organization.name}
-            )
-            return redirect("organization_overview", slug=organization.slug)
-    return render(request, "organizations/organization_create.html", {"form": form})
 
 
 @org_view(Capability.MANAGE_TAX_IDENTITY)

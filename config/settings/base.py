@@ -319,6 +319,8 @@ INVITATION_VALID_DAYS = int(env("INVITATION_VALID_DAYS", "7"))
 # The site's address: every link in every e-mail starts with it (core.site). The default is
 # `make run`'s development server; production requires it set (config.settings.production).
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+# Where "Contact sales" in the change-plan dialog points (a page or a mailto: address).
+SALES_URL = env("SALES_URL", "mailto:sales@localhost")
 # Where the overview's documentation link points; empty: the API documentation.
 DOCS_URL = env("DOCS_URL", "")
 # Requests to addresses an organization chose (its identity provider) go through

@@ -147,7 +147,7 @@ def test_each_role_sees_exactly_its_part(nordlys_site, open_as):
     for role, (sees, hides, nav, forbidden) in ROLE_VIEWS.items():
         page = open_as()
         page.goto("/login/")
-        page.get_by_label("Username").fill(f"{role}@nordlys.example")
+        page.get_by_label("E-mail").fill(f"{role}@nordlys.example")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url("**/o/nordlys/")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from organizations import services
 from organizations.errors import RuleViolation
 from organizations.models import AuditLogEntry, Invitation, Membership, Organization, Role
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.factories import MembershipFactory, OrganizationFactory, PlanFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +43,7 @@ def test_home_opens_the_first_organization(client, owner):
 
 
 def test_creating_an_organization_makes_you_its_owner(client):
+    PlanFactory(code="free", base_price_minor=0, seat_price_minor=0)
     user = UserFactory()
     client.force_login(user)
 
@@ -53,6 +54,7 @@ def test_creating_an_organization_makes_you_its_owner(client):
     assert organization.country == "DK"
     assert Membership.objects.get(organization=organization).user == user
     assert AuditLogEntry.objects.filter(organization=organization, action="organization.created").exists()
+    assert organization.subscriptions.get().plan.code == "free"
 
 
 def test_a_bad_country_keeps_what_was_typed(client):

@@ -1,5 +1,6 @@
 """`manage.py simulate SCENARIO.json [--keep]`: play a billing scenario on a test clock."""
 
+import contextlib
 import json
 import sys
 
@@ -23,7 +24,10 @@ class Command(BaseCommand):
     def handle(self, *args, scenario: str, keep: bool, **options):
         self._ensure_migrated()
         try:
-            result = run_scenario(load_scenario(scenario), keep=keep)
+            # stdout is the JSON alone (it is piped to the checker): what the scenario's services
+            # print on the way (the console e-mail backend's messages) goes to stderr.
+            with contextlib.redirect_stdout(sys.stderr):
+                result = run_scenario(load_scenario(scenario), keep=keep)
         except ScenarioInvalid as error:
             sys.stderr.write(f"invalid scenario: {error}\n")
             sys.exit(2)

@@ -1,0 +1,47 @@
+"""Issue 23 item 7, the quick ones: the login form says "E-mail", "Contact sales" is a link,
+and counts of seats read in the singular when there is one."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+from django.utils import translation
+
+from dashboard.forms import SeatIncreaseForm
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_the_login_form_asks_for_the_e_mail(client):
+    html = client.get("/login/").content.decode()
+    assert re.search(r"<label[^>]*>\s*E-mail", html)
+    assert "Username" not in html
+
+
+@override_settings(SALES_URL="mailto:sales@seatbill.example")
+def test_contact_sales_is_a_link(client, nordlys):
+    client.force_login(get_user_model().objects.get(username="owner@nordlys.example"))
+    html = client.get("/o/nordlys/plan/").content.decode()
+    assert '<a href="mailto:sales@seatbill.example" id="contact-sales">Contact sales</a>' in html
+
+
+def test_one_seat_is_said_in_the_singular(client, nordlys):
+    client.force_login(get_user_model().objects.get(username="owner@nordlys.example"))
+    preview = client.get(
+        "/o/nordlys/seats/preview/?seats=11", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="seat-editor"
+    )
+    token = re.search(r'name="state_token" value="([0-9a-f]+)"', preview.content.decode())[1]
+    client.post("/o/nordlys/seats/purchase/", {"count": 1, "interval": "", "state_token": token})
+    page = client.get("/o/nordlys/seats/").content.decode()
+    assert "1 seat added. The invoice for it is under Invoices." in page
+
+
+def test_the_seat_form_says_seat_for_one_in_english_and_danish():
+    form = SeatIncreaseForm(seats_now=1, intervals=[])
+    assert str(form.fields["seats"].help_text) == "You have 1 seat now. Enter the new total."
+    with translation.override("da"):
+        form = SeatIncreaseForm(seats_now=1, intervals=[])
+        assert form.fields["seats"].help_text == "I har 1 plads nu. Angiv det nye samlede antal."
