@@ -5,6 +5,8 @@ is frozen once documents were issued with it: a stored PDF is never rendered aga
 layout change is a new version (`manage.py render_documents --template-version v2`
 renders it beside the old one). Fonts are DejaVu from the system (fonts-dejavu-core),
 and the documents carry no images, which keeps a page at a few tens of milliseconds.
+From v4 on, a PDF is a PDF/A-3b carrying the document's EN 16931 XML (invoices.einvoice)
+as factur-x.xml, the Factur-X profile EN 16931.
 """
 
 import logging
@@ -16,8 +18,10 @@ from django.utils import translation
 from .einvoice import FACTURX_FLAVOR, FACTURX_LEVEL, einvoice_xml
 from .presentation import DocumentView, document_view
 
-# WeasyPrint reports each rendering step at INFO: seven lines per PDF in a worker's log.
+# WeasyPrint reports each rendering step at INFO: seven lines per PDF in a worker's log;
+# factur-x three more for the XML it checks and attaches.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+logging.getLogger("factur-x").setLevel(logging.WARNING)
 
 TEMPLATE_VERSIONS = {
     "v1": "invoices/pdf/v1/document.html",
