@@ -186,3 +186,25 @@ def test_the_xml_of_another_organizations_document_is_not_found(play, client):
     _login_finance(client, mine)
     url = reverse("invoice_xml_download", kwargs={"slug": mine.slug, "token": theirs.access_token})
     assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.MEMBER])
+def test_the_xml_is_refused_to_whom_the_pdf_is_refused(play, client, role):
+    organization = play("01-annual-seat-addon", country="DK", vat_id="DK13585628")
+    token = _stored(organization).access_token
+    url = reverse("invoice_xml_download", kwargs={"slug": organization.slug, "token": token})
+    assert client.get(url)["Location"].startswith(reverse("login"))
+    membership = MembershipFactory(organization=organization, role=role, user=UserFactory())
+    client.force_login(membership.user)
+    assert client.get(url).status_code == 403
+
+
+def test_a_pdf_stored_before_v4_offers_no_xml(play, client):
+    organization = play("01-annual-seat-addon", country="DK", vat_id="DK13585628")
+    invoice = Invoice.objects.filter(organization=organization).first()
+    older = delivery.document_pdf_render(document=invoice, template_version="v3", at=invoice.created_at)
+    _login_finance(client, organization)
+    page = client.get(reverse("invoice_detail", kwargs={"slug": organization.slug, "number": invoice.number}))
+    assert "/invoices/xml/" not in page.content.decode()
+    url = reverse("invoice_xml_download", kwargs={"slug": organization.slug, "token": older.access_token})
+    assert client.get(url).status_code == 404
