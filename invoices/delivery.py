@@ -11,6 +11,7 @@ import hashlib
 import logging
 import secrets
 
+import facturx
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -27,7 +28,7 @@ from organizations.models import Membership, Role
 from outbox.relay import Work, outbox_enqueue_all
 
 from .models import CreditNote, DocumentEmail, DocumentPdf, Invoice
-from .pdf import CURRENT_TEMPLATE_VERSION, render_view, template_for
+from .pdf import CURRENT_TEMPLATE_VERSION, render_document, template_for
 from .presentation import CREDIT_NOTE, INVOICE, document_kind, document_view
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def document_pdf_render(*, document, template_version: str, at) -> DocumentPdf:
     if existing is not None:
         return existing
     language = fmt.document_language(document.organization.language)
-    content = render_view(document_view(document, language), template_version=template_version)
+    content = render_document(document, language=language, template_version=template_version)
     name = default_storage.save(
         _storage_name(document, template_version=template_version, language=language), ContentFile(content)
     )
@@ -116,6 +117,14 @@ def document_pdf_read(pdf: DocumentPdf) -> bytes:
     if hashlib.sha256(content).hexdigest() != pdf.sha256:
         raise StoredPdfAltered(f"The stored PDF {pdf.storage_name} does not match its recorded SHA-256.")
     return content
+
+
+def document_einvoice_read(pdf: DocumentPdf) -> bytes:
+    """The Factur-X XML embedded in a stored PDF (checked as document_pdf_read checks it)."""
+    _, xml = facturx.get_xml_from_pdf(document_pdf_read(pdf), check_xsd=False)
+    if xml is None:
+        raise StoredPdfAltered(f"The stored PDF {pdf.storage_name} carries no e-invoice.")
+    return xml
 
 
 def _recipients(organization) -> list[str]:

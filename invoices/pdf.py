@@ -5,6 +5,8 @@ is frozen once documents were issued with it: a stored PDF is never rendered aga
 layout change is a new version (`manage.py render_documents --template-version v2`
 renders it beside the old one). Fonts are DejaVu from the system (fonts-dejavu-core),
 and the documents carry no images, which keeps a page at a few tens of milliseconds.
+From v4 on, a PDF is a PDF/A-3b carrying the document's EN 16931 XML (invoices.einvoice)
+as factur-x.xml, the Factur-X profile EN 16931.
 """
 
 import logging
@@ -13,17 +15,24 @@ from functools import lru_cache
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from .einvoice import FACTURX_FLAVOR, FACTURX_LEVEL, einvoice_xml
 from .presentation import DocumentView, document_view
 
-# WeasyPrint reports each rendering step at INFO: seven lines per PDF in a worker's log.
+# WeasyPrint reports each rendering step at INFO: seven lines per PDF in a worker's log;
+# factur-x three more for the XML it checks and attaches.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+logging.getLogger("factur-x").setLevel(logging.WARNING)
 
 TEMPLATE_VERSIONS = {
     "v1": "invoices/pdf/v1/document.html",
     "v2": "invoices/pdf/v2/document.html",  # an invoice with nothing to pay asks for no transfer
     "v3": "invoices/pdf/v3/document.html",  # how the customer's VAT ID was checked (issue 22)
+    # v3's layout as a PDF/A-3b with its EN 16931 XML embedded (Factur-X, issue 22): the
+    # page is unchanged, the file is not, so PDFs stored as v3 stay what they were.
+    "v4": "invoices/pdf/v3/document.html",
 }
-CURRENT_TEMPLATE_VERSION = "v3"
+EINVOICE_TEMPLATE_VERSIONS = frozenset({"v4"})
+CURRENT_TEMPLATE_VERSION = "v4"
 
 
 class UnknownTemplateVersion(ValueError):
@@ -52,13 +61,29 @@ def render_html(view: DocumentView, *, template_version: str) -> str:
         return render_to_string(template_for(template_version), {"doc": view})
 
 
-def render_view(view: DocumentView, *, template_version: str) -> bytes:
+def has_einvoice(template_version: str) -> bool:
+    """Whether PDFs of `template_version` carry the Factur-X XML."""
+    return template_version in EINVOICE_TEMPLATE_VERSIONS
+
+
+def render_view(view: DocumentView, *, template_version: str, einvoice: bytes | None = None) -> bytes:
+    """The PDF of `view`; with `einvoice` (versions that carry one), a PDF/A-3b embedding that XML."""
     from weasyprint import HTML
 
     html = render_html(view, template_version=template_version)
-    return HTML(string=html, base_url=None).write_pdf(font_config=_font_config())
+    if einvoice is None:
+        return HTML(string=html, base_url=None).write_pdf(font_config=_font_config())
+    import facturx
+
+    pdf = HTML(string=html, base_url=None).write_pdf(font_config=_font_config(), pdf_variant="pdf/a-3b")
+    # generate_from_binary checks the XML against the Factur-X EN 16931 XSD before attaching it.
+    return facturx.generate_from_binary(
+        pdf, einvoice, flavor=FACTURX_FLAVOR, level=FACTURX_LEVEL, check_xsd=True, lang=view.language
+    )
 
 
 def render_document(document, *, language: str, template_version: str = CURRENT_TEMPLATE_VERSION) -> bytes:
     """The PDF of `document` (Invoice or CreditNote, lines prefetched or not) in `language`."""
-    return render_view(document_view(document, language), template_version=template_version)
+    view = document_view(document, language)
+    einvoice = einvoice_xml(document, view.language) if has_einvoice(template_version) else None
+    return render_view(view, template_version=template_version, einvoice=einvoice)

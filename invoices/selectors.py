@@ -25,6 +25,7 @@ from organizations import formatting as fmt
 from organizations.models import Organization
 
 from .models import CreditNote, DocumentPdf, Invoice
+from .pdf import EINVOICE_TEMPLATE_VERSIONS, has_einvoice
 from .presentation import (
     CREDIT_NOTE,
     INVOICE,
@@ -180,6 +181,8 @@ class DocumentDetail:
     other_pdfs: list[DocumentPdf]
     credit_notes: list[tuple[str, str]]  # (number, issue date) of the notes correcting an invoice
     overdue: bool = False
+    # The first stored PDF that carries the Factur-X XML, whose XML the page offers.
+    einvoice_pdf: DocumentPdf | None = None
 
 
 def document_get_for_organization(*, organization: Organization, kind: str, number: str):
@@ -211,6 +214,7 @@ def document_detail(
         status=getattr(document, "status", ""),
         pdf=pdfs[0] if pdfs else None,
         other_pdfs=pdfs[1:],
+        einvoice_pdf=next((pdf for pdf in pdfs if has_einvoice(pdf.template_version)), None),
         credit_notes=notes,
         overdue=is_overdue(
             status=getattr(document, "status", ""), due_on=getattr(document, "due_on", None), on=on
@@ -218,13 +222,16 @@ def document_detail(
     )
 
 
-def document_pdf_by_token(*, organization: Organization, token: str) -> DocumentPdf:
-    """The stored PDF behind a download URL, only within the URL's organization; else 404."""
-    pdf = (
-        DocumentPdf.objects.filter(organization=organization, access_token=token)
-        .select_related("invoice", "credit_note")
-        .first()
-    )
+def document_pdf_by_token(
+    *, organization: Organization, token: str, with_einvoice: bool = False
+) -> DocumentPdf:
+    """The stored PDF behind a download URL, only within the URL's organization; else 404.
+
+    `with_einvoice`: only a PDF of a template version that carries the Factur-X XML."""
+    queryset = DocumentPdf.objects.filter(organization=organization, access_token=token)
+    if with_einvoice:
+        queryset = queryset.filter(template_version__in=EINVOICE_TEMPLATE_VERSIONS)
+    pdf = queryset.select_related("invoice", "credit_note").first()
     if pdf is None:
         raise Http404("No such document.")
     return pdf

@@ -15,7 +15,7 @@ from organizations.tenancy import Capability
 from organizations.views_base import org_view
 
 from . import selectors
-from .delivery import document_pdf_read
+from .delivery import document_einvoice_read, document_pdf_read
 from .forms import DocumentFilterForm
 from .presentation import CREDIT_NOTE, INVOICE
 
@@ -74,6 +74,19 @@ def invoice_pdf_download(request, slug: str, token: str):
     content = document_pdf_read(pdf)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = content_disposition_header(True, f"{pdf.document.number}.pdf")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@org_view(Capability.VIEW_INVOICES)
+@require_GET
+def invoice_xml_download(request, slug: str, token: str):
+    """The Factur-X XML embedded in a stored PDF, as an attachment: the e-invoice's own file."""
+    pdf = selectors.document_pdf_by_token(organization=request.organization, token=token, with_einvoice=True)
+    content = document_einvoice_read(pdf)
+    response = HttpResponse(content, content_type="application/xml")
+    response["Content-Disposition"] = content_disposition_header(True, f"{pdf.document.number}.xml")
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response

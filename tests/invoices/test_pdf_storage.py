@@ -147,11 +147,11 @@ def test_a_swedish_organization_gets_its_documents_in_english(invoice):
 def test_the_worker_that_loses_the_race_keeps_the_winners_pdf_and_deletes_its_own_file(
     invoice, monkeypatch, media_root
 ):
-    real_render = delivery.render_view
+    real_render = delivery.render_document
     winner = {}
 
-    def render_while_another_worker_stores(view, *, template_version):
-        content = real_render(view, template_version=template_version)
+    def render_while_another_worker_stores(document, *, language, template_version):
+        content = real_render(document, language=language, template_version=template_version)
         with transaction.atomic():  # the other worker, done first
             winner["pdf"] = DocumentPdf.objects.create(
                 organization=invoice.organization,
@@ -165,7 +165,7 @@ def test_the_worker_that_loses_the_race_keeps_the_winners_pdf_and_deletes_its_ow
             )
         return content
 
-    monkeypatch.setattr(delivery, "render_view", render_while_another_worker_stores)
+    monkeypatch.setattr(delivery, "render_document", render_while_another_worker_stores)
     assert _render(invoice) == winner["pdf"]
     stored_files = sorted(p.name for p in media_root.rglob("*.pdf"))
     assert stored_files == ["winner.pdf"]
