@@ -330,40 +330,34 @@ def billing(request, slug):
     return render(request, "dashboard/billing.html", {"page": page})
 
 
-@org_view(Capability.MANAGE_PLAN)
-@require_POST
-def billing_cancel(request, slug):
+def _renewal_change(request, slug, *, change, done: str):
+    """Cancel or resume through `change`; `done` (with %(date)s, the period's end) on success."""
     try:
-        subscription = subscription_cancel_at_period_end(
-            organization=request.organization, at=clock.now(), acting_user=request.user
-        )
+        subscription = change(organization=request.organization, at=clock.now(), acting_user=request.user)
     except RuleViolation as exc:
         messages.error(request, refusal_message(request, exc))
     else:
-        messages.success(
-            request,
-            _("Your subscription will end on %(date)s and will not renew. You can resume it until then.")
-            % {"date": fmt.date(subscription.current_period_end, _language())},
-        )
+        messages.success(request, done % {"date": fmt.date(subscription.current_period_end, _language())})
     return redirect("dashboard_billing", slug=slug)
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def billing_cancel(request, slug):
+    return _renewal_change(
+        request,
+        slug,
+        change=subscription_cancel_at_period_end,
+        done=_("Your subscription will end on %(date)s and will not renew. You can resume it until then."),
+    )
 
 
 @org_view(Capability.MANAGE_PLAN)
 @require_POST
 def billing_resume(request, slug):
-    try:
-        subscription = subscription_resume(
-            organization=request.organization, at=clock.now(), acting_user=request.user
-        )
-    except RuleViolation as exc:
-        messages.error(request, refusal_message(request, exc))
-    else:
-        messages.success(
-            request,
-            _("Your subscription will renew on %(date)s.")
-            % {"date": fmt.date(subscription.current_period_end, _language())},
-        )
-    return redirect("dashboard_billing", slug=slug)
+    return _renewal_change(
+        request, slug, change=subscription_resume, done=_("Your subscription will renew on %(date)s.")
+    )
 
 
 @org_view(Capability.VIEW)
