@@ -16,6 +16,7 @@ from celery import shared_task
 from django.db import OperationalError, close_old_connections, connection
 
 from core import clock
+from outbox.relay import sends_batched
 
 from .models import Subscription
 from .selectors import subscriptions_due
@@ -51,15 +52,20 @@ def renew_subscriptions(subscription_ids: list[int]) -> None:
     it still due.
     """
     live = _live_subscriptions(subscription_ids)
-    for subscription_id in subscription_ids:
-        try:
-            _renew(subscription_id, live=live)
-        except Exception:
-            logger.warning("renewal of subscription %s failed; queued alone", subscription_id, exc_info=True)
-            if not connection.in_atomic_block:
-                close_old_connections()  # a connection that broke is replaced for the next one
-            # Direct: a lost message leaves the subscription due; the next hourly run finds it.
-            renew_subscription.delay(subscription_id)
+    # Each renewal commits alone; their invoices' PDFs and e-mails go to the broker together
+    # at the end (one outbox claim for the batch, not one per invoice: bench/renewals.py).
+    with sends_batched():
+        for subscription_id in subscription_ids:
+            try:
+                _renew(subscription_id, live=live)
+            except Exception:
+                logger.warning(
+                    "renewal of subscription %s failed; queued alone", subscription_id, exc_info=True
+                )
+                if not connection.in_atomic_block:
+                    close_old_connections()  # a connection that broke is replaced for the next one
+                # Direct: a lost message leaves the subscription due; the next hourly run finds it.
+                renew_subscription.delay(subscription_id)
 
 
 @shared_task(

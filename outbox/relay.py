@@ -14,6 +14,9 @@ never fails because of it.
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from celery import current_app
@@ -30,6 +33,9 @@ logger = logging.getLogger(__name__)
 TASK_ID_PREFIX = "outbox-"
 # After this many attempts a row is listed as failing (admin, `outbox_status`); it is still retried.
 FAILING_AFTER_ATTEMPTS = 5
+
+# Inside `sends_batched`: the keys committed so far, sent together when the block ends.
+_batched_keys: ContextVar[list[str] | None] = ContextVar("outbox_batched_keys", default=None)
 
 
 def lease_seconds() -> int:
@@ -75,7 +81,11 @@ def outbox_enqueue_all(works: list[Work]) -> None:
     keys = [message.idempotency_key for message in messages]
 
     def send_outbox_messages_after_commit() -> None:  # named: Django logs a robust callback by its name
-        relay_due(keys=keys)
+        batched = _batched_keys.get()
+        if batched is None:
+            relay_due(keys=keys)
+        else:
+            batched.extend(keys)
 
     transaction.on_commit(send_outbox_messages_after_commit, robust=True)
 
@@ -83,6 +93,26 @@ def outbox_enqueue_all(works: list[Work]) -> None:
 def outbox_enqueue(*, task_name: str, key: str | None = None, args=(), kwargs=None) -> None:
     """Write `task_name(*args, **kwargs)` to the outbox in the caller's transaction (`Work`)."""
     outbox_enqueue_all([Work(task_name=task_name, key=key, args=tuple(args), kwargs=dict(kwargs or {}))])
+
+
+@contextmanager
+def sends_batched() -> Iterator[None]:
+    """Within the block, rows are sent when it ends, together (one claim for all), instead of
+    each right after its own commit. For a loop of many small transactions, such as a renewal
+    batch: the rows of a hundred invoices cost one lease and one status update, not a hundred.
+    Rows of transactions that committed are sent even when the block ends in an error; rows
+    of a process that dies inside it wait for the relay's next run."""
+    keys: list[str] = []
+    token = _batched_keys.set(keys)
+    try:
+        yield
+    finally:
+        _batched_keys.reset(token)
+        if keys:
+            try:
+                relay_due(keys=keys)
+            except Exception:  # as a robust on_commit callback: the rows wait for the relay
+                logger.exception("Sending %d outbox rows after a batch failed; the relay will", len(keys))
 
 
 @dataclass
@@ -100,11 +130,12 @@ def _claim(*, now: dt.datetime, limit: int, keys: list[str] | None) -> list[Outb
         if keys is not None:
             due = due.filter(idempotency_key__in=keys)
         rows = list(due.order_by("due_at", "pk").select_for_update(skip_locked=True)[:limit])
+        lease_end = now + dt.timedelta(seconds=lease_seconds())
         for row in rows:
             row.attempts += 1
             row.task_id = f"{TASK_ID_PREFIX}{row.pk}-{row.attempts}"
-            row.due_at = now + dt.timedelta(seconds=lease_seconds())
-            row.save(update_fields=["attempts", "task_id", "due_at"])
+            row.due_at = lease_end
+        OutboxMessage.objects.bulk_update(rows, ["attempts", "task_id", "due_at"])
     return rows
 
 
@@ -124,7 +155,6 @@ def _send(row: OutboxMessage, *, now: dt.datetime) -> bool:
             last_error=f"{type(error).__name__}: {error}"[:2000], due_at=now + backoff(row.attempts)
         )
         return False
-    OutboxMessage.objects.filter(pk=row.pk).update(sent_at=now)
     return True
 
 
@@ -135,14 +165,14 @@ def relay_due(*, keys: list[str] | None = None, batch_size: int = 100, progress=
     while True:
         now = clock.now()
         rows = _claim(now=now, limit=batch_size, keys=keys)
-        for row in rows:
-            if _send(row, now=now):
-                result.sent += 1
-            else:
-                result.failed += 1
+        sent = [row.pk for row in rows if _send(row, now=now)]
+        if sent:
+            OutboxMessage.objects.filter(pk__in=sent).update(sent_at=now)
+        result.sent += len(sent)
+        result.failed += len(rows) - len(sent)
         if progress is not None and rows:
             progress(result)
-        if len(rows) < batch_size:
+        if len(rows) < batch_size or (keys is not None and result.sent + result.failed >= len(keys)):
             return result
 
 

@@ -5,13 +5,16 @@ checks what was issued, so a cheaper path cannot pass by doing less."""
 import datetime as dt
 
 import pytest
+from celery.app.task import Task
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from billing import tasks as billing_tasks
 from billing.models import Plan, SeatLedgerEntry
 from billing.selectors import subscription_invoices
 from billing.services import subscription_renew
 from invoices.models import Reason
+from outbox.models import OutboxMessage
 from tests.factories import SubscriptionFactory
 
 AT = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
@@ -71,3 +74,27 @@ def test_catching_up_reads_the_subscription_once_and_writes_each_day():
     ]
     # Each day's invoice has its link to the subscription (one INSERT each): 15 + 10.
     assert len(statements(captured)) == 15 + 10, "\n".join(statements(captured))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_renewal_batch_sends_its_invoices_pdfs_and_emails_in_one_claim(frozen_clock, monkeypatch):
+    """The hourly run's batch (billing.tasks.renew_subscriptions) commits each renewal alone
+    and sends the outbox rows of all its invoices together at the end: one lease, not one per
+    invoice (bench/renewals.py doubled when each invoice claimed its own)."""
+    frozen_clock.set(AT)
+    plan = team_plan()
+    subscriptions = [SubscriptionFactory(plan=plan, start_on=dt.date(2026, 1, 1), at=AT) for _ in range(3)]
+    frozen_clock.set(dt.datetime(2026, 2, 1, 9, tzinfo=dt.UTC))
+    sent = []
+    monkeypatch.setattr(Task, "apply_async", lambda self, *args, **options: sent.append(self.name))
+
+    with CaptureQueriesContext(connection) as captured:
+        billing_tasks.renew_subscriptions([subscription.pk for subscription in subscriptions])
+
+    for subscription in subscriptions:
+        renewals = subscription_invoices(subscription=subscription).filter(reason=Reason.SUBSCRIPTION_CYCLE)
+        assert renewals.count() == 1
+    assert sorted(sent) == ["invoices.document_email_send"] * 3 + ["invoices.document_pdf_render"] * 3
+    claims = [q["sql"] for q in captured if "FOR UPDATE" in q["sql"] and "outbox" in q["sql"]]
+    assert len(claims) == 1
+    assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 0

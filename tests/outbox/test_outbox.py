@@ -14,7 +14,8 @@ from celery.app.task import Task
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from kombu.exceptions import OperationalError as BrokerDown
 
 from core import events
@@ -22,7 +23,7 @@ from invoices.models import Invoice
 from organizations import services
 from organizations.models import Invitation, Role
 from outbox.models import OutboxMessage
-from outbox.relay import FAILING_AFTER_ATTEMPTS, outbox_enqueue, relay_due
+from outbox.relay import FAILING_AFTER_ATTEMPTS, outbox_enqueue, relay_due, sends_batched
 from payments.models import PaymentMethod
 from tests.factories import InvoiceFactory, MembershipFactory, OrganizationFactory
 
@@ -225,3 +226,41 @@ def test_with_the_broker_down_an_issued_invoices_pdf_email_and_charge_wait_and_a
         ("invoices.document_pdf_render", ["invoice", invoice.pk]),
         ("payments.tasks.invoice_charge", [invoice.pk, "issue"]),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_sends_the_rows_its_transactions_committed_together_at_its_end(monkeypatch):
+    """`sends_batched`: a loop of small transactions (a renewal batch) leases and sends its rows
+    once, at the end, in one claim; until then nothing is sent. A transaction that rolled back
+    leaves nothing to send, and an error that ends the block does not keep what committed."""
+    sent = []
+    monkeypatch.setattr(
+        Task, "apply_async", lambda self, args=None, kwargs=None, **options: sent.append(options["task_id"])
+    )
+
+    with pytest.raises(RuntimeError), CaptureQueriesContext(connection) as captured, sends_batched():
+        for number in range(3):
+            with transaction.atomic():
+                outbox_enqueue(task_name="invoices.document_pdf_render", key=f"invoice:{number}:pdf")
+            assert sent == []  # committed, not yet sent
+        with transaction.atomic():
+            outbox_enqueue(task_name="invoices.document_pdf_render", key="invoice:99:pdf")
+            raise RuntimeError("the fourth change fails")
+
+    rows = list(OutboxMessage.objects.order_by("pk"))
+    assert [row.idempotency_key for row in rows] == [f"invoice:{number}:pdf" for number in range(3)]
+    assert sent == [row.task_id for row in rows]
+    assert all(row.attempts == 1 and row.sent_at is not None for row in rows)
+    claims = [q["sql"] for q in captured if "FOR UPDATE" in q["sql"] and "outbox" in q["sql"]]
+    assert len(claims) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_batch_each_commit_sends_its_own_rows_at_once(monkeypatch):
+    sent = []
+    monkeypatch.setattr(Task, "apply_async", lambda self, *args, **options: sent.append(options["task_id"]))
+
+    for number in range(2):
+        with transaction.atomic():
+            outbox_enqueue(task_name="invoices.document_pdf_render", key=f"invoice:{number}:pdf")
+        assert len(sent) == number + 1
