@@ -51,7 +51,13 @@ def parse_renewals(output: str) -> dict:
     if row is None:
         return {}
     stolen = None if row[4] == "?" else number(row[4].rstrip(" %"))
-    return {"renew 10,000 s (2 workers)": number(row[1]), "steal %": stolen}
+    result = {"renew 10,000 s (2 workers)": number(row[1]), "steal %": stolen}
+    # CPU a renewal, where the side's bench prints it (bench/renewals.py since issue 21's outbox).
+    cpu = last(r"^\s*2\s+[\d.]+\s+[\d,]+\s+[\d.]+\s+(?:[\d.]+ %|\?)\s+([\d.]+), ([\d.]+)", output)
+    if cpu is not None:
+        result["worker CPU ms/renewal"] = number(cpu[1])
+        result["PostgreSQL CPU ms/renewal"] = number(cpu[2])
+    return result
 
 
 def parse_ingest(output: str) -> dict:

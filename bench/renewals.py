@@ -295,11 +295,46 @@ def wait_progress(processes, log_paths, done, *, stall_seconds: float = 120) -> 
             )
 
 
+def _cpu_sample(database: str) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of this run's worker processes (every descendant of this process)
+    and of the PostgreSQL backends connected to `database` (their process title names it),
+    by pid: a reading that other work on the machine changes far less than the wall time."""
+    processes = usage_common.CpuMeter._processes()
+    children: dict[int, list[int]] = {}
+    for pid, parent, _name, _cpu in processes:
+        children.setdefault(parent, []).append(pid)
+    descendants, stack = set(), [os.getpid()]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            descendants.add(child)
+            stack.append(child)
+    sample: dict[str, dict[int, float]] = {"workers": {}, "PostgreSQL": {}}
+    for pid, _parent, name, cpu in processes:
+        if pid in descendants:
+            sample["workers"][pid] = cpu
+        elif name.startswith("postgres"):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if f" {database} " in title:
+                sample["PostgreSQL"][pid] = cpu
+    return sample
+
+
+def _cpu_spent(before: dict, after: dict) -> dict[str, float]:
+    return {
+        group: sum(cpu - before[group].get(pid, 0.0) for pid, cpu in pids.items())
+        for group, pids in after.items()
+    }
+
+
 def run(
     workers: int, *, expected: int, env: dict, logs: Path, loglevel: str, concurrency: int
-) -> tuple[float, float, float | None]:
+) -> tuple[float, float, float | None, dict[str, float]]:
     """Queue the due renewals, start `workers` worker processes; (queue seconds, renew seconds,
-    the share of the cores' time the hypervisor took meanwhile)."""
+    the share of the cores' time the hypervisor took meanwhile, CPU seconds of the workers
+    and of PostgreSQL meanwhile)."""
     from django.db import connections
 
     from billing.tasks import renew_due_subscriptions
@@ -340,8 +375,11 @@ def run(
         # The clock starts with the first renewal invoice (the workers are up and consuming).
         wait_progress(processes, log_paths, lambda: renewal_invoices() > 0)
         first, cores_before = time.monotonic(), usage_common.core_times()
+        database = connections["default"].settings_dict["NAME"]
+        cpu_before = _cpu_sample(database)
         wait_progress(processes, log_paths, lambda: renewal_invoices() >= expected)
         renew_seconds = time.monotonic() - first
+        cpu = _cpu_spent(cpu_before, _cpu_sample(database))
         stolen = usage_common.stolen_share(cores_before, usage_common.core_times())
     finally:
         for process in processes:
@@ -354,7 +392,7 @@ def run(
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         connections.close_all()
-    return queue_seconds, renew_seconds, stolen
+    return queue_seconds, renew_seconds, stolen, cpu
 
 
 def check(expected: int) -> None:
@@ -432,7 +470,7 @@ def main() -> None:
             if i:
                 _recreate(run_url, template=seed_url)
             broker.flushdb()
-            queue_seconds, renew_seconds, stolen = run(
+            queue_seconds, renew_seconds, stolen, cpu = run(
                 workers,
                 expected=args.subscriptions,
                 env=env,
@@ -443,13 +481,17 @@ def main() -> None:
             check(args.subscriptions)
             connections.close_all()  # the next run's copy replaces this database
             rate = args.subscriptions / renew_seconds
-            results.append((workers, queue_seconds, renew_seconds, rate, stolen))
+            results.append((workers, queue_seconds, renew_seconds, rate, stolen, cpu))
             shape = "solo" if args.concurrency == 1 else f"prefork, {args.concurrency} children each"
             print(
                 f"{workers} worker process{'es' if workers > 1 else ''} ({shape}): "
                 f"{args.subscriptions:,} renewal invoices in {renew_seconds:.1f} s = {rate:,.0f} invoices/s "
                 f"(selecting and queueing them before: {queue_seconds:.1f} s); checked: each once, no gaps"
             )
+            per_renewal = ", ".join(
+                f"{group} {seconds / args.subscriptions * 1000:.2f} ms" for group, seconds in cpu.items()
+            )
+            print(f"  CPU a renewal: {per_renewal}")
     broker.flushdb()
     connections.close_all()
     shutil.rmtree(media, ignore_errors=True)
@@ -459,10 +501,16 @@ def main() -> None:
     print()
     # Steal: the share of the cores' time the hypervisor gave to other machines while the
     # workers renewed; a run it took from is slower by about as much, and no code here helps.
-    print("workers  renew (s)  invoices/s  queue (s)  stolen")
-    for workers, queue_seconds, renew_seconds, rate, stolen in results:
+    # CPU a renewal (ms): the workers' and PostgreSQL's (this database's backends) while renewing;
+    # other work on the machine stretches the wall time far more than it changes these.
+    print("workers  renew (s)  invoices/s  queue (s)  stolen  CPU/renewal ms (workers, PostgreSQL)")
+    for workers, queue_seconds, renew_seconds, rate, stolen, cpu in results:
         share = "?" if stolen is None else f"{stolen * 100:.0f} %"
-        print(f"{workers:>7}  {renew_seconds:>9.1f}  {rate:>10,.0f}  {queue_seconds:>9.1f}  {share:>6}")
+        per = args.subscriptions / 1000
+        print(
+            f"{workers:>7}  {renew_seconds:>9.1f}  {rate:>10,.0f}  {queue_seconds:>9.1f}  {share:>6}"
+            f"  {cpu.get('workers', 0) / per:.2f}, {cpu.get('PostgreSQL', 0) / per:.2f}"
+        )
 
 
 if __name__ == "__main__":
