@@ -32,6 +32,7 @@ from core import events
 from organizations.models import Organization
 
 from .delivery import delivery_enqueue
+from .exchange_rates import national_vat
 from .models import (
     CreditBalanceEntry,
     CreditNote,
@@ -40,6 +41,7 @@ from .models import (
     Invoice,
     InvoiceLine,
     LineFields,
+    TaxKind,
 )
 
 
@@ -213,6 +215,14 @@ def invoice_issue(
     serviced = organization
     organization = bill_to or organization
     prefix = _description_prefix(serviced=serviced, payer=organization)
+    # Art. 230: before the number is taken; a missing rate raises and issues nothing.
+    national = national_vat(
+        currency=currency,
+        tax_kind_charged=tax_kind == TaxKind.STANDARD,
+        tax_minor=totals.tax_minor,
+        on=issued_on,
+        document=f"An invoice to {organization.customer_code} in {currency}",
+    )
     number = _next_invoice_number(organization)
     # Read under the sequence's lock: no other document of this customer can use it meanwhile.
     balance = credit_balance_minor(organization=organization, currency=currency)
@@ -243,6 +253,7 @@ def invoice_issue(
         due_on_receipt=on_receipt,
         created_at=at,
         **_party_fields(organization),
+        **national.fields(),
     )
     InvoiceLine.objects.bulk_create(
         InvoiceLine(invoice=invoice, **_line_fields(line, position, organization, prefix))
@@ -285,6 +296,15 @@ def credit_note_issue(
     # Read only when it is another party than the payer: then its name starts each line.
     serviced = invoice.serviced_organization if invoice.serviced_organization_id != organization.pk else None
     prefix = _description_prefix(serviced=serviced, payer=organization)
+    # Art. 230: at the rate the corrected invoice stated, else the ECB's of the issue date.
+    national = national_vat(
+        currency=invoice.currency,
+        tax_kind_charged=invoice.tax_kind == TaxKind.STANDARD,
+        tax_minor=totals.tax_minor,
+        on=issued_on,
+        document=f"A credit note of {invoice.number}",
+        rate_of=(invoice.vat_national_currency, invoice.vat_national_rate, invoice.vat_national_rate_on),
+    )
     _lock_sequence(organization)
     number_in_invoice = CreditNote.objects.filter(invoice=invoice).count() + 1
     note = CreditNote.objects.create(
@@ -302,6 +322,7 @@ def credit_note_issue(
         total_minor=totals.total_minor,
         created_at=at,
         **_party_fields(organization),
+        **national.fields(),
     )
     CreditNoteLine.objects.bulk_create(
         CreditNoteLine(credit_note=note, **_line_fields(line, position, organization, prefix))
