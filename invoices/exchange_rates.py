@@ -119,15 +119,30 @@ def exchange_rates_import(
     )
 
 
+# Rows read at once when looking for the latest day with every currency needed: one statement
+# finds it unless a currency has had no rate (N/A) for weeks; then the aggregate below does.
+_RECENT_ROWS_PER_CURRENCY = 20
+
+
 def euro_rates_on(*, currencies: list[str], on: dt.date) -> tuple[dt.date, dict[str, Decimal]] | None:
     """The latest day on or before `on` with an ECB rate for every one of `currencies` (the euro
-    itself needs none), and those rates; None when there is no such day."""
+    itself needs none), and those rates; None when there is no such day. One statement in
+    the usual case (every invoice issued asks: docs/performance.md counts a renewal's)."""
     needed = sorted({c.upper() for c in currencies} - {ecb.EUR})
     if not needed:
         return on, {ecb.EUR: Decimal(1)}
+    rates_before = ExchangeRate.objects.filter(currency__in=needed, rate_on__lte=on)
+    recent = rates_before.order_by("-rate_on", "currency")
+    by_day: dict[dt.date, dict[str, Decimal]] = {}
+    rows = list(recent.values_list("rate_on", "currency", "rate")[: len(needed) * _RECENT_ROWS_PER_CURRENCY])
+    for day, currency, rate in rows:
+        by_day.setdefault(day, {})[currency] = rate
+        if len(by_day[day]) == len(needed):
+            return day, {ecb.EUR: Decimal(1), **by_day[day]}
+    if len(rows) < len(needed) * _RECENT_ROWS_PER_CURRENCY:
+        return None  # every row on or before `on` was read: no day has them all
     day = (
-        ExchangeRate.objects.filter(currency__in=needed, rate_on__lte=on)
-        .values("rate_on")
+        rates_before.values("rate_on")
         .annotate(count=Count("currency"))
         .filter(count=len(needed))
         .order_by("-rate_on")
@@ -136,9 +151,7 @@ def euro_rates_on(*, currencies: list[str], on: dt.date) -> tuple[dt.date, dict[
     )
     if day is None:
         return None
-    rates = dict(
-        ExchangeRate.objects.filter(currency__in=needed, rate_on=day).values_list("currency", "rate")
-    )
+    rates = dict(rates_before.filter(rate_on=day).values_list("currency", "rate"))
     return day, {ecb.EUR: Decimal(1), **rates}
 
 

@@ -18,6 +18,11 @@ The billing engine prices a document before it calls here (billing.services): it
 the lines, leaves out the zero ones, chooses the tax and computes the totals. This module
 takes them as given and checks only what a document must hold itself: at least one line,
 a subtotal that is the sum of its lines and a total that is subtotal plus tax.
+
+Art. 230 of the VAT directive: a document whose VAT is charged in another currency than the
+seller country's also stores that VAT in the national currency, with the ECB rate and its
+date (invoices.exchange_rates.national_vat, docs/billing.md). Without that rate the document
+is not issued: ExchangeRateMissing rolls the caller's transaction back, and the operator is told.
 """
 
 import datetime as dt

@@ -22,7 +22,7 @@ from billing.services import credit_note_issue
 from core import clock
 from invoices import ecb, pdf
 from invoices.einvoice import NAMESPACES, einvoice_xml
-from invoices.exchange_rates import ExchangeRateMissing
+from invoices.exchange_rates import ExchangeRateMissing, euro_rates_on
 from invoices.models import CreditNote, DocumentSequence, ExchangeRate, Invoice
 from outbox.models import OutboxMessage
 from tests.conftest import at_noon
@@ -172,6 +172,26 @@ def test_a_cross_rate_goes_through_the_euro_to_six_decimals():
 )
 def test_which_documents_state_their_vat_in_the_national_currency(seller, currency, charged, national):
     assert ecb.statement_needed(seller_country=seller, currency=currency, vat_charged=charged) == national
+
+
+@pytest.mark.django_db
+def test_a_cross_rate_needs_one_day_with_both_rates_even_weeks_back(no_rates):
+    """ISK had no rate for weeks (N/A): the USD-free ISK invoice's DKK rate is from the last
+    day with both, found beyond the one statement's window."""
+    first = dt.date(2026, 1, 5)
+    rows = [("DKK", first + dt.timedelta(days=n), "7.46") for n in range(40)] + [("ISK", first, "146.10")]
+    ExchangeRate.objects.bulk_create(
+        ExchangeRate(currency=c, rate_on=d, rate=Decimal(r), source="test", imported_at=clock.now())
+        for c, d, r in rows
+    )
+    assert euro_rates_on(currencies=["ISK", "DKK"], on=first + dt.timedelta(days=39)) == (
+        first,
+        {"EUR": Decimal(1), "DKK": Decimal("7.46"), "ISK": Decimal("146.10")},
+    )
+    assert euro_rates_on(currencies=["ISK", "DKK"], on=first - dt.timedelta(days=1)) is None
+    assert euro_rates_on(currencies=["EUR", "DKK"], on=first + dt.timedelta(days=39))[
+        0
+    ] == first + dt.timedelta(days=39)
 
 
 # Issuing --------------------------------------------------------------------------------------
