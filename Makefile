@@ -74,6 +74,7 @@ test-at: $(STAMP) services
 
 # The billing scenarios (vendored public ones and ours) through `manage.py simulate`.
 scenarios: $(STAMP)
+	@$(BIN)/python manage.py migrate --verbosity 0 && $(BIN)/python manage.py exchange_rates_import tests/invoices/data/eurofxref-hist.csv
 	@for folder in tests/scenarios/public tests/scenarios/public/member-intervals tests/scenarios/public/units tests/scenarios/ours; do \
 	  echo "==> $$folder"; $(BIN)/python tests/scenarios/check_scenarios.py $$folder --cmd "$(BIN)/python manage.py simulate"; \
 	done

@@ -11,6 +11,7 @@ from billing.domain.periods import add_months
 from billing.models import Meter, Plan, PlanLimit, PlanSeatPrice
 from billing.services import subscription_create, subscription_renew
 from core.clock import now, today_in
+from invoices.exchange_rates import exchange_rates_import
 from organizations import services as org_services
 from organizations.models import Organization, Role
 from organizations.partners import partner_enable
@@ -255,10 +256,33 @@ def _partner_clients(*, partner: Organization, owner, plan: Plan) -> None:
         )
 
 
+# Illustrative euro rates (1 EUR = ...) for the demo's invoices, whose VAT the Danish seller
+# also states in DKK (art. 230): not the ECB's. A real installation loads the ECB's file
+# (`manage.py exchange_rates_import eurofxref-hist.csv`, docs/billing.md).
+DEMO_EURO_RATES = {
+    "USD": "1.0850", "DKK": "7.4600", "GBP": "0.85000", "SEK": "11.2000", "NOK": "11.5000", "CHF": "0.9400",
+}  # fmt: skip
+DEMO_RATES_SOURCE = "demo: illustrative rates, not the ECB's"
+
+
+def _demo_rates(*, today: dt.date) -> None:
+    """One day of DEMO_EURO_RATES on the first of each month of the demo's history and today,
+    in the ECB's historical file format, through the operator's import."""
+    first = add_months(today.replace(day=1), -max(story[5] for story in STORIES) - 1)
+    days, day = {today}, first
+    while day <= today:
+        days.add(day)
+        day = add_months(day, 1)
+    lines = ["Date," + ",".join(DEMO_EURO_RATES) + ","]
+    lines += [f"{day.isoformat()}," + ",".join(DEMO_EURO_RATES.values()) + "," for day in sorted(days)]
+    exchange_rates_import(text="\n".join(lines), source=DEMO_RATES_SOURCE, at=now())
+
+
 @transaction.atomic
 def seed_demo(*, today: dt.date | None = None, progress=print) -> list[DemoLogin]:
     """Create (once) the demo catalogue and organizations; return the logins to print."""
     today = today or today_in("UTC")
+    _demo_rates(today=today)
     plans = _catalogue()
     logins: list[DemoLogin] = []
     for slug, name, country, vat_id, plan_code, months_ago, seats, committed, people, story in STORIES:

@@ -6,6 +6,7 @@ from .models import (
     CreditNoteLine,
     DocumentEmail,
     DocumentPdf,
+    ExchangeRate,
     Invoice,
     InvoiceLine,
 )
@@ -82,3 +83,13 @@ class DocumentEmailAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("__str__", "organization", "language", "sent_at")
     list_filter = ("organization",)
     search_fields = ("invoice__number", "credit_note__number", "recipients")
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The ECB rates loaded (`manage.py exchange_rates_import FILE`): the latest date of a
+    currency shows whether invoices issued today find their art. 230 rate."""
+
+    list_display = ("rate_on", "currency", "rate", "source", "imported_at")
+    list_filter = ("currency", "source")
+    date_hierarchy = "rate_on"

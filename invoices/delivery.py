@@ -127,6 +127,11 @@ def document_einvoice_read(pdf: DocumentPdf) -> bytes:
     return xml
 
 
+def billing_recipients(organization) -> list[str]:
+    """Where an organization's documents go (and their receipts, payments.receipts)."""
+    return _recipients(organization)
+
+
 def _recipients(organization) -> list[str]:
     """The billing e-mail; without one, the owners, so that an invoice always reaches someone."""
     if organization.billing_email:

@@ -2,7 +2,8 @@
 
 `einvoice_xml(document, language)` writes the UN/CEFACT Cross Industry Invoice of an
 Invoice or CreditNote (lines prefetched or not) from the values stored on it at issue:
-seller and buyer as frozen on the document, lines, the one VAT breakdown, totals. Nothing
+seller and buyer as frozen on the document, lines, the one VAT breakdown, totals, and the
+VAT in the seller country's currency where the document states it (BT-6, BT-111). Nothing
 here computes money beyond moving the decimal point of the stored minor units; the
 language only picks the wording of the VAT exemption reason, as the PDF prints it.
 """
@@ -172,6 +173,11 @@ def _cross_industry_invoice(document):
     settlement = _ram(transaction, "ApplicableHeaderTradeSettlement")
     if not is_credit_note:
         _ram(settlement, "PaymentReference", document.number)
+    # BT-6 and BT-111 (VAT directive art. 230): the VAT accounting currency, when the VAT is
+    # also stated in the seller country's currency (invoices.exchange_rates).
+    national = document.vat_national_currency if document.vat_national_minor is not None else ""
+    if national:
+        _ram(settlement, "TaxCurrencyCode", national)
     _ram(settlement, "InvoiceCurrencyCode", currency)
     tax = _ram(settlement, "ApplicableTradeTax")
     _ram(tax, "CalculatedAmount", amount(document.tax_minor))
@@ -196,6 +202,13 @@ def _cross_industry_invoice(document):
     _ram(totals, "LineTotalAmount", amount(sum(line.amount_minor for line in lines)))
     _ram(totals, "TaxBasisTotalAmount", amount(document.subtotal_minor))
     _ram(totals, "TaxTotalAmount", amount(document.tax_minor), currencyID=currency)
+    if national:
+        _ram(
+            totals,
+            "TaxTotalAmount",
+            decimal_amount(document.vat_national_minor, national),
+            currencyID=national,
+        )
     _ram(totals, "GrandTotalAmount", amount(document.total_minor))
     credit_applied = 0 if is_credit_note else document.credit_applied_minor
     _ram(totals, "TotalPrepaidAmount", amount(credit_applied))

@@ -60,6 +60,21 @@ class DocumentFields(models.Model):
     seller_address = models.TextField(blank=True)
     seller_country = models.CharField(max_length=2)
     seller_vat_id = models.CharField(max_length=32, blank=True)
+    # VAT directive art. 230: where VAT is charged in another currency than the seller
+    # country's own, the VAT in that national currency, at the ECB rate used (invoices.
+    # exchange_rates; docs/billing.md "VAT in the national currency"). Empty otherwise.
+    vat_national_currency = models.CharField(max_length=3, blank=True, default="")
+    vat_national_rate = models.DecimalField(
+        max_digits=20,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="Units of the national currency per unit of the document's currency.",
+    )
+    vat_national_rate_on = models.DateField(null=True, blank=True, help_text="The ECB rate's date.")
+    vat_national_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="tax_minor × rate, rounded half up once, national minor units."
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -286,3 +301,28 @@ class DocumentEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice or self.credit_note} to {self.recipients}"
+
+
+class ExchangeRate(models.Model):
+    """A euro foreign exchange reference rate of the ECB: 1 EUR = `rate` `currency` on `rate_on`.
+
+    Reference data the operator loads (`manage.py exchange_rates_import FILE`), shared by every
+    organization; the rate a document used is copied onto it, so a row changed or loaded later
+    never changes an issued document.
+    """
+
+    currency = models.CharField(max_length=3)
+    rate_on = models.DateField()
+    rate = models.DecimalField(max_digits=20, decimal_places=6)
+    source = models.CharField(max_length=255, help_text="The file it was imported from.")
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-rate_on", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "rate_on"], name="exchange_rate_once_per_day"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rate_on}: 1 EUR = {self.rate} {self.currency}"

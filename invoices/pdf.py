@@ -30,9 +30,11 @@ TEMPLATE_VERSIONS = {
     # v3's layout as a PDF/A-3b with its EN 16931 XML embedded (Factur-X, issue 22): the
     # page is unchanged, the file is not, so PDFs stored as v3 stay what they were.
     "v4": "invoices/pdf/v3/document.html",
+    # The VAT in the seller country's currency, with the ECB rate and its date (art. 230).
+    "v5": "invoices/pdf/v5/document.html",
 }
-EINVOICE_TEMPLATE_VERSIONS = frozenset({"v4"})
-CURRENT_TEMPLATE_VERSION = "v4"
+EINVOICE_TEMPLATE_VERSIONS = frozenset({"v4", "v5"})
+CURRENT_TEMPLATE_VERSION = "v5"
 
 
 class UnknownTemplateVersion(ValueError):

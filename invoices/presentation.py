@@ -16,6 +16,7 @@ to the engine's).
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -95,6 +96,9 @@ class DocumentView:
     due: str = ""
     paid_on: str = ""
     notes: list[str] = field(default_factory=list)
+    # PDF v5 on (VAT directive art. 230): the VAT in the seller country's currency, with the
+    # ECB rate and its date, where the document is in another currency; "" otherwise.
+    national_vat: str = ""
 
 
 def document_kind(document) -> str:
@@ -288,6 +292,7 @@ def _document_view(document, language: str) -> DocumentView:
         "tax": money(document.tax_minor),
         "total": money(document.total_minor),
         "tax_mention": _(mention) if mention else "",
+        "national_vat": national_vat_text(document, language),
     }
     if kind == INVOICE:
         return DocumentView(
@@ -310,6 +315,30 @@ def _document_view(document, language: str) -> DocumentView:
         notes=[_("This amount is added to your credit balance and applied to your next invoice.")],
         **common,
     )
+
+
+def rate_text(rate, language: str) -> str:
+    """An exchange rate as printed: every decimal it has, at least four ('7.4587', '7,4587')."""
+    value = Decimal(rate).normalize()
+    return fmt.number(value, language, decimals=max(4, -value.as_tuple().exponent))
+
+
+def national_vat_text(document, language: str) -> str:
+    """'VAT in DKK: DKK 1,865.00 (1 EUR = 7.4600 DKK, ECB reference rate of 4 Dec 2026)', or ""
+    for a document that states none (call under the language's translation)."""
+    if not document.vat_national_currency or document.vat_national_minor is None:
+        return ""
+    national = document.vat_national_currency
+    return _(
+        "VAT in %(national)s: %(amount)s (1 %(currency)s = %(rate)s %(national)s,"
+        " ECB reference rate of %(date)s)"
+    ) % {
+        "national": national,
+        "amount": fmt.money(document.vat_national_minor, national, language),
+        "currency": document.currency,
+        "rate": rate_text(document.vat_national_rate, language),
+        "date": fmt.date(document.vat_national_rate_on, language),
+    }
 
 
 def _settlement_note(invoice: Invoice) -> str:

@@ -18,6 +18,11 @@ The billing engine prices a document before it calls here (billing.services): it
 the lines, leaves out the zero ones, chooses the tax and computes the totals. This module
 takes them as given and checks only what a document must hold itself: at least one line,
 a subtotal that is the sum of its lines and a total that is subtotal plus tax.
+
+Art. 230 of the VAT directive: a document whose VAT is charged in another currency than the
+seller country's also stores that VAT in the national currency, with the ECB rate and its
+date (invoices.exchange_rates.national_vat, docs/billing.md). Without that rate the document
+is not issued: ExchangeRateMissing rolls the caller's transaction back, and the operator is told.
 """
 
 import datetime as dt
@@ -32,6 +37,7 @@ from core import events
 from organizations.models import Organization
 
 from .delivery import delivery_enqueue
+from .exchange_rates import national_vat
 from .models import (
     CreditBalanceEntry,
     CreditNote,
@@ -40,6 +46,7 @@ from .models import (
     Invoice,
     InvoiceLine,
     LineFields,
+    TaxKind,
 )
 
 
@@ -213,6 +220,14 @@ def invoice_issue(
     serviced = organization
     organization = bill_to or organization
     prefix = _description_prefix(serviced=serviced, payer=organization)
+    # Art. 230: before the number is taken; a missing rate raises and issues nothing.
+    national = national_vat(
+        currency=currency,
+        tax_kind_charged=tax_kind == TaxKind.STANDARD,
+        tax_minor=totals.tax_minor,
+        on=issued_on,
+        document=f"An invoice to {organization.customer_code} in {currency}",
+    )
     number = _next_invoice_number(organization)
     # Read under the sequence's lock: no other document of this customer can use it meanwhile.
     balance = credit_balance_minor(organization=organization, currency=currency)
@@ -243,6 +258,7 @@ def invoice_issue(
         due_on_receipt=on_receipt,
         created_at=at,
         **_party_fields(organization),
+        **national.fields(),
     )
     InvoiceLine.objects.bulk_create(
         InvoiceLine(invoice=invoice, **_line_fields(line, position, organization, prefix))
@@ -285,6 +301,15 @@ def credit_note_issue(
     # Read only when it is another party than the payer: then its name starts each line.
     serviced = invoice.serviced_organization if invoice.serviced_organization_id != organization.pk else None
     prefix = _description_prefix(serviced=serviced, payer=organization)
+    # Art. 230: at the rate the corrected invoice stated, else the ECB's of the issue date.
+    national = national_vat(
+        currency=invoice.currency,
+        tax_kind_charged=invoice.tax_kind == TaxKind.STANDARD,
+        tax_minor=totals.tax_minor,
+        on=issued_on,
+        document=f"A credit note of {invoice.number}",
+        rate_of=(invoice.vat_national_currency, invoice.vat_national_rate, invoice.vat_national_rate_on),
+    )
     _lock_sequence(organization)
     number_in_invoice = CreditNote.objects.filter(invoice=invoice).count() + 1
     note = CreditNote.objects.create(
@@ -302,6 +327,7 @@ def credit_note_issue(
         total_minor=totals.total_minor,
         created_at=at,
         **_party_fields(organization),
+        **national.fields(),
     )
     CreditNoteLine.objects.bulk_create(
         CreditNoteLine(credit_note=note, **_line_fields(line, position, organization, prefix))

@@ -17,6 +17,7 @@ from payments.models import (
     PaymentAttempt,
     PaymentDispute,
     PaymentMethod,
+    PaymentReceipt,
     PaymentRefund,
     StripeCustomer,
     WebhookEvent,
@@ -147,6 +148,14 @@ class InvoiceStatusChangeAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("invoice", "from_status", "to_status", "source", "actor_label", "reference", "at")
     list_filter = ("source", "to_status")
     search_fields = ("invoice__number", "reference")
+
+
+@admin.register(PaymentReceipt)
+class PaymentReceiptAdmin(ReadOnly, admin.ModelAdmin):
+    """Receipts e-mailed: one per paid invoice (payments.receipts)."""
+
+    list_display = ("invoice", "organization", "recipients", "language", "sent_at")
+    search_fields = ("invoice__number", "recipients")
 
 
 @admin.register(WebhookEvent)

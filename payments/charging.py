@@ -51,6 +51,7 @@ from payments.models import (
     PaymentMethod,
     StripeCustomer,
 )
+from payments.receipts import receipt_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,8 @@ def invoice_status_set(
     )
     invoice.status, invoice.status_changed_at = to_status, at
     invoice.save(update_fields=["status", "status_changed_at"])
+    if to_status == Invoice.Status.PAID:
+        receipt_enqueue(invoice=invoice)  # the customer's receipt, once per invoice
     return change
 
 

@@ -281,3 +281,23 @@ class PayableInvoice(Invoice):
         proxy = True
         verbose_name = "invoice payment"
         verbose_name_plural = "invoice payments"
+
+
+class PaymentReceipt(models.Model):
+    """The marker that a paid invoice's receipt e-mail went out: at most one per invoice, ever
+    (payments.receipts; a webhook delivered again or a second worker finds it and sends nothing)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    invoice = models.OneToOneField("invoices.Invoice", on_delete=models.PROTECT, related_name="receipt")
+    status_change = models.ForeignKey(
+        InvoiceStatusChange, on_delete=models.PROTECT, related_name="+", help_text="The change to paid."
+    )
+    recipients = models.TextField(help_text="Comma-separated addresses it was sent to.")
+    language = models.CharField(max_length=8)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Receipt for {self.invoice_id} to {self.recipients}"

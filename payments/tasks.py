@@ -14,7 +14,7 @@ from django.db import OperationalError, transaction
 
 from core import clock
 from invoices.models import Invoice
-from payments import charging, dunning, emails, events, refunds
+from payments import charging, dunning, emails, events, receipts, refunds
 from payments.gateway import GatewayUnavailable
 
 logger = logging.getLogger(__name__)
@@ -78,6 +78,13 @@ def webhook_event_task(event_pk: int) -> None:
 @shared_task(name="payments.tasks.payment_email", **{**RETRY_POLICY, "autoretry_for": (OSError,)})
 def payment_email_task(kind: str, attempt_id: int) -> None:
     emails.payment_email_send(kind=kind, attempt_id=attempt_id)
+
+
+@shared_task(
+    name="payments.tasks.receipt_email", **{**RETRY_POLICY, "autoretry_for": (OSError, OperationalError)}
+)
+def receipt_email_task(invoice_id: int) -> None:
+    receipts.receipt_email_send(invoice_id=invoice_id, at=clock.now())
 
 
 @shared_task(name="payments.tasks.refund_submit", **RETRY_POLICY)

@@ -24,6 +24,7 @@ urlpatterns = [
         views.payment_confirm_done,
         name="billing_payment_confirm_done",
     ),
+    path("o/<slug:slug>/billing/payments/receipts/<str:number>/", views.receipt, name="billing_receipt"),
     path(
         "o/<slug:slug>/billing/payments/credit-notes/<int:credit_note_id>/refund/",
         views.credit_note_refund,

@@ -6,6 +6,7 @@ come back here. The clock is read here.
 """
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -16,7 +17,7 @@ from invoices.models import CreditNote, Invoice
 from organizations.errors import RuleViolation
 from organizations.tenancy import Capability
 from organizations.views_base import org_view
-from payments import charging, customers, methods, refunds, selectors
+from payments import charging, customers, methods, receipts, refunds, selectors
 from payments.gateway import PaymentGatewayError, payment_gateway
 from payments.models import PaymentAttempt
 
@@ -205,3 +206,18 @@ def credit_note_refund(request, slug, credit_note_id):
             % {"number": note.number, "invoice": invoice_number},
         )
     return _payments(request)
+
+
+@org_view(Capability.VIEW_INVOICES)
+@require_GET
+def receipt(request, slug, number: str):
+    """The receipt of a paid invoice, to keep or print: who may see invoices may see it; it
+    reads in the organization's language, as the e-mail does. 404 unless the invoice is the
+    organization's and paid."""
+    invoice = get_object_or_404(
+        Invoice.objects.select_related("organization"), organization=request.organization, number=number
+    )
+    view = receipts.receipt_view(invoice=invoice, language=request.organization.language)
+    if view is None:
+        raise Http404("No receipt: the invoice is not paid.")
+    return render(request, "payments/receipt.html", {"receipt": view})

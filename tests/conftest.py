@@ -62,6 +62,47 @@ def frozen_clock(monkeypatch, clock_start) -> FrozenClock:
     return frozen
 
 
+# What the operator loads before the first invoice (docs/billing.md "VAT in the national
+# currency"): one day of ECB euro reference rates, dated before any test's clock, so that
+# every test that issues a document in another currency than the seller's (EUR invoices of
+# the Danish seller) finds the rate its art. 230 line needs. Tests of the rate table itself
+# (tests/invoices/test_exchange_rates.py) delete these rows and load their own files.
+TEST_RATES_ON = dt.date(2000, 1, 3)
+TEST_EURO_RATES = {
+    "USD": "1.0850", "JPY": "160.00", "DKK": "7.4600", "SEK": "11.2000", "NOK": "11.5000",
+    "GBP": "0.85000", "CHF": "0.9400", "PLN": "4.3000", "CZK": "25.000", "HUF": "390.00",
+    "RON": "4.9700", "BGN": "1.9558", "ISK": "150.00",
+}  # fmt: skip
+_DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
+
+
+@pytest.fixture(autouse=True)
+def ecb_rates_loaded(request):
+    """The test rates above, in every test that has the database."""
+    if request.node.get_closest_marker("django_db") is None and not (
+        _DATABASE_FIXTURES & set(request.fixturenames)
+    ):
+        return
+    request.getfixturevalue("db")  # the helper then sets up the transactional database where asked for
+    from decimal import Decimal
+
+    from invoices.models import ExchangeRate
+
+    ExchangeRate.objects.bulk_create(
+        [
+            ExchangeRate(
+                currency=currency,
+                rate_on=TEST_RATES_ON,
+                rate=Decimal(rate),
+                source="tests",
+                imported_at=CLOCK_START,
+            )
+            for currency, rate in TEST_EURO_RATES.items()
+        ],
+        ignore_conflicts=True,
+    )
+
+
 @pytest.fixture(autouse=True)
 def default_language_after_each_test():
     """A request through LocaleMiddleware leaves its language active in the test's thread: a

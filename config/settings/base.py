@@ -1,6 +1,7 @@
 """Settings shared by every environment; each value that differs comes from the environment."""
 
 import os
+from email.utils import getaddresses
 from pathlib import Path
 
 import dj_database_url
@@ -198,6 +199,11 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # sends it again later) instead of holding a worker, or a request in the demo, for ever.
 EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "billing@localhost")
+# The operator: who is e-mailed when something needs a person (an invoice that cannot be
+# issued for want of an ECB rate, invoices.exchange_rates). "Ops <ops@example.com>, b@example.com".
+ADMINS = [(name, address) for name, address in getaddresses([env("ADMINS", "")]) if address]
+SERVER_EMAIL = env("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+EMAIL_SUBJECT_PREFIX = env("EMAIL_SUBJECT_PREFIX", "[Seatbill] ")
 
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", "")
@@ -244,7 +250,7 @@ CELERY_BEAT_SCHEDULE["payments-dunning-retries"] = {
 SELLER_LEGAL_NAME = env("SELLER_LEGAL_NAME", "Seatbill ApS")
 SELLER_ADDRESS = env("SELLER_ADDRESS", "Vesterbrogade 1, 1620 København V")
 SELLER_COUNTRY = env("SELLER_COUNTRY", "DK")
-SELLER_VAT_ID = env("SELLER_VAT_ID", "DK12345678")
+SELLER_VAT_ID = env("SELLER_VAT_ID", "DK12345674")  # an example number with valid check digits
 SELLER_BANK_DETAILS = env("SELLER_BANK_DETAILS", "IBAN DK00 0000 0000 0000 00, BIC DABADKKK")
 
 REST_FRAMEWORK = {

@@ -37,10 +37,11 @@ def statements(captured) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_a_renewal_reads_and_writes_in_fifteen_statements():
+def test_a_renewal_reads_and_writes_in_sixteen_statements():
     """Lock (with plan and organization), the plan's seat prices, the seat items, the open
     pending charges, the members; the seat item, its ledger row, the subscription's period;
-    the bill-to party, the invoice number, the credit balance, the invoice and its lines;
+    the bill-to party, the ECB rate of its VAT in DKK (art. 230), the invoice number, the
+    credit balance, the invoice and its lines;
     its PDF and e-mail in the outbox (one INSERT); its link to the subscription."""
     subscription = SubscriptionFactory(plan=team_plan(), start_on=dt.date(2026, 1, 1), at=AT, seats=5)
 
@@ -48,8 +49,9 @@ def test_a_renewal_reads_and_writes_in_fifteen_statements():
         subscription_renew(subscription=subscription, on=dt.date(2026, 2, 1), at=AT)
 
     # 15 since the invoice's subscription moved from invoices into billing.SubscriptionInvoice
-    # (issue 20: invoices depends on nothing of billing's): one INSERT of the link per invoice.
-    assert len(statements(captured)) == 15, "\n".join(statements(captured))
+    # (issue 20: invoices depends on nothing of billing's): one INSERT of the link per invoice;
+    # 16 since an EUR invoice of the Danish seller reads its DKK rate (issue 22 item 3).
+    assert len(statements(captured)) == 16, "\n".join(statements(captured))
     renewal = subscription_invoices(subscription=subscription).get(reason=Reason.SUBSCRIPTION_CYCLE)
     assert (renewal.period_start, renewal.period_end) == (dt.date(2026, 2, 1), dt.date(2026, 3, 1))
     assert renewal.subtotal_minor == 4_900  # in_use: one member, so no paid seat is renewed
@@ -72,8 +74,9 @@ def test_catching_up_reads_the_subscription_once_and_writes_each_day():
         dt.date(2026, 2, 1),
         dt.date(2026, 3, 1),
     ]
-    # Each day's invoice has its link to the subscription (one INSERT each): 15 + 10.
-    assert len(statements(captured)) == 15 + 10, "\n".join(statements(captured))
+    # Each day's invoice has its link to the subscription (one INSERT each) and reads its DKK
+    # rate (one SELECT each): 16 + 11.
+    assert len(statements(captured)) == 16 + 11, "\n".join(statements(captured))
 
 
 @pytest.mark.django_db(transaction=True)

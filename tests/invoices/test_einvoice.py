@@ -69,7 +69,19 @@ def _assert_totals_are_the_documents(tree, document):
     assert _one(tree, "//rsm:ExchangedDocument/ram:ID") == document.number
     assert _one(tree, "//ram:InvoiceCurrencyCode") == document.currency
     assert Decimal(_one(tree, totals + "TaxBasisTotalAmount")) == money(document.subtotal_minor)
-    assert Decimal(_one(tree, totals + "TaxTotalAmount")) == money(document.tax_minor)
+    tax_total = totals + f"TaxTotalAmount[@currencyID='{document.currency}']"
+    assert Decimal(_one(tree, tax_total)) == money(document.tax_minor)
+    if document.vat_national_currency:
+        # BT-6 and BT-111: the VAT in the seller country's currency (art. 230).
+        national = document.vat_national_currency
+        assert _one(tree, "//ram:TaxCurrencyCode") == national
+        national_total = totals + f"TaxTotalAmount[@currencyID='{national}']"
+        assert Decimal(_one(tree, national_total)) == Decimal(
+            decimal_amount(document.vat_national_minor, national)
+        )
+    else:
+        assert not tree.xpath("//ram:TaxCurrencyCode", namespaces=NAMESPACES)
+        assert len(tree.xpath(totals + "TaxTotalAmount", namespaces=NAMESPACES)) == 1
     assert Decimal(_one(tree, totals + "GrandTotalAmount")) == money(document.total_minor)
     lines = list(document.lines.all())
     assert Decimal(_one(tree, totals + "LineTotalAmount")) == money(sum(line.amount_minor for line in lines))
@@ -106,6 +118,9 @@ def test_every_document_embeds_its_en16931_xml_valid_against_the_schema_in_four_
     organization = play(scenario, **customer)
     invoice = Invoice.objects.filter(organization=organization).prefetch_related("lines").first()
     assert invoice.tax_kind == tax_kind
+    # Art. 230: the Danish seller's VAT charged in EUR is also stated in DKK (BT-6, BT-111);
+    # a document that charges no VAT states none.
+    assert invoice.vat_national_currency == ("DKK" if tax_kind == "standard" else "")
     for language in LANGUAGES:
         content, tree = _check_pdf(invoice, language)
         assert _pdfa_part_and_conformance(content) == ("3", "B")

@@ -60,8 +60,8 @@ def covered(play):
     return invoice
 
 
-def test_new_documents_are_rendered_with_v4():
-    assert pdf.CURRENT_TEMPLATE_VERSION == "v4"
+def test_new_documents_are_rendered_with_v5():
+    assert pdf.CURRENT_TEMPLATE_VERSION == "v5"
 
 
 @pytest.mark.parametrize("language", ["en", "da", "de", "nb"])
@@ -119,4 +119,4 @@ def test_the_page_and_the_email_of_an_invoice_covered_by_credit_ask_for_no_trans
     assert COVERED_BY_CREDIT[organization.language or "en"] in html_body
     assert settings.SELLER_BANK_DETAILS not in html_body
     stored = delivery.pdf_served(covered)
-    assert stored.template_version == "v4"
+    assert stored.template_version == "v5"
