@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.db import connections, router, transaction
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from billing.domain import lines as L
@@ -31,6 +32,7 @@ from . import units as unit_billing
 from .models import (
     PendingCharge,
     Plan,
+    PlanUnitType,
     SeatIntervalChange,
     SeatItem,
     SeatLedgerEntry,
@@ -695,7 +697,7 @@ def _renew_on(
             )
             subscription.save(update_fields=["current_period_start", "current_period_end"])
         lines = _base_and_seat_lines(subscription=subscription, items=renewing, include_base=renew_base)
-        if renew_base:
+        if renew_base and getattr(subscription, "plan_has_unit_types", True):
             lines += unit_billing.units_renewal_lines(subscription=subscription)
         lines += _seats_for_moved_members(
             subscription=subscription, intervals=moved_to, members=members, day=day, at=at, items=items
@@ -810,6 +812,9 @@ def subscription_renewal_run(*, subscription: Subscription, on: dt.date, at: dt.
         Subscription.objects.select_for_update(of=("self",))
         .select_related("plan", "organization")
         .prefetch_related("plan__seat_prices")
+        # In the same statement: whether the renewal has units to bill (billing.units), so a
+        # plan without unit types renews without one more query.
+        .annotate(plan_has_unit_types=Exists(PlanUnitType.objects.filter(plan=OuterRef("plan"))))
         .get(pk=subscription.pk)
     )
     # Read once, under the lock: each day's work changes seat items and pending charges only
@@ -913,6 +918,9 @@ def plan_switch_problem(*, subscription: Subscription, plan: Plan, members_of: s
     old = subscription.plan
     if old.has_seat_intervals or plan.has_seat_intervals:
         return _("Plans with per-member billing intervals are changed by our support team; contact us.")
+    if old.unit_types.exists() or plan.unit_types.exists():
+        # docs/billing.md rule 20: what a change does to units other than seats is not specified.
+        return _("Plans that bill units other than seats are changed by our support team; contact us.")
     if plan.currency != old.currency:
         return _("%(plan)s is billed in %(currency)s, the subscription in %(old)s.") % {
             "plan": plan.name,

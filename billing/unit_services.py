@@ -32,7 +32,7 @@ LABEL_MAX_LENGTH = Unit._meta.get_field("label").max_length
 
 
 class UnitTypeUnknown(RuleViolation):
-    code = "unknown_unit_type"
+    code = "invalid_unit_type"  # the input names nothing the plan bills: 400 in the API
 
 
 class UnitNotFound(RuleViolation):

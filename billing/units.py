@@ -170,7 +170,7 @@ def units_at_start(
     unit_types = {unit_type.code: unit_type for unit_type in unit_types_of(subscription.plan)}
     for code, count in counts.items():
         if code not in unit_types:
-            raise RuleViolation(f"{subscription.plan.name} bills no unit {code!r}.", code="unknown_unit_type")
+            raise RuleViolation(f"{subscription.plan.name} bills no unit {code!r}.", code="invalid_unit_type")
         if unit_types[code].max_units is not None and count > unit_types[code].max_units:
             raise MaxUnitsExceeded(
                 f"{unit_types[code].name}: at most {unit_types[code].max_units}, not {count}."
