@@ -22,7 +22,6 @@ from api.subscription import PreviewSerializer, SubscriptionApiMixin
 from billing import unit_selectors, unit_services
 from billing.unit_services import MAX_UNITS_PER_REQUEST
 from core import clock
-from invoices.models import CreditNote, Invoice
 from organizations.tenancy import Capability
 
 TAGS = ["units"]
@@ -141,7 +140,7 @@ class UnitListCreateApi(UnitsApiMixin, SubscriptionApiMixin, ApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         at, on = clock.organization_now_and_today(self.organization)
-        units = unit_services.units_create(
+        done = unit_services.units_create(
             organization=self.organization,
             code=data.validated_data["unit"],
             count=data.validated_data.get("count"),
@@ -151,8 +150,8 @@ class UnitListCreateApi(UnitsApiMixin, SubscriptionApiMixin, ApiView):
             acting_user=self.acting_user(request),
             expected_token=data.validated_data.get("state_token"),
         )
-        invoices = Invoice.objects.filter(organization=self.organization, created_at=at).order_by("sequence")
-        body = self.CreatedSerializer({"units": units, "invoices": invoices}).data
+        invoices = [done.invoice] if done.invoice is not None else []
+        body = self.CreatedSerializer({"units": done.units, "invoices": invoices}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -233,7 +232,7 @@ class UnitDetailApi(UnitsApiMixin, ApiView):
     def delete(self, request, organization_id: int, unit_id: int):
         unit = self.get_unit(unit_id)
         at, on = clock.organization_now_and_today(self.organization)
-        unit_services.units_delete(
+        done = unit_services.units_delete(
             organization=self.organization,
             code=unit.code,
             unit_ids=[unit.pk],
@@ -241,5 +240,5 @@ class UnitDetailApi(UnitsApiMixin, ApiView):
             at=at,
             acting_user=self.acting_user(request),
         )
-        notes = CreditNote.objects.filter(organization=self.organization, created_at=at).order_by("id")
+        notes = [done.credit_note] if done.credit_note is not None else []
         return Response(self.DeletedSerializer({"credit_notes": notes}).data)

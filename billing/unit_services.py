@@ -14,6 +14,7 @@ break a rule: nothing changes. billing-rules.md, "Units other than seats":
 """
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -29,6 +30,16 @@ from .models import Plan, PlanUnitType, Subscription, Unit
 
 MAX_UNITS_PER_REQUEST = 1_000  # a sanity bound per request; plans cap units lower
 LABEL_MAX_LENGTH = Unit._meta.get_field("label").max_length
+
+
+@dataclass(frozen=True)
+class UnitsChanged:
+    """What one call created or deleted, and the document it issued then (None: nothing to
+    invoice now, or a charge pending for a later invoice)."""
+
+    units: list[Unit]
+    invoice: object = None  # invoices.Invoice, on a create
+    credit_note: object = None  # invoices.CreditNote, on a delete under `credit`
 
 
 class UnitTypeUnknown(RuleViolation):
@@ -113,7 +124,7 @@ def units_create(
     labels: list[str] | None = None,
     acting_user=None,
     expected_token: str | None = None,
-) -> list[Unit]:
+) -> UnitsChanged:
     """Create units of the plan's unit type `code`: `labels` (one unit each) or `count` units.
 
     Units beyond the ones paid for are bought, prorated from `on` to the period's end and
@@ -147,13 +158,14 @@ def units_create(
         )
     item = unit_billing.unit_item_for(subscription=subscription, unit_type=unit_type, created=created)
     to_buy = max(0, after - item.billed)
+    invoice = None
     if to_buy:
         line = unit_billing.proration_line(
             subscription=subscription, unit_type=unit_type, count=to_buy, on=on, credit=False
         )
         item.billed += to_buy
         item.save(update_fields=["billed"])
-        engine.seat_charges_record(subscription=subscription, lines=[line], on=on, at=at)
+        invoice = engine.seat_charges_record(subscription=subscription, lines=[line], on=on, at=at)
     units = unit_billing.unit_rows_create(
         organization_id=organization.pk,
         code=code,
@@ -170,7 +182,7 @@ def units_create(
         target=", ".join(label for label in labels if label)[:200],
         details={"unit": code, "count": len(labels), "bought": to_buy, "on": on.isoformat()},
     )
-    return units
+    return UnitsChanged(units=units, invoice=invoice)
 
 
 @transaction.atomic
@@ -183,7 +195,7 @@ def units_delete(
     unit_ids: list[int] | None = None,
     count: int | None = None,
     acting_user=None,
-) -> list[Unit]:
+) -> UnitsChanged:
     """Delete the live units `unit_ids` of type `code` (or the `count` created last).
 
     Units that are not there (another organization's, deleted already, or more than exist)
@@ -214,6 +226,7 @@ def units_delete(
     Unit.objects.filter(pk__in=[u.pk for u in units]).update(deleted_on=on, deleted_at=at)
     for unit in units:
         unit.deleted_on, unit.deleted_at = on, at
+    credit_note = None
     if subscription.plan.seat_removal == Plan.SeatRemoval.CREDIT:
         created = unit_billing.units_created(organization_id=organization.pk).get(code, 0)
         item = unit_billing.unit_item_for(subscription=subscription, unit_type=unit_type, created=created)
@@ -225,7 +238,7 @@ def units_delete(
             )
             item.billed = keep
             item.save(update_fields=["billed"])
-            engine.seat_credits_record(subscription=subscription, lines=[line], on=on, at=at)
+            credit_note = engine.seat_credits_record(subscription=subscription, lines=[line], on=on, at=at)
     audit_record(
         organization=organization,
         actor=acting_user,
@@ -234,4 +247,4 @@ def units_delete(
         target=", ".join(unit.label for unit in units if unit.label)[:200],
         details={"unit": code, "count": len(units), "on": on.isoformat()},
     )
-    return units
+    return UnitsChanged(units=units, credit_note=credit_note)

@@ -82,8 +82,9 @@ def test_units_up_to_the_commitment_cost_nothing_more_and_beyond_it_are_invoiced
     assert billed(subscription) == 2
     assert not Invoice.objects.filter(organization=organization, issued_on=JAN_11).exists()
 
-    create(organization, count=1, acting_user=owner)
+    done = create(organization, count=1, acting_user=owner)
     invoice = Invoice.objects.get(organization=organization, issued_on=JAN_11)
+    assert done.invoice == invoice
     (line,) = invoice.lines.all()
     assert invoice.reason == Reason.SEAT_CHANGE
     assert (line.kind, line.unit, line.quantity, line.unit_price_minor) == (
@@ -154,10 +155,11 @@ def test_under_credit_deleting_gives_back_down_to_the_commitment_with_a_credit_n
         organization=organization, code="phone_numbers", count=3, on=JAN_20, at=at(JAN_20)
     )
 
-    assert len(deleted) == 3
+    assert len(deleted.units) == 3
     # max(created 1, committed 2, included 0) = 2: two of the four are given back.
     assert (live(organization), billed(subscription)) == (1, 2)
     note = CreditNote.objects.get(organization=organization)
+    assert deleted.credit_note == note
     (line,) = note.lines.all()
     assert note.invoice == corrected and note.issued_on == JAN_20
     assert (line.unit, line.quantity, line.fraction_numerator, line.fraction_denominator) == (
@@ -172,10 +174,10 @@ def test_under_credit_deleting_gives_back_down_to_the_commitment_with_a_credit_n
 def test_deleting_units_that_are_not_there_is_refused_on_every_plan():
     organization, subscription, _owner = acme()
     numbers_plan(subscription)
-    (unit,) = create(organization, count=1)
+    (unit,) = create(organization, count=1).units
     other, other_subscription, _ = acme()
     numbers_plan(other_subscription)
-    (foreign,) = create(other, count=1)
+    (foreign,) = create(other, count=1).units
     before = snapshot(organization), snapshot(other)
 
     for kwargs in ({"count": 2}, {"unit_ids": [foreign.pk]}, {"unit_ids": [unit.pk, unit.pk + 10_000]}):
@@ -283,7 +285,7 @@ def test_a_unit_created_meanwhile_makes_the_preview_stale():
 def test_labels_are_unique_among_live_units_and_free_again_once_deleted():
     organization, subscription, _owner = acme()
     numbers_plan(subscription)
-    (unit,) = create(organization, labels=["+45 70 20 30 40"], count=None)
+    (unit,) = create(organization, labels=["+45 70 20 30 40"], count=None).units
     with pytest.raises(RuleViolation) as refused:
         create(organization, labels=["+45 70 20 30 40"], count=None)
     assert refused.value.code == "duplicate_label"
@@ -291,7 +293,7 @@ def test_labels_are_unique_among_live_units_and_free_again_once_deleted():
     unit_services.units_delete(
         organization=organization, code="phone_numbers", unit_ids=[unit.pk], on=JAN_20, at=at(JAN_20)
     )
-    (again,) = create(organization, labels=["+45 70 20 30 40"], count=None, on=JAN_21)
+    (again,) = create(organization, labels=["+45 70 20 30 40"], count=None, on=JAN_21).units
     assert again.label == "+45 70 20 30 40"
 
 

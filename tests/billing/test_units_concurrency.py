@@ -83,7 +83,7 @@ def test_one_unit_deleted_by_5_requests_at_once_is_deleted_and_credited_once():
     organization, subscription = numbers_team(committed=0)
     (unit,) = unit_services.units_create(
         organization=organization, code="phone_numbers", count=1, on=MAR_3, at=AT_MAR_3
-    )
+    ).units
     later = AT_MAR_3 + dt.timedelta(hours=1)
 
     results = run_parallel(
