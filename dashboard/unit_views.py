@@ -24,7 +24,8 @@ def _editor_id(code: str) -> str:
 
 
 def _seats_url(slug: str) -> str:
-    return reverse("dashboard_seats", kwargs={"slug": slug}) + "#units-card"
+    # No #fragment: HTMX's redirect to the same path with only a fragment would not reload the page.
+    return reverse("dashboard_seats", kwargs={"slug": slug})
 
 
 def _preview_response(request, *, code: str, label: str, error: str = ""):
