@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from api import documents, members, organization, partners, subscription, usage
+from api import documents, members, organization, partners, subscription, units, usage
 
 organization_patterns = [
     path("billing-details/", organization.BillingDetailsApi.as_view(), name="api_billing_details"),
@@ -16,6 +16,9 @@ organization_patterns = [
     path("subscription/plan-change", subscription.PlanChangeApi.as_view(), name="api_plan_change"),
     path("seats/preview", subscription.SeatPurchasePreviewApi.as_view(), name="api_seats_preview"),
     path("seats/", subscription.SeatPurchaseApi.as_view(), name="api_seats_purchase"),
+    path("units/preview", units.UnitCreatePreviewApi.as_view(), name="api_units_preview"),
+    path("units/", units.UnitListCreateApi.as_view(), name="api_units"),
+    path("units/<int:unit_id>/", units.UnitDetailApi.as_view(), name="api_unit"),
     path("members/", members.MemberListInviteApi.as_view(), name="api_members"),
     path("members/<int:membership_id>/", members.MemberDetailApi.as_view(), name="api_member"),
     path(

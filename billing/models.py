@@ -274,6 +274,90 @@ class SeatIntervalChange(models.Model):
         return f"{self.membership_id}: {self.from_interval} -> {self.to_interval} on {self.effective_on}"
 
 
+class PlanUnitType(models.Model):
+    """A countable unit besides seats that a plan bills (seed 001: phone numbers).
+
+    Billed per plan interval at `unit_price_minor` each beyond `included` (paid by the base
+    price); `committed` is the contract's minimum, billed even when fewer exist; `max_units`
+    caps what may exist (billing-rules.md, "Units other than seats")."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="unit_types")
+    code = models.SlugField(max_length=64, help_text="phone_numbers")
+    name = models.CharField(max_length=120, help_text="Plural, as the owners' table shows it.")
+    unit_price_minor = models.BigIntegerField(default=0, help_text="Per billable unit per plan interval.")
+    included = models.PositiveIntegerField(default=0)
+    committed = models.PositiveIntegerField(default=0, help_text="The contract's minimum.")
+    max_units = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no cap.")
+
+    class Meta:
+        ordering = ["plan", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "code"], name="plan_unit_type_code_unique"),
+            models.CheckConstraint(condition=Q(unit_price_minor__gte=0), name="plan_unit_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(max_units__isnull=True)
+                | (Q(max_units__gte=models.F("included")) & Q(max_units__gte=models.F("committed"))),
+                name="plan_unit_max_covers_included_and_committed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan.code} {self.code}: {self.unit_price_minor}"
+
+    @property
+    def floor(self) -> int:
+        """Billed never goes below this: the included and committed units."""
+        return max(self.included, self.committed)
+
+
+class UnitItem(models.Model):
+    """How many units of one type a subscription pays for in its current period (`billed`).
+
+    `billed >= max(included, committed, created)`; only the services change it, under the
+    subscription's row lock. Units follow the plan's own interval and period."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="unit_items")
+    code = models.SlugField(max_length=64)
+    billed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "code"], name="unit_item_one_per_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.billed} {self.code} of {self.subscription_id}"
+
+
+class Unit(models.Model):
+    """One unit the customer created (a phone number); deleting it keeps the row (`deleted_at`)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="units")
+    code = models.SlugField(max_length=64, help_text="The unit type's code.")
+    label = models.CharField(max_length=64, blank=True, help_text="What the customer calls it: the number.")
+    created_on = models.DateField()
+    created_at = models.DateTimeField()
+    created_by_label = models.CharField(max_length=200, blank=True)
+    deleted_on = models.DateField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "code", "label"],
+                condition=Q(deleted_at__isnull=True) & ~Q(label=""),
+                name="unit_live_label_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "code", "deleted_at"])]
+
+    def __str__(self) -> str:
+        return self.label or f"{self.code} #{self.pk}"
+
+
 class PendingCharge(models.Model):
     """A prorated seat charge waiting for its invoice (`next_day` or `next_invoice` plans)."""
 
@@ -282,6 +366,9 @@ class PendingCharge(models.Model):
     kind = models.CharField(max_length=16, default="proration")
     description = models.CharField(max_length=300)
     interval = models.CharField(max_length=8, choices=Interval.choices)
+    unit = models.CharField(
+        max_length=64, blank=True, db_default="", help_text="A unit type's code; empty: seats."
+    )
     quantity = models.IntegerField()
     unit_price_minor = models.BigIntegerField()
     fraction_numerator = models.BigIntegerField()

@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connections, router
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
 from core.clock import today_in
 from invoices.models import Invoice
@@ -12,7 +12,7 @@ from invoices.services import credit_balance_minor
 from organizations.models import Membership, Organization
 from organizations.partners import bill_to_for
 
-from .models import PendingCharge, Plan, SeatItem, Subscription
+from .models import PendingCharge, Plan, SeatItem, Subscription, Unit
 from .state_token import state_token_sign
 
 
@@ -124,6 +124,15 @@ def state_token(*, organization: Organization, on) -> str:
             (item.interval, item.quantity, item.period_start, item.period_end)
             for item in subscription.seat_items.order_by("interval")
         ]
+        # Units other than seats: what is paid for and what exists, per type.
+        parts += list(subscription.unit_items.order_by("code").values_list("code", "billed"))
+        parts += list(
+            Unit.objects.filter(organization=organization, deleted_at__isnull=True)
+            .values("code")
+            .annotate(n=Count("id"))
+            .order_by("code")
+            .values_list("code", "n")
+        )
         parts += list(
             subscription.pending_charges.filter(invoice__isnull=True)
             .order_by("pk")

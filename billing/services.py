@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.db import connections, router, transaction
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from billing.domain import lines as L
@@ -27,9 +28,11 @@ from organizations.errors import RuleViolation
 from organizations.models import Membership, Organization
 from organizations.partners import bill_to_for
 
+from . import units as unit_billing
 from .models import (
     PendingCharge,
     Plan,
+    PlanUnitType,
     SeatIntervalChange,
     SeatItem,
     SeatLedgerEntry,
@@ -270,6 +273,7 @@ def pending_line(charge: PendingCharge) -> L.LineDraft:
         period_start=charge.period_start,
         period_end=charge.period_end,
         interval=charge.interval,
+        unit=charge.unit,
     )
 
 
@@ -280,6 +284,7 @@ def _pending_record(*, subscription: Subscription, line: L.LineDraft, on: dt.dat
         kind=line.kind,
         description=line.description,
         interval=line.interval,
+        unit=line.unit,
         quantity=line.quantity,
         unit_price_minor=line.unit_price_minor,
         fraction_numerator=line.fraction.numerator,
@@ -330,14 +335,14 @@ def seat_charges_record(
 
 
 def latest_seat_invoice(*, subscription: Subscription) -> Invoice | None:
-    """The latest invoice that charged seats: the one a removal's credit note corrects.
+    """The latest invoice that charged seats (or units): the one a removal's credit note corrects.
 
     Latest by id: a subscription's invoices may belong to two parties (a partner, then the
     client), whose sequences are not comparable.
     """
     return (
         subscription_invoices(subscription=subscription)
-        .filter(lines__kind__in=[L.SEATS, L.PRORATION])
+        .filter(lines__kind__in=[L.SEATS, L.UNITS, L.PRORATION])
         .order_by("-pk")
         .first()
     )
@@ -422,11 +427,13 @@ def subscription_create(
     committed_seats: int = 0,
     acting_user=None,
     source: str = Subscription.Source.WEB,
+    units: dict[str, int] | None = None,
 ) -> Subscription:
     """Start a subscription on `start_on` (its anchor) and invoice the first period in advance.
 
     Seats start at max(seats, included, committed, members); members beyond the included
-    seats take paid seats on the plan's interval.
+    seats take paid seats on the plan's interval. `units` ({code: count}) are created at the
+    start; each unit type is billed at max(created, included, committed) (billing.units).
     """
     if seats > MAX_SEATS:
         raise RuleViolation(
@@ -471,11 +478,16 @@ def subscription_create(
         # Members beyond the included seats pay on the plan's own interval.
         beyond = list(members.order_by("joined_at", "id")[plan.included_seats :])
         members.filter(pk__in=[m.pk for m in beyond]).update(seat_interval=plan.interval)
+    if units:
+        unit_billing.units_at_start(
+            subscription=subscription, counts=units, on=start_on, at=at, actor_label=_actor_label(acting_user)
+        )
     invoice_issue(
         organization=organization,
         subscription=subscription,
         reason=Reason.SUBSCRIPTION_CREATE,
-        lines=_base_and_seat_lines(subscription=subscription, items=[item], include_base=True),
+        lines=_base_and_seat_lines(subscription=subscription, items=[item], include_base=True)
+        + unit_billing.units_start_lines(subscription=subscription),
         currency=plan.currency,
         issued_on=start_on,
         at=at,
@@ -685,9 +697,17 @@ def _renew_on(
             )
             subscription.save(update_fields=["current_period_start", "current_period_end"])
         lines = _base_and_seat_lines(subscription=subscription, items=renewing, include_base=renew_base)
+        if renew_base and getattr(subscription, "plan_has_unit_types", True):
+            lines += unit_billing.units_renewal_lines(subscription=subscription)
         lines += _seats_for_moved_members(
             subscription=subscription, intervals=moved_to, members=members, day=day, at=at, items=items
         )
+        if not L.without_zero_lines(lines):
+            # A renewal issues an invoice only when it bills something of its own (the base
+            # price, paid seats or units of a renewing interval): next_invoice charges wait for
+            # the next renewal invoice actually issued, and the day's next_day charges are a
+            # seat_change invoice as on any other day (billing-rules.md, seat_invoicing).
+            return _invoice_pending(subscription=subscription, day=day, at=at, pending=pending)
         lines += [pending_line(c) for c in due]
         reason = Reason.SUBSCRIPTION_CYCLE
     invoice = invoice_issue(
@@ -792,6 +812,9 @@ def subscription_renewal_run(*, subscription: Subscription, on: dt.date, at: dt.
         Subscription.objects.select_for_update(of=("self",))
         .select_related("plan", "organization")
         .prefetch_related("plan__seat_prices")
+        # In the same statement: whether the renewal has units to bill (billing.units), so a
+        # plan without unit types renews without one more query.
+        .annotate(plan_has_unit_types=Exists(PlanUnitType.objects.filter(plan=OuterRef("plan"))))
         .get(pk=subscription.pk)
     )
     # Read once, under the lock: each day's work changes seat items and pending charges only
@@ -895,6 +918,9 @@ def plan_switch_problem(*, subscription: Subscription, plan: Plan, members_of: s
     old = subscription.plan
     if old.has_seat_intervals or plan.has_seat_intervals:
         return _("Plans with per-member billing intervals are changed by our support team; contact us.")
+    if old.unit_types.exists() or plan.unit_types.exists():
+        # docs/billing.md rule 20: what a change does to units other than seats is not specified.
+        return _("Plans that bill units other than seats are changed by our support team; contact us.")
     if plan.currency != old.currency:
         return _("%(plan)s is billed in %(currency)s, the subscription in %(old)s.") % {
             "plan": plan.name,

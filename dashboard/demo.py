@@ -8,8 +8,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from billing.domain.periods import add_months
-from billing.models import Meter, Plan, PlanLimit, PlanSeatPrice
+from billing.models import Meter, Plan, PlanLimit, PlanSeatPrice, PlanUnitType
 from billing.services import subscription_create, subscription_renew
+from billing.unit_services import units_create
 from core.clock import now, today_in
 from invoices.exchange_rates import exchange_rates_import
 from organizations import services as org_services
@@ -133,6 +134,9 @@ PLANS = [
         recommended_rank=None,
         is_public=False,
         limits={},
+        unit_types={
+            "phone_numbers": dict(name="Phone numbers", unit_price_minor=600, committed=2, max_units=10)
+        },
     ),
 ]
 
@@ -143,7 +147,10 @@ def _catalogue() -> dict[str, Plan]:
         spec = dict(spec)
         limits = spec.pop("limits")
         intervals = spec.pop("seat_intervals", {})
+        unit_types = spec.pop("unit_types", {})
         plan, _ = Plan.objects.update_or_create(code=spec.pop("code"), defaults=spec)
+        for code, fields in unit_types.items():
+            PlanUnitType.objects.update_or_create(plan=plan, code=code, defaults=fields)
         for interval, price in intervals.items():
             PlanSeatPrice.objects.update_or_create(
                 plan=plan, interval=interval, defaults={"unit_price_minor": price}
@@ -235,6 +242,23 @@ STORIES = [
         "Seed 004: a team with free seats and per-member intervals.",
     ),
 ]
+
+
+def _phone_numbers(*, organization: Organization, owner, start: dt.date) -> None:
+    """Seed 001: two numbers within the commitment at the start, a third bought a month later
+    (prorated, invoiced at once); the owner can add more beyond the commitment, delete and reuse."""
+    for on, labels in (
+        (start, ["+49 221 555 0101", "+49 221 555 0102"]),
+        (add_months(start, 1) + dt.timedelta(days=9), ["+49 221 555 0103"]),
+    ):
+        units_create(
+            organization=organization,
+            code="phone_numbers",
+            labels=labels,
+            on=on,
+            at=_at(on),
+            acting_user=owner,
+        )
 
 
 def _partner_clients(*, partner: Organization, owner, plan: Plan) -> None:
@@ -336,6 +360,8 @@ def seed_demo(*, today: dt.date | None = None, progress=print) -> list[DemoLogin
                     acting_user=owner,
                     seat_interval="week",
                 )
+            if plan_code == "phone-monthly":
+                _phone_numbers(organization=organization, owner=owner, start=start)
             subscription_renew(subscription=subscription, on=today, at=now())
             if slug == "revisor":
                 _partner_clients(partner=organization, owner=owner, plan=plans["business-monthly"])

@@ -58,3 +58,13 @@ class ConfirmForm(forms.Form):
 class SeatPurchaseConfirmForm(ConfirmForm):
     count = forms.IntegerField(min_value=1, max_value=MAX_SEATS)
     interval = forms.CharField(max_length=8, required=False)
+
+
+class UnitCreateForm(forms.Form):
+    """A unit other than seats to create (seed 001): what it is called, e.g. the phone number."""
+
+    label = forms.CharField(label=_("Number or name"), max_length=64, strip=True)
+
+
+class UnitCreateConfirmForm(ConfirmForm, UnitCreateForm):
+    pass

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
+from billing import unit_selectors
 from billing.domain import recommendation
 from billing.domain.money import minor_unit
 from billing.domain.periods import MONTH, WEEK, YEAR, period_index, period_start
@@ -587,6 +588,27 @@ class UnitRow:
     additional: int  # paid beyond the included ones
     total: int  # seats paid for: included + additional
     free: int  # paid seats nobody holds (the next new member takes one)
+    code: str = ""  # a unit type's code; empty: seats
+
+
+@dataclass(frozen=True)
+class UnitListed:
+    id: int
+    label: str
+    created_on_text: str
+
+
+@dataclass(frozen=True)
+class UnitTypeCard:
+    """A unit type other than seats (seed 001: phone numbers): its units, created and deleted by owners."""
+
+    code: str
+    name: str
+    price_text: str  # "€6.00 each per month"
+    cap_text: str  # "At most 10." or ""
+    room: int | None  # how many more may be created (None: no cap)
+    units: list[UnitListed]
+    removal_text: str
 
 
 @dataclass(frozen=True)
@@ -611,6 +633,48 @@ class SeatsPage:
     removal_text: str
     invoicing_text: str
     owners_warning: bool  # no free seat: new users cannot sign in or be provisioned
+    unit_types: list[UnitTypeCard] = field(default_factory=list)
+
+
+def _unit_type_cards(
+    *, organization: Organization, plan: Plan, language: str, summaries
+) -> list[UnitTypeCard]:
+    interval = _(INTERVAL_WORDS.get(plan.interval, plan.interval))
+    if plan.seat_removal == Plan.SeatRemoval.NONE:
+        removal_text = _(
+            "A deleted one is not refunded: it stays paid until the renewal, "
+            "and the next one created takes its place at no charge."
+        )
+    else:
+        removal_text = _("Deleting one credits the unused time, down to the units included in the plan.")
+    cards = []
+    for summary in summaries:
+        listed = [
+            UnitListed(
+                id=unit.pk,
+                label=unit.label or f"#{unit.pk}",
+                created_on_text=fmt.date(unit.created_on, language),
+            )
+            for unit in unit_selectors.units_list(organization=organization, code=summary.code)
+        ]
+        cap = summary.max_units
+        cards.append(
+            UnitTypeCard(
+                code=summary.code,
+                name=summary.name,
+                price_text=_("%(price)s each per %(interval)s beyond the %(included)s included")
+                % {
+                    "price": fmt.money(summary.unit_type.unit_price_minor, plan.currency, language),
+                    "interval": interval,
+                    "included": summary.included,
+                },
+                cap_text=_("At most %(max)s.") % {"max": cap} if cap is not None else "",
+                room=None if cap is None else max(0, cap - summary.created),
+                units=listed,
+                removal_text=removal_text,
+            )
+        )
+    return cards
 
 
 def seats_page(*, organization: Organization, on: dt.date, language: str) -> SeatsPage:
@@ -644,6 +708,19 @@ def seats_page(*, organization: Organization, on: dt.date, language: str) -> Sea
             total=summary.seats,
             free=summary.free,
         )
+    ]
+    summaries = unit_selectors.unit_summaries(organization=organization)
+    units += [
+        UnitRow(
+            unit_type=summary.name,
+            created=summary.created,
+            included=summary.included,
+            additional=summary.additional,
+            total=summary.billed,
+            free=summary.free,
+            code=summary.code,
+        )
+        for summary in summaries
     ]
     intervals = [
         IntervalChoice(
@@ -691,6 +768,9 @@ def seats_page(*, organization: Organization, on: dt.date, language: str) -> Sea
         removal_text=removal_text,
         invoicing_text=invoicing_text,
         owners_warning=summary.free == 0,
+        unit_types=_unit_type_cards(
+            organization=organization, plan=plan, language=language, summaries=summaries
+        ),
     )
 
 
@@ -861,4 +941,29 @@ def statistics_page(*, organization: Organization, on: dt.date, language: str) -
                 values=[v / 10 ** minor_unit(currency) for v in actions.values],
             ),
         ],
+    )
+
+
+@dataclass(frozen=True)
+class UnitsCreatePreviewPage:
+    code: str
+    name: str
+    label: str
+    preview: PreviewView
+
+
+def units_create_preview_page(
+    *, organization: Organization, code: str, label: str, on, at, language: str
+) -> UnitsCreatePreviewPage | None:
+    """What creating the unit `label` of type `code` would invoice; None: the plan bills no such unit."""
+    summary = next(
+        (s for s in unit_selectors.unit_summaries(organization=organization) if s.code == code), None
+    )
+    if summary is None:
+        return None
+    preview = unit_selectors.units_create_preview(
+        organization=organization, code=code, labels=[label], on=on, at=at
+    )
+    return UnitsCreatePreviewPage(
+        code=code, name=summary.name, label=label, preview=preview_view(preview, language=language)
     )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import partner_views, views
+from . import partner_views, unit_views, views
 
 urlpatterns = [
     path("o/new/", views.organization_create, name="organization_create"),
@@ -14,6 +14,15 @@ urlpatterns = [
     path("o/<slug:slug>/seats/edit/", views.seats_edit, name="dashboard_seats_edit"),
     path("o/<slug:slug>/seats/preview/", views.seats_preview, name="dashboard_seats_preview"),
     path("o/<slug:slug>/seats/purchase/", views.seats_purchase, name="dashboard_seats_purchase"),
+    path(
+        "o/<slug:slug>/units/<slug:code>/preview/", unit_views.units_preview, name="dashboard_units_preview"
+    ),
+    path("o/<slug:slug>/units/<slug:code>/create/", unit_views.units_create, name="dashboard_units_create"),
+    path(
+        "o/<slug:slug>/units/<slug:code>/<int:unit_id>/delete/",
+        unit_views.units_delete,
+        name="dashboard_units_delete",
+    ),
     path("o/<slug:slug>/billing/", views.billing, name="dashboard_billing"),
     path("o/<slug:slug>/billing/cancel/", views.billing_cancel, name="dashboard_billing_cancel"),
     path("o/<slug:slug>/billing/resume/", views.billing_resume, name="dashboard_billing_resume"),

@@ -156,6 +156,9 @@ class LineFields(models.Model):
     kind = models.CharField(max_length=16)
     description = models.CharField(max_length=300)
     interval = models.CharField(max_length=8, blank=True)
+    unit = models.CharField(
+        max_length=64, blank=True, db_default="", help_text="A unit type's code; empty: seats or base."
+    )
     quantity = models.IntegerField()
     unit_price_minor = models.BigIntegerField()
     fraction_numerator = models.BigIntegerField()

@@ -153,6 +153,12 @@ _SEATS = re.compile(r"^(?P<count>-?\d+) seats?, (?P<interval>week|month|year)ly$
 _PLAN_SEATS = re.compile(
     r"^(?P<what>Unused time|Remaining time): (?P<count>\d+) seats of (?P<plan>.+) × (?P<fraction>[\d/]+)$"
 )
+# Units other than seats (seed 001): "2 × Phone numbers × 21/31 of a month", "4 × Phone numbers, monthly".
+_UNIT_PRORATION = re.compile(
+    r"^(?P<unused>Unused time: )?(?P<count>-?\d+) × (?P<name>.+) × (?P<fraction>[\d/]+)"
+    r" of a (?P<interval>week|month|year)$"
+)
+_UNITS = re.compile(r"^(?P<count>-?\d+) × (?P<name>.+), (?P<interval>week|month|year)ly$")
 _PLAN_BASE = re.compile(r"^(?P<what>Unused time|Remaining time): (?P<plan>.+) × (?P<fraction>[\d/]+)$")
 
 
@@ -186,6 +192,24 @@ def _seats_interval(count: int, interval: str) -> str:
     return ngettext("%(count)d seat, weekly", "%(count)d seats, weekly", count) % {"count": count}
 
 
+def _units_fraction(count: int, name: str, fraction: str, interval: str) -> str:
+    values = {"count": count, "name": name, "fraction": fraction}
+    if interval == "year":
+        return _("%(count)d × %(name)s × %(fraction)s of a year") % values
+    if interval == "month":
+        return _("%(count)d × %(name)s × %(fraction)s of a month") % values
+    return _("%(count)d × %(name)s × %(fraction)s of a week") % values
+
+
+def _units_interval(count: int, name: str, interval: str) -> str:
+    values = {"count": count, "name": name}
+    if interval == "year":
+        return _("%(count)d × %(name)s, yearly") % values
+    if interval == "month":
+        return _("%(count)d × %(name)s, monthly") % values
+    return _("%(count)d × %(name)s, weekly") % values
+
+
 def _what(text: str) -> str:
     return _("Unused time") if text == "Unused time" else _("Remaining time")
 
@@ -201,7 +225,13 @@ def line_description(line, language: str) -> tuple[str, str]:
         return stored, ""
     head = stored[: -len(suffix)]
     period = fmt.date_range(line.period_start, line.period_end, language)
-    if match := _PRORATION.match(head):
+    if match := _UNIT_PRORATION.match(head):
+        text = _units_fraction(int(match["count"]), match["name"], match["fraction"], match["interval"])
+        if match["unused"]:
+            text = _("Unused time: %(what)s") % {"what": text}
+    elif match := _UNITS.match(head):
+        text = _units_interval(int(match["count"]), match["name"], match["interval"])
+    elif match := _PRORATION.match(head):
         text = _seats_fraction(int(match["count"]), match["fraction"], match["interval"])
         if match["unused"]:
             text = _("Unused time: %(what)s") % {"what": text}

@@ -56,6 +56,7 @@ class DocumentLine(Protocol):
     kind: str
     description: str
     interval: str
+    unit: str  # a unit type's code, empty for seats and base (optional: read with getattr)
     quantity: int
     unit_price_minor: int
     fraction: Fraction
@@ -178,6 +179,7 @@ def _line_fields(line: DocumentLine, position: int, organization: Organization, 
         "kind": line.kind,
         "description": f"{prefix}{line.description}"[:300] if prefix else line.description,
         "interval": line.interval,
+        "unit": getattr(line, "unit", ""),
         "quantity": line.quantity,
         "unit_price_minor": line.unit_price_minor,
         "fraction_numerator": line.fraction.numerator,

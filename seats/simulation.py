@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from billing import unit_services
 from billing.domain.money import format_amount, parse_amount
 from billing.domain.periods import INTERVALS, INTERVALS_LONGEST_FIRST
 from billing.domain.proration import PRORATIONS
-from billing.models import Plan, PlanSeatPrice, Subscription
+from billing.models import Plan, PlanSeatPrice, PlanUnitType, Subscription, UnitItem
 from billing.selectors import active_members, seats_total
 from billing.services import subscription_create, subscription_renew
+from billing.units import units_created
 from invoices.models import CreditNote, Invoice
 from invoices.services import credit_balance_minor
 from organizations import services as org_services
@@ -30,7 +32,8 @@ class ScenarioInvalid(ValueError):
     """The scenario itself is wrong (exit 2), as opposed to an action the rules refuse."""
 
 
-ACTIONS = {"buy_seats", "add_members", "remove_members"}
+ACTIONS = {"buy_seats", "add_members", "remove_members", "create_units", "delete_units"}
+UNIT_ACTIONS = {"create_units", "delete_units"}
 PLAN_CHOICES = {
     "interval": INTERVALS,
     "seat_mode": tuple(Plan.SeatMode.values),
@@ -95,7 +98,40 @@ def _plan_from(spec: dict) -> Plan:
     )
     for interval, price in intervals.items():
         PlanSeatPrice.objects.create(plan=plan, interval=interval, unit_price_minor=price)
+    for unit_code, unit in _unit_types_from(spec, currency).items():
+        PlanUnitType.objects.create(plan=plan, code=unit_code, name=unit_code.replace("_", " "), **unit)
     return plan
+
+
+def _unit_types_from(spec: dict, currency: str) -> dict[str, dict]:
+    """plan.unit_types: {"phone_numbers": {"price": "10.00", "included": 0, "committed": 5, "max": 20}}."""
+    unit_types = spec.get("unit_types") or {}
+    if not isinstance(unit_types, dict):
+        raise ScenarioInvalid("plan.unit_types: expected an object of unit types.")
+    fields = {}
+    for unit_code, unit in unit_types.items():
+        where = f"plan.unit_types.{unit_code}"
+        if not isinstance(unit, dict) or not str(unit_code).replace("_", "").isalnum():
+            raise ScenarioInvalid(f"{where}: expected an object under a code of letters, digits and _.")
+        unknown = set(unit) - {"price", "included", "committed", "max"}
+        if unknown:
+            raise ScenarioInvalid(f"{where}: unknown {', '.join(sorted(unknown))}.")
+        try:
+            price = parse_amount(unit.get("price", "0"), currency)
+        except (TypeError, ValueError) as error:
+            raise ScenarioInvalid(f"{where}.price: {error}") from None
+        included = _count(unit.get("included", 0), f"{where}.included")
+        committed = _count(unit.get("committed", 0), f"{where}.committed")
+        max_units = None if unit.get("max") is None else _count(unit["max"], f"{where}.max")
+        if max_units is not None and max_units < max(included, committed):
+            raise ScenarioInvalid(f"{where}.max: below the included or committed units.")
+        fields[unit_code] = {
+            "unit_price_minor": price,
+            "included": included,
+            "committed": committed,
+            "max_units": max_units,
+        }
+    return fields
 
 
 @dataclass
@@ -154,7 +190,9 @@ def _play(sim: Simulation, action: dict, on: dt.date, clock: Clock) -> None:
     kind = action["do"]
     count = _count(action.get("count", 1), f"{on} {kind}.count", minimum=1)
     org = sim.organization
-    if kind == "buy_seats":
+    if kind in UNIT_ACTIONS:
+        _play_units(sim, action, kind, count, on, clock)
+    elif kind == "buy_seats":
         seat_services.seat_purchase(
             organization=org,
             count=count,
@@ -181,8 +219,24 @@ def _play(sim: Simulation, action: dict, on: dt.date, clock: Clock) -> None:
         )
 
 
+def _play_units(sim: Simulation, action: dict, kind: str, count: int, on: dt.date, clock: Clock) -> None:
+    code = action.get("unit")
+    if kind == "create_units":
+        unit_services.units_create(
+            organization=sim.organization, code=code, count=count, on=on, at=clock.at(), acting_user=sim.owner
+        )
+        return
+    present = units_created(organization_id=sim.organization.pk).get(code, 0)
+    if count > present:
+        raise ScenarioInvalid(f"delete_units: {count} {code} asked, only {present} exist.")
+    unit_services.units_delete(
+        organization=sim.organization, code=code, count=count, on=on, at=clock.at(), acting_user=sim.owner
+    )
+
+
 def _line_json(line, currency: str) -> dict:
     fraction = f"{line.fraction_numerator}/{line.fraction_denominator}"
+    unit = {"unit": line.unit} if line.unit else {}
     return {
         "kind": line.kind,
         "description": line.description,
@@ -192,6 +246,7 @@ def _line_json(line, currency: str) -> dict:
         "amount": format_amount(line.amount_minor, currency),
         "period_start": line.period_start.isoformat(),
         "period_end": line.period_end.isoformat(),
+        **unit,
     }
 
 
@@ -253,6 +308,9 @@ def _validate(scenario: dict) -> tuple[dt.date, dt.date, list]:
     until = _date(scenario.get("until"), "until")
     if until < start:
         raise ScenarioInvalid("until is before start.")
+    plan = scenario.get("plan")
+    unit_types = plan.get("unit_types") if isinstance(plan, dict) else None
+    unit_codes = sorted(unit_types) if isinstance(unit_types, dict) else []
     actions = scenario.get("actions", [])
     if not isinstance(actions, list):
         raise ScenarioInvalid("actions: expected a list.")
@@ -266,6 +324,15 @@ def _validate(scenario: dict) -> tuple[dt.date, dt.date, list]:
             raise ScenarioInvalid(f"actions[{index}].interval: one of {', '.join(INTERVALS)}.")
         if "seat" in action and action["seat"] not in ("free", *INTERVALS):
             raise ScenarioInvalid(f"actions[{index}].seat: 'free' or an interval.")
+        if action["do"] in UNIT_ACTIONS and action.get("unit") not in unit_codes:
+            raise ScenarioInvalid(
+                f"actions[{index}].unit: one of the plan's unit types ({', '.join(unit_codes)})."
+            )
+    units = scenario.get("units") or {}
+    if not isinstance(units, dict) or any(code not in unit_codes for code in units):
+        raise ScenarioInvalid(f"units: counts of the plan's unit types ({', '.join(unit_codes)}).")
+    for code, count in units.items():
+        _count(count, f"units.{code}")
     customer = scenario.get("customer") or {}
     if not isinstance(customer, dict) or not str(customer.get("country", "DK")).isalpha():
         raise ScenarioInvalid("customer.country: a two-letter country code.")
@@ -319,6 +386,7 @@ def run_scenario(scenario: dict, *, keep: bool = False, after_each_step=None) ->
                     seats=max(seats, members),
                     committed_seats=committed,
                     acting_user=owner,
+                    units={code: n for code, n in (scenario.get("units") or {}).items() if n},
                 )
             except RuleViolation as error:
                 raise ScenarioInvalid(f"The subscription cannot start: {error.message}") from None
@@ -361,6 +429,16 @@ def run_scenario(scenario: dict, *, keep: bool = False, after_each_step=None) ->
                     "period_end": subscription.current_period_end.isoformat(),
                 },
             }
+            unit_codes = list(plan.unit_types.values_list("code", flat=True))
+            if unit_codes:
+                created = units_created(organization_id=organization.pk)
+                billed = dict(
+                    UnitItem.objects.filter(subscription=subscription).values_list("code", "billed")
+                )
+                result["final"]["units"] = {
+                    code: {"created": created.get(code, 0), "billed": billed.get(code, 0)}
+                    for code in unit_codes
+                }
             if keep:
                 result["organization_id"] = organization.pk
                 result["organization_slug"] = organization.slug

@@ -88,8 +88,8 @@ def danish_owner(client, db):
         ),
         (
             "/o/nordlys/seats/",
-            ["Pladser", "Inkluderede og oprettede enheder", "Betalte pladser", "Nuværende periode slutter"],
-            ["Units included and created", "Paid seats", "Current term ends"],
+            ["Pladser", "Inkluderede og oprettede enheder", "Betalt", "Nuværende periode slutter"],
+            ["Units included and created", "Paid for", "Current term ends"],
         ),
     ],
 )

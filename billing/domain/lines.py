@@ -8,7 +8,7 @@ from fractions import Fraction
 from .money import round_half_up
 from .tax import tax_amount
 
-BASE, SEATS, PRORATION = "base", "seats", "proration"
+BASE, SEATS, PRORATION, UNITS = "base", "seats", "proration", "units"
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class LineDraft:
     period_start: dt.date
     period_end: dt.date
     interval: str = ""
+    unit: str = ""  # a unit type's code (billing-rules.md, units other than seats); empty: seats or base
 
     @property
     def exact_minor(self) -> Fraction:
@@ -83,3 +84,22 @@ def describe_proration(
     verb = "Unused time: " if credit else ""
     period = describe_period(start, end)
     return f"{verb}{quantity} {noun} × {shown_text} of a {_INTERVAL_NOUN[interval]}, {period}"
+
+
+def describe_units(quantity: int, name: str, interval: str, start: dt.date, end: dt.date) -> str:
+    """'4 × Phone numbers, monthly, 1 Feb 2026 – 1 Mar 2026': the billable units of a period."""
+    return f"{quantity} × {name}, {interval}ly, {describe_period(start, end)}"
+
+
+def describe_unit_proration(
+    quantity: int, name: str, fraction: Fraction, interval: str, start: dt.date, end: dt.date, *, credit: bool
+) -> str:
+    """'2 × Phone numbers × 21/31 of a month, 11 Jan 2026 – 1 Feb 2026' (credits: 'Unused time: ...')."""
+    if interval == "year" and (fraction * 12).denominator == 1 and fraction != 1:
+        shown = f"{int(fraction * 12)}/12"
+    else:
+        shown = "1" if fraction == 1 else f"{fraction.numerator}/{fraction.denominator}"
+    verb = "Unused time: " if credit else ""
+    return (
+        f"{verb}{quantity} × {name} × {shown} of a {_INTERVAL_NOUN[interval]}, {describe_period(start, end)}"
+    )

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from api.urls import organization_patterns
 from billing import services as engine
-from billing.models import PlanSeatPrice, SeatIntervalChange, Subscription
+from billing.models import PlanSeatPrice, PlanUnitType, SeatIntervalChange, Subscription, Unit
 from billing.selectors import seats_total, subscription_live
 from invoices.models import CreditNote, Invoice
 from organizations import services as org_services
@@ -77,6 +77,24 @@ class Team:
             (subscription.plan_id, seats_total(subscription=subscription)),
             AuditLogEntry.objects.filter(organization=organization).count(),
             SeatIntervalChange.objects.filter(organization=organization).count(),
+            list(Unit.objects.filter(organization=organization).values_list("pk", "deleted_at")),
+        )
+
+    def unit(self) -> Unit:
+        """A live phone number, on a unit type of the current plan (made on first use)."""
+        subscription = subscription_live(organization=self.organization)
+        PlanUnitType.objects.get_or_create(
+            plan=subscription.plan,
+            code="phone_numbers",
+            defaults={"name": "Phone numbers", "unit_price_minor": 500, "max_units": 10},
+        )
+        unit = Unit.objects.filter(organization=self.organization, deleted_at__isnull=True).first()
+        return unit or Unit.objects.create(
+            organization=self.organization,
+            code="phone_numbers",
+            label="+45 70 00 00 01",
+            created_on=MAR_17,
+            created_at=NOW,
         )
 
 
@@ -568,6 +586,11 @@ ENDPOINTS = [
     ("api_plan_change", "post", "subscription/plan-change", {Role.OWNER}),
     ("api_seats_preview", "post", "seats/preview", {Role.OWNER}),
     ("api_seats_purchase", "post", "seats/", {Role.OWNER}),
+    ("api_units_preview", "post", "units/preview", {Role.OWNER}),
+    ("api_units", "get", "units/", {Role.OWNER}),
+    ("api_units", "post", "units/", {Role.OWNER}),
+    ("api_unit", "get", "units/{unit}/", {Role.OWNER}),
+    ("api_unit", "delete", "units/{unit}/", {Role.OWNER}),
     ("api_members", "get", "members/", EVERYONE),
     ("api_members", "post", "members/", {Role.OWNER, Role.ADMIN}),
     ("api_member", "get", "members/{membership}/", EVERYONE),
@@ -596,6 +619,7 @@ def test_the_tables_cover_every_api_url():
 
 def _objects(team: Team) -> dict:
     return {
+        "unit": team.unit().pk,
         "membership": team.members[Role.MEMBER].pk,
         "invoice": Invoice.objects.filter(organization=team.organization).first().pk,
         "credit_note": CreditNote.objects.get(organization=team.organization).pk,
@@ -610,6 +634,8 @@ def _valid_body(team: Team, method: str, tail: str) -> dict:
         "subscription/plan-change": {"plan_code": bigger.code, "state_token": "0" * 32},
         "seats/preview": {"count": 1},
         "seats/": {"count": 1, "state_token": "0" * 32},
+        "units/preview": {"unit": "phone_numbers", "count": 1},
+        "units/": {"unit": "phone_numbers", "count": 1} if method == "post" else {},
         "members/": {"email": "someone@example.com", "role": "member"},
         "members/{membership}/reassign": {"email": UserFactory().email},
         "members/{membership}/": {"seat_interval": "month"} if method == "patch" else {},

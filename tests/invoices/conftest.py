@@ -15,6 +15,7 @@ SCENARIO_NAMES = [
     "02-team-free-seats-yearly",
     "03-team-monthly-add-remove",
     "04-minimum-commitment-units",
+    "units/06-users-and-numbers",  # units other than seats (seed 001): phone numbers on their own lines
 ]
 
 

@@ -38,3 +38,36 @@ def test_the_engines_seat_lines_are_recognised_and_written_again():
         "1 Mar 2026 – 1 Jan 2027",
     )
     assert line_description(seats, "en")[0] == "1 seat, monthly"
+
+
+def test_the_engines_unit_lines_are_recognised_and_written_again_in_danish():
+    from django.utils import translation
+
+    from billing.domain.lines import describe_unit_proration, describe_units
+
+    start, end = dt.date(2026, 1, 11), dt.date(2026, 2, 1)
+    prorated = InvoiceLine(
+        description=describe_unit_proration(
+            2, "Phone numbers", Fraction(21, 31), "month", start, end, credit=False
+        ),
+        period_start=start,
+        period_end=end,
+    )
+    credited = InvoiceLine(
+        description=describe_unit_proration(
+            1, "Phone numbers", Fraction(12, 31), "month", start, end, credit=True
+        ),
+        period_start=start,
+        period_end=end,
+    )
+    units = InvoiceLine(
+        description=describe_units(4, "Phone numbers", "month", start, end),
+        period_start=start,
+        period_end=end,
+    )
+    assert line_description(prorated, "en")[0] == "2 × Phone numbers × 21/31 of a month"
+    assert line_description(units, "en")[0] == "4 × Phone numbers, monthly"
+    with translation.override("da"):
+        assert line_description(prorated, "da")[0] == "2 × Phone numbers × 21/31 af en måned"
+        assert line_description(credited, "da")[0] == "Ubrugt tid: 1 × Phone numbers × 12/31 af en måned"
+        assert line_description(units, "da")[0] == "4 × Phone numbers, månedligt"

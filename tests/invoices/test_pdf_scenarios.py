@@ -1,4 +1,5 @@
-"""The PDFs of the four shared scenarios, read back with pdftotext, carry what art. 226 asks.
+"""The PDFs of the shared scenarios (four of seats, one of units), read back with pdftotext,
+carry what art. 226 asks.
 
 Each scenario is played through the real services (seats.simulation.run_scenario) in
 the test database; every invoice and credit note it issued is rendered in English,
@@ -265,3 +266,25 @@ def test_a_norwegian_seller_writes_mva_after_its_organisation_number(play, setti
     text = pdf_text(render_document(invoice, language="en"))
     assert "Org. no.: 923 456 789 MVA" in text
     assert "Outside the scope of EU VAT." in text
+
+
+UNIT_LINE = {
+    "en": "2 × phone numbers × 21/31 of a month",
+    "da": "2 × phone numbers × 21/31 af en måned",
+    "de": "2 × phone numbers × 21/31 eines Monats",
+    "nb": "2 × phone numbers × 21/31 av en måned",
+}
+
+
+def test_a_phone_number_line_is_explained_in_words_in_each_language(play):
+    """Scenario 06: two numbers bought on 11 January; the unit type's name is the catalogue's."""
+    organization = play("units/06-users-and-numbers")
+    invoice = Invoice.objects.get(organization=organization, issued_on=dt.date(2026, 1, 11))
+    line = invoice.lines.get()
+    assert (line.unit, line.description) == (
+        "phone_numbers",
+        "2 × phone numbers × 21/31 of a month, 11 Jan 2026 – 1 Feb 2026",
+    )
+    for language, words in UNIT_LINE.items():
+        text = pdf_text(render_document(invoice, language=language))
+        assert words in text, language
