@@ -20,12 +20,19 @@ from django.db.models import Q
 
 from billing.domain.money import format_amount
 from invoices.models import CreditNote, Invoice
+from invoices.services import credit_balance_minor
 from organizations.errors import RuleViolation
 from organizations.models import Organization
 
 from .models import PendingCharge
-from .selectors import state_token
-from .services import pending_line, plan_change, subscription_bring_up_to_date
+from .selectors import state_token, subscription_live
+from .services import (
+    next_due_on,
+    pending_line,
+    plan_change,
+    subscription_bring_up_to_date,
+    subscription_renewal_run,
+)
 
 
 @dataclass(frozen=True)
@@ -282,4 +289,85 @@ def plan_change_preview(*, organization: Organization, plan, on: dt.date, at: dt
         on=on,
         at=at,
         run=lambda: plan_change(organization=organization, plan=plan, on=on, at=at),
+    )
+
+
+# ---------------------------------------------------------------------------
+# What's next: the invoices the renewal will issue
+
+# The upcoming view runs the renewal up to the plan's next renewal, stopping after this many
+# invoices (weekly seats on a yearly plan would issue one a week until then).
+UPCOMING_MAX_INVOICES = 4
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """What the engine will invoice next, by running the renewals to come and rolling them back.
+
+    `invoices`: what it issues from tomorrow up to and including the plan's renewal on
+    `renews_on` (at most UPCOMING_MAX_INVOICES; `more` when it stopped early), each with its
+    date, lines, tax, credit applied and amount due. `ends`: the subscription is canceled at
+    period end, so `renews_on` is when it ends and no renewal invoice comes. `pending`: the
+    charges waiting for an invoice now (they are lines of one of those invoices)."""
+
+    renews_on: dt.date
+    ends: bool
+    currency: str
+    invoices: list[PreviewDocument]
+    pending: PreviewDocument | None
+    credit_balance_minor: int
+    more: bool
+
+    @property
+    def renewal(self) -> PreviewDocument | None:
+        return next((doc for doc in self.invoices if doc.issued_on == self.renews_on), None)
+
+
+def upcoming_invoices(*, organization: Organization, on: dt.date, at: dt.datetime) -> Upcoming | None:
+    """The next invoices of the organization's subscription (None without one): a dry run of
+    the renewal itself (`subscription_renewal_run`), due day by due day, rolled back."""
+    subscription = subscription_live(organization=organization)
+    if subscription is None:
+        return None
+    before: dict = {}
+
+    def run() -> None:
+        live = subscription_live(organization=organization)
+        before["renews_on"] = live.current_period_end
+        before["ends"] = live.cancel_at_period_end or not live.auto_renew
+        before["currency"] = live.plan.currency
+        before["pending"] = list(
+            PendingCharge.objects.filter(subscription=live, invoice__isnull=True).select_related(
+                "subscription__plan"
+            )
+        )
+        before["balance"] = credit_balance_minor(organization=organization, currency=live.plan.currency)
+        issued = 0
+        while True:
+            day = next_due_on(subscription=live)
+            if day is None or day > before["renews_on"] or issued >= UPCOMING_MAX_INVOICES:
+                before["more"] = day is not None and day <= before["renews_on"]
+                return
+            issued += len(subscription_renewal_run(subscription=live, on=day, at=at).invoices)
+            live.refresh_from_db()
+
+    done = dry_run(organization=organization, on=on, at=at, run=run)
+    if done.refusal is not None:
+        raise done.refusal
+    return Upcoming(
+        renews_on=before["renews_on"],
+        ends=before["ends"],
+        currency=before["currency"],
+        invoices=[
+            _preview_document(
+                type="invoice",
+                document=x,
+                credit_applied_minor=x.credit_applied_minor,
+                amount_due_minor=x.amount_due_minor,
+            )
+            for x in done.invoices
+        ],
+        pending=_pending_document(before["pending"]) if before["pending"] else None,
+        credit_balance_minor=before["balance"],
+        more=before["more"],
     )
