@@ -1011,7 +1011,11 @@ def plan_switch_refusal(
 
 
 def plan_switch_problem(*, subscription: Subscription, plan: Plan, members_of: str = "") -> str | None:
-    """The message of `plan_switch_refusal`, or None."""
+    """Why a partner's handover or handback cannot move the subscription to `plan`, or None:
+    `plan_switch_refusal`'s message, and a plan with per-member intervals either way (the
+    settlement prices one pool of seats)."""
+    if plan.has_seat_intervals and plan.pk != subscription.plan_id:
+        return _("Plans with per-member billing intervals are changed by our support team; contact us.")
     refusal = plan_switch_refusal(subscription=subscription, plan=plan, members_of=members_of)
     return refusal.message if refusal else None
 

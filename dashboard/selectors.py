@@ -12,7 +12,7 @@ services, and no app imports it.
 """
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
@@ -901,11 +901,15 @@ def upcoming_invoice_page(
         return UpcomingPage(has_subscription=False)
     renewal = upcoming.renewal
     invoices = [
-        document_view(
-            doc,
-            language=language,
-            title=(_("Renewal invoice of %(date)s") if doc is renewal else _("Invoice of %(date)s"))
-            % {"date": fmt.date(doc.issued_on, language)},
+        # The title carries the date: the partial's date after it would repeat it.
+        replace(
+            document_view(
+                doc,
+                language=language,
+                title=(_("Renewal invoice of %(date)s") if doc is renewal else _("Invoice of %(date)s"))
+                % {"date": fmt.date(doc.issued_on, language)},
+            ),
+            issued_on_text="",
         )
         for doc in upcoming.invoices
     ]
