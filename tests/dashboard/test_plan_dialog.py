@@ -10,6 +10,7 @@ documents and 1 agent used.
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import override_settings
 from django.urls import reverse
@@ -200,3 +201,19 @@ def test_another_organizations_pages_are_404(client, nordlys):
     assert (
         client.post("/o/other/plan/business-monthly/confirm/", {"state_token": "x" * 32}).status_code == 404
     )
+
+
+def test_the_new_pages_read_in_danish(client, nordlys):
+    _starter()
+    _on_the_app_store(nordlys)
+    client = login(client, "owner@nordlys.example")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "da"
+    upcoming = text(client.get("/o/nordlys/billing/upcoming/"))
+    assert "Kommende faktura" in upcoming and "Fornyelsesfaktura af" in upcoming
+    assert "Upcoming invoice" not in upcoming
+    billing = text(client.get("/o/nordlys/billing/"))
+    assert "Skift til et webabonnement" in billing and "Abonnement via mobilappen" in billing
+    Subscription.objects.filter(organization=nordlys).update(source=Subscription.Source.WEB)
+    preview = text(client.get("/o/nordlys/plan/starter/"))
+    assert "Brugt nu" in preview and "Ny grænse" in preview
+    assert "Jeg forstår, at mit forbrug vil være over disse grænser." in preview
