@@ -326,38 +326,44 @@ class Upcoming:
 def upcoming_invoices(*, organization: Organization, on: dt.date, at: dt.datetime) -> Upcoming | None:
     """The next invoices of the organization's subscription (None without one): a dry run of
     the renewal itself (`subscription_renewal_run`), due day by due day, rolled back."""
-    subscription = subscription_live(organization=organization)
-    if subscription is None:
+    if subscription_live(organization=organization) is None:
         return None
-    before: dict = {}
+    seen: dict = {}  # read inside the rolled-back block
 
     def run() -> None:
         live = subscription_live(organization=organization)
-        before["renews_on"] = live.current_period_end
-        before["ends"] = live.cancel_at_period_end or not live.auto_renew
-        before["currency"] = live.plan.currency
-        before["pending"] = list(
+        if live is None:  # today's renewal ended it (canceled at period end)
+            return
+        seen["renews_on"] = live.current_period_end
+        seen["ends"] = live.cancel_at_period_end or not live.auto_renew
+        seen["currency"] = live.plan.currency
+        seen["pending"] = list(
             PendingCharge.objects.filter(subscription=live, invoice__isnull=True).select_related(
                 "subscription__plan"
             )
         )
-        before["balance"] = credit_balance_minor(organization=organization, currency=live.plan.currency)
-        issued = 0
+        seen["balance"] = credit_balance_minor(organization=organization, currency=live.plan.currency)
+        issued, previous = 0, None
         while True:
             day = next_due_on(subscription=live)
-            if day is None or day > before["renews_on"] or issued >= UPCOMING_MAX_INVOICES:
-                before["more"] = day is not None and day <= before["renews_on"]
+            # Each run moves a period or settles a charge, so the next due day is later; the
+            # `previous` check only guards against a renewal that has nothing to do.
+            if day is None or day > seen["renews_on"] or issued >= UPCOMING_MAX_INVOICES or day == previous:
+                seen["more"] = day is not None and day <= seen["renews_on"] and day != previous
                 return
             issued += len(subscription_renewal_run(subscription=live, on=day, at=at).invoices)
             live.refresh_from_db()
+            previous = day
 
     done = dry_run(organization=organization, on=on, at=at, run=run)
     if done.refusal is not None:
         raise done.refusal
+    if not seen:
+        return None
     return Upcoming(
-        renews_on=before["renews_on"],
-        ends=before["ends"],
-        currency=before["currency"],
+        renews_on=seen["renews_on"],
+        ends=seen["ends"],
+        currency=seen["currency"],
         invoices=[
             _preview_document(
                 type="invoice",
@@ -367,7 +373,7 @@ def upcoming_invoices(*, organization: Organization, on: dt.date, at: dt.datetim
             )
             for x in done.invoices
         ],
-        pending=_pending_document(before["pending"]) if before["pending"] else None,
-        credit_balance_minor=before["balance"],
-        more=before["more"],
+        pending=_pending_document(seen["pending"]) if seen["pending"] else None,
+        credit_balance_minor=seen["balance"],
+        more=seen["more"],
     )

@@ -877,7 +877,6 @@ class UpcomingPage:
     renews_on_text: str = ""
     ends: bool = False  # canceled at period end: it ends then, no renewal invoice
     invoices: list[PreviewDocumentView] = field(default_factory=list)
-    renewal_index: int | None = None  # which of `invoices` is the plan's renewal
     pending: PreviewDocumentView | None = None
     credit_balance_text: str = ""
     has_credit: bool = False
@@ -919,7 +918,6 @@ def upcoming_invoice_page(
         renews_on_text=fmt.date(upcoming.renews_on, language),
         ends=upcoming.ends,
         invoices=invoices,
-        renewal_index=upcoming.invoices.index(renewal) if renewal is not None else None,
         pending=document_view(upcoming.pending, language=language) if upcoming.pending else None,
         credit_balance_text=fmt.money(upcoming.credit_balance_minor, upcoming.currency, language),
         has_credit=upcoming.credit_balance_minor > 0,
