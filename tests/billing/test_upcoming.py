@@ -98,3 +98,13 @@ def test_without_a_subscription_there_is_nothing_upcoming():
     subscription.status = "canceled"
     subscription.save(update_fields=["status"])
     assert upcoming_invoices(organization=organization, on=MAR_17, at=at(MAR_17)) is None
+
+
+def test_a_subscription_that_ends_today_has_nothing_upcoming_and_stays_as_it_is():
+    organization, subscription, owner = subscribed_organization(
+        start=MAR_1, base_price_minor=2000, seat_price_minor=1000, included_seats=3
+    )
+    subscription_cancel_at_period_end(organization=organization, at=at(MAR_17), acting_user=owner)
+    assert upcoming_invoices(organization=organization, on=APR_1, at=at(APR_1)) is None
+    subscription.refresh_from_db()
+    assert subscription.status == "active"  # the dry run's renewal was rolled back
