@@ -16,7 +16,6 @@ from api.idempotency import idempotent
 from billing.models import Interval
 from core import clock
 from organizations import selectors as org_selectors
-from organizations import services as org_services
 from organizations import throttling
 from organizations.models import Role
 from organizations.tenancy import Capability
@@ -122,7 +121,7 @@ class MemberListInviteApi(ApiView):
         data.is_valid(raise_exception=True)
         throttling.invitation_sending(request, organization=self.organization)
         at = clock.now()
-        invitation = org_services.invitation_create(
+        invitation = seat_services.invitation_create(
             organization=self.organization,
             invited_by=request.user,
             at=at,

@@ -18,12 +18,12 @@ from api.idempotency import idempotent
 from billing.domain.limits import MAX_SEATS
 from billing.preview import Preview, plan_change_preview
 from billing.selectors import plan_list, seat_summary, subscription_live
-from billing.services import plan_change
 from core import clock
 from invoices.models import CreditNote, Invoice
 from organizations.tenancy import Capability
 from seats.previews import seat_purchase_preview
 from seats.services import seat_purchase
+from usage.services import plan_change_confirmed
 
 TAGS = ["subscription"]
 
@@ -275,14 +275,20 @@ class PlanChangeApi(SubscriptionApiMixin, ApiView):
     class InputSerializer(serializers.Serializer):
         plan_code = serializers.SlugField(max_length=64)
         state_token = serializers.CharField(max_length=64, help_text="From the preview.")
+        accept_over_limits = serializers.BooleanField(
+            default=False,
+            help_text="Required (true) when the new plan's limits are below today's usage.",
+        )
 
     @extend_schema(
         operation_id="plan_change",
         summary="Change the plan, as previewed",
         description=(
             "Refused with 409 `preview_stale` if anything changed since the preview (nothing "
-            "changes; preview again), and with 409 `plan_change_refused` and the reason when the "
-            "rules refuse the change."
+            "changes; preview again), with 409 `plan_change_refused` and the reason when the "
+            "rules refuse the change, and with 409 `over_limits_unconfirmed` (each meter, used "
+            "against the new limit) when the new plan's limits are below today's usage and "
+            "`accept_over_limits` is not true."
         ),
         request=InputSerializer,
         parameters=[IDEMPOTENCY_KEY],
@@ -295,13 +301,14 @@ class PlanChangeApi(SubscriptionApiMixin, ApiView):
         data.is_valid(raise_exception=True)
         plan = plan_for_code(data.validated_data["plan_code"])
         at, on = clock.organization_now_and_today(self.organization)
-        plan_change(
+        plan_change_confirmed(
             organization=self.organization,
             plan=plan,
             on=on,
             at=at,
             acting_user=request.user,
             expected_token=data.validated_data["state_token"],
+            accept_over_limits=data.validated_data["accept_over_limits"],
         )
         return self.change_response(at)
 

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from organizations import formatting as fmt
 
-from .preview import Preview
+from .preview import Preview, PreviewDocument
 
 
 @dataclass(frozen=True)
@@ -54,40 +54,40 @@ def _document_title(document, language: str) -> str:
     return _("Charged on the next renewal invoice")
 
 
+def document_view(doc: PreviewDocument, *, language: str, title: str = "") -> PreviewDocumentView:
+    """One document of a preview, every amount formatted for the reader."""
+
+    def money(minor):
+        return fmt.money(minor, doc.currency, language)
+
+    return PreviewDocumentView(
+        type=doc.type,
+        title=title or _document_title(doc, language),
+        issued_on_text=fmt.date(doc.issued_on, language) if doc.issued_on else "",
+        lines=[
+            PreviewLineView(
+                description=line.description,
+                quantity=fmt.number(line.quantity, language),
+                unit_price=money(line.unit_price_minor),
+                fraction=line.fraction,
+                amount=money(line.amount_minor),
+                period_text=fmt.date_range(line.period_start, line.period_end, language),
+            )
+            for line in doc.lines
+        ],
+        subtotal=money(doc.subtotal_minor),
+        tax_rate=fmt.percent(doc.tax_rate, language) if doc.tax_rate else "",
+        tax=money(doc.tax_minor),
+        total=money(doc.total_minor),
+        credit_applied=money(doc.credit_applied_minor) if doc.credit_applied_minor else "",
+        amount_due=money(doc.amount_due_minor),
+    )
+
+
 def preview_view(preview: Preview, *, language: str) -> PreviewView:
     """A billing-engine preview, every amount formatted for the reader."""
-    documents = []
-    currency = None
-    for doc in preview.documents:
-        currency = currency or doc.currency
-
-        def money(minor, doc=doc):
-            return fmt.money(minor, doc.currency, language)
-
-        documents.append(
-            PreviewDocumentView(
-                type=doc.type,
-                title=_document_title(doc, language),
-                issued_on_text=fmt.date(doc.issued_on, language) if doc.issued_on else "",
-                lines=[
-                    PreviewLineView(
-                        description=line.description,
-                        quantity=fmt.number(line.quantity, language),
-                        unit_price=money(line.unit_price_minor),
-                        fraction=line.fraction,
-                        amount=money(line.amount_minor),
-                        period_text=fmt.date_range(line.period_start, line.period_end, language),
-                    )
-                    for line in doc.lines
-                ],
-                subtotal=money(doc.subtotal_minor),
-                tax_rate=fmt.percent(doc.tax_rate, language) if doc.tax_rate else "",
-                tax=money(doc.tax_minor),
-                total=money(doc.total_minor),
-                credit_applied=money(doc.credit_applied_minor) if doc.credit_applied_minor else "",
-                amount_due=money(doc.amount_due_minor),
-            )
-        )
+    documents = [document_view(doc, language=language) for doc in preview.documents]
+    currency = next((doc.currency for doc in preview.documents), None)
     if not preview.allowed:
         summary = ""
     elif preview.amount_due_now_minor:

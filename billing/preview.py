@@ -20,12 +20,19 @@ from django.db.models import Q
 
 from billing.domain.money import format_amount
 from invoices.models import CreditNote, Invoice
+from invoices.services import credit_balance_minor
 from organizations.errors import RuleViolation
 from organizations.models import Organization
 
 from .models import PendingCharge
-from .selectors import state_token
-from .services import pending_line, plan_change, subscription_bring_up_to_date
+from .selectors import state_token, subscription_live
+from .services import (
+    next_due_on,
+    pending_line,
+    plan_change,
+    subscription_bring_up_to_date,
+    subscription_renewal_run,
+)
 
 
 @dataclass(frozen=True)
@@ -282,4 +289,91 @@ def plan_change_preview(*, organization: Organization, plan, on: dt.date, at: dt
         on=on,
         at=at,
         run=lambda: plan_change(organization=organization, plan=plan, on=on, at=at),
+    )
+
+
+# ---------------------------------------------------------------------------
+# What's next: the invoices the renewal will issue
+
+# The upcoming view runs the renewal up to the plan's next renewal, stopping after this many
+# invoices (weekly seats on a yearly plan would issue one a week until then).
+UPCOMING_MAX_INVOICES = 4
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """What the engine will invoice next, by running the renewals to come and rolling them back.
+
+    `invoices`: what it issues from tomorrow up to and including the plan's renewal on
+    `renews_on` (at most UPCOMING_MAX_INVOICES; `more` when it stopped early), each with its
+    date, lines, tax, credit applied and amount due. `ends`: the subscription is canceled at
+    period end, so `renews_on` is when it ends and no renewal invoice comes. `pending`: the
+    charges waiting for an invoice now (they are lines of one of those invoices)."""
+
+    renews_on: dt.date
+    ends: bool
+    currency: str
+    invoices: list[PreviewDocument]
+    pending: PreviewDocument | None
+    credit_balance_minor: int
+    more: bool
+
+    @property
+    def renewal(self) -> PreviewDocument | None:
+        return next((doc for doc in self.invoices if doc.issued_on == self.renews_on), None)
+
+
+def upcoming_invoices(*, organization: Organization, on: dt.date, at: dt.datetime) -> Upcoming | None:
+    """The next invoices of the organization's subscription (None without one): a dry run of
+    the renewal itself (`subscription_renewal_run`), due day by due day, rolled back."""
+    if subscription_live(organization=organization) is None:
+        return None
+    seen: dict = {}  # read inside the rolled-back block
+
+    def run() -> None:
+        live = subscription_live(organization=organization)
+        if live is None:  # today's renewal ended it (canceled at period end)
+            return
+        seen["renews_on"] = live.current_period_end
+        seen["ends"] = live.cancel_at_period_end or not live.auto_renew
+        seen["currency"] = live.plan.currency
+        seen["pending"] = list(
+            PendingCharge.objects.filter(subscription=live, invoice__isnull=True).select_related(
+                "subscription__plan"
+            )
+        )
+        seen["balance"] = credit_balance_minor(organization=organization, currency=live.plan.currency)
+        issued, previous = 0, None
+        while True:
+            day = next_due_on(subscription=live)
+            # Each run moves a period or settles a charge, so the next due day is later; the
+            # `previous` check only guards against a renewal that has nothing to do.
+            if day is None or day > seen["renews_on"] or issued >= UPCOMING_MAX_INVOICES or day == previous:
+                seen["more"] = day is not None and day <= seen["renews_on"] and day != previous
+                return
+            issued += len(subscription_renewal_run(subscription=live, on=day, at=at).invoices)
+            live.refresh_from_db()
+            previous = day
+
+    done = dry_run(organization=organization, on=on, at=at, run=run)
+    if done.refusal is not None:
+        raise done.refusal
+    if not seen:
+        return None
+    return Upcoming(
+        renews_on=seen["renews_on"],
+        ends=seen["ends"],
+        currency=seen["currency"],
+        invoices=[
+            _preview_document(
+                type="invoice",
+                document=x,
+                credit_applied_minor=x.credit_applied_minor,
+                amount_due_minor=x.amount_due_minor,
+            )
+            for x in done.invoices
+        ],
+        pending=_pending_document(seen["pending"]) if seen["pending"] else None,
+        credit_balance_minor=seen["balance"],
+        more=seen["more"],
     )

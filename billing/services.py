@@ -62,6 +62,10 @@ class MaxSeatsExceeded(RuleViolation):
     code = "max_seats_exceeded"
 
 
+class AppStoreCapReached(MaxSeatsExceeded):
+    code = "app_store_member_cap"
+
+
 def ensure_fresh(*, organization: Organization, on: dt.date, expected_token: str | None) -> None:
     """Refuse a confirmation whose preview no longer matches (call under the subscription lock)."""
     state_token_check(
@@ -450,9 +454,7 @@ def subscription_create(
     if plan.max_seats is not None and total > plan.max_seats:
         raise MaxSeatsExceeded(f"{plan.name} allows at most {plan.max_seats} seats, not {total}.")
     if source == Subscription.Source.APP_STORE and member_count > APP_STORE_MAX_MEMBERS:
-        raise MaxSeatsExceeded(
-            f"A team bought through an app store has at most {APP_STORE_MAX_MEMBERS} members."
-        )
+        raise AppStoreCapReached(app_store_cap_message())
     period_start, period_end = period_containing(start_on, plan.interval, start_on)
     subscription = Subscription.objects.create(
         organization=organization,
@@ -778,6 +780,18 @@ def _next_due_day(
     return min(due) if due else None
 
 
+def next_due_on(*, subscription: Subscription) -> dt.date | None:
+    """The next day the renewal has work for (a period that renews, pending charges due), for
+    a subscription brought up to date; None once it is canceled."""
+    if subscription.status == Subscription.Status.CANCELED:
+        return None
+    items, pending = _seat_items(subscription), _pending_open(subscription)
+    candidates = [subscription.current_period_end]
+    candidates += [item.period_end for item in items]
+    candidates += [charge.invoice_on for charge in pending if charge.invoice_on is not None]
+    return min(candidates)
+
+
 @dataclass(frozen=True)
 class Renewal:
     """What one call of `subscription_renewal_run` itself did: the invoices it issued and
@@ -910,23 +924,97 @@ class PlanChangeRefused(RuleViolation):
     code = "plan_change_refused"
 
 
-def plan_switch_problem(*, subscription: Subscription, plan: Plan, members_of: str = "") -> str | None:
+@transaction.atomic
+def subscription_switch_to_web(*, organization: Organization, at: dt.datetime, acting_user=None):
+    """Move a team subscribed from the mobile app store to a web subscription (seed 004): from
+    then on it has no 3-member cap and changes plan here. Its plan, period and seats stay as
+    they are; the next invoices are ours. Owners only (the view's capability); audited."""
+    subscription = _live_locked(organization=organization)
+    if subscription.source == Subscription.Source.WEB:
+        raise RuleViolation(_("This subscription is already a web subscription."), code="already_web")
+    subscription.source = Subscription.Source.WEB
+    subscription.save(update_fields=["source"])
+    audit_record(
+        organization=organization,
+        actor=acting_user,
+        action="subscription.switch_to_web",
+        at=at,
+        target=subscription.plan.code,
+        details={"from": Subscription.Source.APP_STORE.value, "to": Subscription.Source.WEB.value},
+    )
+    return subscription
+
+
+@dataclass(frozen=True)
+class PlanSwitchRefusal:
+    """Why a subscription cannot move to a plan now, and the way out the reader is offered:
+    remove `remove_members` members first, contact sales, or switch to a web subscription."""
+
+    code: str
+    message: str
+    remove_members: int = 0
+    contact_sales: bool = False
+    switch_to_web: bool = False
+
+
+def app_store_cap_message() -> str:
+    """Seed 004's note on a team subscribed from the mobile app."""
+    return _(
+        "A team subscribed from the mobile app has at most %(count)s members (the team admin "
+        "and %(others)s others). To add more members, switch to a web subscription."
+    ) % {"count": APP_STORE_MAX_MEMBERS, "others": APP_STORE_MAX_MEMBERS - 1}
+
+
+def plan_switch_refusal(
+    *, subscription: Subscription, plan: Plan, members_of: str = ""
+) -> PlanSwitchRefusal | None:
     """Why the subscription cannot move to `plan` now (a plan change or a handover), or None.
 
-    `members_of` names whose members are counted when that is not the reader ("you").
+    A team on a pooled plan (the free team) may move to a plan with per-member intervals (seed
+    004: "upgrade a free team to Pro or Max in the web app"); its members beyond the included
+    seats then pay on the plan's own interval. Leaving a plan with per-member intervals is
+    done by sales. `members_of` names whose members are counted when that is not the reader.
     """
     old = subscription.plan
-    if old.has_seat_intervals or plan.has_seat_intervals:
-        return _("Plans with per-member billing intervals are changed by our support team; contact us.")
+    if subscription.source == Subscription.Source.APP_STORE:
+        return PlanSwitchRefusal(
+            code="app_store",
+            message=_(
+                "This team is subscribed from the mobile app. To change its plan, switch to a "
+                "web subscription first."
+            ),
+            switch_to_web=True,
+        )
+    if old.has_seat_intervals and plan.pk != old.pk:
+        return PlanSwitchRefusal(
+            code="per_member_intervals",
+            message=_("Moving off a plan with per-member billing intervals is arranged by our sales team."),
+            contact_sales=True,
+        )
+    if plan.has_seat_intervals and subscription.committed_seats:
+        return PlanSwitchRefusal(
+            code="commitment",
+            message=_(
+                "%(plan)s has no minimum commitment and your contract has one; our sales team "
+                "arranges this change."
+            )
+            % {"plan": plan.name},
+            contact_sales=True,
+        )
     if old.unit_types.exists() or plan.unit_types.exists():
         # docs/billing.md rule 20: what a change does to units other than seats is not specified.
-        return _("Plans that bill units other than seats are changed by our support team; contact us.")
+        return PlanSwitchRefusal(
+            code="units",
+            message=_("Plans that bill units other than seats are changed by our support team; contact us."),
+            contact_sales=True,
+        )
     if plan.currency != old.currency:
-        return _("%(plan)s is billed in %(currency)s, the subscription in %(old)s.") % {
-            "plan": plan.name,
-            "currency": plan.currency,
-            "old": old.currency,
-        }
+        return PlanSwitchRefusal(
+            code="currency",
+            message=_("%(plan)s is billed in %(currency)s, the subscription in %(old)s.")
+            % {"plan": plan.name, "currency": plan.currency, "old": old.currency},
+            contact_sales=True,
+        )
     members = active_members(organization=subscription.organization).count()
     if plan.max_seats is not None and members > plan.max_seats:
         values = {
@@ -936,23 +1024,43 @@ def plan_switch_problem(*, subscription: Subscription, plan: Plan, members_of: s
             "extra": members - plan.max_seats,
         }
         if members_of:
-            return _(
+            message = _(
                 "%(plan)s allows at most %(max)s members and %(name)s has %(members)s. "
                 "Remove %(extra)s first, or choose a larger plan."
             ) % {**values, "name": members_of}
-        return (
-            _(
-                "%(plan)s allows at most %(max)s members and you have %(members)s. "
-                "Remove %(extra)s first, or choose a larger plan."
+        else:
+            message = (
+                _(
+                    "%(plan)s allows at most %(max)s members and you have %(members)s. "
+                    "Remove %(extra)s first, or choose a larger plan."
+                )
+                % values
             )
-            % values
-        )
+        return PlanSwitchRefusal(code="too_many_members", message=message, remove_members=values["extra"])
     return None
+
+
+def plan_switch_problem(*, subscription: Subscription, plan: Plan, members_of: str = "") -> str | None:
+    """Why a partner's handover or handback cannot move the subscription to `plan`, or None:
+    `plan_switch_refusal`'s message, and a plan with per-member intervals either way (the
+    settlement prices one pool of seats)."""
+    if plan.has_seat_intervals and plan.pk != subscription.plan_id:
+        return _("Plans with per-member billing intervals are changed by our support team; contact us.")
+    refusal = plan_switch_refusal(subscription=subscription, plan=plan, members_of=members_of)
+    return refusal.message if refusal else None
 
 
 def seats_on_plan(*, subscription: Subscription, plan: Plan) -> int:
     """Seats carried over to `plan`: raised to its included seats and the commitment, lowered to its cap."""
     total = max(seats_total(subscription=subscription), plan.included_seats, subscription.committed_seats)
+    return total if plan.max_seats is None else min(total, plan.max_seats)
+
+
+def seats_needed_on_plan(*, subscription: Subscription, plan: Plan) -> int:
+    """Seats a plan change carries over: what the members need (never paid seats nobody holds),
+    raised to the new plan's included seats and the commitment, lowered to its cap."""
+    members = active_members(organization=subscription.organization).count()
+    total = max(members, plan.included_seats, subscription.committed_seats)
     return total if plan.max_seats is None else min(total, plan.max_seats)
 
 
@@ -980,7 +1088,7 @@ def plan_lines(
                 kind=L.PRORATION,
                 description=f"{what}: {billable} seats of {plan.name} × {fraction_text}, {period}",
                 quantity=sign * billable,
-                unit_price_minor=plan.seat_price_minor,
+                unit_price_minor=plan.seat_price_for(plan.interval),
                 fraction=fraction,
                 period_start=start,
                 period_end=end,
@@ -1038,9 +1146,12 @@ def plan_change(
     The unused part of the old plan (base and billable seats) is credited and the new plan
     charged for the rest of the period, by day. A change of interval starts a new period
     on `on` (the new plan is charged in full). One `plan_change` invoice when the net is a
-    charge; a credit note to the balance when it is a credit. Seats carry over, raised to
-    the new plan's included seats and the commitment; a plan whose max seats is below the
-    members is refused. An organization without a subscription starts one on `plan`.
+    charge; a credit note to the balance when it is a credit. The seats carried over are what
+    the members need (`seats_needed_on_plan`), raised to the new plan's included seats and the
+    commitment; `plan_switch_refusal` says which moves are refused (a plan whose max seats is
+    below the members, an app-store subscription, ...). Limits below the current usage are
+    the caller's to confirm (`usage.services.plan_change_confirmed`). An organization without
+    a subscription starts one on `plan`.
     """
     subscription = subscription_bring_up_to_date(organization=organization, on=on, at=at)
     ensure_fresh(organization=organization, on=on, expected_token=expected_token)
@@ -1052,11 +1163,11 @@ def plan_change(
     old = subscription.plan
     if plan.pk == old.pk:
         raise PlanChangeRefused(_("You are already on %(plan)s.") % {"plan": plan.name})
-    problem = plan_switch_problem(subscription=subscription, plan=plan)
-    if problem:
-        raise PlanChangeRefused(problem)
+    refusal = plan_switch_refusal(subscription=subscription, plan=plan)
+    if refusal:
+        raise PlanChangeRefused(refusal.message)
     old_total = seats_total(subscription=subscription)
-    new_total = seats_on_plan(subscription=subscription, plan=plan)
+    new_total = seats_needed_on_plan(subscription=subscription, plan=plan)
     start, end = subscription.current_period_start, subscription.current_period_end
     unused = day_fraction(period_start=start, period_end=end, on=on)
     lines = plan_lines(
@@ -1093,6 +1204,12 @@ def plan_change(
         at=at,
         acting_user=acting_user,
     )
+    if plan.has_seat_intervals:
+        # Members fill the included seats first; those beyond pay on the plan's own interval.
+        members = active_members(organization=organization)
+        beyond = [m.pk for m in members.order_by("joined_at", "id")[plan.included_seats :]]
+        members.exclude(pk__in=beyond).update(seat_interval="")
+        members.filter(pk__in=beyond).update(seat_interval=plan.interval)
     lines = L.without_zero_lines(lines)
     net = sum(line.amount_minor for line in lines)
     if net > 0:

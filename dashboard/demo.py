@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from billing.domain.periods import add_months
-from billing.models import Meter, Plan, PlanLimit, PlanSeatPrice, PlanUnitType
+from billing.models import Meter, Plan, PlanLimit, PlanSeatPrice, PlanUnitType, Subscription
 from billing.services import subscription_create, subscription_renew
 from billing.unit_services import units_create
 from core.clock import now, today_in
@@ -302,6 +302,40 @@ def _demo_rates(*, today: dt.date) -> None:
     exchange_rates_import(text="\n".join(lines), source=DEMO_RATES_SOURCE, at=now())
 
 
+APP_STORE_TEAM = ("fjord-mobile", "Fjord Mobile AS")
+
+
+def _app_store_team(*, plans: dict[str, Plan], today: dt.date, progress) -> list[DemoLogin]:
+    """Seed 004's mobile note: a Pro team subscribed from the app store, at its 3-member cap
+    (the owner and 2 others); adding a 4th, or upgrading, goes through the switch to web."""
+    slug, name = APP_STORE_TEAM
+    owner = _user(f"owner@{slug}.example")
+    if not Organization.objects.filter(slug=slug).exists():
+        progress(f"  {name}: Seed 004: a team subscribed from the mobile app store (3 members at most).")
+        start = add_months(today.replace(day=1), -1)
+        organization = org_services.organization_create(
+            name=name, owner=owner, at=_at(start), slug=slug, country="NO", description="Seed 004: app store."
+        )
+        subscription = subscription_create(
+            organization=organization,
+            plan=plans["pro-team"],
+            start_on=start,
+            at=_at(start),
+            acting_user=owner,
+            source=Subscription.Source.APP_STORE,
+        )
+        seat_services.members_add(
+            organization=organization,
+            users=[_user(f"member{n or ''}@{slug}.example") for n in range(2)],
+            role=Role.MEMBER,
+            on=start,
+            at=_at(start),
+            acting_user=owner,
+        )
+        subscription_renew(subscription=subscription, on=today, at=now())
+    return [DemoLogin(owner.email, "owner", name), DemoLogin(f"member@{slug}.example", "member", name)]
+
+
 @transaction.atomic
 def seed_demo(*, today: dt.date | None = None, progress=print) -> list[DemoLogin]:
     """Create (once) the demo catalogue and organizations; return the logins to print."""
@@ -367,4 +401,5 @@ def seed_demo(*, today: dt.date | None = None, progress=print) -> list[DemoLogin
                 _partner_clients(partner=organization, owner=owner, plan=plans["business-monthly"])
         for role in people:
             logins.append(DemoLogin(f"{role}@{slug}.example", role, name))
+    logins += _app_store_team(plans=plans, today=today, progress=progress)
     return logins

@@ -55,6 +55,13 @@ class ConfirmForm(forms.Form):
     state_token = forms.CharField(max_length=64)
 
 
+class PlanChangeConfirmForm(ConfirmForm):
+    """Confirming a plan change; a move below today's usage also needs the explicit "I accept"
+    (the service refuses it otherwise)."""
+
+    accept_over_limits = forms.BooleanField(required=False)
+
+
 class SeatPurchaseConfirmForm(ConfirmForm):
     count = forms.IntegerField(min_value=1, max_value=MAX_SEATS)
     interval = forms.CharField(max_length=8, required=False)

@@ -12,7 +12,7 @@ services, and no app imports it.
 """
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
@@ -22,9 +22,15 @@ from billing.domain import recommendation
 from billing.domain.money import minor_unit
 from billing.domain.periods import MONTH, WEEK, YEAR, period_index, period_start
 from billing.models import Interval, Meter, Plan, Subscription
-from billing.presentation import PreviewView, preview_view
-from billing.preview import plan_change_preview
+from billing.presentation import PreviewDocumentView, PreviewView, document_view, preview_view
+from billing.preview import plan_change_preview, upcoming_invoices
 from billing.selectors import plan_list, seat_summary, subscription_live
+from billing.services import (
+    PlanSwitchRefusal,
+    app_store_cap_message,
+    plan_switch_refusal,
+    seats_needed_on_plan,
+)
 from invoices.models import Invoice
 from invoices.selectors import document_rows
 from invoices.services import credit_balance_minor
@@ -36,7 +42,14 @@ from seats.models import SeatWaiter
 from seats.previews import seat_purchase_preview
 from usage import domain as usage_domain
 from usage.models import UsagePeriodTotal
-from usage.selectors import UsageOverview, cost_by_action, tokens_by_model, tokens_daily, usage_overview
+from usage.selectors import (
+    UsageOverview,
+    cost_by_action,
+    plan_over_limits,
+    tokens_by_model,
+    tokens_daily,
+    usage_overview,
+)
 
 RECENT_INVOICES = 5
 
@@ -406,6 +419,15 @@ class PlanOption:
     is_current: bool
     fits: bool  # every limit covers today's usage with the headroom
     recommended: bool
+    # Why the organization cannot move to this plan now ("" when it can), and the way out.
+    unavailable_reason: str = ""
+    remove_members: int = 0  # "remove N members first": a link to the members page
+    contact_sales: bool = False  # "contact sales": a link to settings.SALES_URL
+    switch_to_web: bool = False  # an app-store team: switch to a web subscription first
+
+    @property
+    def available(self) -> bool:
+        return not self.unavailable_reason
 
 
 @dataclass(frozen=True)
@@ -462,7 +484,15 @@ def _plan_terms(plan: Plan) -> recommendation.PlanTerms:
     )
 
 
-def _option(plan: Plan, *, needs: dict, current_code: str, recommended: bool, language: str) -> PlanOption:
+def _option(
+    plan: Plan,
+    *,
+    needs: dict,
+    current_code: str,
+    recommended: bool,
+    language: str,
+    refusal: PlanSwitchRefusal | None = None,
+) -> PlanOption:
     limits = _plan_limits(plan)
     texts = []
     for meter in ALL_METERS:
@@ -493,12 +523,32 @@ def _option(plan: Plan, *, needs: dict, current_code: str, recommended: bool, la
         is_current=plan.code == current_code,
         fits=recommendation.covers(limits, needs),
         recommended=recommended,
+        unavailable_reason=refusal.message if refusal else "",
+        remove_members=refusal.remove_members if refusal else 0,
+        contact_sales=refusal.contact_sales if refusal else False,
+        switch_to_web=refusal.switch_to_web if refusal else False,
     )
 
 
+def _refusals(subscription: Subscription | None, plans: list[Plan]) -> dict[str, PlanSwitchRefusal]:
+    """The engine's reason for each plan the subscription cannot move to (none without one)."""
+    if subscription is None:
+        return {}
+    refusals = {}
+    for plan in plans:
+        if plan.code == subscription.plan.code:
+            continue
+        refusal = plan_switch_refusal(subscription=subscription, plan=plan)
+        if refusal is not None:
+            refusals[plan.code] = refusal
+    return refusals
+
+
 def plan_choices(*, organization: Organization, on: dt.date, language: str, show_all: bool) -> PlanChoices:
-    """The change-plan dialog: the current plan, then the cheapest public plans whose limits
-    cover the usage with headroom (ties: the catalogue's recommended rank); all on request."""
+    """The change-plan dialog: the current plan, then the cheapest public plans the
+    organization can move to whose limits cover the usage with headroom (ties: the
+    catalogue's recommended rank); all on request, each it cannot move to with the reason
+    and the way out (the engine's `plan_switch_refusal`)."""
     subscription = subscription_live(organization=organization)
     overview = usage_overview(organization=organization, on=on)
     needs = _needs(organization=organization, subscription=subscription, overview=overview, on=on)
@@ -506,11 +556,13 @@ def plan_choices(*, organization: Organization, on: dt.date, language: str, show
     currency = current.currency if current else organization.currency
     plans = [p for p in plan_list(public_only=True) if p.currency == currency]
     current_code = current.code if current else ""
+    refusals = _refusals(subscription, plans)
     suggested_codes = recommendation.suggested_plans(
         [_plan_terms(p) for p in plans],
         needs=needs,
         members=needs.get(Meter.SEATS, 0),
         current_code=current_code,
+        unavailable=set(refusals),
     )
     by_code = {p.code: p for p in plans}
     suggested = [by_code[code] for code in suggested_codes]
@@ -527,6 +579,7 @@ def plan_choices(*, organization: Organization, on: dt.date, language: str, show
             current_code=current_code,
             recommended=plan.code in suggested_codes,
             language=language,
+            refusal=refusals.get(plan.code),
         )
         for plan in shown
     ]
@@ -552,10 +605,21 @@ def plan_for_change(*, organization: Organization, code: str) -> Plan | None:
 
 
 @dataclass(frozen=True)
+class OverLimitRow:
+    label: str
+    used: str
+    limit: str
+
+
+@dataclass(frozen=True)
 class PlanChangePreviewPage:
     plan: PlanOption
     current_plan_name: str
     preview: PreviewView
+    # Meters over the new plan's limits at once (used vs new limit); confirming needs the
+    # explicit "I accept" (usage.services.plan_change_confirmed refuses without it).
+    over_limits: list[OverLimitRow] = field(default_factory=list)
+    seats_carried_text: str = ""
 
 
 def plan_change_preview_page(
@@ -566,13 +630,38 @@ def plan_change_preview_page(
     overview = usage_overview(organization=organization, on=on)
     needs = _needs(organization=organization, subscription=subscription, overview=overview, on=on)
     current_code = subscription.plan.code if subscription else ""
+    over = plan_over_limits(organization=organization, plan=plan, on=on) if subscription else []
+    seats_carried = ""
+    if subscription is not None and subscription.plan.code != plan.code:
+        seats = seats_needed_on_plan(subscription=subscription, plan=plan)
+        seats_carried = ngettext(
+            "You keep %(count)s seat on %(plan)s: the seats your members need, with the ones it includes.",
+            "You keep %(count)s seats on %(plan)s: the seats your members need, with the ones it includes.",
+            seats,
+        ) % {"count": fmt.number(seats, language), "plan": plan.name}
     return PlanChangePreviewPage(
-        plan=_option(plan, needs=needs, current_code=current_code, recommended=False, language=language),
+        plan=_option(
+            plan,
+            needs=needs,
+            current_code=current_code,
+            recommended=False,
+            language=language,
+            refusal=_refusals(subscription, [plan]).get(plan.code),
+        ),
         current_plan_name=subscription.plan.name if subscription else "",
         preview=preview_view(
             plan_change_preview(organization=organization, plan=plan, on=on, at=at),
             language=language,
         ),
+        over_limits=[
+            OverLimitRow(
+                label=_(METER_TEXT[item.meter][0]),
+                used=fmt.number(item.used, language),
+                limit=fmt.number(item.limit, language),
+            )
+            for item in over
+        ],
+        seats_carried_text=seats_carried,
     )
 
 
@@ -815,6 +904,8 @@ class BillingPage:
     details: list[tuple[str, str]]  # (label, value) of the billing details on invoices
     credit_balance_text: str
     renewal: Renewal | None  # None: no subscription
+    app_store: bool = False  # subscribed from the mobile app store (seed 004): capped, switch offered
+    app_store_text: str = ""
 
 
 def billing_page(*, organization: Organization, on: dt.date, language: str) -> BillingPage:
@@ -823,6 +914,7 @@ def billing_page(*, organization: Organization, on: dt.date, language: str) -> B
     seats = _seats_meter(overview)
     currency = subscription.plan.currency if subscription else organization.currency
     balance = credit_balance_minor(organization=organization, currency=currency)
+    app_store = subscription is not None and subscription.source == Subscription.Source.APP_STORE
     return BillingPage(
         organization=organization,
         payments_online=payments_online(),
@@ -841,6 +933,8 @@ def billing_page(*, organization: Organization, on: dt.date, language: str) -> B
         ],
         credit_balance_text=fmt.money(balance, currency, language),
         renewal=_renewal(subscription, language=language),
+        app_store=app_store,
+        app_store_text=app_store_cap_message() if app_store else "",
     )
 
 
@@ -850,6 +944,66 @@ def _renewal(subscription: Subscription | None, *, language: str) -> Renewal | N
     return Renewal(
         ends=subscription.cancel_at_period_end or not subscription.auto_renew,
         period_end_text=fmt.date(subscription.current_period_end, language),
+    )
+
+
+# ---------------------------------------------------------------------------
+# What's next: the invoices to come (owners and finance)
+
+
+@dataclass(frozen=True)
+class UpcomingPage:
+    has_subscription: bool
+    renews_on_text: str = ""
+    ends: bool = False  # canceled at period end: it ends then, no renewal invoice
+    invoices: list[PreviewDocumentView] = field(default_factory=list)
+    pending: PreviewDocumentView | None = None
+    credit_balance_text: str = ""
+    has_credit: bool = False
+    next_total_text: str = ""  # the first invoice to come: its amount due
+    next_date_text: str = ""
+    more: bool = False
+
+    @property
+    def documents(self) -> list[PreviewDocumentView]:
+        """The invoices, as the preview partial reads them."""
+        return self.invoices
+
+
+def upcoming_invoice_page(
+    *, organization: Organization, on: dt.date, at: dt.datetime, language: str
+) -> UpcomingPage:
+    """The renewal's lines, the pending charges, the credit to be applied, totals and dates:
+    the billing engine's own renewal run up to the plan's renewal, rolled back."""
+    upcoming = upcoming_invoices(organization=organization, on=on, at=at)
+    if upcoming is None:
+        return UpcomingPage(has_subscription=False)
+    renewal = upcoming.renewal
+    invoices = [
+        # The title carries the date: the partial's date after it would repeat it.
+        replace(
+            document_view(
+                doc,
+                language=language,
+                title=(_("Renewal invoice of %(date)s") if doc is renewal else _("Invoice of %(date)s"))
+                % {"date": fmt.date(doc.issued_on, language)},
+            ),
+            issued_on_text="",
+        )
+        for doc in upcoming.invoices
+    ]
+    first = upcoming.invoices[0] if upcoming.invoices else None
+    return UpcomingPage(
+        has_subscription=True,
+        renews_on_text=fmt.date(upcoming.renews_on, language),
+        ends=upcoming.ends,
+        invoices=invoices,
+        pending=document_view(upcoming.pending, language=language) if upcoming.pending else None,
+        credit_balance_text=fmt.money(upcoming.credit_balance_minor, upcoming.currency, language),
+        has_credit=upcoming.credit_balance_minor > 0,
+        next_total_text=fmt.money(first.amount_due_minor, first.currency, language) if first else "",
+        next_date_text=fmt.date(first.issued_on, language) if first else "",
+        more=upcoming.more,
     )
 
 

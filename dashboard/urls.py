@@ -26,6 +26,12 @@ urlpatterns = [
     path("o/<slug:slug>/billing/", views.billing, name="dashboard_billing"),
     path("o/<slug:slug>/billing/cancel/", views.billing_cancel, name="dashboard_billing_cancel"),
     path("o/<slug:slug>/billing/resume/", views.billing_resume, name="dashboard_billing_resume"),
+    path(
+        "o/<slug:slug>/billing/switch-to-web/",
+        views.billing_switch_to_web,
+        name="dashboard_billing_switch_to_web",
+    ),
+    path("o/<slug:slug>/billing/upcoming/", views.billing_upcoming, name="dashboard_billing_upcoming"),
     path("o/<slug:slug>/statistics/", views.statistics, name="dashboard_statistics"),
     # Partners and their client organizations (seed 003)
     path("o/<slug:slug>/companies/", partner_views.companies, name="partner_companies"),

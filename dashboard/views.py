@@ -20,14 +20,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from billing.services import (
-    plan_change,
     subscription_cancel_at_period_end,
     subscription_resume,
     subscription_start_free,
+    subscription_switch_to_web,
 )
 from core import clock
 from dashboard import selectors
-from dashboard.forms import ConfirmForm, SeatIncreaseForm, SeatPurchaseConfirmForm
+from dashboard.forms import PlanChangeConfirmForm, SeatIncreaseForm, SeatPurchaseConfirmForm
 from organizations import formatting as fmt
 from organizations import services as org_services
 from organizations.errors import RuleViolation
@@ -35,6 +35,7 @@ from organizations.forms import OrganizationCreateForm
 from organizations.tenancy import Capability, has_capability
 from organizations.views_base import org_view, refusal_message
 from seats.services import seat_purchase
+from usage.services import plan_change_confirmed
 
 OVERVIEW_CARDS = {"usage", "plan", "invoices"}
 PLAN_MODAL_BODY = "plan-modal-body"  # the element of the dialog that its steps replace
@@ -178,7 +179,11 @@ def _plan_preview_response(request, plan, *, error: str = ""):
     page = selectors.plan_change_preview_page(
         organization=request.organization, plan=plan, on=on, at=at, language=_language()
     )
-    return _dialog_or_page(request, "dashboard/plan_preview.html", {"page": page, "error": error})
+    return _dialog_or_page(
+        request,
+        "dashboard/plan_preview.html",
+        {"page": page, "error": error, "sales_url": settings.SALES_URL},
+    )
 
 
 @org_view(Capability.MANAGE_PLAN)
@@ -191,18 +196,19 @@ def plan_preview(request, slug, code):
 @require_POST
 def plan_confirm(request, slug, code):
     plan = _plan_or_404(request, code)
-    form = ConfirmForm(request.POST)
+    form = PlanChangeConfirmForm(request.POST)
     if not form.is_valid():
         return _plan_preview_response(request, plan, error=_("Review the amounts below, then confirm."))
     at, on = clock.organization_now_and_today(request.organization)
     try:
-        plan_change(
+        plan_change_confirmed(
             organization=request.organization,
             plan=plan,
             on=on,
             at=at,
             acting_user=request.user,
             expected_token=form.cleaned_data["state_token"],
+            accept_over_limits=form.cleaned_data["accept_over_limits"],
         )
     except RuleViolation as exc:
         # A fresh preview beside the reason: the person sees what confirming would do now.
@@ -358,6 +364,35 @@ def billing_resume(request, slug):
     return _renewal_change(
         request, slug, change=subscription_resume, done=_("Your subscription will renew on %(date)s.")
     )
+
+
+@org_view(Capability.MANAGE_PLAN)
+@require_POST
+def billing_switch_to_web(request, slug):
+    """An app-store team moves to a web subscription (seed 004): owners only."""
+    try:
+        subscription_switch_to_web(
+            organization=request.organization, at=clock.now(), acting_user=request.user
+        )
+    except RuleViolation as exc:
+        messages.error(request, refusal_message(request, exc))
+    else:
+        messages.success(
+            request,
+            _("Your team now has a web subscription: add more members and change plan here."),
+        )
+    return redirect("dashboard_billing", slug=slug)
+
+
+@org_view(Capability.VIEW_INVOICES)
+@require_GET
+def billing_upcoming(request, slug):
+    """What's next: the invoices the renewal will issue, from the engine's dry run (owners, finance)."""
+    at, on = clock.organization_now_and_today(request.organization)
+    page = selectors.upcoming_invoice_page(
+        organization=request.organization, on=on, at=at, language=_language()
+    )
+    return render(request, "dashboard/upcoming.html", {"page": page})
 
 
 @org_view(Capability.VIEW)

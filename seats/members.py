@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from billing.models import Interval, SeatIntervalChange
+from billing.models import Interval, SeatIntervalChange, Subscription
 from billing.selectors import active_members, seat_summary, subscription_live
+from billing.services import app_store_cap_message
 from organizations import formatting as fmt
 from organizations.models import Invitation, Membership, Organization, Role
 from organizations.selectors import invitation_list_pending, member_list, role_choices_for
@@ -183,6 +184,7 @@ class MembersPage:
     seats_full: bool  # no free seat: the next person needs one bought (or waits)
     intervals: list[IntervalChoice]  # per-member billing intervals; []: one pool of seats
     default_interval: str
+    app_store_text: str = ""  # subscribed from the mobile app store: its member cap (seed 004)
 
 
 INTERVAL_PRICES = {
@@ -269,6 +271,8 @@ def members_page(
     ]
     seats = seat_count(organization=organization)
     default = next((option.value for option in options if option.is_plan_interval), "")
+    subscription = subscription_live(organization=organization)
+    app_store = subscription is not None and subscription.source == Subscription.Source.APP_STORE
     return MembersPage(
         organization=organization,
         members=[row(m) for m in member_list(organization=organization)],
@@ -283,4 +287,5 @@ def members_page(
         seats_full=bool(seats) and seats.used >= seats.total,
         intervals=_interval_choices(options, language),
         default_interval=default or (options[0].value if options else ""),
+        app_store_text=app_store_cap_message() if app_store else "",
     )

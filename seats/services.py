@@ -17,7 +17,7 @@ from billing import services as engine
 from billing.domain.limits import MAX_SEATS
 from billing.domain.periods import INTERVALS_LONGEST_FIRST
 from billing.models import Plan, SeatIntervalChange, SeatItem, SeatLedgerEntry, Subscription
-from billing.selectors import active_members, members_by_interval, seats_total
+from billing.selectors import active_members, members_by_interval, seats_total, subscription_live
 from organizations import services as org_services
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
@@ -141,13 +141,7 @@ def members_add(
             subscription.source == Subscription.Source.APP_STORE
             and members + len(users) > engine.APP_STORE_MAX_MEMBERS
         ):
-            raise engine.MaxSeatsExceeded(
-                _(
-                    "A team bought through a mobile app store has at most %(count)s members; "
-                    "switch to a web subscription to add more."
-                )
-                % {"count": engine.APP_STORE_MAX_MEMBERS}
-            )
+            raise engine.AppStoreCapReached(engine.app_store_cap_message())
         if plan.has_seat_intervals:
             by_interval = members_by_interval(organization=organization)
             free_included = max(0, plan.included_seats - by_interval.get("", 0))
@@ -403,6 +397,47 @@ def _seat_hand_over(
         target=f"{leaving.user} -> {user}",
     )
     return new_member
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    organization: Organization,
+    email: str,
+    role: str,
+    invited_by,
+    at: dt.datetime,
+    seat_interval: str = "",
+    notify: bool = True,
+) -> Invitation:
+    """Invite someone to take a seat (organizations.services.invitation_create), refused first
+    when the team could not take them: a team subscribed from the mobile app store counts its
+    members and pending invitations against its cap of APP_STORE_MAX_MEMBERS (seed 004)."""
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    subscription = subscription_live(organization=organization)
+    if subscription is not None and subscription.source == Subscription.Source.APP_STORE:
+        members = active_members(organization=organization).count()
+        pending = (
+            Invitation.objects.filter(
+                organization=organization,
+                status=Invitation.Status.PENDING,
+                expires_at__gt=at,
+                takes_seat_of__isnull=True,
+            )
+            .exclude(email__iexact=(email or "").strip())
+            .count()
+        )
+        if members + pending + 1 > engine.APP_STORE_MAX_MEMBERS:
+            raise engine.AppStoreCapReached(engine.app_store_cap_message())
+    return org_services.invitation_create(
+        organization=organization,
+        email=email,
+        role=role,
+        invited_by=invited_by,
+        at=at,
+        seat_interval=seat_interval,
+        notify=notify,
+    )
 
 
 @transaction.atomic

@@ -99,7 +99,7 @@ def member_invite(request, slug):
             _members_response(request, invite_form=form, error=exc.message, status=429), exc
         )
     try:
-        invitation = services.invitation_create(
+        invitation = seat_services.invitation_create(
             organization=request.organization,
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],

@@ -16,7 +16,8 @@ from django.db.models import Sum
 from django.db.models.functions import TruncDate, TruncMonth
 
 from billing.domain.periods import MONTH, add_months, period_containing, period_index, period_start
-from billing.models import Meter, Subscription
+from billing.domain.recommendation import OverLimit, over_limits
+from billing.models import Meter, Plan, PlanLimit, Subscription
 from invoices.models import Invoice
 from organizations.models import Organization
 
@@ -314,6 +315,18 @@ def usage_overview(*, organization: Organization, on: dt.date) -> UsageOverview:
         resets_on=period["period_end"],
         meters=meters,
     )
+
+
+# A plan change below the usage ------------------------------------------------------------
+
+
+def plan_over_limits(*, organization: Organization, plan: Plan, on: dt.date) -> list[OverLimit]:
+    """The meters whose usage today is above `plan`'s limits, meter by meter (used vs the new
+    limit): what a move to `plan` would leave over its limits at once. Not seats: a plan whose
+    max seats is below the members is refused outright (billing.services.plan_switch_refusal)."""
+    used = {m.meter: m.used for m in usage_overview(organization=organization, on=on).meters}
+    by_meter = {row.meter: row.limit for row in PlanLimit.objects.filter(plan=plan)}
+    return over_limits({meter: by_meter.get(meter) for meter in D.REPORTED_METERS}, used)
 
 
 # Statistics --------------------------------------------------------------------------------

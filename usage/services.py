@@ -21,6 +21,8 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from billing import services as billing_services
+from billing.models import Plan
 from organizations import formatting as fmt
 from organizations.errors import RuleViolation
 from organizations.mail import mail_after_commit
@@ -28,7 +30,14 @@ from organizations.models import Membership, Organization, Role
 
 from . import domain as D
 from .models import UsageCounter, UsageDailyTotal, UsageEvent, UsagePeriodTotal
-from .selectors import METER_LABELS, MeteringPlan, metering_plan, rollups_live, rollups_recomputed
+from .selectors import (
+    METER_LABELS,
+    MeteringPlan,
+    metering_plan,
+    plan_over_limits,
+    rollups_live,
+    rollups_recomputed,
+)
 
 # Advisory lock namespace: ingestion holds it shared per organization, usage_rebuild exclusive.
 ADVISORY_LOCK_CLASS = 7301
@@ -471,3 +480,53 @@ def usage_partitions_ensure(*, on: dt.date, months_ahead: int = 3) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT usage_event_partitions_ensure(%s, %s)", [first, months_ahead + 2])
         return cursor.fetchone()[0]
+
+
+# A plan change below the usage ------------------------------------------------------------
+
+
+class OverLimitsUnconfirmed(RuleViolation):
+    code = "over_limits_unconfirmed"
+
+
+def plan_change_confirmed(
+    *,
+    organization: Organization,
+    plan: Plan,
+    on: dt.date,
+    at: dt.datetime,
+    acting_user=None,
+    expected_token: str | None = None,
+    accept_over_limits: bool = False,
+):
+    """Change the plan (billing.services.plan_change), refusing a move below today's usage
+    unless the person confirmed it: with any meter over `plan`'s limits (`plan_over_limits`)
+    and no `accept_over_limits`, nothing changes and the refusal lists each meter, used
+    against the new limit. Every page and endpoint that changes a plan comes through here."""
+    over = plan_over_limits(organization=organization, plan=plan, on=on)
+    if over and not accept_over_limits:
+        meters = "; ".join(
+            _("%(meter)s: %(used)s used, limit %(limit)s")
+            % {
+                "meter": _(METER_LABELS.get(item.meter, item.meter)),
+                "used": fmt.number(item.used, translation.get_language() or "en"),
+                "limit": fmt.number(item.limit, translation.get_language() or "en"),
+            }
+            for item in over
+        )
+        raise OverLimitsUnconfirmed(
+            _(
+                "%(plan)s's limits are below what you use today (%(meters)s). Confirm that you "
+                "accept being over these limits to change."
+            )
+            % {"plan": plan.name, "meters": meters},
+            field="accept_over_limits",
+        )
+    return billing_services.plan_change(
+        organization=organization,
+        plan=plan,
+        on=on,
+        at=at,
+        acting_user=acting_user,
+        expected_token=expected_token,
+    )

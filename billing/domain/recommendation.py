@@ -5,7 +5,7 @@ Pure: the caller reads the plans and the usage and passes them in.
 """
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -52,16 +52,45 @@ def monthly_cost(plan: PlanTerms, *, members: int) -> Fraction:
     )
 
 
+@dataclass(frozen=True)
+class OverLimit:
+    """A meter whose usage today is above a plan's limit."""
+
+    meter: str
+    used: int
+    limit: int
+
+
+def over_limits(limits: Mapping[str, int | None], used: Mapping[str, int]) -> list[OverLimit]:
+    """The meters whose usage today is above the limit (no headroom: what would be over at
+    once), in the order of `limits`; unlimited meters never are."""
+    return [
+        OverLimit(meter=meter, used=used.get(meter, 0), limit=limit)
+        for meter, limit in limits.items()
+        if limit is not None and used.get(meter, 0) > limit
+    ]
+
+
 def suggested_plans(
-    plans: Iterable[PlanTerms], *, needs: Mapping[str, int], members: int, current_code: str
+    plans: Iterable[PlanTerms],
+    *,
+    needs: Mapping[str, int],
+    members: int,
+    current_code: str,
+    unavailable: Collection[str] = (),
 ) -> list[str]:
     """The codes of the plans to suggest, best first, at most SUGGESTED_PLANS: plans other
-    than the current one that cover the needs; the cheapest a month at today's size first,
-    then by the catalogue's recommended rank (unranked last), then by display order."""
+    than the current one that the organization can move to (not in `unavailable`) and that
+    cover the needs; the cheapest a month at today's size first, then by the catalogue's
+    recommended rank (unranked last), then by display order."""
 
     def rank(plan: PlanTerms):
         unranked = plan.recommended_rank is None
         return (monthly_cost(plan, members=members), unranked, plan.recommended_rank or 0, plan.display_order)
 
-    candidates = [plan for plan in plans if plan.code != current_code and covers(plan.limits, needs)]
+    candidates = [
+        plan
+        for plan in plans
+        if plan.code != current_code and plan.code not in unavailable and covers(plan.limits, needs)
+    ]
     return [plan.code for plan in sorted(candidates, key=rank)[:SUGGESTED_PLANS]]

@@ -55,6 +55,11 @@ class Team:
         for role in (Role.ADMIN, Role.FINANCE, Role.MEMBER):
             self.members[role] = MembershipFactory(organization=self.organization, role=role)
 
+    def seats_needed(self) -> None:
+        """Two more members: all 6 seats needed (a plan change carries over only those)."""
+        for _ in range(2):
+            MembershipFactory(organization=self.organization, role=Role.MEMBER)
+
     def url(self, tail: str = "") -> str:
         return f"/api/v1/organizations/{self.organization.pk}/{tail}"
 
@@ -164,6 +169,7 @@ def test_an_organization_without_a_subscription_answers_404_no_subscription(team
 
 
 def test_plan_change_preview_then_confirm_charges_exactly_the_previewed_amount(team):
+    team.seats_needed()
     bigger = PlanFactory(base_price_minor=5000, seat_price_minor=1500, included_seats=5)
     client = team.client()
     before = team.state()
@@ -206,6 +212,7 @@ def test_plan_change_preview_then_confirm_charges_exactly_the_previewed_amount(t
 
 
 def test_a_plan_change_with_a_net_credit_answers_the_credit_note(team):
+    team.seats_needed()
     smaller = PlanFactory(base_price_minor=500, seat_price_minor=200, included_seats=1, max_seats=10)
     client = team.client()
     shown = preview(client, team.url("subscription/plan-change/preview"), {"plan_code": smaller.code})
@@ -554,6 +561,7 @@ def test_an_invoice_with_its_lines(team):
 
 
 def test_credit_notes_list_and_detail_and_the_credit_balance(team):
+    team.seats_needed()
     note = downgrade_with_credit(team)
     client = team.client(Role.FINANCE)
 

@@ -6,7 +6,7 @@ import pytest
 
 from billing.models import Subscription
 from billing.preview import plan_change_preview
-from billing.selectors import seats_total
+from billing.selectors import active_members, seats_total
 from billing.services import plan_change
 from invoices.models import CreditNote, Invoice
 from organizations.errors import RuleViolation
@@ -14,7 +14,7 @@ from organizations.models import Role
 from seats import services as seat_services
 from seats.previews import members_add_preview, seat_purchase_preview
 from tests.billing.support import at, subscribed_organization
-from tests.factories import PlanFactory, UserFactory
+from tests.factories import MembershipFactory, PlanFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 MAR_1, MAR_17 = dt.date(2026, 3, 1), dt.date(2026, 3, 17)
@@ -27,8 +27,15 @@ def team(**overrides):
     )
 
 
+def members_fill(organization, count: int = 6) -> None:
+    """Members up to `count`, so the seats are needed: a plan change carries over only those."""
+    for _ in range(count - active_members(organization=organization).count()):
+        MembershipFactory(organization=organization)
+
+
 def test_upgrade_credits_the_old_plan_and_charges_the_new_by_day():
     organization, subscription, owner = team()
+    members_fill(organization)
     bigger = PlanFactory(base_price_minor=5000, seat_price_minor=1500, included_seats=5)
     plan_change(organization=organization, plan=bigger, on=MAR_17, at=at(MAR_17), acting_user=owner)
     invoice = Invoice.objects.get(organization=organization, reason="plan_change")
@@ -42,6 +49,7 @@ def test_upgrade_credits_the_old_plan_and_charges_the_new_by_day():
 
 def test_downgrade_with_a_net_credit_issues_a_credit_note_to_the_balance():
     organization, subscription, owner = team()
+    members_fill(organization)
     smaller = PlanFactory(base_price_minor=500, seat_price_minor=200, included_seats=1, max_seats=10)
     plan_change(organization=organization, plan=smaller, on=MAR_17, at=at(MAR_17), acting_user=owner)
     assert not Invoice.objects.filter(organization=organization, reason="plan_change").exists()
@@ -53,6 +61,7 @@ def test_downgrade_with_a_net_credit_issues_a_credit_note_to_the_balance():
 
 def test_a_change_of_interval_starts_a_new_period_on_the_change_date():
     organization, subscription, owner = team()
+    members_fill(organization)
     yearly = PlanFactory(interval="year", base_price_minor=20000, seat_price_minor=10000, included_seats=3)
     plan_change(organization=organization, plan=yearly, on=MAR_17, at=at(MAR_17), acting_user=owner)
     subscription.refresh_from_db()

@@ -22,7 +22,7 @@ from organizations.models import Agreement, Organization
 from seats import services as seat_services
 from seats.previews import seat_purchase_preview
 from tests.billing.support import at, subscribed_organization
-from tests.factories import OrganizationFactory, PlanFactory
+from tests.factories import MembershipFactory, OrganizationFactory, PlanFactory
 
 pytestmark = pytest.mark.django_db
 MAR_1, MAR_16, MAR_17 = dt.date(2026, 3, 1), dt.date(2026, 3, 16), dt.date(2026, 3, 17)
@@ -91,6 +91,8 @@ def test_rolled_back_inside_an_open_transaction_undoes_only_its_own_writes():
 
 def test_a_dry_run_reads_what_the_service_issued_then_leaves_nothing(django_assert_num_queries):
     organization, subscription, owner = team()
+    for _ in range(5):  # six members need the six seats: a plan change carries over only those
+        MembershipFactory(organization=organization)
     bigger = PlanFactory(base_price_minor=5000, seat_price_minor=1500, included_seats=5)
     token = state_token(organization=organization, on=MAR_17)
     done = dry_run(

@@ -26,6 +26,7 @@ from outbox.models import OutboxMessage
 from outbox.relay import relay_due
 from partners import services as billing_partners
 from seats import services as seat_services
+from tests.factories import MembershipFactory
 
 from .support import add_member, at, client, monthly_plans, partner_firm, yearly_plans
 
@@ -660,6 +661,8 @@ def test_a_preview_on_an_internal_client_shows_the_partners_documents(firm, bake
     it is addressed to the partner, and the state token follows the partner's balance."""
     partner, anna = firm
     link, team, plus = bakery
+    while Membership.objects.filter(organization=link.organization, removed_at__isnull=True).count() < 5:
+        MembershipFactory(organization=link.organization)  # the 5 seats needed: a change carries those over
     preview = plan_change_preview(organization=link.organization, plan=plus, on=MAR_17, at=at(MAR_17))
     # Team -> Plus for 15/31: -145.16 - 48.39 + 217.74 + 38.71 = 62.90, DK 25 % = 15.73, due 78.63.
     assert [(d.type, d.subtotal_minor, d.total_minor) for d in preview.documents] == [("invoice", 6290, 7863)]
