@@ -78,7 +78,8 @@ answer = partner.post(f"/o/{mid[0].slug}/subscription/status/edit/", {
     "plan": "business-monthly", "superuser_name": "Bo Hansen", "superuser_reference": "",
     "superuser_email": "bo@bageriet.example", "action": "preview"})
 assert answer.status_code == 200, answer.status_code
-fractions = {tuple(map(int, f.split("/"))) for f in re.findall(r"([0-9]+/[0-9]+)[^0-9]", answer.content.decode())}
+found = re.findall(r"([0-9]+/[0-9]+)[^0-9]", answer.content.decode())
+fractions = {tuple(map(int, f.split("/"))) for f in found}
 assert any(0 < n < d for n, d in fractions), fractions  # settled by day, not a whole period
 print("demo pages ok")
 """
