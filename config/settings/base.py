@@ -141,6 +141,7 @@ LANGUAGE_CODE = "en"
 # Only languages whose catalogue is complete (tests/test_translations.py): Swedish is offered
 # again once locale/sv/ translates every string.
 LANGUAGES = [("en", "English"), ("da", "Dansk"), ("de", "Deutsch"), ("nb", "Norsk bokmål")]
+FORMAT_MODULE_PATH = ["config.formats"]  # one date format per language
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
