@@ -122,7 +122,7 @@ class MemberListInviteApi(ApiView):
         data.is_valid(raise_exception=True)
         throttling.invitation_sending(request, organization=self.organization)
         at = clock.now()
-        invitation = org_services.invitation_create(
+        invitation = seat_services.invitation_send(
             organization=self.organization,
             invited_by=request.user,
             at=at,

@@ -17,7 +17,7 @@ from billing import services as engine
 from billing.domain.limits import MAX_SEATS
 from billing.domain.periods import INTERVALS_LONGEST_FIRST
 from billing.models import Plan, SeatIntervalChange, SeatItem, SeatLedgerEntry, Subscription
-from billing.selectors import active_members, members_by_interval, seats_total
+from billing.selectors import active_members, members_by_interval, seats_total, subscription_live
 from organizations import services as org_services
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
@@ -26,6 +26,76 @@ from organizations.models import Invitation, Membership, Organization, Role
 
 class SeatUnavailable(RuleViolation):
     code = "seat_unavailable"
+
+
+class TeamFull(RuleViolation):
+    """Nobody more can join: the plan's most members are taken or invited. Said up front, at
+    invitation time and when an invitation is opened, in words that fit the plan: a free plan
+    is upgraded, a paid plan at its maximum needs sales."""
+
+    code = "team_full"
+
+    def __init__(self, message: str, *, plan: Plan):
+        super().__init__(message)
+        self.plan = plan
+        self.free = plan_is_free(plan)
+
+
+def plan_is_free(plan: Plan) -> bool:
+    """Nothing to pay: no base price and no seat price on any interval."""
+    return (
+        plan.base_price_minor == 0
+        and plan.seat_price_minor == 0
+        and not any(plan.seat_prices_by_interval().values())
+    )
+
+
+def _team_full(*, organization: Organization, at: dt.datetime, joining: int, invited_counts: bool) -> None:
+    """Refuse when `joining` more people would pass the plan's most seats; `invited_counts`:
+    open invitations (other than seat hand-overs) hold a place too."""
+    subscription = subscription_live(organization=organization)
+    if subscription is None or subscription.plan.max_seats is None:
+        return
+    plan = subscription.plan
+    taken = active_members(organization=organization).count()
+    if invited_counts:
+        taken += Invitation.objects.filter(
+            organization=organization,
+            status=Invitation.Status.PENDING,
+            expires_at__gt=at,
+            takes_seat_of__isnull=True,
+        ).count()
+    if taken + joining <= plan.max_seats:
+        return
+    values = {"plan": plan.name, "max": plan.max_seats, "taken": taken}
+    if plan_is_free(plan):
+        message = _(
+            "%(plan)s has room for %(max)s members, and %(taken)s places are taken or invited. "
+            "Upgrade to a paid plan to invite more people."
+        )
+    else:
+        message = _(
+            "%(plan)s allows at most %(max)s members, and %(taken)s places are taken or invited. "
+            "Contact sales for a larger plan."
+        )
+    raise TeamFull(message % values, plan=plan)
+
+
+@transaction.atomic
+def invitation_send(
+    *, organization: Organization, email: str, role: str, invited_by, at: dt.datetime, seat_interval: str = ""
+) -> Invitation:
+    """Invite someone, refused up front (TeamFull) when the plan has no place left for them."""
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    _team_full(organization=organization, at=at, joining=1, invited_counts=True)
+    return org_services.invitation_create(
+        organization=organization,
+        email=email,
+        role=role,
+        seat_interval=seat_interval,
+        invited_by=invited_by,
+        at=at,
+    )
 
 
 class InvalidSeatInterval(RuleViolation):
@@ -428,6 +498,7 @@ def invitation_accept(*, invitation: Invitation, user, on: dt.date, at: dt.datet
             organization=organization, leaving=leaving, user=user, role=invitation.role, on=on, at=at
         )
     else:
+        _team_full(organization=organization, at=at, joining=1, invited_counts=False)
         (membership,) = members_add(
             organization=organization,
             users=[user],
