@@ -16,7 +16,6 @@ from api.idempotency import idempotent
 from billing.models import Interval
 from core import clock
 from organizations import selectors as org_selectors
-from organizations import services as org_services
 from organizations import throttling
 from organizations.models import Role
 from organizations.tenancy import Capability
