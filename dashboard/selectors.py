@@ -278,7 +278,9 @@ def plan_card(
         status_label=_(subscription.get_status_display()),
         status=subscription.status,
         period_text=period_text,
-        seats_text=_("%(used)s of %(total)s seats used")
+        seats_text=ngettext(
+            "%(used)s of %(total)s seat used", "%(used)s of %(total)s seats used", seats_total
+        )
         % {"used": fmt.number(seats_used, language), "total": fmt.number(seats_total, language)},
         seat_lines=seat_lines,
     )

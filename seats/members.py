@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 
 from billing.models import Interval, SeatIntervalChange
 from billing.selectors import active_members, seat_summary, subscription_live
@@ -292,7 +292,10 @@ def members_page(
         role_values=roles_grantable_by(membership),
         viewer_is_owner=viewer_is_owner,
         can_manage_plan=has_capability(membership, Capability.MANAGE_PLAN),
-        seats_text=_("%(used)s of %(total)s seats used") % {"used": seats.used, "total": seats.total}
+        seats_text=ngettext(
+            "%(used)s of %(total)s seat used", "%(used)s of %(total)s seats used", seats.total
+        )
+        % {"used": seats.used, "total": seats.total}
         if seats
         else "",
         seats_full=bool(seats) and seats.used >= seats.total,

@@ -90,3 +90,22 @@ def test_a_stale_seat_preview_whose_total_is_already_there_asks_for_a_new_number
     assert "Something changed since you reviewed this" in page
     assert "Enter more than the 11 seats you have." in page
     assert 'value="11"' in stale.content.decode()  # the typed number, kept in the field
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "two"),
+    [("en", "1 of 1 seat used", "1 of 2 seats used"), ("da", "1 af 1 plads i brug", "1 af 2 pladser i brug")],
+)
+def test_seats_used_reads_in_the_singular_for_one_seat(client, settings, language, one, two):
+    from billing.models import SeatItem
+    from tests.factories import MembershipFactory, PlanFactory, SubscriptionFactory
+
+    subscription = SubscriptionFactory(plan=PlanFactory(included_seats=1, seat_mode="manual"))
+    owner = MembershipFactory(organization=subscription.organization, role="owner")
+    client.force_login(owner.user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    url = f"/o/{subscription.organization.slug}/members/"
+
+    assert one in _text(client.get(url))
+    SeatItem.objects.filter(subscription=subscription).update(quantity=1)  # one paid seat more
+    assert two in _text(client.get(url))
