@@ -13,6 +13,7 @@ services, and no app imports it.
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
@@ -859,8 +860,9 @@ def statistics_page(*, organization: Organization, on: dt.date, language: str) -
                     for label, v in zip(actions.labels, actions.values, strict=True)
                 ],
                 labels=actions.labels,
-                # Major units for the chart's axis; the table shows the exact amounts.
-                values=[v / 10 ** minor_unit(currency) for v in actions.values],
+                # Major units for the chart's axis, exact (Decimal, sent as text: Chart.js reads
+                # numbers in strings); the table shows the formatted amounts.
+                values=[Decimal(v).scaleb(-minor_unit(currency)) for v in actions.values],
             ),
         ],
     )
