@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/seatbill
 REDIS_URL ?= redis://127.0.0.1:6379/0
+PORT ?= 8000
 
 .PHONY: install system-deps services run demo test test-at lint fmt scenarios bench bench-usage bench-compare clean
 
@@ -47,8 +48,8 @@ run: $(STAMP)
 	@echo "==> Database (SQLite, db.sqlite3) and demo data"
 	@$(BIN)/python manage.py migrate --no-input -v 0
 	@$(BIN)/python manage.py seed_demo
-	@echo "==> Serving http://127.0.0.1:8000 (Ctrl-C stops; Celery tasks run in-process)"
-	@$(BIN)/python manage.py runserver 127.0.0.1:8000
+	@echo "==> Serving http://127.0.0.1:$(PORT) (Ctrl-C stops; Celery tasks and the beat schedule run in-process)"
+	@$(BIN)/python manage.py demo_serve 127.0.0.1:$(PORT)
 
 test: $(STAMP) system-deps services
 	@echo "==> Lint"

@@ -21,11 +21,19 @@ MESSAGES = {
     ),
     404: ("not_found", "No such resource."),
     403: ("permission_denied", "You do not have permission to perform this action."),
+    "csrf": (
+        "csrf_failed",
+        "The request's CSRF token is missing or wrong; nothing was changed. "
+        "Read the page again for a fresh token and retry.",
+    ),
 }
+TEMPLATES = {500: "500.html", 404: "404.html", 403: "403.html", "csrf": "403_csrf.html"}
 
 
-def _answer(request, status: int) -> HttpResponse:
-    code, message = MESSAGES[status]
+def _answer(request, status: int, kind: int | str | None = None) -> HttpResponse:
+    """`kind`: which message (MESSAGES) and page (TEMPLATES); the status by default."""
+    kind = status if kind is None else kind
+    code, message = MESSAGES[kind]
     path = request.path
     if path.startswith("/api/"):
         return JsonResponse({"code": code, "message": message, "field": None}, status=status)
@@ -33,7 +41,7 @@ def _answer(request, status: int) -> HttpResponse:
         body = {"schemas": [SCIM_ERROR_SCHEMA], "status": str(status), "detail": message}
         return JsonResponse(body, status=status, content_type=SCIM_CONTENT_TYPE)
     # No request in the context: context processors would read the user and organizations.
-    return HttpResponse(loader.get_template(f"{status}.html").render(), status=status)
+    return HttpResponse(loader.get_template(TEMPLATES[kind]).render(), status=status)
 
 
 def server_error(request):
@@ -46,3 +54,9 @@ def page_not_found(request, exception):
 
 def permission_denied(request, exception):
     return _answer(request, 403)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a form posted with an expired or missing token gets our page (the
+    form expired, submit it again), not Django's bare "Forbidden (403)"."""
+    return _answer(request, 403, "csrf")

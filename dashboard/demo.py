@@ -2,7 +2,9 @@
 and months of billing history made by the real services on a moving clock."""
 
 import datetime as dt
+import random
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -13,13 +15,19 @@ from billing.services import subscription_create, subscription_renew
 from billing.unit_services import units_create
 from core.clock import now, today_in
 from invoices.exchange_rates import exchange_rates_import
+from invoices.models import Invoice
 from organizations import services as org_services
 from organizations.models import Organization, Role
 from organizations.partners import partner_enable
 from partners.services import client_create
+from payments.charging import invoice_mark_paid
 from seats import services as seat_services
+from usage.models import ModelPrice
+from usage.services import usage_record_batch
 
 DEMO_PASSWORD = "demo-password-2026"
+# The operator: our own staff, in the Django admin (/admin/): plans, prices, marking transfers paid.
+OPERATOR_EMAIL = "operator@seatbill.example"
 
 
 @dataclass(frozen=True)
@@ -261,15 +269,23 @@ def _phone_numbers(*, organization: Organization, owner, start: dt.date) -> None
         )
 
 
-def _partner_clients(*, partner: Organization, owner, plan: Plan) -> None:
-    """Seed 003: the accountant's firm runs two client companies on internal agreements."""
-    partner_enable(organization=partner, at=now())
-    for name in ("Bageriet Hansen ApS", "Tømrer Jensen ApS"):
-        client_create(
+# Seed 003's clients: (name, months ago, day of the month they started). Started months ago
+# and mid-month, so the current period is under way: a handover today settles by day.
+PARTNER_CLIENTS = [("Bageriet Hansen ApS", 3, 15), ("Tømrer Jensen ApS", 2, 1)]
+
+
+def _partner_clients(*, partner: Organization, owner, plan: Plan, today: dt.date) -> None:
+    """Seed 003: the accountant's firm runs two client companies on internal agreements, each
+    with months of invoices to the firm (renewed by the engine up to today)."""
+    first = min(_months_before(today, months, day) for _name, months, day in PARTNER_CLIENTS)
+    partner_enable(organization=partner, at=_at(first))
+    for name, months, day in PARTNER_CLIENTS:
+        start = _months_before(today, months, day)
+        link = client_create(
             partner=partner,
             name=name,
             acting_user=owner,
-            at=now(),
+            at=_at(start),
             plan=plan,
             seats=5,
             country="DK",
@@ -278,6 +294,142 @@ def _partner_clients(*, partner: Organization, owner, plan: Plan) -> None:
             postcode="8000",
             city="Aarhus C",
         )
+        for subscription in link.organization.subscriptions.all():
+            subscription_renew(subscription=subscription, on=today, at=now())
+
+
+def _months_before(today: dt.date, months: int, day: int) -> dt.date:
+    return add_months(today.replace(day=1), -months).replace(day=day)
+
+
+# Usage: AI model prices and months of reported usage --------------------------------------------
+
+# The operator's price list: minor units (cents) per 1,000 tokens, per model and currency.
+MODEL_PRICES = {
+    ("nova-large", "EUR"): Decimal("0.5"),
+    ("nova-small", "EUR"): Decimal("0.06"),
+    ("nova-vision", "EUR"): Decimal("0.9"),
+    ("nova-large", "DKK"): Decimal("3.75"),
+    ("nova-small", "DKK"): Decimal("0.45"),
+    ("nova-vision", "DKK"): Decimal("6.7"),
+}
+# How each model's tokens are spread over the actions the SaaS reports (weights).
+MODELS = [("nova-small", 5), ("nova-large", 3), ("nova-vision", 1)]
+ACTIONS = [("chat", 6), ("summarize", 3), ("extract", 2), ("classify", 2), ("translate", 1)]
+# slug -> (AI tokens on a weekday at the end of the history, documents, agents). Growth over
+# the months and quiet weekends are added; the meters land at different colours.
+USAGE = {
+    "nordlys": (4_000_000, 3_400, 3),
+    "aarhus-data": (900_000, 0, 0),
+    "revisor": (1_300_000, 800, 2),
+    "pixel-team": (140_000, 2_100, 2),
+}
+USAGE_MONTHS = 6  # at most this much history of usage events
+
+
+def _model_prices() -> None:
+    for (model, currency), price in MODEL_PRICES.items():
+        ModelPrice.objects.update_or_create(
+            model=model, currency=currency, defaults={"price_per_1k_tokens_minor": price}
+        )
+
+
+def _weighted(rng: random.Random, choices: list[tuple[str, int]]) -> str:
+    return rng.choices([name for name, _ in choices], weights=[weight for _, weight in choices])[0]
+
+
+def _day_events(
+    *, slug: str, day: dt.date, until: dt.datetime, tokens: int, rng: random.Random
+) -> list[dict]:
+    """One day's AI token events (about 40), as the SaaS would report them, before `until`."""
+    events = []
+    start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.UTC)
+    seconds = int(min((until - start).total_seconds(), 86_400)) - 60
+    if seconds <= 0:
+        return events
+    count = 40
+    for n in range(count):
+        quantity = max(1, int(tokens / count * rng.uniform(0.3, 1.7)))
+        events.append(
+            {
+                "event_id": f"demo-{slug}-{day.isoformat()}-{n}",
+                "meter": "ai_tokens",
+                "quantity": quantity,
+                "timestamp": (start + dt.timedelta(seconds=rng.randrange(seconds))).isoformat(),
+                "dimensions": {"model": _weighted(rng, MODELS), "action": _weighted(rng, ACTIONS)},
+            }
+        )
+    return events
+
+
+def _count_event(slug: str, meter: str, day: dt.date, quantity: int) -> dict:
+    return {
+        "event_id": f"demo-{slug}-{meter}-{day.isoformat()}",
+        "meter": meter,
+        "quantity": quantity,
+        "timestamp": dt.datetime.combine(day, dt.time(8, 0), tzinfo=dt.UTC).isoformat(),
+    }
+
+
+def _usage_history(*, organization: Organization, start: dt.date, today: dt.date) -> int:
+    """Months of usage reported through the ingestion service, one batch per day on a moving
+    clock (each batch as the SaaS would have sent it that evening); returns the events accepted."""
+    profile = USAGE.get(organization.slug)
+    if profile is None:
+        return 0
+    daily_tokens, documents, agents = profile
+    rng = random.Random(organization.slug)
+    first = max(start, add_months(today, -USAGE_MONTHS))
+    days = (today - first).days + 1
+    accepted = 0
+    for n in range(days):
+        day = first + dt.timedelta(days=n)
+        until = now() if day == today else _at(day) + dt.timedelta(hours=14)  # 23:00 UTC
+        growth = 0.6 + 0.4 * (n + 1) / days
+        quiet = 0.25 if day.weekday() >= 5 else 1.0
+        events = _day_events(
+            slug=organization.slug, day=day, until=until, tokens=int(daily_tokens * growth * quiet), rng=rng
+        )
+        if n == 0:  # the documents and agents the SaaS had when the history starts
+            events += [
+                _count_event(organization.slug, meter, day, count // 2 or count)
+                for meter, count in (("documents", documents), ("agents", agents))
+                if count
+            ]
+        elif n == days // 2:
+            events += [
+                _count_event(organization.slug, meter, day, count - (count // 2 or count))
+                for meter, count in (("documents", documents), ("agents", agents))
+                if count - (count // 2 or count)
+            ]
+        if events:
+            results = usage_record_batch(organization=organization, events=events, at=until)
+            accepted += sum(result.status == "accepted" for result in results)
+    return accepted
+
+
+# Operator and payments --------------------------------------------------------------------------
+
+
+def _operator():
+    """The operator's staff login for the Django admin."""
+    user = _user(OPERATOR_EMAIL)
+    if not (user.is_staff and user.is_superuser):
+        user.is_staff = user.is_superuser = True
+        user.save(update_fields=["is_staff", "is_superuser"])
+    return user
+
+
+def _paid_by_transfer(*, organization: Organization, operator, keep_open: int) -> None:
+    """Bank transfers received for every open invoice but the newest `keep_open`, recorded by
+    the operator as staff do in the admin: the demo shows paid and unpaid invoices."""
+    open_invoices = list(
+        Invoice.objects.filter(organization=organization, status=Invoice.Status.OPEN).order_by(
+            "-issued_on", "-number"
+        )
+    )
+    for invoice in open_invoices[keep_open:]:
+        invoice_mark_paid(invoice=invoice, at=now(), acting_user=operator, reference="Demo bank transfer")
 
 
 # Illustrative euro rates (1 EUR = ...) for the demo's invoices, whose VAT the Danish seller
@@ -342,7 +494,9 @@ def seed_demo(*, today: dt.date | None = None, progress=print) -> list[DemoLogin
     today = today or today_in("UTC")
     _demo_rates(today=today)
     plans = _catalogue()
-    logins: list[DemoLogin] = []
+    _model_prices()
+    operator = _operator()
+    logins: list[DemoLogin] = [DemoLogin(OPERATOR_EMAIL, "staff", "Django admin: /admin/")]
     for slug, name, country, vat_id, plan_code, months_ago, seats, committed, people, story in STORIES:
         owner = _user(f"owner@{slug}.example")
         logins.append(DemoLogin(owner.email, "owner", name))
@@ -350,56 +504,83 @@ def seed_demo(*, today: dt.date | None = None, progress=print) -> list[DemoLogin
         if organization is None:
             progress(f"  {name}: {story}")
             start = add_months(today.replace(day=1), -months_ago)
-            organization = org_services.organization_create(
-                name=name,
-                owner=owner,
-                at=_at(start),
+            organization = _story_organization(
                 slug=slug,
+                name=name,
                 country=country,
                 vat_id=vat_id,
-                legal_name=name,
-                address_line1="Demo street 1",
-                postcode="1165",
-                city="København K",
-                billing_email=f"billing@{slug}.example",
-                description=story,
-            )
-            subscription = subscription_create(
-                organization=organization,
                 plan=plans[plan_code],
-                start_on=start,
-                at=_at(start),
+                start=start,
+                today=today,
                 seats=seats,
-                committed_seats=committed,
-                acting_user=owner,
+                committed=committed,
+                people=people,
+                story=story,
+                owner=owner,
             )
-            for role, count in people.items():
-                users = [_user(f"{role}{n or ''}@{slug}.example") for n in range(count)]
-                seat_services.members_add(
-                    organization=organization,
-                    users=users,
-                    role=role,
-                    on=start,
-                    at=_at(start),
-                    acting_user=owner,
-                )
-            if plan_code == "pro-team":
-                joined = add_months(start, 1)
-                seat_services.members_add(
-                    organization=organization,
-                    users=[_user(f"weekly@{slug}.example")],
-                    role=Role.MEMBER,
-                    on=joined,
-                    at=_at(joined),
-                    acting_user=owner,
-                    seat_interval="week",
-                )
-            if plan_code == "phone-monthly":
-                _phone_numbers(organization=organization, owner=owner, start=start)
-            subscription_renew(subscription=subscription, on=today, at=now())
             if slug == "revisor":
-                _partner_clients(partner=organization, owner=owner, plan=plans["business-monthly"])
+                _partner_clients(
+                    partner=organization, owner=owner, plan=plans["business-monthly"], today=today
+                )
+            _usage_history(organization=organization, start=start, today=today)
+            _paid_by_transfer(
+                organization=organization, operator=operator, keep_open=1 if slug != "rheinfon" else 2
+            )
         for role in people:
             logins.append(DemoLogin(f"{role}@{slug}.example", role, name))
     logins += _app_store_team(plans=plans, today=today, progress=progress)
     return logins
+
+
+def _story_organization(
+    *, slug, name, country, vat_id, plan: Plan, start, today, seats, committed, people, story, owner
+) -> Organization:
+    """One story's organization from `start`: its subscription, members, and renewals to today."""
+    organization = org_services.organization_create(
+        name=name,
+        owner=owner,
+        at=_at(start),
+        slug=slug,
+        country=country,
+        vat_id=vat_id,
+        legal_name=name,
+        address_line1="Demo street 1",
+        postcode="1165",
+        city="København K",
+        billing_email=f"billing@{slug}.example",
+        description=story,
+    )
+    subscription = subscription_create(
+        organization=organization,
+        plan=plan,
+        start_on=start,
+        at=_at(start),
+        seats=seats,
+        committed_seats=committed,
+        acting_user=owner,
+    )
+    for role, count in people.items():
+        users = [_user(f"{role}{n or ''}@{slug}.example") for n in range(count)]
+        seat_services.members_add(
+            organization=organization,
+            users=users,
+            role=role,
+            on=start,
+            at=_at(start),
+            acting_user=owner,
+        )
+    if plan.code == "pro-team":
+        joined = add_months(start, 1)
+        seat_services.members_add(
+            organization=organization,
+            users=[_user(f"weekly@{slug}.example")],
+            role=Role.MEMBER,
+            on=joined,
+            at=_at(joined),
+            acting_user=owner,
+            seat_interval="week",
+        )
+    if plan.code == "phone-monthly":
+        _phone_numbers(organization=organization, owner=owner, start=start)
+    subscription_renew(subscription=subscription, on=today, at=now())
+    return organization

@@ -65,6 +65,9 @@ class PlanChangeConfirmForm(ConfirmForm):
 class SeatPurchaseConfirmForm(ConfirmForm):
     count = forms.IntegerField(min_value=1, max_value=MAX_SEATS)
     interval = forms.CharField(max_length=8, required=False)
+    # The total the owner typed: a stale confirmation is previewed again for this total, so
+    # the number they typed stays (25 stays 25) and what to buy follows the seats there are now.
+    seats = forms.IntegerField(min_value=1, max_value=MAX_SEATS, required=False)
 
 
 class UnitCreateForm(forms.Form):

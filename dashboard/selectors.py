@@ -13,6 +13,7 @@ services, and no app imports it.
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
@@ -292,7 +293,9 @@ def plan_card(
         status_label=_(subscription.get_status_display()),
         status=subscription.status,
         period_text=period_text,
-        seats_text=_("%(used)s of %(total)s seats used")
+        seats_text=ngettext(
+            "%(used)s of %(total)s seat used", "%(used)s of %(total)s seats used", seats_total
+        )
         % {"used": fmt.number(seats_used, language), "total": fmt.number(seats_total, language)},
         seat_lines=seat_lines,
     )
@@ -1091,8 +1094,9 @@ def statistics_page(*, organization: Organization, on: dt.date, language: str) -
                     for label, v in zip(actions.labels, actions.values, strict=True)
                 ],
                 labels=actions.labels,
-                # Major units for the chart's axis; the table shows the exact amounts.
-                values=[v / 10 ** minor_unit(currency) for v in actions.values],
+                # Major units for the chart's axis, exact (Decimal, sent as text: Chart.js reads
+                # numbers in strings); the table shows the formatted amounts.
+                values=[Decimal(v).scaleb(-minor_unit(currency)) for v in actions.values],
             ),
         ],
     )

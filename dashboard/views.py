@@ -309,9 +309,19 @@ def seats_purchase(request, slug):
             expected_token=form.cleaned_data["state_token"],
         )
     except RuleViolation as exc:
-        return _seat_preview_response(
-            request, count=count, interval=interval, error=refusal_message(request, exc)
-        )
+        error = refusal_message(request, exc)
+        typed = form.cleaned_data["seats"]
+        if typed:
+            context = _seats_context(request)
+            page = context["page"]
+            if typed <= page.seats_total:  # the seats there are now already reach the typed total
+                form = _seat_form(page, {"seats": typed, "interval": interval})
+                form.is_valid()  # says why: not more than the seats there are now
+                return _editor(
+                    request, "dashboard/seats_edit.html", {**context, "form": form, "error": error}
+                )
+            count = typed - page.seats_total
+        return _seat_preview_response(request, count=count, interval=interval, error=error)
     messages.success(
         request,
         ngettext(

@@ -121,10 +121,17 @@ def percent(rate_percent: Decimal | int, language: str | None) -> str:
 
 
 def date(day: dt.date, language: str | None, *, length: str = "medium") -> str:
-    """1 Mar 2026 (en), 1. mar. 2026 (da), 01.03.2026 (de), 1. mars 2026 (nb)."""
-    from babel.dates import format_date
+    """The language's one date format (DATE_FORMAT in config/formats/): 1 Mar 2026 (en),
+    1. mar. 2026 (da), 01.03.2026 (de), 1. mars 2026 (nb), as every page's `|date` writes it.
+    length="long": the month written out (Babel), for the running text of e-mails."""
+    if length != "medium":
+        from babel.dates import format_date
 
-    return format_date(day, length, locale=locale_for(language))
+        return format_date(day, length, locale=locale_for(language))
+    from django.utils import formats, translation
+
+    with translation.override(document_language(language)):
+        return formats.date_format(day, "DATE_FORMAT")
 
 
 def date_range(start: dt.date, end: dt.date, language: str | None) -> str:

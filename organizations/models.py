@@ -199,6 +199,13 @@ class AuditLogEntry(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M} {self.who} {self.action} {self.target}"
 
     @property
+    def action_text(self) -> str:
+        """The action in words, in the active language ("Seats bought"), not its code."""
+        from .audit_words import audit_action_text
+
+        return audit_action_text(self.action)
+
+    @property
     def who(self) -> str:
         """The actor as shown: "anna@firm.dk of Firm acting for Client" for a partner's person."""
         if not self.acting_partner_name:

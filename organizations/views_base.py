@@ -78,6 +78,12 @@ def refusal_message(request, exc: RuleViolation) -> str:
     """A refusal as shown to the person who tried: what happened and what to do next (HTML-safe)."""
     organization = getattr(request, "organization", None)
     membership = getattr(request, "membership", None)
+    if exc.code == "team_full" and organization is not None:
+        if has_capability(membership, Capability.MANAGE_PLAN):
+            return format_html(
+                _('{} <a href="{}">Change plan</a>'), exc.message, f"/o/{organization.slug}/plan/"
+            )
+        return format_html(_("{} Ask an owner of {} to change the plan."), exc.message, organization.name)
     if exc.code in {"seat_unavailable", "max_seats_exceeded"} and organization is not None:
         if has_capability(membership, Capability.MANAGE_PLAN):
             return format_html(

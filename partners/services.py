@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from billing.domain import lines as L
 from billing.domain.periods import period_containing
@@ -925,7 +926,11 @@ def subscription_status(*, organization: Organization, language: str = "en") -> 
         )
         if subscription
         else "",
-        seats_text=_("%(used)s of %(total)s seats used")
+        seats_text=ngettext(
+            "%(used)s of %(total)s seat used",
+            "%(used)s of %(total)s seats used",
+            seats_total(subscription=subscription),
+        )
         % {"used": members, "total": seats_total(subscription=subscription)}
         if subscription
         else "",

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 
 from billing.models import Interval, SeatIntervalChange, Subscription
 from billing.selectors import active_members, seat_summary, subscription_live
@@ -91,6 +91,10 @@ class IntervalOption:
     charged_later: bool  # the charge waits for a later invoice (next_day / next_invoice plans)
     refusal: str
     is_plan_interval: bool  # the plan's own interval: the default for a new member
+    # The later charge, from the same dry run: its amount excluding tax and the day of the
+    # invoice it goes on (the pending charge's day, or the next renewal's).
+    later_minor: int | None = None
+    later_on: dt.date | None = None
 
 
 def interval_options(
@@ -110,14 +114,18 @@ def interval_options(
     for value in (Interval.WEEK, Interval.MONTH, Interval.YEAR):
         if value not in prices:
             continue
-        charged, later, refusal = None, False, ""
+        charged, later, refusal, later_minor, later_on = None, False, "", None, None
         if with_previews:
             preview = members_add_preview(
                 organization=organization, count=1, on=on, at=at, seat_interval=value
             )
             if preview.allowed:
                 charged = preview.amount_due_now_minor
-                later = any(document.type == "pending" for document in preview.documents)
+                pending = [document for document in preview.documents if document.type == "pending"]
+                later = bool(pending)
+                if pending:
+                    later_minor = sum(document.subtotal_minor for document in pending)
+                    later_on = pending[0].issued_on or subscription.current_period_end
             else:
                 refusal = preview.refusal_message
         options.append(
@@ -130,6 +138,8 @@ def interval_options(
                 charged_later=later,
                 refusal=refusal,
                 is_plan_interval=value == plan.interval,
+                later_minor=later_minor,
+                later_on=later_on,
             )
         )
     return options
@@ -200,6 +210,11 @@ def _charge_text(option, language: str) -> str:
     if option.charged_now_minor:
         amount = fmt.money(option.charged_now_minor, option.currency, language)
         return _("Joining today: %(amount)s charged now (VAT included).") % {"amount": amount}
+    if option.charged_later and option.later_minor is not None and option.later_on is not None:
+        return _("Joining today: %(amount)s excl. VAT on the invoice of %(date)s.") % {
+            "amount": fmt.money(option.later_minor, option.currency, language),
+            "date": fmt.date(option.later_on, language),
+        }
     if option.charged_later:
         return _("Joining today: charged on a later invoice.")
     return _("Joining today: nothing charged now (a free seat is taken first).")
@@ -281,7 +296,10 @@ def members_page(
         role_values=roles_grantable_by(membership),
         viewer_is_owner=viewer_is_owner,
         can_manage_plan=has_capability(membership, Capability.MANAGE_PLAN),
-        seats_text=_("%(used)s of %(total)s seats used") % {"used": seats.used, "total": seats.total}
+        seats_text=ngettext(
+            "%(used)s of %(total)s seat used", "%(used)s of %(total)s seats used", seats.total
+        )
+        % {"used": seats.used, "total": seats.total}
         if seats
         else "",
         seats_full=bool(seats) and seats.used >= seats.total,

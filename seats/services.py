@@ -28,6 +28,60 @@ class SeatUnavailable(RuleViolation):
     code = "seat_unavailable"
 
 
+class TeamFull(RuleViolation):
+    """Nobody more can join: the plan's most members are taken or invited. Said up front, at
+    invitation time and when an invitation is opened, in words that fit the plan: a free plan
+    is upgraded, a paid plan at its maximum needs sales."""
+
+    code = "team_full"
+
+    def __init__(self, message: str, *, plan: Plan):
+        super().__init__(message)
+        self.plan = plan
+        self.free = plan_is_free(plan)
+
+
+def plan_is_free(plan: Plan) -> bool:
+    """Nothing to pay: no base price and no seat price on any interval."""
+    return (
+        plan.base_price_minor == 0
+        and plan.seat_price_minor == 0
+        and not any(plan.seat_prices_by_interval().values())
+    )
+
+
+def _team_full(*, organization: Organization, at: dt.datetime, joining: int, invited_counts: bool) -> None:
+    """Refuse when `joining` more people would pass the plan's most seats; `invited_counts`:
+    open invitations (other than seat hand-overs) hold a place too."""
+    subscription = subscription_live(organization=organization)
+    if subscription is None or subscription.plan.max_seats is None:
+        return
+    plan = subscription.plan
+    taken = active_members(organization=organization).count()
+    if invited_counts:
+        taken += Invitation.objects.filter(
+            organization=organization,
+            status=Invitation.Status.PENDING,
+            expires_at__gt=at,
+            takes_seat_of__isnull=True,
+        ).count()
+    if taken + joining <= plan.max_seats:
+        return
+    values = {"plan": plan.name, "max": plan.max_seats, "taken": taken}
+    if plan_is_free(plan):
+        message = _(
+            "%(plan)s has room for %(max)s members, and %(taken)s places are taken or invited. "
+            "Upgrade to a paid plan to invite more people."
+        )
+    else:
+        message = _(
+            "%(plan)s allows at most %(max)s members, and %(taken)s places are taken or invited. "
+            "Contact sales for a larger plan."
+        )
+    raise TeamFull(message % values, plan=plan)
+
+
+@transaction.atomic
 class InvalidSeatInterval(RuleViolation):
     code = "invalid_interval"
 
@@ -412,8 +466,10 @@ def invitation_create(
 ) -> Invitation:
     """Invite someone to take a seat (organizations.services.invitation_create), refused first
     when the team could not take them: a team subscribed from the mobile app store counts its
-    members and pending invitations against its cap of APP_STORE_MAX_MEMBERS (seed 004)."""
+    members and pending invitations against its cap of APP_STORE_MAX_MEMBERS (seed 004), and a
+    team whose plan has no place left for them is refused up front (TeamFull)."""
     Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    _team_full(organization=organization, at=at, joining=1, invited_counts=True)
     subscription = subscription_live(organization=organization)
     if subscription is not None and subscription.source == Subscription.Source.APP_STORE:
         members = active_members(organization=organization).count()
@@ -463,6 +519,7 @@ def invitation_accept(*, invitation: Invitation, user, on: dt.date, at: dt.datet
             organization=organization, leaving=leaving, user=user, role=invitation.role, on=on, at=at
         )
     else:
+        _team_full(organization=organization, at=at, joining=1, invited_counts=False)
         (membership,) = members_add(
             organization=organization,
             users=[user],

@@ -371,7 +371,12 @@ def _accept_refusal(exc: RuleViolation, organization, invitation) -> str:
         if invitation.invited_by
         else _("an owner of %(name)s") % {"name": organization.name}
     )
-    if exc.code in {"seat_unavailable", "max_seats_exceeded"}:
+    if exc.code == "team_full" and getattr(exc, "free", False):
+        return _(
+            "%(name)s is on %(plan)s, which is full. "
+            "Ask %(inviter)s to have an owner upgrade to a paid plan, then open this link again."
+        ) % {"name": organization.name, "plan": exc.plan.name, "inviter": inviter}
+    if exc.code in {"seat_unavailable", "max_seats_exceeded", "team_full"}:
         return _(
             "%(name)s has no free seat for you right now. "
             "Ask %(inviter)s to have an owner buy a seat, then open this link again."

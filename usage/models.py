@@ -158,15 +158,18 @@ class UsageAlert(models.Model):
 
 
 class ModelPrice(models.Model):
-    """Catalogue: the price of 1,000 tokens of an AI model, in minor units (may be fractional)."""
+    """Catalogue: the price of 1,000 tokens of an AI model in one currency, in minor units of
+    that currency (may be fractional: 0.06 cents). One price per model and currency: an
+    organization's cost is read in its own currency only, never converted (usage.selectors)."""
 
-    model = models.CharField(max_length=64, unique=True)
+    model = models.CharField(max_length=64)
     price_per_1k_tokens_minor = models.DecimalField(max_digits=18, decimal_places=6)
     currency = models.CharField(max_length=3, default="EUR")
 
     class Meta:
-        ordering = ["model"]
+        ordering = ["model", "currency"]
         constraints = [
+            models.UniqueConstraint(fields=["model", "currency"], name="model_price_one_per_currency"),
             models.CheckConstraint(
                 condition=Q(price_per_1k_tokens_minor__gte=0), name="model_price_not_negative"
             ),

@@ -409,9 +409,11 @@ def tokens_by_model(*, organization: Organization, on: dt.date) -> Series:
 
 
 def cost_by_action(*, organization: Organization, on: dt.date) -> Series:
-    """Cost of AI tokens per action type over the current billing period, in minor units:
-    tokens x the model's price per 1,000 tokens, summed exactly and rounded once per action.
-    Tokens of a model without a price cost nothing here."""
+    """Cost of AI tokens per action type over the current billing period, in minor units of
+    the organization's currency: tokens x the model's price per 1,000 tokens in that currency
+    (usage.models.ModelPrice), summed exactly as Decimal and rounded once per action, half up.
+    Prices are never converted between currencies: tokens of a model without a price in the
+    organization's currency cost nothing here."""
     start, end = metering_plan(organization=organization).period(on)
     rows = (
         _tokens(organization)
@@ -419,17 +421,20 @@ def cost_by_action(*, organization: Organization, on: dt.date) -> Series:
         .values("action", "model")
         .annotate(total=Sum("quantity"))
     )
-    prices = {p.model: p for p in ModelPrice.objects.all()}
+    currency = organization.currency
+    prices = {
+        model: price
+        for model, price in ModelPrice.objects.filter(currency=currency).values_list(
+            "model", "price_per_1k_tokens_minor"
+        )
+    }
     exact: dict[str, Decimal] = defaultdict(Decimal)
-    currency = None
     for row in rows:
         price = prices.get(row["model"])
         action = row["action"] or "unknown"
-        if price is None:
-            exact[action] += 0
-            continue
-        currency = currency or price.currency
-        exact[action] += D.cost_minor(tokens=row["total"], price_per_1k_minor=price.price_per_1k_tokens_minor)
+        exact[action] += (
+            Decimal(0) if price is None else D.cost_minor(tokens=row["total"], price_per_1k_minor=price)
+        )
     ordered = sorted(exact.items(), key=lambda item: (-item[1], item[0]))
     return Series(
         "cost_by_action",
@@ -438,7 +443,7 @@ def cost_by_action(*, organization: Organization, on: dt.date) -> Series:
         [D.round_minor(value) for _, value in ordered],
         start,
         end,
-        currency=currency or organization.currency,
+        currency=currency,
     )
 
 

@@ -28,6 +28,7 @@ SECRET_KEY = env("SECRET_KEY", "dev-only-insecure-key-change-me")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"  # our styled 403 page (config/errors.py)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -141,6 +142,7 @@ LANGUAGE_CODE = "en"
 # Only languages whose catalogue is complete (tests/test_translations.py): Swedish is offered
 # again once locale/sv/ translates every string.
 LANGUAGES = [("en", "English"), ("da", "Dansk"), ("de", "Deutsch"), ("nb", "Norsk bokmål")]
+FORMAT_MODULE_PATH = ["config.formats"]  # one date format per language
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -365,3 +365,39 @@ def test_statistics_and_billing_pages(nordlys_site, open_as):
     page.get_by_role("link", name="Payments and payment methods").click()
     page.wait_for_url("**/o/nordlys/billing/payments/")
     check_page(page, "payments")
+
+
+def _navigation_fit(page) -> dict:
+    """Which navigation links are cut off, and whether the link row shows that it scrolls."""
+    return page.evaluate(
+        """() => {
+            const row = document.querySelector('.topbar .nav-links');
+            const box = row.getBoundingClientRect();
+            const cut = [...row.querySelectorAll('a')].filter(a => {
+                const r = a.getBoundingClientRect();
+                return r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.right > window.innerWidth;
+            }).map(a => a.textContent.trim());
+            return {cut, scrolls: row.scrollWidth > row.clientWidth,
+                    scrollbar: row.offsetHeight - row.clientHeight,
+                    pageOverflow: document.documentElement.scrollWidth - window.innerWidth};
+        }"""
+    )
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "da-DK"])
+def test_the_navigation_fits_at_1280_px_for_a_partner_or_scrolls_visibly(nordlys_site, open_as, locale):
+    """A partner's owner (the Companies link too) at 1280 px, in English and in Danish (longer
+    words): every link, Statistics included, is in view, or the row shows its scrollbar."""
+    from core import clock
+    from organizations.partners import partner_enable
+
+    partner_enable(organization=nordlys_site, at=clock.now())
+    page = open_as("owner@nordlys.example", locale=locale)
+    page.goto("/o/nordlys/statistics/")
+    shot(page, f"navigation-1280-partner-{locale}")
+
+    fit = _navigation_fit(page)
+
+    assert fit["pageOverflow"] <= 0
+    assert fit["cut"] == [] or fit["scrollbar"] > 0, fit
+    assert page.get_by_role("link", name=re.compile("Statisti")).is_visible()

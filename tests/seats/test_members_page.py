@@ -219,3 +219,28 @@ def test_the_overviews_plan_card_shows_the_paid_seats_of_each_interval(client, t
         f"2 seats, weekly, {fmt.date_range(week.period_start, week.period_end, 'en')}",
         f"1 seat, monthly, {fmt.date_range(dt.date(2026, 3, 1), dt.date(2026, 4, 1), 'en')}",
     ]
+
+
+def test_a_charge_on_a_later_invoice_says_its_amount_and_the_invoices_day(client, team):
+    """Seats invoiced the next day: the invite text gives the amount and the day of that
+    invoice, from the engine's dry run (billing.preview), not "charged on a later invoice"."""
+    organization, owner, _anna = team
+    plan = organization.subscriptions.get().plan
+    plan.seat_invoicing = "next_day"
+    plan.save(update_fields=["seat_invoicing"])
+    client.force_login(owner)
+
+    page = text(client.get(members_url(organization)))
+
+    for interval in ("week", "month", "year"):
+        preview = members_add_preview(
+            organization=organization, count=1, on=TODAY, at=at(TODAY), seat_interval=interval
+        )
+        (pending,) = [document for document in preview.documents if document.type == "pending"]
+        assert preview.amount_due_now_minor == 0 and pending.subtotal_minor > 0
+        amount = fmt.money(pending.subtotal_minor, "EUR", "en")
+        assert (
+            f"{LABELS[interval]}, excl. VAT Joining today: {amount} excl. VAT on the invoice of 21 Mar 2026."
+            in page
+        )
+    assert "charged on a later invoice" not in page

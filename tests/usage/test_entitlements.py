@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from billing.models import PlanLimit
 from billing.selectors import seat_summary
@@ -210,3 +211,32 @@ def test_a_meter_asked_alone_says_what_it_says_among_all_four(
     subscription.save()
     alone, among = both("ai_tokens", queries=2)  # the calendar month's rollup
     assert alone == among and (alone.limit, alone.allowed) == (0, False)  # nothing live: nothing included
+
+
+def test_cost_by_action_reads_prices_in_the_organizations_currency_only(organization, subscription):
+    """One price per model and currency; an EUR organization's cost is EUR prices, never a DKK
+    price read as euros. A model priced only in DKK costs it nothing."""
+    assert organization.currency == "EUR"
+    ModelPrice.objects.create(model="gpt-x", price_per_1k_tokens_minor=Decimal("0.5"), currency="EUR")
+    ModelPrice.objects.create(model="gpt-x", price_per_1k_tokens_minor=Decimal("3.7"), currency="DKK")
+    ModelPrice.objects.create(model="gpt-dk", price_per_1k_tokens_minor=Decimal("10"), currency="DKK")
+    usage_record_batch(
+        organization=organization,
+        events=[
+            event("a", 3000, timestamp="2026-05-02T10:00:00Z", action="chat"),  # 3 x 0.5 = 1.5 -> 2
+            event("b", 5000, timestamp="2026-05-02T11:00:00Z", model="gpt-dk", action="search"),
+        ],
+        at=AT,
+    )
+
+    costs = selectors.cost_by_action(organization=organization, on=ON)
+
+    assert list(zip(costs.labels, costs.values, strict=True)) == [("chat", 2), ("search", 0)]
+    assert costs.currency == "EUR"
+
+
+def test_a_model_has_one_price_per_currency(db):
+    ModelPrice.objects.create(model="gpt-x", price_per_1k_tokens_minor=Decimal("0.5"), currency="EUR")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ModelPrice.objects.create(model="gpt-x", price_per_1k_tokens_minor=Decimal("0.6"), currency="EUR")
+    assert ModelPrice.objects.get(model="gpt-x", currency="EUR").price_per_1k_tokens_minor == Decimal("0.5")

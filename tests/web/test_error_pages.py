@@ -104,3 +104,46 @@ def test_scim_not_found_and_forbidden_answer_scims_error_schema(client, path, st
     assert response.status_code == status
     assert response.json()["schemas"] == [SCIM_ERROR]
     assert response.json()["status"] == str(status)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "path", "status", "says"),
+    [
+        ("da", "/no-such-page/", 404, ["Denne side findes ikke", "tjek adressen", "Gå til forsiden"]),
+        ("de", "/forbidden/", 403, ["Das dürfen Sie nicht", "Ihre Rolle erlaubt das nicht"]),
+        ("nb", "/boom/", 500, ["Noe gikk galt hos oss", "Åpne siden igjen"]),
+    ],
+)
+def test_the_error_pages_speak_the_readers_language(client, language, path, status, says):
+    response = client.get(path, HTTP_ACCEPT_LANGUAGE=language)
+
+    assert response.status_code == status
+    page = response.content.decode()
+    assert f'<html lang="{language}">' in page
+    for text in says:
+        assert text in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [
+        ("en", "This form has expired"),
+        ("da", "Denne formular er udløbet"),
+        ("de", "Dieses Formular ist abgelaufen"),
+        ("nb", "Dette skjemaet er utløpt"),
+    ],
+)
+def test_a_form_posted_without_its_csrf_token_gets_our_page_with_a_way_back(settings, language, says):
+    """CSRF_FAILURE_VIEW: not Django's bare "Forbidden (403) CSRF verification failed"."""
+    settings.DEBUG = False
+    browser = Client(enforce_csrf_checks=True)
+
+    response = browser.post("/login/", {"username": "x", "password": "y"}, HTTP_ACCEPT_LANGUAGE=language)
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert says in page
+    assert "css/app.css" in page and 'href="/"' in page  # styled, with the way back to the start page
+    assert "CSRF verification failed" not in page
