@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0009_invoice_without_subscription'),
+        ('invoices', '0010_art230_exchange_rates'),
     ]
 
     operations = [
