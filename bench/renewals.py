@@ -102,10 +102,15 @@ def seed(count: int) -> float:
     from billing.models import Plan
     from billing.services import subscription_create
     from core import clock
+    from invoices.exchange_rates import exchange_rates_import
     from organizations.models import Membership, Organization, Role
 
     started = time.monotonic()
     at = clock.now()
+    # The Danish seller states each EUR invoice's VAT in DKK too (art. 230): the operator's
+    # ECB rates, here one illustrative day before the first invoice.
+    first_day = add_months(at.date(), -13)
+    exchange_rates_import(text=f"Date,DKK,\n{first_day.isoformat()},7.4600,\n", source="bench", at=at)
     User = get_user_model()
     plans = [
         Plan.objects.create(
