@@ -24,6 +24,7 @@ from django.db import transaction
 
 from billing.models import Subscription
 from billing.selectors import invoice_subscription, subscription_invoices
+from core import events
 from invoices.models import Invoice
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
@@ -139,6 +140,8 @@ def invoice_status_set(
     )
     invoice.status, invoice.status_changed_at = to_status, at
     invoice.save(update_fields=["status", "status_changed_at"])
+    if to_status == Invoice.Status.PAID:
+        events.publish(events.INVOICE_PAID, invoice=invoice, at=at)
     return change
 
 

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from core import events
 from organizations import formatting as fmt
 from organizations.errors import RuleViolation
 from organizations.mail import mail_after_commit
@@ -356,6 +357,16 @@ def _alerts_record(
         new = {(meter, threshold) for meter, threshold in cursor.fetchall()}
     for meter, start, threshold, used, limit in reached:
         if (meter, threshold) in new:
+            events.publish(
+                events.USAGE_THRESHOLD_REACHED,
+                organization=organization,
+                meter=meter,
+                threshold=threshold,
+                used=used,
+                limit=limit,
+                period_start=start,
+                at=at,
+            )
             _alert_email(
                 organization=organization,
                 meter=meter,
