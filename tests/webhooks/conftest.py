@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+# The counting socket and the stub resolver of the SSO request-forgery tests.
+from tests.identity.test_outbound import connections, resolver  # noqa: F401
+
 
 @dataclass
 class Received:

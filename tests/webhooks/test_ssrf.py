@@ -9,7 +9,6 @@ import datetime as dt
 import pytest
 
 from tests.factories import InvoiceFactory, OrganizationFactory
-from tests.identity.test_outbound import connections, resolver  # noqa: F401 (fixtures)
 from webhooks import services
 from webhooks.models import EventType, WebhookDelivery
 
@@ -24,7 +23,7 @@ def test_a_name_that_resolves_to_an_internal_address_is_never_connected_to(
     connections,
     resolver,
     frozen_clock,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     settings.OUTBOUND_ALLOW_LOOPBACK_HTTP = False  # as in production
     answers, lookups = resolver
@@ -60,7 +59,7 @@ def test_a_name_that_resolves_to_an_internal_address_is_never_connected_to(
         "",
     ],
 )
-def test_an_endpoint_url_that_is_not_public_https_is_refused(url, settings, connections):  # noqa: F811
+def test_an_endpoint_url_that_is_not_public_https_is_refused(url, settings, connections):
     settings.OUTBOUND_ALLOW_LOOPBACK_HTTP = False
     with pytest.raises(services.EndpointRefused) as refused:
         services.endpoint_create(
