@@ -12,6 +12,7 @@ task locks the delivery and checks the attempt's number before sending.
 import datetime as dt
 import ipaddress
 import json
+import logging
 import secrets
 import uuid
 
@@ -26,6 +27,8 @@ from outbox.relay import Work, outbox_enqueue_all
 
 from .models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .signature import SIGNATURE_HEADER, signature_header
+
+log = logging.getLogger(__name__)
 
 SECRET_PREFIX = "whsec_"
 DELIVER_TASK = "webhooks.deliver"
@@ -349,9 +352,12 @@ def delivery_attempt(*, delivery_id: int, attempt: int, at: dt.datetime) -> Webh
                 body=body,
             )
         except outbound.OutboundRefused as error:
-            status, text, problem = None, "", f"refused: {error}"
+            # What exactly went wrong goes to the server log; the log people see says what to check.
+            log.warning("Webhook delivery %s refused: %s", delivery.pk, error)
+            status, text, problem = None, "", "refused: the address is not a public https address"
         except outbound.OutboundError as error:
-            status, text, problem = None, "", f"failed: {error}"
+            log.warning("Webhook delivery %s failed: %s", delivery.pk, error)
+            status, text, problem = None, "", "failed: no answer (connection, TLS or timeout)"
         else:
             status, text = response.status, response.text[:RESPONSE_KEPT_CHARS]
             problem = "" if 200 <= status < 300 else f"answered {status}"

@@ -275,3 +275,19 @@ def test_a_disabled_endpoint_gets_nothing_and_its_pending_deliveries_stop(
     issue(organization, django_capture_on_commit_callbacks)
     assert due_sent(frozen_clock, django_capture_on_commit_callbacks) == 0
     assert len(receiver.received) == 1 and WebhookEvent.objects.count() == 1
+
+
+def test_a_receiver_that_is_not_listening_is_a_failure_retried_later(
+    organization, frozen_clock, django_capture_on_commit_callbacks
+):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    endpoint_for(organization, f"http://127.0.0.1:{port}/hook")
+    issue(organization, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("pending", 1, None)
+    assert delivery.last_error == "failed: no answer (connection, TLS or timeout)"
+    assert delivery.next_attempt_at == frozen_clock.at + dt.timedelta(minutes=1)
