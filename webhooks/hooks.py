@@ -1,5 +1,8 @@
 """What webhooks does when a lower app announces something (core/events.py): record the
-outbound event, in the announcing change's transaction, under the change's natural key."""
+outbound event, in the announcing change's transaction, under the change's natural key.
+
+The organization is read from the objects the change holds (the invoice's, the locked
+subscription's), so its `webhooks_active` costs no query."""
 
 from . import payloads
 from .models import EventType
@@ -10,7 +13,7 @@ def invoice_issued(*, invoice) -> None:
     data = payloads.invoice(invoice)
     at = invoice.created_at
     event_record(
-        organization_id=invoice.organization_id,
+        organization=invoice.organization,
         type=EventType.INVOICE_ISSUED,
         key=f"invoice:{invoice.pk}",
         data=data,
@@ -18,7 +21,7 @@ def invoice_issued(*, invoice) -> None:
     )
     if invoice.status == invoice.Status.PAID:  # nothing due (credit, a zero total): paid as issued
         event_record(
-            organization_id=invoice.organization_id,
+            organization=invoice.organization,
             type=EventType.INVOICE_PAID,
             key=f"invoice:{invoice.pk}",
             data=data,
@@ -28,7 +31,7 @@ def invoice_issued(*, invoice) -> None:
 
 def invoice_paid(*, invoice, at) -> None:
     event_record(
-        organization_id=invoice.organization_id,
+        organization=invoice.organization,
         type=EventType.INVOICE_PAID,
         key=f"invoice:{invoice.pk}",
         data=payloads.invoice(invoice),
@@ -38,7 +41,7 @@ def invoice_paid(*, invoice, at) -> None:
 
 def invoice_payment_failed(*, invoice, attempt, at) -> None:
     event_record(
-        organization_id=invoice.organization_id,
+        organization=invoice.organization,
         type=EventType.INVOICE_PAYMENT_FAILED,
         key=f"invoice:{invoice.pk}:attempt:{attempt.pk}",
         data={**payloads.invoice(invoice), "payment_attempt": payloads.payment_attempt(attempt)},
@@ -48,7 +51,7 @@ def invoice_payment_failed(*, invoice, attempt, at) -> None:
 
 def credit_note_issued(*, credit_note) -> None:
     event_record(
-        organization_id=credit_note.organization_id,
+        organization=credit_note.organization,
         type=EventType.CREDIT_NOTE_ISSUED,
         key=f"credit_note:{credit_note.pk}",
         data=payloads.credit_note(credit_note),
@@ -58,7 +61,7 @@ def credit_note_issued(*, credit_note) -> None:
 
 def subscription_renewed(*, subscription, on, at) -> None:
     event_record(
-        organization_id=subscription.organization_id,
+        organization=subscription.organization,
         type=EventType.SUBSCRIPTION_RENEWED,
         key=f"subscription:{subscription.pk}:{on.isoformat()}",
         data=payloads.subscription(subscription),
@@ -68,7 +71,7 @@ def subscription_renewed(*, subscription, on, at) -> None:
 
 def subscription_plan_changed(*, subscription, from_plan, to_plan, on, at) -> None:
     event_record(
-        organization_id=subscription.organization_id,
+        organization=subscription.organization,
         type=EventType.SUBSCRIPTION_PLAN_CHANGED,
         data={
             **payloads.subscription(subscription),
@@ -81,7 +84,7 @@ def subscription_plan_changed(*, subscription, from_plan, to_plan, on, at) -> No
 
 def seats_changed(*, entry) -> None:
     event_record(
-        organization_id=entry.organization_id,
+        organization=entry.subscription.organization,
         type=EventType.SEAT_ADDED if entry.delta > 0 else EventType.SEAT_REMOVED,
         key=f"seat_ledger:{entry.pk}",
         data=payloads.seat_change(entry),
@@ -95,7 +98,7 @@ def usage_threshold_reached(*, organization, meter, threshold, used, limit, peri
     )
     period = f"{meter}:{period_start.isoformat()}"
     event_record(
-        organization_id=organization.pk,
+        organization=organization,
         type=EventType.USAGE_THRESHOLD_REACHED,
         key=f"{period}:{threshold}",
         data=data,
@@ -103,7 +106,7 @@ def usage_threshold_reached(*, organization, meter, threshold, used, limit, peri
     )
     if threshold >= 100:
         event_record(
-            organization_id=organization.pk,
+            organization=organization,
             type=EventType.ENTITLEMENT_EXHAUSTED,
             key=period,
             data=data,

@@ -92,6 +92,16 @@ def _events_check(events) -> list[str]:
     return chosen
 
 
+def _webhooks_active_sync(organization: Organization) -> None:
+    """Organization.webhooks_active := has an active endpoint, under the organization's row lock
+    (two endpoint changes at once agree), on the row and on `organization`."""
+    Organization.objects.select_for_update().filter(pk=organization.pk).values_list("pk").get()
+    active = WebhookEndpoint.objects.filter(organization=organization, active=True).exists()
+    Organization.objects.filter(pk=organization.pk).update(webhooks_active=active)
+    organization.webhooks_active = active
+
+
+@transaction.atomic
 def endpoint_create(
     *, organization: Organization, url: str, events, description: str = "", at: dt.datetime, acting_user=None
 ) -> tuple[WebhookEndpoint, str]:
@@ -111,6 +121,7 @@ def endpoint_create(
         secret=new_secret(),
         created_at=at,
     )
+    _webhooks_active_sync(organization)
     audit_record(
         organization=organization,
         actor=acting_user,
@@ -161,6 +172,8 @@ def endpoint_update(
             )
     if changed:
         endpoint.save()
+        if "active" in changed:
+            _webhooks_active_sync(organization)
         audit_record(
             organization=organization,
             actor=acting_user,
@@ -230,12 +243,16 @@ def _deliver_work(delivery: WebhookDelivery, attempt: int) -> Work:
 
 
 def event_record(
-    *, organization_id: int, type: str, data: dict, at: dt.datetime, key: str | None = None
+    *, organization: Organization, type: str, data: dict, at: dt.datetime, key: str | None = None
 ) -> WebhookEvent | None:
     """Record `type` happening to the organization, with a delivery to each of its active
     endpoints that picked it, queued through the outbox in the caller's transaction. The same
     `key` twice (one change announced again) is one event. None when no endpoint wants it
-    (nothing is stored) or the event exists already."""
+    (nothing is stored) or the event exists already. An organization without an active endpoint
+    (`webhooks_active`, on the row the caller holds) costs no query."""
+    if not organization.webhooks_active:
+        return None
+    organization_id = organization.pk
     endpoints = [
         e
         for e in WebhookEndpoint.objects.filter(organization_id=organization_id, active=True)
@@ -246,7 +263,6 @@ def event_record(
     key = key or uuid.uuid4().hex
     if WebhookEvent.objects.filter(organization_id=organization_id, type=type, key=key).exists():
         return None
-    organization = Organization.objects.only("pk", "slug").get(pk=organization_id)
     event_id = uuid.uuid4()
     event = WebhookEvent.objects.create(
         id=event_id,

@@ -290,7 +290,10 @@ SPECTACULAR_SETTINGS = {
         "api.schema.complete_contract",
     ],
     # One name for the billing intervals wherever a field offers them (seat_interval, interval).
-    "ENUM_NAME_OVERRIDES": {"IntervalEnum": "billing.models.Interval"},
+    "ENUM_NAME_OVERRIDES": {
+        "IntervalEnum": "billing.models.Interval",
+        "WebhookEventTypeEnum": "webhooks.models.EventType",
+    },
 }
 
 # The cache holds the brute-force counters (organizations.throttling): Redis, shared by every

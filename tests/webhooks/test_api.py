@@ -7,12 +7,17 @@ import pytest
 from rest_framework.test import APIClient
 
 from organizations.credentials import credential_create
-from organizations.models import Credential, Role
+from organizations.models import Credential, Organization, Role
 from tests.factories import InvoiceFactory, MembershipFactory
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.signature import verify_signature
 
 pytestmark = pytest.mark.django_db
+
+
+def fresh(organization):
+    """The organization as a request or a task reads it (its `webhooks_active` too)."""
+    return Organization.objects.get(pk=organization.pk)
 
 
 def api(membership) -> APIClient:
@@ -67,7 +72,7 @@ def test_create_list_change_roll_and_replay(
     ).isoformat().replace("+00:00", "Z")
 
     with django_capture_on_commit_callbacks(execute=True):
-        InvoiceFactory(organization=organization)
+        InvoiceFactory(organization=fresh(organization))
     (request,) = receiver.received
     for key in (secret, new):
         verify_signature(request.body, request.headers["Seatbill-Signature"], key, tolerance=0)
@@ -120,7 +125,7 @@ def test_another_organization_gets_404_and_members_403(
         format="json",
     ).json()["id"]
     with django_capture_on_commit_callbacks(execute=True):
-        InvoiceFactory(organization=organization)
+        InvoiceFactory(organization=fresh(organization))
     delivery = WebhookDelivery.objects.get()
 
     outsider = MembershipFactory(role=Role.OWNER)

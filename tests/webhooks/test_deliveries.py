@@ -291,3 +291,32 @@ def test_a_receiver_that_is_not_listening_is_a_failure_retried_later(
     assert (delivery.status, delivery.attempts, delivery.response_status) == ("pending", 1, None)
     assert delivery.last_error == "failed: no answer (connection, TLS or timeout)"
     assert delivery.next_attempt_at == frozen_clock.at + dt.timedelta(minutes=1)
+
+
+def test_an_organization_without_an_active_endpoint_announces_without_a_query(
+    organization, receiver, frozen_clock, django_capture_on_commit_callbacks
+):
+    """The flag on the organization's row (webhooks_active) follows its endpoints, and a change
+    of an organization without one costs no webhooks query (tests/billing/test_renewal_queries.py)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from webhooks import hooks
+
+    invoice = InvoiceFactory(organization=organization)
+    with CaptureQueriesContext(connection) as captured:
+        hooks.invoice_issued(invoice=invoice)
+    assert len(captured) == 0
+    endpoint, _secret = endpoint_for(organization, receiver.url)
+    organization.refresh_from_db()
+    assert organization.webhooks_active
+    services.endpoint_update(
+        organization=organization, endpoint_id=endpoint.pk, active=False, at=frozen_clock.at
+    )
+    organization.refresh_from_db()
+    assert not organization.webhooks_active
+    services.endpoint_update(
+        organization=organization, endpoint_id=endpoint.pk, active=True, at=frozen_clock.at
+    )
+    organization.refresh_from_db()
+    assert organization.webhooks_active
