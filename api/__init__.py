@@ -23,7 +23,9 @@ One authentication story, two kinds of caller, both bound to one organization by
 
 Which endpoints accept a key is declared per view, in `authentication_classes`: usage
 ingestion (keys only) and the entitlement and usage reads (a key or a session) do; members,
-subscription and seats, invoices and credit notes, and partners' clients take sessions only.
+subscription and seats, invoices and credit notes, partners' clients and webhooks take
+sessions only (webhooks: owners and admins; a key without scopes could send the
+organization's events anywhere, docs/webhooks.md).
 
 SCIM (`/scim/v2/`, `seats.identity.scim_api`) stays outside this package: it speaks RFC 7644,
 whose clients expect its own error schema, and authenticates with the organization's SCIM

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from api import documents, members, organization, partners, subscription, units, usage
+from api import documents, members, organization, partners, subscription, units, usage, webhooks
 
 organization_patterns = [
     path("billing-details/", organization.BillingDetailsApi.as_view(), name="api_billing_details"),
@@ -33,6 +33,23 @@ organization_patterns = [
         "credit-notes/<int:credit_note_id>/", documents.CreditNoteDetailApi.as_view(), name="api_credit_note"
     ),
     path("credit-balance/", documents.CreditBalanceDetailApi.as_view(), name="api_credit_balance"),
+    path("webhook-endpoints/", webhooks.WebhookEndpointListApi.as_view(), name="api_webhook_endpoints"),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/",
+        webhooks.WebhookEndpointDetailApi.as_view(),
+        name="api_webhook_endpoint",
+    ),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/roll-secret",
+        webhooks.WebhookEndpointSecretRollApi.as_view(),
+        name="api_webhook_endpoint_roll_secret",
+    ),
+    path("webhook-deliveries/", webhooks.WebhookDeliveryListApi.as_view(), name="api_webhook_deliveries"),
+    path(
+        "webhook-deliveries/<int:delivery_id>/replay",
+        webhooks.WebhookDeliveryReplayApi.as_view(),
+        name="api_webhook_delivery_replay",
+    ),
 ]
 
 # A partner's client organizations (seed 003): only for partner organizations (others get

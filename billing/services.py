@@ -139,7 +139,7 @@ def credit_note_issue(
     lines = L.without_zero_lines(lines)
     if not lines:
         return None
-    return documents.credit_note_issue(
+    credit_note = documents.credit_note_issue(
         invoice=invoice,
         lines=lines,
         totals=L.totals(lines, Decimal(invoice.tax_rate)),
@@ -147,6 +147,8 @@ def credit_note_issue(
         at=at,
         reason=reason,
     )
+    events.publish(events.CREDIT_NOTE_ISSUED, credit_note=credit_note)
+    return credit_note
 
 
 def _actor_label(actor) -> str:
@@ -201,7 +203,7 @@ def seat_quantity_set(
         total = seats_total(subscription=subscription)
     else:
         total = subscription.plan.included_seats + sum(i.quantity for i in items)
-    SeatLedgerEntry.objects.create(
+    entry = SeatLedgerEntry.objects.create(
         organization_id=subscription.organization_id,
         subscription=subscription,
         interval=item.interval,
@@ -213,6 +215,8 @@ def seat_quantity_set(
         actor_label=_actor_label(actor),
         created_at=at,
     )
+    if delta:
+        events.publish(events.SEATS_CHANGED, entry=entry)
 
 
 def check_max_seats(*, subscription: Subscription, adding: int) -> None:
@@ -698,6 +702,7 @@ def _renew_on(
                 subscription.anchor, plan.interval, day
             )
             subscription.save(update_fields=["current_period_start", "current_period_end"])
+            events.publish(events.SUBSCRIPTION_RENEWED, subscription=subscription, on=day, at=at)
         lines = _base_and_seat_lines(subscription=subscription, items=renewing, include_base=renew_base)
         if renew_base and getattr(subscription, "plan_has_unit_types", True):
             lines += unit_billing.units_renewal_lines(subscription=subscription)
@@ -1238,6 +1243,9 @@ def plan_change(
         at=at,
         target=plan.code,
         details={"from": old.code, "to": plan.code, "on": on.isoformat()},
+    )
+    events.publish(
+        events.SUBSCRIPTION_PLAN_CHANGED, subscription=subscription, from_plan=old, to_plan=plan, on=on, at=at
     )
     return subscription
 

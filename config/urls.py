@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("usage.urls")),
     path("", include("invoices.urls")),
     path("", include("payments.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 handler500 = "config.errors.server_error"

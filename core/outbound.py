@@ -1,4 +1,5 @@
-"""The one way out for HTTP requests to addresses an organization chose (its identity provider).
+"""The one way out for HTTP requests to addresses an organization chose (its identity provider,
+its webhook endpoints).
 
 An organization's settings are hostile input: an issuer URL could name this server's own
 network (a database, a cloud metadata service) to probe it or to make us send a client
@@ -191,8 +192,10 @@ def fetch(
     origin: str,
     headers: dict | None = None,
     form: dict | None = None,
+    body: bytes | None = None,
 ) -> Response:
-    """`method` `url` (on `origin`'s scheme, host and port), `form` sent url-encoded.
+    """`method` `url` (on `origin`'s scheme, host and port), `form` sent url-encoded, or
+    `body` as it is (its Content-Type among `headers`).
 
     Returns any final status (no redirect is followed); raises OutboundRefused before
     connecting, OutboundFailed after.
@@ -213,8 +216,9 @@ def fetch(
         "User-Agent": "Seatbill",
         **(headers or {}),
     }
-    body = None
     if form is not None:
+        if body is not None:
+            raise ValueError("a form or a body, not both")
         body = urlencode(form).encode()
         request_headers["Content-Type"] = "application/x-www-form-urlencoded"
     pool = _pool(target, address)

@@ -56,6 +56,10 @@ class Organization(models.Model):
     is_partner = models.BooleanField(
         default=False, help_text="Manages client organizations (an accountant's firm, seed 003)."
     )
+    # Kept by webhooks (webhooks.services): whether any webhook endpoint is active, read from the
+    # row the change already holds, so a change of an organization without one (nearly all)
+    # announces its events without a query (tests/billing/test_renewal_queries.py).
+    webhooks_active = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

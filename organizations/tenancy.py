@@ -36,11 +36,15 @@ class Capability(StrEnum):
     MANAGE_TAX_IDENTITY = "manage_tax_identity"
     # The organization's own settings: the language of its documents and e-mails (owners only).
     MANAGE_SETTINGS = "manage_settings"
+    # Outbound webhooks: endpoints, their secrets, the delivery log and its replays.
+    MANAGE_WEBHOOKS = "manage_webhooks"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.OWNER: frozenset(Capability),
-    Role.ADMIN: frozenset({Capability.VIEW, Capability.MANAGE_MEMBERS, Capability.MANAGE_CLIENTS}),
+    Role.ADMIN: frozenset(
+        {Capability.VIEW, Capability.MANAGE_MEMBERS, Capability.MANAGE_CLIENTS, Capability.MANAGE_WEBHOOKS}
+    ),
     Role.FINANCE: frozenset({Capability.VIEW, Capability.VIEW_INVOICES, Capability.MANAGE_TAX_IDENTITY}),
     Role.MEMBER: frozenset({Capability.VIEW}),
 }

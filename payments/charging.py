@@ -24,6 +24,7 @@ from django.db import transaction
 
 from billing.models import Subscription
 from billing.selectors import invoice_subscription, subscription_invoices
+from core import events
 from invoices.models import Invoice
 from organizations.audit import audit_record
 from organizations.errors import RuleViolation
@@ -142,6 +143,7 @@ def invoice_status_set(
     invoice.save(update_fields=["status", "status_changed_at"])
     if to_status == Invoice.Status.PAID:
         receipt_enqueue(invoice=invoice)  # the customer's receipt, once per invoice
+        events.publish(events.INVOICE_PAID, invoice=invoice, at=at)
     return change
 
 

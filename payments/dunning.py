@@ -22,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from billing.models import Subscription
 from billing.selectors import invoice_subscription
+from core import events
 from invoices.models import Invoice
 from organizations.audit import audit_record
 from payments.commit import enqueue_after_commit
@@ -134,6 +135,7 @@ def payment_failure_record(
     if needs_action:
         PaymentAttempt.objects.filter(pk=attempt.pk).update(action_emailed_at=at)
     enqueue_after_commit("payment_email_task", email, attempt.pk)
+    events.publish(events.INVOICE_PAYMENT_FAILED, invoice=invoice, attempt=attempt, at=at)
     return collection
 
 

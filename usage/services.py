@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from billing import services as billing_services
 from billing.models import Plan
+from core import events
 from organizations import formatting as fmt
 from organizations.errors import RuleViolation
 from organizations.mail import mail_after_commit
@@ -365,6 +366,16 @@ def _alerts_record(
         new = {(meter, threshold) for meter, threshold in cursor.fetchall()}
     for meter, start, threshold, used, limit in reached:
         if (meter, threshold) in new:
+            events.publish(
+                events.USAGE_THRESHOLD_REACHED,
+                organization=organization,
+                meter=meter,
+                threshold=threshold,
+                used=used,
+                limit=limit,
+                period_start=start,
+                at=at,
+            )
             _alert_email(
                 organization=organization,
                 meter=meter,

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "invoices",
     "payments",
     "partners",
+    "webhooks",
     "dashboard",
 ]
 
@@ -220,7 +221,13 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300  # both directions: older or further ahea
 # "cancel_at_period_end", or "mark_uncollectible" (billing.selectors.payment_blocked says yes).
 DUNNING_RETRY_DAYS = [int(day) for day in env_list("DUNNING_RETRY_DAYS", "1,3,5,7")]
 DUNNING_FINAL_ACTION = env("DUNNING_FINAL_ACTION", "cancel_at_period_end")
-CELERY_IMPORTS = ["outbox.tasks", "payments.tasks", "seats.identity.tasks", "invoices.tasks"]
+CELERY_IMPORTS = [
+    "outbox.tasks",
+    "payments.tasks",
+    "seats.identity.tasks",
+    "invoices.tasks",
+    "webhooks.tasks",
+]
 CELERY_BEAT_SCHEDULE["identity-waiting-notices"] = {
     "task": "seats.identity.tasks.waiting_notices_send",
     "schedule": 86400.0,
@@ -243,6 +250,8 @@ CELERY_BEAT_SCHEDULE["payments-webhooks-sweep"] = {
     "task": "payments.tasks.webhooks_sweep",
     "schedule": 3600.0,
 }
+# Outbound webhooks: the retries that fell due (each queued once, through the outbox).
+CELERY_BEAT_SCHEDULE["webhooks-deliveries-due"] = {"task": "webhooks.deliveries_due", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["payments-dunning-retries"] = {
     "task": "payments.tasks.dunning_retries_due",
     "schedule": 3600.0,
@@ -289,7 +298,10 @@ SPECTACULAR_SETTINGS = {
         "api.schema.complete_contract",
     ],
     # One name for the billing intervals wherever a field offers them (seat_interval, interval).
-    "ENUM_NAME_OVERRIDES": {"IntervalEnum": "billing.models.Interval"},
+    "ENUM_NAME_OVERRIDES": {
+        "IntervalEnum": "billing.models.Interval",
+        "WebhookEventTypeEnum": "webhooks.models.EventType",
+    },
 }
 
 # The cache holds the brute-force counters (organizations.throttling): Redis, shared by every

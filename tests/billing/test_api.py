@@ -27,6 +27,8 @@ from organizations.models import AuditLogEntry, Invitation, Membership, Role
 from seats import services as seat_services
 from tests.billing.support import at, subscribed_organization
 from tests.factories import MembershipFactory, PlanFactory, UserFactory
+from webhooks import services as webhook_services
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +85,12 @@ class Team:
             AuditLogEntry.objects.filter(organization=organization).count(),
             SeatIntervalChange.objects.filter(organization=organization).count(),
             list(Unit.objects.filter(organization=organization).values_list("pk", "deleted_at")),
+            list(
+                WebhookEndpoint.objects.filter(organization=organization).values_list(
+                    "pk", "url", "events", "secret", "active"
+                )
+            ),
+            WebhookDelivery.objects.filter(organization=organization).count(),
         )
 
     def unit(self) -> Unit:
@@ -612,6 +620,23 @@ ENDPOINTS = [
     ("api_credit_balance", "get", "credit-balance/", {Role.OWNER, Role.FINANCE}),
     ("api_billing_details", "get", "billing-details/", {Role.OWNER, Role.FINANCE}),
     ("api_billing_details", "patch", "billing-details/", {Role.OWNER, Role.FINANCE}),
+    ("api_webhook_endpoints", "get", "webhook-endpoints/", {Role.OWNER, Role.ADMIN}),
+    ("api_webhook_endpoints", "post", "webhook-endpoints/", {Role.OWNER, Role.ADMIN}),
+    ("api_webhook_endpoint", "get", "webhook-endpoints/{webhook_endpoint}/", {Role.OWNER, Role.ADMIN}),
+    ("api_webhook_endpoint", "patch", "webhook-endpoints/{webhook_endpoint}/", {Role.OWNER, Role.ADMIN}),
+    (
+        "api_webhook_endpoint_roll_secret",
+        "post",
+        "webhook-endpoints/{webhook_endpoint}/roll-secret",
+        {Role.OWNER, Role.ADMIN},
+    ),
+    ("api_webhook_deliveries", "get", "webhook-deliveries/", {Role.OWNER, Role.ADMIN}),
+    (
+        "api_webhook_delivery_replay",
+        "post",
+        "webhook-deliveries/{webhook_delivery}/replay",
+        {Role.OWNER, Role.ADMIN},
+    ),
 ]
 FORBIDDEN = [
     pytest.param(method, tail, role, id=f"{method}-{tail}-{role}")
@@ -625,12 +650,35 @@ def test_the_tables_cover_every_api_url():
     assert {pattern.name for pattern in organization_patterns} == {name for name, *_ in ENDPOINTS}
 
 
+def _webhook_delivery(team: Team) -> WebhookDelivery:
+    """An endpoint of the team's and a failed delivery to it (nothing is sent: no request here
+    is allowed)."""
+    delivery = WebhookDelivery.objects.filter(organization=team.organization).first()
+    if delivery is None:
+        endpoint, _secret = webhook_services.endpoint_create(
+            organization=team.organization,
+            url="https://hooks.example.com/seatbill",
+            events=["seat.added"],
+            at=NOW,
+        )
+        event = WebhookEvent.objects.create(
+            organization=team.organization, type="seat.added", key="test", payload={}, created_at=NOW
+        )
+        delivery = WebhookDelivery.objects.create(
+            organization=team.organization, endpoint=endpoint, event=event, status="failed", created_at=NOW
+        )
+    return delivery
+
+
 def _objects(team: Team) -> dict:
+    delivery = _webhook_delivery(team)
     return {
         "unit": team.unit().pk,
         "membership": team.members[Role.MEMBER].pk,
         "invoice": Invoice.objects.filter(organization=team.organization).first().pk,
         "credit_note": CreditNote.objects.get(organization=team.organization).pk,
+        "webhook_endpoint": delivery.endpoint_id,
+        "webhook_delivery": delivery.pk,
     }
 
 
@@ -648,6 +696,9 @@ def _valid_body(team: Team, method: str, tail: str) -> dict:
         "members/{membership}/reassign": {"email": UserFactory().email},
         "members/{membership}/": {"seat_interval": "month"} if method == "patch" else {},
         "billing-details/": {"vat_id": "DK13585628", "country": "DK"} if method == "patch" else {},
+        "webhook-endpoints/": {"url": "https://hooks.example.com/other", "events": ["invoice.issued"]},
+        "webhook-endpoints/{webhook_endpoint}/": {"active": False} if method == "patch" else {},
+        "webhook-endpoints/{webhook_endpoint}/roll-secret": {"grace_hours": 0},
     }.get(tail, {})
 
 

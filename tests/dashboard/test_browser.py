@@ -136,10 +136,19 @@ ROLE_VIEWS = {
 
 
 NAV_LINKS = {"Overview", "Members", "Seats", "Invoices", "Billing", "Statistics"}
-# The Settings menu: the owners' settings; finance changes the tax identity (issue 19).
+# The Settings menu: the owners' settings; finance changes the tax identity (issue 19); admins
+# manage the outbound webhooks (issue 24).
 SETTINGS_MENUS = {
-    "owner": ["Organization settings", "Single sign-on (SSO)", "SCIM provisioning", "API keys", "Audit log"],
+    "owner": [
+        "Organization settings",
+        "Single sign-on (SSO)",
+        "SCIM provisioning",
+        "API keys",
+        "Webhooks",
+        "Audit log",
+    ],
     "finance": ["Organization settings"],
+    "admin": ["Webhooks"],
 }
 
 

@@ -115,14 +115,15 @@ OWNER_ONLY_LINKS = [
 @pytest.mark.parametrize(
     "role, visible, hidden",
     [
-        (Role.MEMBER, ["Overview", "Statistics"], ["Members", "Invoices", *OWNER_ONLY_LINKS]),
+        (Role.MEMBER, ["Overview", "Statistics"], ["Members", "Invoices", "Webhooks", *OWNER_ONLY_LINKS]),
         (
             Role.FINANCE,
             ["Overview", "Invoices", "Statistics", "Organization settings"],
-            ["Members", *[link for link in OWNER_ONLY_LINKS if link != "Organization settings"]],
+            ["Members", "Webhooks", *[link for link in OWNER_ONLY_LINKS if link != "Organization settings"]],
         ),
-        (Role.ADMIN, ["Overview", "Members", "Statistics"], ["Invoices", *OWNER_ONLY_LINKS]),
-        (Role.OWNER, ["Overview", "Members", "Invoices", "Statistics", *OWNER_ONLY_LINKS], []),
+        # Admins manage the outbound webhooks (their Settings menu holds that one link).
+        (Role.ADMIN, ["Overview", "Members", "Statistics", "Webhooks"], ["Invoices", *OWNER_ONLY_LINKS]),
+        (Role.OWNER, ["Overview", "Members", "Invoices", "Statistics", "Webhooks", *OWNER_ONLY_LINKS], []),
     ],
 )
 def test_navigation_shows_only_what_the_role_allows(client, scene, role, visible, hidden):
@@ -136,7 +137,7 @@ def test_navigation_shows_only_what_the_role_allows(client, scene, role, visible
     for label in hidden:
         assert f">{label}</a>" not in nav
     assert ('<summary><span class="menu-label">Settings</span></summary>' in nav) == (
-        role in (Role.OWNER, Role.FINANCE)
+        role in (Role.OWNER, Role.FINANCE, Role.ADMIN)
     )
 
 
@@ -159,6 +160,7 @@ def test_the_owners_links_lead_to_the_pages(client, scene):
         f"/o/{slug}/identity/sso/",
         f"/o/{slug}/identity/scim/",
         f"/o/{slug}/api-keys/",
+        f"/o/{slug}/webhooks/",
         f"/o/{slug}/audit/",
     ]
     for href in hrefs:
