@@ -81,6 +81,13 @@ ACTION_WORDS = {
     "subscription.payment_recovered": _("Payment received after reminders"),
     "subscription.plan_change": _("Plan changed"),
     "subscription.resume": _("Subscription continues"),
+    "subscription.switch_to_web": _("Switched from the app store to a web subscription"),
+    "units.create": _("Units added"),
+    "units.delete": _("Units deleted"),
+    "webhook_endpoint.create": _("Webhook endpoint added"),
+    "webhook_endpoint.update": _("Webhook endpoint changed"),
+    "webhook_endpoint.secret_roll": _("Webhook signing secret rolled"),
+    "webhook_delivery.replay": _("Webhook delivery sent again"),
 }
 
 
