@@ -206,16 +206,19 @@ def document_email_send(*, document, at) -> DocumentEmail | None:
 
 
 def delivery_enqueue(*, kind: str, document_id: int) -> None:
-    """In the issuing transaction: the PDF and the e-mail as outbox rows (outbox.relay), sent
-    once it commits. Each is idempotent (one PDF per template version, one e-mail per
-    document), and the e-mail renders the PDF itself if it is not there yet, so they need no
-    order. Keyed by the document: writing them twice is once."""
+    """In the issuing transaction: the document's delivery as one outbox row (outbox.relay),
+    sent once it commits. Its task stores the PDF, then e-mails it (`document_email_send`
+    renders the PDF first when it is not stored; a document nobody can receive still gets
+    its PDF). One message a document, not one for the PDF and one for the e-mail: the
+    renewal run publishes a message per invoice it issues (bench/renewals.py). Each step is
+    idempotent, so a retry after a mail server outage sends the e-mail and renders nothing
+    again. Keyed by the document: writing it twice is once."""
     outbox_enqueue_all(
         [
-            Work(task_name=task, key=f"{kind}:{document_id}:{what}", args=(kind, document_id))
-            for task, what in (
-                ("invoices.document_pdf_render", "pdf"),
-                ("invoices.document_email_send", "email"),
+            Work(
+                task_name="invoices.document_deliver",
+                key=f"{kind}:{document_id}:delivery",
+                args=(kind, document_id),
             )
         ]
     )

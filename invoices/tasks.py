@@ -38,6 +38,12 @@ def document_email_send_task(kind: str, document_id: int) -> int | None:
     return marker.pk if marker else None
 
 
+@shared_task(name="invoices.document_deliver", **RETRY)
+def document_deliver_task(kind: str, document_id: int) -> int | None:
+    """What an issued document's outbox row runs: its PDF stored, then e-mailed (once each)."""
+    return document_email_send_task(kind, document_id)
+
+
 # How far back the sweep looks: a document older than this that still lacks its PDF or e-mail
 # is an operator's case (manage.py render_documents, outbox_status), not the hourly sweep's.
 SWEEP_DAYS = 30

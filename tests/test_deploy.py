@@ -357,7 +357,7 @@ def test_documents_go_to_their_own_queue_which_the_worker_reads(compose):
     def queue_of(task_name):
         return next((found["queue"] for route in routes if (found := route(task_name))), "celery")
 
-    assert queue_of("invoices.document_pdf_render") == queue_of("invoices.document_email_send") == "documents"
+    assert queue_of("invoices.document_deliver") == queue_of("invoices.document_pdf_render") == "documents"
     assert (
         queue_of("billing.tasks.renew_subscriptions") == queue_of("payments.tasks.invoice_charge") == "celery"
     )
