@@ -378,7 +378,7 @@ NATIONAL_LINE = {
     "en": "VAT in DKK: DKK74.77 (1 EUR = 7.4695 DKK, ECB reference rate of 5 Jan 2026)",
     "da": "Moms i DKK: 74,77 DKK (1 EUR = 7,4695 DKK, ECB's referencekurs pr. 5. jan. 2026)",
     "de": "USt. in DKK: 74,77 DKK (1 EUR = 7,4695 DKK, EZB-Referenzkurs vom 05.01.2026)",
-    "nb": "MVA i DKK: 74,77 DKK (1 EUR = 7,4695 DKK, ECBs referansekurs per 5. jan. 2026)",
+    "nb": "MVA i DKK: 74,77 DKK (1 EUR = 7,4695 DKK, ECBs referansekurs per 5. januar 2026)",
 }
 
 
