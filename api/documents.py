@@ -10,6 +10,7 @@ from billing.domain.money import BILLED_CURRENCIES
 from billing.selectors import subscription_live
 from invoices.models import CreditNote, Invoice
 from invoices.services import credit_balance_minor
+from organizations.models import Scope
 from organizations.tenancy import Capability
 
 TAGS = ["invoices"]
@@ -88,6 +89,7 @@ def _lines(serializer: serializers.Serializer, document) -> list:
 
 class InvoiceListApi(ApiView):
     capability = Capability.VIEW_INVOICES
+    scope = Scope.BILLING_READ
     pagination_class = DocumentPagination
 
     def get_queryset(self):
@@ -110,6 +112,7 @@ class InvoiceListApi(ApiView):
 
 class InvoiceDetailApi(ApiView):
     capability = Capability.VIEW_INVOICES
+    scope = Scope.BILLING_READ
 
     class OutputSerializer(PartiesMixin, InvoiceSummarySerializer):
         lines = serializers.SerializerMethodField()
@@ -145,6 +148,7 @@ class InvoiceDetailApi(ApiView):
 
 class CreditNoteListApi(ApiView):
     capability = Capability.VIEW_INVOICES
+    scope = Scope.BILLING_READ
     pagination_class = DocumentPagination
 
     def get_queryset(self):
@@ -167,6 +171,7 @@ class CreditNoteListApi(ApiView):
 
 class CreditNoteDetailApi(ApiView):
     capability = Capability.VIEW_INVOICES
+    scope = Scope.BILLING_READ
 
     class OutputSerializer(PartiesMixin, CreditNoteSummarySerializer):
         invoice_number = serializers.CharField(source="invoice.number")
@@ -204,6 +209,7 @@ class CreditNoteDetailApi(ApiView):
 
 class CreditBalanceDetailApi(ApiView):
     capability = Capability.VIEW_INVOICES
+    scope = Scope.BILLING_READ
 
     class OutputSerializer(serializers.Serializer):
         currency = serializers.CharField()

@@ -18,7 +18,7 @@ from core import clock
 from organizations import selectors as org_selectors
 from organizations import services as org_services
 from organizations import throttling
-from organizations.models import Role
+from organizations.models import Role, Scope
 from organizations.tenancy import Capability
 from seats import members as seat_reads
 from seats import services as seat_services
@@ -74,6 +74,7 @@ class MembershipObjectMixin:
 
 class MemberListInviteApi(ApiView):
     capability = {"GET": Capability.VIEW, "POST": Capability.MANAGE_MEMBERS}
+    scope = {"GET": Scope.MEMBERS_READ, "POST": Scope.MEMBERS_WRITE}
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField()
@@ -137,6 +138,7 @@ class MemberDetailApi(MembershipObjectMixin, ApiView):
         "PATCH": Capability.MANAGE_MEMBERS,
         "DELETE": Capability.MANAGE_MEMBERS,
     }
+    scope = {"GET": Scope.MEMBERS_READ, "PATCH": Scope.MEMBERS_WRITE, "DELETE": Scope.MEMBERS_WRITE}
 
     class InputSerializer(serializers.Serializer):
         seat_interval = serializers.ChoiceField(
@@ -214,6 +216,7 @@ class MemberDetailApi(MembershipObjectMixin, ApiView):
 
 class MemberReassignApi(MembershipObjectMixin, ApiView):
     capability = Capability.MANAGE_MEMBERS
+    scope = Scope.MEMBERS_WRITE
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(help_text="The person to take over the seat.")

@@ -15,6 +15,7 @@ from api.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from api.idempotency import idempotent
 from core import clock
 from organizations import services
+from organizations.models import Scope
 from organizations.tenancy import Capability
 
 TAGS = ["organization"]
@@ -38,6 +39,7 @@ class BillingDetailsSerializer(serializers.Serializer):
 
 class BillingDetailsApi(ApiView):
     capability = Capability.MANAGE_TAX_IDENTITY
+    scope = {"GET": Scope.BILLING_READ, "PATCH": Scope.BILLING_WRITE}
 
     class InputSerializer(serializers.Serializer):
         # Lengths as the service's; the service refuses control characters and bad VAT IDs.

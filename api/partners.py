@@ -29,7 +29,7 @@ from billing.models import Plan
 from billing.selectors import subscription_live
 from core import clock
 from organizations import partners as org_partners
-from organizations.models import PartnerLink
+from organizations.models import PartnerLink, Scope
 from organizations.tenancy import Capability, is_acting
 from partners import partner_exit
 from partners import services as billing_partners
@@ -83,6 +83,8 @@ class ClientSerializer(serializers.Serializer):
 
 
 class ClientListCreateApi(PartnerApi):
+    scope = {"GET": Scope.PARTNERS_READ, "POST": Scope.PARTNERS_WRITE}
+
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         legal_name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
@@ -167,6 +169,8 @@ class AgreementEventSerializer(serializers.Serializer):
 
 
 class ClientSubscriptionApi(PartnerApi):
+    scope = Scope.PARTNERS_READ
+
     class OutputSerializer(serializers.Serializer):
         client_id = serializers.IntegerField()
         agreement = serializers.CharField()
@@ -240,6 +244,8 @@ class HandoverInputSerializer(serializers.Serializer):
 
 
 class ClientHandoverPreviewApi(PartnerApi):
+    scope = Scope.PARTNERS_WRITE
+
     class OutputSerializer(serializers.Serializer):
         allowed = serializers.BooleanField()
         refusal_code = serializers.CharField()
@@ -287,6 +293,8 @@ class ClientHandoverPreviewApi(PartnerApi):
 
 
 class ClientHandoverApi(PartnerApi):
+    scope = Scope.PARTNERS_WRITE
+
     class InputSerializer(HandoverInputSerializer):
         state_token = serializers.CharField(max_length=64, help_text="From the preview.")
         keep = serializers.ListField(

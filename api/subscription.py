@@ -21,6 +21,7 @@ from billing.selectors import plan_list, seat_summary, subscription_live
 from billing.services import plan_change
 from core import clock
 from invoices.models import CreditNote, Invoice
+from organizations.models import Scope
 from organizations.tenancy import Capability
 from seats.previews import seat_purchase_preview
 from seats.services import seat_purchase
@@ -181,6 +182,7 @@ class PlanLimitSerializer(serializers.Serializer):
 
 class PlanListApi(ApiView):
     capability = Capability.VIEW
+    scope = Scope.BILLING_READ
 
     class OutputSerializer(serializers.Serializer):
         code = serializers.CharField()
@@ -224,6 +226,7 @@ class PlanListApi(ApiView):
 
 class SubscriptionDetailApi(ApiView):
     capability = Capability.VIEW
+    scope = Scope.BILLING_READ
 
     @extend_schema(
         operation_id="subscription_retrieve",
@@ -243,6 +246,7 @@ class SubscriptionDetailApi(ApiView):
 
 class PlanChangePreviewApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
+    scope = Scope.BILLING_WRITE
 
     class InputSerializer(serializers.Serializer):
         plan_code = serializers.SlugField(max_length=64)
@@ -271,6 +275,7 @@ class PlanChangePreviewApi(SubscriptionApiMixin, ApiView):
 
 class PlanChangeApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
+    scope = Scope.BILLING_WRITE
 
     class InputSerializer(serializers.Serializer):
         plan_code = serializers.SlugField(max_length=64)
@@ -308,6 +313,7 @@ class PlanChangeApi(SubscriptionApiMixin, ApiView):
 
 class SeatPurchasePreviewApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
+    scope = Scope.BILLING_WRITE
 
     class InputSerializer(serializers.Serializer):
         count = serializers.IntegerField(min_value=1, max_value=MAX_SEATS)
@@ -331,6 +337,7 @@ class SeatPurchasePreviewApi(SubscriptionApiMixin, ApiView):
 
 class SeatPurchaseApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
+    scope = Scope.BILLING_WRITE
 
     class InputSerializer(SeatPurchasePreviewApi.InputSerializer):
         state_token = serializers.CharField(max_length=64, help_text="From the preview.")

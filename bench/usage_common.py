@@ -80,7 +80,11 @@ def bench_organization(*, token_limit: int | None = 10**12):
         created_at=now,
     )
     _key, secret = credential_create(
-        organization=organization, kind=Credential.Kind.API_KEY, name="bench", at=now
+        organization=organization,
+        kind=Credential.Kind.API_KEY,
+        name="bench",
+        at=now,
+        scopes=["usage:write", "usage:read", "entitlements:read"],
     )
     return organization, secret
 

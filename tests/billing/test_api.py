@@ -679,9 +679,11 @@ def test_a_removed_member_is_a_stranger(team):
 
 
 def test_anonymous_requests_are_refused(team):
+    """401 with `WWW-Authenticate: Bearer`: every endpoint takes the organization's API key."""
     response = APIClient().get(team.url("plans/"))
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"] == "Bearer"
 
 
 def test_session_writes_need_the_csrf_token(team):
