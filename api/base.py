@@ -29,6 +29,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from api.authentication import ApiKeyAuthentication
 from billing.domain.money import format_amount
 from billing.models import Interval
+from organizations import throttling
 from organizations.errors import RuleViolation
 from organizations.models import Credential, Membership, Organization, Scope
 from organizations.tenancy import Capability, has_capability
@@ -83,6 +84,7 @@ class ApiView(GenericAPIView):
     organization: Organization
     membership: Membership | None  # None for a key
     api_key: Credential | None  # None for a person
+    rate_limit: throttling.RateLimit | None = None  # a key's request: its buckets after it
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -115,7 +117,23 @@ class ApiView(GenericAPIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication, IsAuthenticated, throttles
+        if isinstance(request.auth, Credential):
+            # The key's and its organization's token buckets: one Redis round trip.
+            try:
+                self.rate_limit = throttling.api_request(
+                    key_id=request.auth.pk, organization_id=request.auth.organization_id
+                )
+            except throttling.RateLimited as exc:
+                self.rate_limit = exc.rate_limit
+                raise
         self.bind(request, kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.rate_limit is not None:
+            for name, value in self.rate_limit.headers().items():
+                response[name] = value
+        return response
 
     def bind(self, request, url_kwargs: dict) -> None:
         """Set `self.organization` from the request's credential, or refuse the request.
