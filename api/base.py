@@ -259,9 +259,10 @@ class ErrorSerializer(serializers.Serializer):
 
 
 def error_responses(*codes: int, organization_in_url: bool = True) -> dict:
-    """The error part of `extend_schema(responses=...)`; a URL naming an organization can
-    always answer 403 and 404."""
-    always = {403, 404} if organization_in_url else set()
+    """The error part of `extend_schema(responses=...)`: every operation can answer 401 (no,
+    an unknown or a revoked key) and 403 (a key without the scope); a URL naming an
+    organization also 404. (429 is added to every operation by api.schema.complete_contract.)"""
+    always = {401, 403, 404} if organization_in_url else {401, 403}
     return {code: ErrorSerializer for code in sorted({*always, *codes})}
 
 

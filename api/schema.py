@@ -1,4 +1,7 @@
-"""Post-processing of the generated OpenAPI document (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
+"""The generated OpenAPI document: each operation's scope (`ApiAutoSchema`, the
+DEFAULT_SCHEMA_CLASS) and its post-processing (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
+
+from drf_spectacular.openapi import AutoSchema
 
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
 TOO_MANY_REQUESTS = {
@@ -34,3 +37,21 @@ def complete_contract(result, generator, request, public):
             too_many = operation["responses"].setdefault("429", dict(TOO_MANY_REQUESTS))
             too_many.setdefault("headers", RETRY_AFTER)
     return result
+
+
+class ApiAutoSchema(AutoSchema):
+    """Each operation names the API key scope it needs: in its description (people read it in
+    /api/docs/) and as `x-required-scope` (programs read it; tests/test_api_scopes.py holds
+    docs/api.md's list of operations to it)."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        required_scope = getattr(self.view, "required_scope", None)
+        if operation is None or required_scope is None:
+            return operation
+        scope = required_scope(self.method)
+        if scope and scope != "-":
+            operation["x-required-scope"] = str(scope)
+            note = f"API key scope: `{scope}`."
+            operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
+        return operation

@@ -252,3 +252,23 @@ def test_keys_made_before_scopes_keep_what_they_could_do():
     token.refresh_from_db()
     assert old.scope_list == ["usage:write", "usage:read", "entitlements:read"]
     assert token.scopes == ""
+
+
+# The list in docs/api.md -------------------------------------------------------------------
+
+
+def test_docs_list_every_operation_with_its_scope():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    in_schema = {
+        (operation["operationId"], f"{method.upper()} {path}", operation["x-required-scope"])
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    }
+    text = (BASE_DIR / "docs" / "api.md").read_text()
+    table = text.split("<!-- operations:start -->")[1].split("<!-- operations:end -->")[0]
+    rows = [line.split("|")[1:4] for line in table.strip().splitlines()[2:]]
+    in_docs = {tuple(cell.strip().strip("`") for cell in row) for row in rows}
+    assert len(rows) == len(in_docs) == len(in_schema)
+    assert in_docs == in_schema
