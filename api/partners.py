@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from django.db import transaction
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -112,7 +112,18 @@ class ClientListCreateApi(PartnerApi):
             OpenApiParameter("q", str, description="Search in name, legal name, VAT ID and address."),
             OpenApiParameter("page", int),
         ],
-        responses={200: ClientSerializer(many=True), **error_responses()},
+        responses={
+            200: inline_serializer(
+                "PartnerClientPage",
+                {
+                    "count": serializers.IntegerField(help_text="Clients found."),
+                    "page": serializers.IntegerField(),
+                    "pages": serializers.IntegerField(),
+                    "results": ClientSerializer(many=True),
+                },
+            ),
+            **error_responses(),
+        },
         tags=TAGS,
     )
     def get(self, request, organization_id: int):

@@ -106,10 +106,25 @@ def actor_has_capability(actor, organization: Organization, capability: Capabili
     if isinstance(actor, KeyActor):
         key = key_of(actor, organization)
         if key is None:
-            return False
+            return _partner_key_may(actor.api_key, organization, capability)
         scope = CAPABILITY_SCOPES.get(capability)
         return capability == Capability.VIEW or (scope is not None and key.has_scope(scope))
     return has_capability(membership_for(actor, organization), capability)
+
+
+def _partner_key_may(key: Credential, organization: Organization, capability: Capability) -> bool:
+    """A partner's key with `partners:write`, acting on one of its clients through the partner
+    endpoints (a handover sets the client's billing e-mail), may what the partner's people may
+    there: the role the agreement gives (tenancy.acting_membership)."""
+    if not key.has_scope(Scope.PARTNERS_WRITE):
+        return False
+    link = PartnerLink.objects.filter(
+        organization=organization,
+        partner_id=key.organization_id,
+        partner__is_partner=True,
+        ended_at__isnull=True,
+    ).first()
+    return link is not None and capability in ROLE_CAPABILITIES[ACTING_ROLE_BY_AGREEMENT[link.agreement]]
 
 
 def roles_grantable_to(actor, organization: Organization) -> frozenset[str]:

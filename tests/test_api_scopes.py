@@ -221,6 +221,19 @@ def test_a_partners_key_manages_its_clients_but_never_reaches_into_them(firm):
     assert made.status_code == 201, made.json()
     listed = partners_key.get(f"/api/v1/organizations/{firm.pk}/clients/").json()["results"]
     assert {"Klient ApS", "Ny Klient"} <= {row["name"] for row in listed}
+    base = f"/api/v1/organizations/{firm.pk}/clients/{client_organization.pk}/"
+    handover = {
+        "plan_code": "team-monthly",
+        "superuser_name": "Mette",
+        "superuser_email": "mette@klient.example",
+    }
+    shown = partners_key.post(base + "handover/preview", handover, format="json")
+    assert shown.status_code == 200 and shown.json()["allowed"], shown.json()
+    done = partners_key.post(
+        base + "handover", {**handover, "state_token": shown.json()["state_token"]}, format="json"
+    )
+    assert done.status_code == 200, done.json()
+    assert done.json()["agreement"] == "external"
     # The client's own endpoints are the client's: the partner's key is bound to the partner.
     assert partners_key.get(f"/api/v1/organizations/{client_organization.pk}/invoices/").status_code == 404
     assert partners_key.get(f"/api/v1/organizations/{made.json()['id']}/members/").status_code == 404
