@@ -100,7 +100,7 @@ class InvoiceListApi(ApiView):
         summary="Invoices, newest first (paginated)",
         description=(
             "Issued invoices with their totals and status, newest first, 25 per page (`page`, "
-            "`page_size` up to 100). Owners and finance only."
+            "`page_size` up to 100). People: owners and finance."
         ),
         responses={200: InvoiceSummarySerializer(many=True), **error_responses()},
         tags=TAGS,
@@ -134,7 +134,7 @@ class InvoiceDetailApi(ApiView):
         summary="One invoice with its lines",
         description=(
             "One invoice with its lines, tax, credit applied and amount due. 404 for another "
-            "organization's invoice. Owners and finance only."
+            "organization's invoice. People: owners and finance."
         ),
         responses={200: OutputSerializer, **error_responses()},
         tags=TAGS,
@@ -159,7 +159,7 @@ class CreditNoteListApi(ApiView):
         summary="Credit notes, newest first (paginated)",
         description=(
             "Issued credit notes with their totals, newest first, 25 per page (`page`, `page_size` up "
-            "to 100). Owners and finance only."
+            "to 100). People: owners and finance."
         ),
         responses={200: CreditNoteSummarySerializer(many=True), **error_responses()},
         tags=TAGS,
@@ -220,7 +220,7 @@ class CreditBalanceDetailApi(ApiView):
         summary="The credit balance (from credit notes, used by the next invoices)",
         description=(
             "Credit from credit notes not yet used, applied to the next invoices in that currency. 400 "
-            "for a currency that is not billed. Owners and finance only."
+            "for a currency that is not billed. People: owners and finance."
         ),
         parameters=[
             OpenApiParameter(

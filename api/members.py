@@ -94,7 +94,7 @@ class MemberListInviteApi(ApiView):
     @extend_schema(
         operation_id="members_list",
         summary="Active members, owners first",
-        description=("Every active member with their role and e-mail, owners first. Any member may read it."),
+        description=("Every active member with their role and e-mail, owners first. People: any member."),
         responses={200: MemberSerializer(many=True), **error_responses()},
         tags=TAGS,
     )

@@ -58,7 +58,7 @@ class BillingDetailsApi(ApiView):
         summary="The billing details invoices are issued with",
         description=(
             "The legal name, address, VAT ID (with how it was checked) and billing e-mail the next "
-            "invoice and credit note are issued with. Owners and finance only (403 for other roles)."
+            "invoice and credit note are issued with. People: owners and finance (403 for other roles)."
         ),
         responses={200: BillingDetailsSerializer, **error_responses()},
         tags=TAGS,

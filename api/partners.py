@@ -106,7 +106,7 @@ class ClientListCreateApi(PartnerApi):
         description=(
             "The client organizations this partner manages, with their plan, seats and next invoice; "
             "search with `q`, page with `page`. Only for partner organizations, seen by their own "
-            "owners and admins (others get 404)."
+            "owners and admins, or its API key (others get 404)."
         ),
         parameters=[
             OpenApiParameter("q", str, description="Search in name, legal name, VAT ID and address."),
@@ -278,7 +278,7 @@ class ClientHandoverPreviewApi(PartnerApi):
         description=(
             "Changes nothing: shows the settlement documents each party would get if the client were "
             "handed over now, and the `state_token` to confirm with. Only for partner organizations' "
-            "owners and admins."
+            "owners and admins, or its API key."
         ),
         request=HandoverInputSerializer,
         responses={200: OutputSerializer, **error_responses(400)},

@@ -212,9 +212,7 @@ class PlanListApi(ApiView):
     @extend_schema(
         operation_id="plans_list",
         summary="Plans offered, with prices and limits",
-        description=(
-            "The plans this organization may choose, with prices and limits. Any member may read them."
-        ),
+        description=("The plans this organization may choose, with prices and limits. People: any member."),
         responses={200: OutputSerializer(many=True), **error_responses()},
         tags=TAGS,
     )
@@ -231,9 +229,7 @@ class SubscriptionDetailApi(ApiView):
     @extend_schema(
         operation_id="subscription_retrieve",
         summary="The subscription: plan, status, period and seats",
-        description=(
-            "The live subscription: plan, status, current period and seats. Any member may read it."
-        ),
+        description=("The live subscription: plan, status, current period and seats. People: any member."),
         responses={200: SubscriptionSerializer, **error_responses()},
         tags=TAGS,
     )
