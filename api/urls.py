@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from api import documents, members, organization, partners, subscription, usage
+from api import documents, keys, members, organization, partners, subscription, usage
 
 organization_patterns = [
     path("billing-details/", organization.BillingDetailsApi.as_view(), name="api_billing_details"),
@@ -30,6 +30,8 @@ organization_patterns = [
         "credit-notes/<int:credit_note_id>/", documents.CreditNoteDetailApi.as_view(), name="api_credit_note"
     ),
     path("credit-balance/", documents.CreditBalanceDetailApi.as_view(), name="api_credit_balance"),
+    path("api-keys/", keys.ApiKeyListCreateApi.as_view(), name="api_keys"),
+    path("api-keys/<int:key_id>/", keys.ApiKeyDetailApi.as_view(), name="api_key"),
 ]
 
 # A partner's client organizations (seed 003): only for partner organizations (others get

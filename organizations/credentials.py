@@ -24,6 +24,7 @@ from .audit import audit_record
 from .errors import RuleViolation
 from .models import Credential, Organization, Scope
 from .partners import credential_made_by, credential_provenance
+from .tenancy import KeyActor
 from .text import storable
 
 Kind = Credential.Kind
@@ -98,6 +99,16 @@ def credential_create(
     the whole secret). The secret is shown once: only its SHA-256 is stored."""
     name = credential_name(name, kind=kind)
     chosen_scopes = credential_scopes(scopes, kind=kind)
+    if isinstance(acting_user, KeyActor):
+        # A key makes keys only with scopes it holds itself: never a stronger one.
+        beyond = [scope for scope in chosen_scopes.split() if not acting_user.api_key.has_scope(scope)]
+        if beyond:
+            raise RuleViolation(
+                _("An API key makes keys only with scopes it holds itself; it lacks %(scopes)s.")
+                % {"scopes": ", ".join(beyond)},
+                code="scope_not_grantable",
+                field="scopes",
+            )
     prefix = PREFIXES[kind] + secrets.token_hex(6)
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     provenance = credential_provenance(organization=organization, acting_user=acting_user)

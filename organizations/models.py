@@ -311,6 +311,8 @@ class Scope(models.TextChoices):
     MEMBERS_WRITE = "members:write", _("Invite, change and remove members")
     PARTNERS_READ = "partners:read", _("Read a partner's clients")
     PARTNERS_WRITE = "partners:write", _("Create and hand over a partner's clients")
+    KEYS_READ = "keys:read", _("Read API keys")
+    KEYS_WRITE = "keys:write", _("Create and revoke API keys (only with scopes the key holds)")
 
 
 class Credential(models.Model):
