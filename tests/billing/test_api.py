@@ -23,7 +23,8 @@ from billing.models import PlanSeatPrice, SeatIntervalChange, Subscription
 from billing.selectors import seats_total, subscription_live
 from invoices.models import CreditNote, Invoice
 from organizations import services as org_services
-from organizations.models import AuditLogEntry, Invitation, Membership, Role
+from organizations.credentials import credential_create
+from organizations.models import AuditLogEntry, Credential, Invitation, Membership, Role
 from seats import services as seat_services
 from tests.billing.support import at, subscribed_organization
 from tests.factories import MembershipFactory, PlanFactory, UserFactory
@@ -77,6 +78,7 @@ class Team:
             (subscription.plan_id, seats_total(subscription=subscription)),
             AuditLogEntry.objects.filter(organization=organization).count(),
             SeatIntervalChange.objects.filter(organization=organization).count(),
+            list(Credential.objects.filter(organization=organization).values_list("pk", "revoked_at")),
         )
 
 
@@ -581,6 +583,9 @@ ENDPOINTS = [
     ("api_credit_balance", "get", "credit-balance/", {Role.OWNER, Role.FINANCE}),
     ("api_billing_details", "get", "billing-details/", {Role.OWNER, Role.FINANCE}),
     ("api_billing_details", "patch", "billing-details/", {Role.OWNER, Role.FINANCE}),
+    ("api_keys", "get", "api-keys/", {Role.OWNER}),
+    ("api_keys", "post", "api-keys/", {Role.OWNER}),
+    ("api_key", "delete", "api-keys/{api_key}/", {Role.OWNER}),
 ]
 FORBIDDEN = [
     pytest.param(method, tail, role, id=f"{method}-{tail}-{role}")
@@ -599,7 +604,21 @@ def _objects(team: Team) -> dict:
         "membership": team.members[Role.MEMBER].pk,
         "invoice": Invoice.objects.filter(organization=team.organization).first().pk,
         "credit_note": CreditNote.objects.get(organization=team.organization).pk,
+        "api_key": _api_key(team).pk,
     }
+
+
+def _api_key(team: Team):
+    key = Credential.objects.filter(organization=team.organization, kind=Credential.Kind.API_KEY).first()
+    if key is None:
+        key, _secret = credential_create(
+            organization=team.organization,
+            kind=Credential.Kind.API_KEY,
+            name="Backend",
+            at=NOW,
+            scopes=["usage:write"],
+        )
+    return key
 
 
 def _valid_body(team: Team, method: str, tail: str) -> dict:
@@ -614,6 +633,7 @@ def _valid_body(team: Team, method: str, tail: str) -> dict:
         "members/{membership}/reassign": {"email": UserFactory().email},
         "members/{membership}/": {"seat_interval": "month"} if method == "patch" else {},
         "billing-details/": {"vat_id": "DK13585628", "country": "DK"} if method == "patch" else {},
+        "api-keys/": {"name": "Backend", "scopes": ["usage:write"]} if method == "post" else {},
     }.get(tail, {})
 
 
