@@ -1,7 +1,7 @@
 """The two ways into the API: a person's session, or the organization's API key (Bearer).
 
-A view lists the ones it accepts in `authentication_classes` (`api.base.ApiView` takes the
-session alone); `ApiView.bind` turns either into the request's organization.
+`api.base.ApiView` accepts both (usage ingestion takes keys only); `ApiView.bind` turns either
+into the request's organization, and checks a key's scope (`api.scopes`).
 """
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -11,25 +11,12 @@ from core import clock
 from organizations import throttling
 from organizations.credentials import CredentialRefused, credential_authenticate
 from organizations.models import Credential
+from organizations.tenancy import KeyActor
 
 REFUSALS = {
     "unknown": "Unknown API key.",
     "revoked": "This API key was revoked; ask an owner for a new one.",
 }
-
-
-class ApiKeyClient:
-    """request.user for a request authenticated with an API key: the SaaS's machine client."""
-
-    is_authenticated = True
-    is_anonymous = False
-
-    def __init__(self, api_key: Credential):
-        self.api_key = api_key
-        self.organization = api_key.organization
-
-    def __str__(self) -> str:
-        return f"API key {self.api_key.prefix}"
 
 
 class TooManyFailedKeys(throttling.Throttled):
@@ -53,7 +40,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             except throttling.Throttled as exc:
                 raise TooManyFailedKeys(retry_after=exc.retry_after, message=exc.message) from None
             raise exceptions.AuthenticationFailed(problem)
-        return None if api_key is None else (ApiKeyClient(api_key), api_key)
+        return None if api_key is None else (KeyActor(api_key), api_key)
 
     @classmethod
     def key_from(cls, request) -> tuple[Credential | None, str]:

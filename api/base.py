@@ -26,10 +26,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from api.authentication import ApiKeyAuthentication
 from billing.domain.money import format_amount
 from billing.models import Interval
+from organizations import throttling
 from organizations.errors import RuleViolation
-from organizations.models import Credential, Membership, Organization
+from organizations.models import Credential, Membership, Organization, Scope
 from organizations.tenancy import Capability, has_capability
 from organizations.throttling import Throttled
 from organizations.views_base import bind_organization
@@ -59,27 +61,30 @@ class ApiView(GenericAPIView):
     # The base of every endpoint under /api/v1/ (comments, not a docstring: drf-spectacular
     # would show a base class's docstring as every operation's description).
     #
-    # Who may call: `authentication_classes`. People, by their session (the default; DRF
-    # checks CSRF on writes); add `ApiKeyAuthentication` first where the SaaS's machine
-    # client may call with the organization's key. `bind` is the one place either becomes
-    # the organization.
+    # Who may call: `authentication_classes`. The organization's API key (the SaaS's machine
+    # client) and people, by their session (DRF checks CSRF on writes). `bind` is the one
+    # place either becomes the organization.
     #
-    # Set `capability` to the one capability a person needs, or to {method: capability}
-    # for a URL that reads and writes (members/: GET lists, POST invites). A key may use
-    # every method of a view that accepts keys.
+    # Set `capability` to the one capability a person needs, and `scope` to the one scope an
+    # API key needs (organizations.models.Scope), or either to {method: ...} for a URL that
+    # reads and writes (members/: GET lists, POST invites). A method without a scope is
+    # refused to every key (403 `key_not_accepted`); tests/test_api_scopes.py holds every
+    # operation to have one, and docs/api.md lists them.
     #
     # Nested `...Serializer` classes get schema component names from the view's name
     # (`InvoiceDetailApi.OutputSerializer` -> `InvoiceDetailOutput`), so every view can
     # call its own `InputSerializer` and `OutputSerializer` without clashes.
 
-    authentication_classes = [SessionAuthentication]
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     capability: Capability | Mapping[str, Capability] = Capability.VIEW
+    scope: Scope | Mapping[str, Scope] | None = None
     pagination_class = None
     metadata_class = InputMetadata
     organization: Organization
     membership: Membership | None  # None for a key
     api_key: Credential | None  # None for a person
+    rate_limit: throttling.RateLimit | None = None  # a key's request: its buckets after it
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -100,9 +105,35 @@ class ApiView(GenericAPIView):
             return self.capability.get(method, Capability.VIEW)
         return self.capability
 
+    def required_scope(self, method: str) -> Scope | None:
+        """The scope a key needs for `method`; None where nothing runs (OPTIONS, and methods
+        the view does not serve: 405)."""
+        method = "GET" if method == "HEAD" else method
+        if method == "OPTIONS" or not hasattr(self, method.lower()):
+            return None
+        if isinstance(self.scope, Mapping):
+            return self.scope.get(method, NO_SCOPE)
+        return self.scope or NO_SCOPE
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication, IsAuthenticated, throttles
+        if isinstance(request.auth, Credential):
+            # The key's and its organization's token buckets: one Redis round trip.
+            try:
+                self.rate_limit = throttling.api_request(
+                    key_id=request.auth.pk, organization_id=request.auth.organization_id
+                )
+            except throttling.RateLimited as exc:
+                self.rate_limit = exc.rate_limit
+                raise
         self.bind(request, kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.rate_limit is not None:
+            for name, value in self.rate_limit.headers().items():
+                response[name] = value
+        return response
 
     def bind(self, request, url_kwargs: dict) -> None:
         """Set `self.organization` from the request's credential, or refuse the request.
@@ -118,6 +149,13 @@ class ApiView(GenericAPIView):
                 raise Http404("No such organization.")
             self.api_key, self.membership = request.auth, None
             self.organization = request.auth.organization
+            scope = self.required_scope(request.method)
+            if scope == NO_SCOPE:
+                raise exceptions.PermissionDenied(
+                    "This operation is not available with an API key.", code="key_not_accepted"
+                )
+            if scope is not None and not request.auth.has_scope(scope):
+                raise ScopeMissing(scope)
             return
         if organization_id is None:
             raise exceptions.PermissionDenied("Only the organization's API key may call this.")
@@ -129,10 +167,30 @@ class ApiView(GenericAPIView):
 
     def may(self, method: str) -> bool:
         """May the bound caller use `method` on this view?"""
-        return self.api_key is not None or has_capability(self.membership, self.required_capability(method))
+        if self.api_key is not None:
+            scope = self.required_scope(method)
+            return scope is None or (scope != NO_SCOPE and self.api_key.has_scope(scope))
+        return has_capability(self.membership, self.required_capability(method))
 
     def get_exception_handler(self):
         return api_exception_handler
+
+
+# What a method needs that no key holds: the operation is for people only.
+NO_SCOPE = "-"
+
+
+class ScopeMissing(exceptions.PermissionDenied):
+    """An API key without the scope the operation needs: 403 `scope_missing`, naming it."""
+
+    default_code = "scope_missing"
+
+    def __init__(self, scope: str):
+        self.scope = scope
+        super().__init__(
+            f"This API key lacks the scope {scope}; an owner can create a key with it on the API keys page.",
+            code="scope_missing",
+        )
 
 
 # Errors ---------------------------------------------------------------------------------
@@ -181,6 +239,8 @@ def api_exception_handler(exc, context):
         detail = exc.detail
         code = getattr(detail, "code", None) or exc.default_code
         response.data = {"code": code, "message": str(detail), "field": None}
+        if isinstance(exc, ScopeMissing):
+            response.data["scope"] = exc.scope
     return response
 
 
@@ -193,12 +253,16 @@ class ErrorSerializer(serializers.Serializer):
         required=False,
         help_text="Invalid input only: messages per input field.",
     )
+    scope = serializers.CharField(
+        required=False, help_text="403 `scope_missing` only: the scope the API key lacks, e.g. billing:read."
+    )
 
 
 def error_responses(*codes: int, organization_in_url: bool = True) -> dict:
-    """The error part of `extend_schema(responses=...)`; a URL naming an organization can
-    always answer 403 and 404."""
-    always = {403, 404} if organization_in_url else set()
+    """The error part of `extend_schema(responses=...)`: every operation can answer 401 (no,
+    an unknown or a revoked key) and 403 (a key without the scope); a URL naming an
+    organization also 404. (429 is added to every operation by api.schema.complete_contract.)"""
+    always = {401, 403, 404} if organization_in_url else {401, 403}
     return {code: ErrorSerializer for code in sorted({*always, *codes})}
 
 

@@ -10,6 +10,7 @@ from billing.domain.money import BILLED_CURRENCIES
 from billing.selectors import subscription_live
 from invoices.models import CreditNote, Invoice
 from invoices.services import credit_balance_minor
+from organizations.models import Scope
 from organizations.tenancy import Capability
 
 TAGS = ["invoices"]
@@ -88,6 +89,7 @@ def _lines(serializer: serializers.Serializer, document) -> list:
 
 class InvoiceListApi(ApiView):
     capability = Capability.VIEW_INVOICES
+    scope = Scope.BILLING_READ
     pagination_class = DocumentPagination
 
     def get_queryset(self):
@@ -98,7 +100,7 @@ class InvoiceListApi(ApiView):
         summary="Invoices, newest first (paginated)",
         description=(
             "Issued invoices with their totals and status, newest first, 25 per page (`page`, "
-            "`page_size` up to 100). Owners and finance only."
+            "`page_size` up to 100). People: owners and finance."
         ),
         responses={200: InvoiceSummarySerializer(many=True), **error_responses()},
         tags=TAGS,
@@ -110,6 +112,7 @@ class InvoiceListApi(ApiView):
 
 class InvoiceDetailApi(ApiView):
     capability = Capability.VIEW_INVOICES
+    scope = Scope.BILLING_READ
 
     class OutputSerializer(PartiesMixin, InvoiceSummarySerializer):
         lines = serializers.SerializerMethodField()
@@ -131,7 +134,7 @@ class InvoiceDetailApi(ApiView):
         summary="One invoice with its lines",
         description=(
             "One invoice with its lines, tax, credit applied and amount due. 404 for another "
-            "organization's invoice. Owners and finance only."
+            "organization's invoice. People: owners and finance."
         ),
         responses={200: OutputSerializer, **error_responses()},
         tags=TAGS,
@@ -145,6 +148,7 @@ class InvoiceDetailApi(ApiView):
 
 class CreditNoteListApi(ApiView):
     capability = Capability.VIEW_INVOICES
+    scope = Scope.BILLING_READ
     pagination_class = DocumentPagination
 
     def get_queryset(self):
@@ -155,7 +159,7 @@ class CreditNoteListApi(ApiView):
         summary="Credit notes, newest first (paginated)",
         description=(
             "Issued credit notes with their totals, newest first, 25 per page (`page`, `page_size` up "
-            "to 100). Owners and finance only."
+            "to 100). People: owners and finance."
         ),
         responses={200: CreditNoteSummarySerializer(many=True), **error_responses()},
         tags=TAGS,
@@ -167,6 +171,7 @@ class CreditNoteListApi(ApiView):
 
 class CreditNoteDetailApi(ApiView):
     capability = Capability.VIEW_INVOICES
+    scope = Scope.BILLING_READ
 
     class OutputSerializer(PartiesMixin, CreditNoteSummarySerializer):
         invoice_number = serializers.CharField(source="invoice.number")
@@ -204,6 +209,7 @@ class CreditNoteDetailApi(ApiView):
 
 class CreditBalanceDetailApi(ApiView):
     capability = Capability.VIEW_INVOICES
+    scope = Scope.BILLING_READ
 
     class OutputSerializer(serializers.Serializer):
         currency = serializers.CharField()
@@ -214,7 +220,7 @@ class CreditBalanceDetailApi(ApiView):
         summary="The credit balance (from credit notes, used by the next invoices)",
         description=(
             "Credit from credit notes not yet used, applied to the next invoices in that currency. 400 "
-            "for a currency that is not billed. Owners and finance only."
+            "for a currency that is not billed. People: owners and finance."
         ),
         parameters=[
             OpenApiParameter(

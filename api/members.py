@@ -17,7 +17,7 @@ from billing.models import Interval
 from core import clock
 from organizations import selectors as org_selectors
 from organizations import throttling
-from organizations.models import Role
+from organizations.models import Role, Scope
 from organizations.tenancy import Capability
 from seats import members as seat_reads
 from seats import services as seat_services
@@ -73,6 +73,7 @@ class MembershipObjectMixin:
 
 class MemberListInviteApi(ApiView):
     capability = {"GET": Capability.VIEW, "POST": Capability.MANAGE_MEMBERS}
+    scope = {"GET": Scope.MEMBERS_READ, "POST": Scope.MEMBERS_WRITE}
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField()
@@ -92,7 +93,7 @@ class MemberListInviteApi(ApiView):
     @extend_schema(
         operation_id="members_list",
         summary="Active members, owners first",
-        description=("Every active member with their role and e-mail, owners first. Any member may read it."),
+        description=("Every active member with their role and e-mail, owners first. People: any member."),
         responses={200: MemberSerializer(many=True), **error_responses()},
         tags=TAGS,
     )
@@ -136,6 +137,7 @@ class MemberDetailApi(MembershipObjectMixin, ApiView):
         "PATCH": Capability.MANAGE_MEMBERS,
         "DELETE": Capability.MANAGE_MEMBERS,
     }
+    scope = {"GET": Scope.MEMBERS_READ, "PATCH": Scope.MEMBERS_WRITE, "DELETE": Scope.MEMBERS_WRITE}
 
     class InputSerializer(serializers.Serializer):
         seat_interval = serializers.ChoiceField(
@@ -213,6 +215,7 @@ class MemberDetailApi(MembershipObjectMixin, ApiView):
 
 class MemberReassignApi(MembershipObjectMixin, ApiView):
     capability = Capability.MANAGE_MEMBERS
+    scope = Scope.MEMBERS_WRITE
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(help_text="The person to take over the seat.")

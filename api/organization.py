@@ -15,6 +15,7 @@ from api.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from api.idempotency import idempotent
 from core import clock
 from organizations import services
+from organizations.models import Scope
 from organizations.tenancy import Capability
 
 TAGS = ["organization"]
@@ -38,6 +39,7 @@ class BillingDetailsSerializer(serializers.Serializer):
 
 class BillingDetailsApi(ApiView):
     capability = Capability.MANAGE_TAX_IDENTITY
+    scope = {"GET": Scope.BILLING_READ, "PATCH": Scope.BILLING_WRITE}
 
     class InputSerializer(serializers.Serializer):
         # Lengths as the service's; the service refuses control characters and bad VAT IDs.
@@ -56,7 +58,7 @@ class BillingDetailsApi(ApiView):
         summary="The billing details invoices are issued with",
         description=(
             "The legal name, address, VAT ID (with how it was checked) and billing e-mail the next "
-            "invoice and credit note are issued with. Owners and finance only (403 for other roles)."
+            "invoice and credit note are issued with. People: owners and finance (403 for other roles)."
         ),
         responses={200: BillingDetailsSerializer, **error_responses()},
         tags=TAGS,

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from django.db import transaction
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -29,7 +29,7 @@ from billing.models import Plan
 from billing.selectors import subscription_live
 from core import clock
 from organizations import partners as org_partners
-from organizations.models import PartnerLink
+from organizations.models import PartnerLink, Scope
 from organizations.tenancy import Capability, is_acting
 from partners import partner_exit
 from partners import services as billing_partners
@@ -83,6 +83,8 @@ class ClientSerializer(serializers.Serializer):
 
 
 class ClientListCreateApi(PartnerApi):
+    scope = {"GET": Scope.PARTNERS_READ, "POST": Scope.PARTNERS_WRITE}
+
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         legal_name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
@@ -104,13 +106,24 @@ class ClientListCreateApi(PartnerApi):
         description=(
             "The client organizations this partner manages, with their plan, seats and next invoice; "
             "search with `q`, page with `page`. Only for partner organizations, seen by their own "
-            "owners and admins (others get 404)."
+            "owners and admins, or its API key (others get 404)."
         ),
         parameters=[
             OpenApiParameter("q", str, description="Search in name, legal name, VAT ID and address."),
             OpenApiParameter("page", int),
         ],
-        responses={200: ClientSerializer(many=True), **error_responses()},
+        responses={
+            200: inline_serializer(
+                "PartnerClientPage",
+                {
+                    "count": serializers.IntegerField(help_text="Clients found."),
+                    "page": serializers.IntegerField(),
+                    "pages": serializers.IntegerField(),
+                    "results": ClientSerializer(many=True),
+                },
+            ),
+            **error_responses(),
+        },
         tags=TAGS,
     )
     def get(self, request, organization_id: int):
@@ -167,6 +180,8 @@ class AgreementEventSerializer(serializers.Serializer):
 
 
 class ClientSubscriptionApi(PartnerApi):
+    scope = Scope.PARTNERS_READ
+
     class OutputSerializer(serializers.Serializer):
         client_id = serializers.IntegerField()
         agreement = serializers.CharField()
@@ -240,6 +255,8 @@ class HandoverInputSerializer(serializers.Serializer):
 
 
 class ClientHandoverPreviewApi(PartnerApi):
+    scope = Scope.PARTNERS_WRITE
+
     class OutputSerializer(serializers.Serializer):
         allowed = serializers.BooleanField()
         refusal_code = serializers.CharField()
@@ -261,7 +278,7 @@ class ClientHandoverPreviewApi(PartnerApi):
         description=(
             "Changes nothing: shows the settlement documents each party would get if the client were "
             "handed over now, and the `state_token` to confirm with. Only for partner organizations' "
-            "owners and admins."
+            "owners and admins, or its API key."
         ),
         request=HandoverInputSerializer,
         responses={200: OutputSerializer, **error_responses(400)},
@@ -287,6 +304,8 @@ class ClientHandoverPreviewApi(PartnerApi):
 
 
 class ClientHandoverApi(PartnerApi):
+    scope = Scope.PARTNERS_WRITE
+
     class InputSerializer(HandoverInputSerializer):
         state_token = serializers.CharField(max_length=64, help_text="From the preview.")
         keep = serializers.ListField(

@@ -20,6 +20,7 @@ from billing.preview import Preview, plan_change_preview
 from billing.selectors import plan_list, seat_summary, subscription_live
 from core import clock
 from invoices.models import CreditNote, Invoice
+from organizations.models import Scope
 from organizations.tenancy import Capability
 from seats.previews import seat_purchase_preview
 from seats.services import seat_purchase
@@ -181,6 +182,7 @@ class PlanLimitSerializer(serializers.Serializer):
 
 class PlanListApi(ApiView):
     capability = Capability.VIEW
+    scope = Scope.BILLING_READ
 
     class OutputSerializer(serializers.Serializer):
         code = serializers.CharField()
@@ -210,9 +212,7 @@ class PlanListApi(ApiView):
     @extend_schema(
         operation_id="plans_list",
         summary="Plans offered, with prices and limits",
-        description=(
-            "The plans this organization may choose, with prices and limits. Any member may read them."
-        ),
+        description=("The plans this organization may choose, with prices and limits. People: any member."),
         responses={200: OutputSerializer(many=True), **error_responses()},
         tags=TAGS,
     )
@@ -224,13 +224,12 @@ class PlanListApi(ApiView):
 
 class SubscriptionDetailApi(ApiView):
     capability = Capability.VIEW
+    scope = Scope.BILLING_READ
 
     @extend_schema(
         operation_id="subscription_retrieve",
         summary="The subscription: plan, status, period and seats",
-        description=(
-            "The live subscription: plan, status, current period and seats. Any member may read it."
-        ),
+        description=("The live subscription: plan, status, current period and seats. People: any member."),
         responses={200: SubscriptionSerializer, **error_responses()},
         tags=TAGS,
     )
@@ -243,6 +242,7 @@ class SubscriptionDetailApi(ApiView):
 
 class PlanChangePreviewApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
+    scope = Scope.BILLING_WRITE
 
     class InputSerializer(serializers.Serializer):
         plan_code = serializers.SlugField(max_length=64)
@@ -271,6 +271,7 @@ class PlanChangePreviewApi(SubscriptionApiMixin, ApiView):
 
 class PlanChangeApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
+    scope = Scope.BILLING_WRITE
 
     class InputSerializer(serializers.Serializer):
         plan_code = serializers.SlugField(max_length=64)
@@ -315,6 +316,7 @@ class PlanChangeApi(SubscriptionApiMixin, ApiView):
 
 class SeatPurchasePreviewApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
+    scope = Scope.BILLING_WRITE
 
     class InputSerializer(serializers.Serializer):
         count = serializers.IntegerField(min_value=1, max_value=MAX_SEATS)
@@ -338,6 +340,7 @@ class SeatPurchasePreviewApi(SubscriptionApiMixin, ApiView):
 
 class SeatPurchaseApi(SubscriptionApiMixin, ApiView):
     capability = Capability.MANAGE_PLAN
+    scope = Scope.BILLING_WRITE
 
     class InputSerializer(SeatPurchasePreviewApi.InputSerializer):
         state_token = serializers.CharField(max_length=64, help_text="From the preview.")

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from api import documents, members, organization, partners, subscription, units, usage, webhooks
+from api import documents, keys, members, organization, partners, subscription, units, usage, webhooks
 
 organization_patterns = [
     path("billing-details/", organization.BillingDetailsApi.as_view(), name="api_billing_details"),
@@ -50,6 +50,8 @@ organization_patterns = [
         webhooks.WebhookDeliveryReplayApi.as_view(),
         name="api_webhook_delivery_replay",
     ),
+    path("api-keys/", keys.ApiKeyListCreateApi.as_view(), name="api_keys"),
+    path("api-keys/<int:key_id>/", keys.ApiKeyDetailApi.as_view(), name="api_key"),
 ]
 
 # A partner's client organizations (seed 003): only for partner organizations (others get

@@ -11,13 +11,13 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, parsers, renderers, serializers
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 
 from api.authentication import ApiKeyAuthentication
 from api.base import ApiView, InputRefused, error_responses
 from core import clock
 from organizations.errors import RuleViolation
+from organizations.models import Scope
 from usage import domain as D
 from usage import selectors
 from usage.services import usage_record_batch
@@ -74,6 +74,7 @@ class UsageEventResultSerializer(serializers.Serializer):
 
 class UsageEventsRecordApi(ApiView):
     # Only the machine client reports usage: a person's session is not accepted (401).
+    scope = Scope.USAGE_WRITE
     authentication_classes = [ApiKeyAuthentication]
     parser_classes = [BatchJSONParser]
     renderer_classes = [BatchJSONRenderer]
@@ -181,7 +182,7 @@ ORGANIZATION_ID = OpenApiParameter("organization_id", int, OpenApiParameter.PATH
 
 
 class EntitlementListApi(ApiView):
-    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    scope = Scope.ENTITLEMENTS_READ
 
     @extend_schema(
         operation_id="entitlements_list",
@@ -204,7 +205,7 @@ class EntitlementListApi(ApiView):
 
 
 class EntitlementDetailApi(ApiView):
-    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    scope = Scope.ENTITLEMENTS_READ
 
     @extend_schema(
         operation_id="entitlements_check",
@@ -241,7 +242,7 @@ def asked_quantity(raw: str) -> int | None:
 
 
 class UsageOverviewApi(ApiView):
-    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    scope = Scope.USAGE_READ
 
     @extend_schema(
         operation_id="usage_overview",
@@ -281,7 +282,7 @@ class SeriesSerializer(serializers.Serializer):
 
 
 class UsageStatisticsApi(ApiView):
-    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    scope = Scope.USAGE_READ
 
     @extend_schema(
         operation_id="usage_statistics",

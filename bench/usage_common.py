@@ -80,7 +80,11 @@ def bench_organization(*, token_limit: int | None = 10**12):
         created_at=now,
     )
     _key, secret = credential_create(
-        organization=organization, kind=Credential.Kind.API_KEY, name="bench", at=now
+        organization=organization,
+        kind=Credential.Kind.API_KEY,
+        name="bench",
+        at=now,
+        scopes=["usage:write", "usage:read", "entitlements:read"],
     )
     return organization, secret
 
@@ -226,8 +230,10 @@ class Server:
             SECURE_SSL_REDIRECT="0",
             DB_CONN_MAX_AGE="600",
             LOG_LEVEL="WARNING",
+            SITE_URL="https://billing.example.com",  # production requires it; the bench sends no mail
         )
-        # Production requires the brute-force counters' Redis; valid keys never ask it.
+        # Production requires Redis: the brute-force counters, and the API's rate limits, which
+        # every request with a key takes from in one round trip (organizations.throttling).
         env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.process = subprocess.Popen(
             [

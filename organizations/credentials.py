@@ -3,9 +3,9 @@
 An owner (or a partner's person acting as one: `partners.credential_provenance`) makes a
 credential of a kind; its secret is shown once and only its SHA-256 is kept. Every request
 that carries one is authenticated here, with its organization, in one query; a revoked one
-is refused at once. What an authenticated credential may do is its caller's business: the
-usage API for API keys, `seats.identity.provisioning` for the roles a SCIM token's groups
-may give. Refused credentials are counted per address by the caller
+is refused at once. An API key holds the scopes chosen when it was made (`Scope`; which
+operation needs which: `api.scopes`); `seats.identity.provisioning` decides the roles a SCIM
+token's groups may give. Refused credentials are counted per address by the caller
 (`throttling.credential_failed`), which answers in its own protocol.
 
 Audit actions keep their kind's name: `api_key.created`, `scim_token.revoked`, ...
@@ -22,8 +22,9 @@ from core import sql
 
 from .audit import audit_record
 from .errors import RuleViolation
-from .models import Credential, Organization
+from .models import Credential, Organization, Scope
 from .partners import credential_made_by, credential_provenance
+from .tenancy import KeyActor
 from .text import storable
 
 Kind = Credential.Kind
@@ -58,16 +59,56 @@ def credential_name(name: str | None, *, kind: str) -> str:
     return name
 
 
+def credential_scopes(scopes, *, kind: str) -> str:
+    """The scopes chosen for a credential, as stored (known ones, in `Scope`'s order, space
+    separated); refused (field "scopes") for an API key without any or with an unknown one.
+    A SCIM token has none: SCIM is its scope."""
+    chosen = set(scopes or ())
+    if kind != Kind.API_KEY:
+        if chosen:
+            raise RuleViolation(_("A SCIM token has no scopes."), code="invalid_scopes", field="scopes")
+        return ""
+    unknown = chosen - set(Scope.values)
+    if unknown:
+        raise RuleViolation(
+            _("Unknown scope: %(scopes)s.") % {"scopes": ", ".join(sorted(unknown))},
+            code="invalid_scopes",
+            field="scopes",
+        )
+    if not chosen:
+        raise RuleViolation(
+            _("Choose at least one scope: what the key may do."), code="scopes_required", field="scopes"
+        )
+    return " ".join(scope for scope in Scope.values if scope in chosen)
+
+
 # Writes ------------------------------------------------------------------------------------
 
 
 @transaction.atomic
 def credential_create(
-    *, organization: Organization, kind: str, name: str, at: dt.datetime, acting_user=None
+    *,
+    organization: Organization,
+    kind: str,
+    name: str,
+    at: dt.datetime,
+    acting_user=None,
+    scopes=(),
 ) -> tuple[Credential, str]:
-    """A new credential of `kind`; returns (row, the whole secret). The secret is shown once:
-    only its SHA-256 is stored."""
+    """A new credential of `kind` (an API key with its `scopes`, at least one); returns (row,
+    the whole secret). The secret is shown once: only its SHA-256 is stored."""
     name = credential_name(name, kind=kind)
+    chosen_scopes = credential_scopes(scopes, kind=kind)
+    if isinstance(acting_user, KeyActor):
+        # A key makes keys only with scopes it holds itself: never a stronger one.
+        beyond = [scope for scope in chosen_scopes.split() if not acting_user.api_key.has_scope(scope)]
+        if beyond:
+            raise RuleViolation(
+                _("An API key makes keys only with scopes it holds itself; it lacks %(scopes)s.")
+                % {"scopes": ", ".join(beyond)},
+                code="scope_not_grantable",
+                field="scopes",
+            )
     prefix = PREFIXES[kind] + secrets.token_hex(6)
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     provenance = credential_provenance(organization=organization, acting_user=acting_user)
@@ -77,6 +118,7 @@ def credential_create(
         name=name,
         prefix=prefix,
         secret_hash=secret_hash(secret),
+        scopes=chosen_scopes,
         created_at=at,
         **provenance.fields(),
     )
@@ -86,7 +128,11 @@ def credential_create(
         action=f"{kind}.created",
         at=at,
         target=prefix,
-        details={"name": name, **provenance.details()},
+        details={
+            "name": name,
+            **({"scopes": chosen_scopes.split()} if chosen_scopes else {}),
+            **provenance.details(),
+        },
     )
     return credential, secret
 

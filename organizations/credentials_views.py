@@ -14,7 +14,7 @@ from core import clock
 
 from . import credentials
 from .errors import RuleViolation
-from .models import Credential
+from .models import Credential, Scope
 from .tenancy import Capability
 from .views_base import org_view
 
@@ -24,13 +24,26 @@ PAGE_URL_NAMES = {Kind.API_KEY: "usage_api_keys", Kind.SCIM_TOKEN: "identity_sci
 REVOKE_URL_NAMES = {Kind.API_KEY: "usage_api_key_revoke", Kind.SCIM_TOKEN: "identity_scim_revoke"}
 
 
+PARTNER_SCOPES = frozenset({Scope.PARTNERS_READ, Scope.PARTNERS_WRITE})
+
+
+def offered_scopes(organization, chosen) -> list[tuple[str, str, bool]]:
+    """(scope, label, checked) for the form: the partner scopes only for a partner."""
+    return [
+        (scope.value, scope.label, scope.value in chosen)
+        for scope in Scope
+        if organization.is_partner or scope not in PARTNER_SCOPES
+    ]
+
+
 @org_view(Capability.MANAGE_API_KEYS)
 @require_http_methods(["GET", "POST"])
 def credential_page(request, slug, kind):
     """List the credentials of `kind`; POST creates one and shows its secret on this response only."""
-    created, secret, error, name = None, None, None, ""
+    created, secret, error, error_field, name, chosen = None, None, None, "", "", []
     if request.method == "POST":
         name = request.POST.get("name", "")
+        chosen = request.POST.getlist("scopes") if kind == Kind.API_KEY else []
         try:
             created, secret = credentials.credential_create(
                 organization=request.organization,
@@ -38,17 +51,20 @@ def credential_page(request, slug, kind):
                 name=name,
                 at=clock.now(),
                 acting_user=request.user,
+                scopes=chosen,
             )
-            name = ""
+            name, chosen = "", []
         except RuleViolation as exc:
-            error = exc.message
+            error, error_field = exc.message, exc.field
     context = {
         "kind": kind,
         "credentials": credentials.credential_list(organization=request.organization, kind=kind),
         "created": created,
         "secret": secret,
         "error": error,
+        "error_field": error_field,
         "name": name,
+        "scopes": offered_scopes(request.organization, chosen) if kind == Kind.API_KEY else [],
         "revoke_url_name": REVOKE_URL_NAMES[kind],
         "scim_base_url": request.build_absolute_uri("/scim/v2/") if kind == Kind.SCIM_TOKEN else "",
     }

@@ -310,6 +310,22 @@ class AgreementEvent(models.Model):
         return f"{self.effective_on} {self.organization} {self.kind} -> {self.agreement}"
 
 
+class Scope(models.TextChoices):
+    """What an API key may do, chosen when it is made (api.scopes: which operation needs which)."""
+
+    USAGE_WRITE = "usage:write", _("Report usage")
+    USAGE_READ = "usage:read", _("Read usage and statistics")
+    ENTITLEMENTS_READ = "entitlements:read", _("Check entitlements")
+    BILLING_READ = "billing:read", _("Read plans, subscription, invoices, credit notes and billing details")
+    BILLING_WRITE = "billing:write", _("Change plan, buy seats, change billing details")
+    MEMBERS_READ = "members:read", _("Read members")
+    MEMBERS_WRITE = "members:write", _("Invite, change and remove members")
+    PARTNERS_READ = "partners:read", _("Read a partner's clients")
+    PARTNERS_WRITE = "partners:write", _("Create and hand over a partner's clients")
+    KEYS_READ = "keys:read", _("Read API keys")
+    KEYS_WRITE = "keys:write", _("Create and revoke API keys (only with scopes the key holds)")
+
+
 class Credential(models.Model):
     """A bearer credential of one organization: an API key (the SaaS's machine client reports
     usage and asks for entitlements) or a SCIM token (its identity provider provisions people).
@@ -348,6 +364,10 @@ class Credential(models.Model):
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # API keys: the `Scope`s it holds, space-separated as OAuth writes them ("usage:write
+    # entitlements:read"); read on every request from the one credential query. Empty for SCIM
+    # tokens, whose protocol is their scope.
+    scopes = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -355,6 +375,13 @@ class Credential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})"
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes.split()
 
     @property
     def grantor(self):

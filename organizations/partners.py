@@ -25,7 +25,7 @@ from . import services
 from .audit import audit_record
 from .errors import RuleViolation
 from .models import Agreement, AgreementEvent, Membership, Organization, PartnerLink, Role
-from .tenancy import PARTNER_ACTING_ROLES, acting_link
+from .tenancy import PARTNER_ACTING_ROLES, Capability, KeyActor, acting_link, actor_has_capability
 
 COMPANIES_PAGE_SIZE = 20
 
@@ -106,7 +106,10 @@ def agreement_history(*, organization: Organization) -> list[AgreementEvent]:
 
 
 def is_partner_manager(*, partner: Organization, user) -> bool:
-    """Is `user` an active owner or admin of the partner organization?"""
+    """Is `user` an active owner or admin of the partner organization, or the partner's own
+    API key with `partners:write`?"""
+    if partner.is_partner and isinstance(user, KeyActor):
+        return actor_has_capability(user, partner, Capability.MANAGE_CLIENTS)
     if not partner.is_partner or not getattr(user, "pk", None):
         return False
     return Membership.objects.filter(

@@ -47,7 +47,13 @@ from .models import (
     Organization,
     Role,
 )
-from .tenancy import OWNER_GRANTED_ROLES, Capability, has_capability, membership_for, roles_grantable_by
+from .tenancy import (
+    OWNER_GRANTED_ROLES,
+    Capability,
+    actor_has_capability,
+    owner_by_membership,
+    roles_grantable_to,
+)
 from .text import EMAIL_MAX_LENGTH, LOGIN_EMAIL_MAX_LENGTH, single_line
 
 BILLING_DETAIL_FIELDS = (
@@ -208,18 +214,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _active_membership_of(organization: Organization, user) -> Membership | None:
-    if user is None or not getattr(user, "pk", None):
-        return None
-    return Membership.objects.filter(organization=organization, user=user, removed_at__isnull=True).first()
-
-
 def _ensure_owner_for_owner_change(*, organization: Organization, acting_user, what: str) -> None:
     """Only an owner makes, unmakes or removes owners. System actions (acting_user None) are trusted."""
     if acting_user is None:
         return
-    acting = _active_membership_of(organization, acting_user)
-    if acting is None or acting.role != Role.OWNER:
+    if not owner_by_membership(acting_user, organization):
         raise RuleViolation(
             _("Only an owner can %(what)s. Ask an owner of %(name)s.")
             % {"what": what, "name": organization.name},
@@ -233,7 +232,7 @@ def _ensure_may_grant(*, organization: Organization, acting_user, role: str) -> 
     (acting_user None) are trusted: their callers bound them (SCIM by its token's grantor)."""
     if acting_user is None:
         return
-    if role in roles_grantable_by(membership_for(acting_user, organization)):
+    if role in roles_grantable_to(acting_user, organization):
         return
     label = Role(role).label
     if role in OWNER_GRANTED_ROLES:
@@ -441,8 +440,8 @@ def organization_update_billing_details(
     change; the audit row records each change as [old, new], and `reason` when a rule made
     the change (e.g. "partner_removed": a billing e-mail of the partner's replaced).
     """
-    if acting_user is not None and not has_capability(
-        membership_for(acting_user, organization), Capability.MANAGE_TAX_IDENTITY
+    if acting_user is not None and not actor_has_capability(
+        acting_user, organization, Capability.MANAGE_TAX_IDENTITY
     ):
         raise RuleViolation(
             _("Only an owner or finance of %(name)s can change its billing details.")
@@ -501,8 +500,8 @@ def organization_update_preferences(
     from issue to due date, 0 to 90, for the invoices issued from then on). Owners only
     (Capability.MANAGE_SETTINGS); audited as `organization.preferences_updated` with
     {field: [old, new]}."""
-    if acting_user is not None and not has_capability(
-        membership_for(acting_user, organization), Capability.MANAGE_SETTINGS
+    if acting_user is not None and not actor_has_capability(
+        acting_user, organization, Capability.MANAGE_SETTINGS
     ):
         raise RuleViolation(
             _("Only an owner of %(name)s can change its settings.") % {"name": organization.name},

@@ -21,7 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists
 from django.http import Http404
 
-from .models import Agreement, Membership, Organization, PartnerLink, Role
+from .models import Agreement, Credential, Membership, Organization, PartnerLink, Role, Scope
 
 
 class Capability(StrEnum):
@@ -54,6 +54,110 @@ OWNER_GRANTED_ROLES = frozenset({Role.OWNER, Role.FINANCE})
 
 def has_capability(membership: Membership | None, capability: Capability) -> bool:
     return membership is not None and capability in ROLE_CAPABILITIES.get(membership.role, frozenset())
+
+
+# API keys ---------------------------------------------------------------------------------
+#
+# An API key acts by its scopes, never by a role: the API checks the operation's scope before
+# anything runs (api.scopes). Where a service asks what its actor may do, a key's scopes
+# answer (CAPABILITY_SCOPES), and giving roles beyond member is bounded, as for SCIM tokens,
+# by what the key's grantor (who kept it, else who made it) may give at the time of use.
+
+# The scope that carries a capability for a key; capabilities not listed no key has.
+CAPABILITY_SCOPES: dict[Capability, Scope] = {
+    Capability.MANAGE_PLAN: Scope.BILLING_WRITE,
+    Capability.MANAGE_TAX_IDENTITY: Scope.BILLING_WRITE,
+    Capability.VIEW_INVOICES: Scope.BILLING_READ,
+    Capability.MANAGE_MEMBERS: Scope.MEMBERS_WRITE,
+    Capability.MANAGE_CLIENTS: Scope.PARTNERS_WRITE,
+}
+
+
+class KeyActor:
+    """The acting party of a request made with an API key (request.user, and the services'
+    `acting_user`): not a person, so it has no membership and no `pk`; the audit log names
+    it "API key sbk_… (name)"."""
+
+    is_authenticated = True
+    is_anonymous = False
+    pk = None
+    email = ""
+
+    def __init__(self, api_key: Credential):
+        self.api_key = api_key
+        self.organization = api_key.organization
+
+    @property
+    def username(self) -> str:
+        return f"API key {self.api_key.prefix} ({self.api_key.name})"
+
+    def get_username(self) -> str:
+        return self.username
+
+    def __str__(self) -> str:
+        return self.username
+
+
+def key_of(actor, organization: Organization) -> Credential | None:
+    """The API key an actor is, when it is one of this organization's; None otherwise."""
+    if isinstance(actor, KeyActor) and actor.api_key.organization_id == organization.pk:
+        return actor.api_key
+    return None
+
+
+def actor_has_capability(actor, organization: Organization, capability: Capability) -> bool:
+    """May this actor (a person, or an API key) use the capability on the organization now?"""
+    if isinstance(actor, KeyActor):
+        key = key_of(actor, organization)
+        if key is None:
+            return _partner_key_may(actor.api_key, organization, capability)
+        scope = CAPABILITY_SCOPES.get(capability)
+        return capability == Capability.VIEW or (scope is not None and key.has_scope(scope))
+    return has_capability(membership_for(actor, organization), capability)
+
+
+def _partner_key_may(key: Credential, organization: Organization, capability: Capability) -> bool:
+    """A partner's key with `partners:write`, acting on one of its clients through the partner
+    endpoints (a handover sets the client's billing e-mail), may what the partner's people may
+    there: the role the agreement gives (tenancy.acting_membership)."""
+    if not key.has_scope(Scope.PARTNERS_WRITE):
+        return False
+    link = PartnerLink.objects.filter(
+        organization=organization,
+        partner_id=key.organization_id,
+        partner__is_partner=True,
+        ended_at__isnull=True,
+    ).first()
+    return link is not None and capability in ROLE_CAPABILITIES[ACTING_ROLE_BY_AGREEMENT[link.agreement]]
+
+
+def roles_grantable_to(actor, organization: Organization) -> frozenset[str]:
+    """The roles this actor may give in the organization. A person: `roles_grantable_by`
+    their membership. An API key with `members:write`: plain members always, other roles as
+    its grantor may give them now (a grantor who left gives none), like a SCIM token."""
+    if isinstance(actor, KeyActor):
+        key = key_of(actor, organization)
+        if key is None or not key.has_scope(Scope.MEMBERS_WRITE):
+            return frozenset()
+        grantor = key.grantor
+        by_grantor = roles_grantable_by(membership_for(grantor, organization)) if grantor else frozenset()
+        return by_grantor | {Role.MEMBER}
+    return roles_grantable_by(membership_for(actor, organization))
+
+
+def owner_by_membership(actor, organization: Organization) -> bool:
+    """Is the actor an owner of the organization by membership now? For an API key: its
+    grantor is (only an owner by membership makes, unmakes or removes owners)."""
+    if isinstance(actor, KeyActor):
+        key = key_of(actor, organization)
+        if key is None or key.grantor is None:
+            return False
+        actor = key.grantor
+    if not getattr(actor, "pk", None):
+        return False
+    return Membership.objects.filter(
+        organization=organization, user=actor, removed_at__isnull=True, role=Role.OWNER
+    ).exists()
 
 
 def resolve_membership(user, *, slug: str | None = None, organization_id: int | None = None) -> Membership:

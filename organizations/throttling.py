@@ -13,8 +13,9 @@ The limits are settings.THROTTLES: {name: (count, seconds)}.
   account locks, the owners of its organizations are e-mailed (`account_lock_notify`).
 - Password reset requests, per address and per e-mail asked for; invitations, per address
   and per organization: every request counts.
-- Bearer credentials (API keys, SCIM tokens): only failures count, per address, so a valid
-  key never waits for the cache (the entitlement check's hot path stays one query).
+- Bearer credentials (API keys, SCIM tokens): only failures count, per address.
+- API requests made with a key: a token bucket per key and one per organization, both taken
+  in one Redis round trip (`api_request`, below; settings.API_RATE_LIMITS).
 
 If the cache can't be reached the limits are not applied (logged): people can still log in.
 """
@@ -22,10 +23,14 @@ If the cache can't be reached the limits are not applied (logged): people can st
 import datetime as dt
 import ipaddress
 import logging
+import math
+import threading
+import time
 from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -205,3 +210,146 @@ def credential_failed(request) -> None:
         [_count("credential_failures_address", client_address(request), increment=True)],
         _("Too many requests with an unknown or revoked key from your address."),
     )
+
+
+# API request limits ------------------------------------------------------------------------
+#
+# Every request made with an API key takes a token from two buckets: the key's and its
+# organization's (all its keys together). A bucket holds `burst` tokens and refills `rate` a
+# second (settings.API_RATE_LIMITS); an empty one refuses with Retry-After until a token is
+# back. Both buckets are read, refilled and taken from in one Lua script run by Redis: one
+# round trip a request, whatever its size (a 1,000-event ingestion batch is one request), and
+# atomic across web processes, on Redis's own clock. Without Redis (the demo) the buckets
+# live in the process. If Redis can't be reached, the limits are not applied (logged).
+
+_BUCKETS_LUA = """
+local now_t = redis.call('TIME')
+local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
+local allowed, wait, remaining, reset, limit = 1, 0, nil, 0, 0
+local tokens = {}
+for i = 1, #KEYS do
+  local rate, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'at')
+  local held, at = tonumber(state[1]), tonumber(state[2])
+  if held == nil then held, at = burst, now end
+  held = math.min(burst, held + math.max(0, now - at) * rate / 1000)
+  tokens[i] = held
+  if held < 1 then
+    allowed = 0
+    wait = math.max(wait, math.ceil((1 - held) * 1000 / rate))
+  end
+end
+for i = 1, #KEYS do
+  local rate, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local held = tokens[i]
+  if allowed == 1 then held = held - 1 end
+  redis.call('HSET', KEYS[i], 'tokens', tostring(held), 'at', now)
+  redis.call('PEXPIRE', KEYS[i], math.ceil(burst * 1000 / rate) + 1000)
+  local left = math.max(0, math.floor(held))
+  if remaining == nil or left < remaining then
+    remaining, limit = left, burst
+    reset = math.ceil((burst - held) * 1000 / rate)
+  end
+end
+return {allowed, wait, remaining, limit, reset}
+"""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Where the tighter of a request's buckets stands after it: the RateLimit headers."""
+
+    limit: int  # its burst
+    remaining: int  # whole tokens left
+    reset: int  # seconds until it is full again
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
+
+
+class RateLimited(Throttled):
+    """An API key's or its organization's bucket is empty: 429 with Retry-After."""
+
+    code = "rate_limited"
+
+    def __init__(self, *, retry_after: int, message: str, rate_limit: RateLimit):
+        super().__init__(retry_after=retry_after, message=message)
+        self.rate_limit = rate_limit
+
+
+_script = None
+_local_buckets: dict[str, tuple[float, float]] = {}  # the demo's buckets: key -> (tokens, at)
+_local_lock = threading.Lock()
+
+
+def _redis_client():
+    client_of = getattr(getattr(cache, "_cache", None), "get_client", None)
+    return client_of(write=True) if client_of else None
+
+
+def _take_locally(buckets: list[tuple[str, float, int]]) -> list[int]:
+    now = time.monotonic()
+    with _local_lock:
+        held = []
+        for name, rate, burst in buckets:
+            tokens, at = _local_buckets.get(name, (burst, now))
+            held.append(min(burst, tokens + (now - at) * rate))
+        allowed = all(tokens >= 1 for tokens in held)
+        wait = max(
+            (
+                math.ceil((1 - tokens) * 1000 / rate)
+                for tokens, (_n, rate, _b) in zip(held, buckets, strict=True)
+                if tokens < 1
+            ),
+            default=0,
+        )
+        tightest = None
+        for tokens, (name, rate, burst) in zip(held, buckets, strict=True):
+            tokens = tokens - 1 if allowed else tokens
+            _local_buckets[name] = (tokens, now)
+            left = max(0, math.floor(tokens))
+            if tightest is None or left < tightest[0]:
+                tightest = (left, burst, math.ceil((burst - tokens) * 1000 / rate))
+        return [int(allowed), wait, *tightest]
+
+
+def api_request(*, key_id: int, organization_id: int) -> RateLimit | None:
+    """Take a token from the key's bucket and its organization's; RateLimited when either is
+    empty (nothing is taken then). None when Redis does not answer."""
+    limits = settings.API_RATE_LIMITS
+    buckets = [
+        (cache.make_key(f"api_rate:key:{key_id}"), *limits["key"]),
+        (cache.make_key(f"api_rate:organization:{organization_id}"), *limits["organization"]),
+    ]
+    global _script
+    try:
+        client = _redis_client()
+        if client is None:
+            result = _take_locally(buckets)
+        else:
+            if _script is None:
+                _script = client.register_script(_BUCKETS_LUA)
+            args = [value for _name, rate, burst in buckets for value in (rate, burst)]
+            result = _script(keys=[name for name, _rate, _burst in buckets], args=args, client=client)
+    except (redis.RedisError, OSError):
+        logger.warning("API rate limits not applied: the cache does not answer", exc_info=True)
+        return None
+    allowed, wait_ms, remaining, limit, reset_ms = (int(value) for value in result)
+    rate_limit = RateLimit(limit=limit, remaining=remaining, reset=max(0, -(-reset_ms // 1000)))
+    if not allowed:
+        retry_after = max(1, -(-wait_ms // 1000))
+        raise RateLimited(
+            retry_after=retry_after,
+            message=ngettext(
+                "Too many requests for this API key or organization. Try again in %(count)s second.",
+                "Too many requests for this API key or organization. Try again in %(count)s seconds.",
+                retry_after,
+            )
+            % {"count": retry_after},
+            rate_limit=rate_limit,
+        )
+    return rate_limit

@@ -395,8 +395,9 @@ def agreement_handover(
         at=at,
         notify=False,
     )
-    Invitation.objects.filter(pk=invitation.pk).update(invited_by=acting_user)
-    invitation.invited_by = acting_user
+    person = acting_user if getattr(acting_user, "pk", None) else None  # None: the partner's API key
+    Invitation.objects.filter(pk=invitation.pk).update(invited_by=person)
+    invitation.invited_by = person
     details = {
         "plan": plan.code,
         "superuser": {"name": superuser.name, "reference": superuser.reference, "email": superuser.email},

@@ -47,3 +47,40 @@ def test_the_docs_pages_load_nothing_from_another_host(url):
     # Any absolute or protocol-relative URL would be a CDN the page needs at runtime.
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", page), page
     assert "cdn." not in page and "@latest" not in page
+
+
+def _validate(example, schema_fragment, components):
+    """`example` against a schema fragment of the document (its $refs resolved in it)."""
+    from openapi_schema_validator import OAS30Validator
+
+    OAS30Validator({**schema_fragment, "components": components}).validate(example)
+
+
+def test_every_operation_has_examples_that_match_its_schema(schema):
+    """An example request (where there is a body), an example of the success answer (where it
+    has one) and of each error answer, 429 included; each one valid against its schema."""
+    components = schema["components"]
+    missing, invalid = [], []
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            if method not in OPERATION_METHODS:
+                continue
+            where = f"{method.upper()} {path}"
+            parts = [("request", operation.get("requestBody", {}).get("content", {}).get("application/json"))]
+            parts += [
+                (status, answer.get("content", {}).get("application/json"))
+                for status, answer in operation["responses"].items()
+            ]
+            assert "429" in operation["responses"], where
+            for part, media in parts:
+                if media is None:
+                    continue
+                if "example" not in media:
+                    missing.append((where, part))
+                    continue
+                try:
+                    _validate(media["example"], media["schema"], components)
+                except Exception as exc:  # noqa: BLE001 - reported together below
+                    invalid.append((where, part, str(exc).splitlines()[0]))
+    assert missing == []
+    assert invalid == []

@@ -2,8 +2,8 @@
 
 Walks every URL pattern under /api/v1/ (as tests/test_api_options.py does), so endpoints added
 later are covered, and asks each by GET and POST: anonymously, as a logged-in outsider, as a
-member without write rights, and with the organization's API key (accepted by the usage
-endpoints only).
+member without write rights, and with an API key of the organization that holds the usage
+scopes only (403 `scope_missing`, naming the scope, elsewhere).
 """
 
 import datetime as dt
@@ -28,7 +28,11 @@ def test_every_api_url_refuses_in_the_one_error_format():
     client_organization = client(firm, owner, name="Klient ApS", on=ON, plan=team, seats=3).organization
     member = add_member(firm, "member@revisorhuset.dk", Role.MEMBER, ON)
     _key, secret = credential_create(
-        organization=firm, kind=Credential.Kind.API_KEY, name="Backend", at=dt.datetime.now(dt.UTC)
+        organization=firm,
+        kind=Credential.Kind.API_KEY,
+        name="Backend",
+        at=dt.datetime.now(dt.UTC),
+        scopes=["usage:write", "usage:read", "entitlements:read"],
     )
     callers = {
         who: APIClient(raise_request_exception=False) for who in ("anonymous", "outsider", "member", "key")
@@ -49,12 +53,15 @@ def test_every_api_url_refuses_in_the_one_error_format():
     assert {answer.status_code for answer in refusals.values()} == {400, 401, 403, 404, 405}
     for (who, method, path), answer in refusals.items():
         body = answer.json()
-        assert {"code", "message", "field"} <= set(body) <= {"code", "message", "field", "fields"}, (
+        optional = {"fields", "scope"}  # invalid input; an API key without the operation's scope
+        assert {"code", "message", "field"} <= set(body) <= {"code", "message", "field", *optional}, (
             who,
             method,
             path,
             body,
         )
         assert body["code"] and body["message"], (who, method, path, body)
+        if body["code"] == "scope_missing":
+            assert body["scope"] in body["message"], (method, path, body)
         if answer.status_code == 401:
             assert answer["WWW-Authenticate"] == "Bearer", (who, method, path)

@@ -52,7 +52,11 @@ def test_every_api_url_answers_options_without_a_server_error(firm):
     paths = api_paths(firm, client_organization)
     assert len(paths) > 20 and any("/clients/" in path for path in paths)
     _key, secret = credential_create(
-        organization=firm, kind=Credential.Kind.API_KEY, name="Backend", at=dt.datetime.now(dt.UTC)
+        organization=firm,
+        kind=Credential.Kind.API_KEY,
+        name="Backend",
+        at=dt.datetime.now(dt.UTC),
+        scopes=["usage:write", "usage:read", "entitlements:read"],
     )
     callers = {
         who: APIClient(raise_request_exception=False) for who in ("anonymous", "owner", "member", "key")

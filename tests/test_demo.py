@@ -30,7 +30,7 @@ from organizations.credentials import credential_create
 from organizations.models import Credential, Organization
 nordlys = Organization.objects.get(slug="nordlys")
 _key, secret = credential_create(organization=nordlys, kind=Credential.Kind.API_KEY, name="demo check",
-                                 at=clock.now())
+                                 at=clock.now(), scopes=["usage:write", "usage:read", "entitlements:read"])
 machine = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
 event = {"event_id": "demo-1", "meter": "ai_tokens", "quantity": 1200, "timestamp": clock.now().isoformat(),
          "dimensions": {"model": "m", "action": "chat"}}

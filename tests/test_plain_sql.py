@@ -33,10 +33,20 @@ def assert_loaded_as_the_orm_loads(loaded: list, expected: list) -> None:
 
 def test_an_api_key_loads_with_its_organization_in_one_query(django_assert_num_queries):
     organization = OrganizationFactory(time_zone="Europe/Copenhagen", vat_id="DK12345674")
-    key, secret = credential_create(organization=organization, kind=API_KEY, name="Backend", at=AT)
+    key, secret = credential_create(
+        organization=organization,
+        kind=API_KEY,
+        name="Backend",
+        at=AT,
+        scopes=["usage:write", "usage:read", "entitlements:read"],
+    )
     Credential.objects.filter(pk=key.pk).update(last_used_at=AT)
     other, other_secret = credential_create(
-        organization=OrganizationFactory(), kind=API_KEY, name="Theirs", at=AT
+        organization=OrganizationFactory(),
+        kind=API_KEY,
+        name="Theirs",
+        at=AT,
+        scopes=["usage:write", "usage:read", "entitlements:read"],
     )
     credential_revoke(organization=other.organization, kind=API_KEY, credential_id=other.pk, at=AT)
     _token, token_secret = credential_create(organization=organization, kind=SCIM_TOKEN, name="IdP", at=AT)

@@ -269,7 +269,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }
@@ -279,8 +279,12 @@ SPECTACULAR_SETTINGS = {
         "Organizations, plans, seats, usage, invoices and credit notes.\n\n"
         "People call with their session (CSRF token on writes) and reach the organizations they are "
         "members of; the SaaS's backend calls with the organization's API key (`Authorization: Bearer "
-        "sbk_…`), accepted by usage ingestion and the entitlement and usage reads, and reaches that "
-        "organization only (another organization's URL is 404).\n\n"
+        "sbk_…`), accepted by every operation whose scope the key holds (each operation names its "
+        "scope; without it: 403 `scope_missing`), and reaches that organization only (another "
+        "organization's URL is 404).\n\n"
+        "Requests with a key are rate limited per key and per organization (token buckets): beyond "
+        "them, 429 `rate_limited` with Retry-After; every answer to a key carries RateLimit-Limit, "
+        "RateLimit-Remaining and RateLimit-Reset.\n\n"
         'Every error answers `{"code", "message", "field"}` (plus `fields`, messages per input field, '
         "for invalid input); 429 carries Retry-After.\n\n"
         "Writes take an optional `Idempotency-Key` header: the same request with the same key within "
@@ -329,6 +333,17 @@ THROTTLES = {
     "invitations_address": (60, 60 * 60),
     "invitations_organization": (100, 60 * 60),
     "credential_failures_address": (20, 10 * 60),
+}
+# API requests made with a key (organizations.throttling.api_request, docs/api.md): a token
+# bucket per key and one per organization (all its keys), (requests a second, burst). The
+# defaults leave room for ingestion's goal (40,000 events/s in 1,000-event batches is 40
+# requests a second) and the entitlement load test (500 checks a second with one key).
+API_RATE_LIMITS = {
+    "key": (float(env("API_RATE_LIMIT_KEY_PER_SECOND", "500")), int(env("API_RATE_LIMIT_KEY_BURST", "1000"))),
+    "organization": (
+        float(env("API_RATE_LIMIT_ORGANIZATION_PER_SECOND", "1000")),
+        int(env("API_RATE_LIMIT_ORGANIZATION_BURST", "2000")),
+    ),
 }
 # Reverse proxies in front of the app that append the client's address to X-Forwarded-For
 # (0: the connection's own address is the client's). The limits per address read it.

@@ -23,7 +23,8 @@ from billing.models import PlanSeatPrice, PlanUnitType, SeatIntervalChange, Subs
 from billing.selectors import seats_total, subscription_live
 from invoices.models import CreditNote, Invoice
 from organizations import services as org_services
-from organizations.models import AuditLogEntry, Invitation, Membership, Role
+from organizations.credentials import credential_create
+from organizations.models import AuditLogEntry, Credential, Invitation, Membership, Role
 from seats import services as seat_services
 from tests.billing.support import at, subscribed_organization
 from tests.factories import MembershipFactory, PlanFactory, UserFactory
@@ -91,6 +92,7 @@ class Team:
                 )
             ),
             WebhookDelivery.objects.filter(organization=organization).count(),
+            list(Credential.objects.filter(organization=organization).values_list("pk", "revoked_at")),
         )
 
     def unit(self) -> Unit:
@@ -637,6 +639,9 @@ ENDPOINTS = [
         "webhook-deliveries/{webhook_delivery}/replay",
         {Role.OWNER, Role.ADMIN},
     ),
+    ("api_keys", "get", "api-keys/", {Role.OWNER}),
+    ("api_keys", "post", "api-keys/", {Role.OWNER}),
+    ("api_key", "delete", "api-keys/{api_key}/", {Role.OWNER}),
 ]
 FORBIDDEN = [
     pytest.param(method, tail, role, id=f"{method}-{tail}-{role}")
@@ -679,7 +684,21 @@ def _objects(team: Team) -> dict:
         "credit_note": CreditNote.objects.get(organization=team.organization).pk,
         "webhook_endpoint": delivery.endpoint_id,
         "webhook_delivery": delivery.pk,
+        "api_key": _api_key(team).pk,
     }
+
+
+def _api_key(team: Team):
+    key = Credential.objects.filter(organization=team.organization, kind=Credential.Kind.API_KEY).first()
+    if key is None:
+        key, _secret = credential_create(
+            organization=team.organization,
+            kind=Credential.Kind.API_KEY,
+            name="Backend",
+            at=NOW,
+            scopes=["usage:write"],
+        )
+    return key
 
 
 def _valid_body(team: Team, method: str, tail: str) -> dict:
@@ -699,6 +718,7 @@ def _valid_body(team: Team, method: str, tail: str) -> dict:
         "webhook-endpoints/": {"url": "https://hooks.example.com/other", "events": ["invoice.issued"]},
         "webhook-endpoints/{webhook_endpoint}/": {"active": False} if method == "patch" else {},
         "webhook-endpoints/{webhook_endpoint}/roll-secret": {"grace_hours": 0},
+        "api-keys/": {"name": "Backend", "scopes": ["usage:write"]} if method == "post" else {},
     }.get(tail, {})
 
 
@@ -764,9 +784,11 @@ def test_a_removed_member_is_a_stranger(team):
 
 
 def test_anonymous_requests_are_refused(team):
+    """401 with `WWW-Authenticate: Bearer`: every endpoint takes the organization's API key."""
     response = APIClient().get(team.url("plans/"))
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"] == "Bearer"
 
 
 def test_session_writes_need_the_csrf_token(team):

@@ -45,6 +45,9 @@ def test_the_committed_mo_matches_the_po(language):
             got = [compiled.ngettext(message.id[0], message.id[1], n) for n in (1, 2)]
             if got != list(message.string):
                 stale.append(message.id[0])
+        elif message.context:  # `{% translate "Scopes" context "API key" %}`
+            if compiled.pgettext(message.context, message.id) != message.string:
+                stale.append(message.id)
         elif compiled.gettext(message.id) != message.string:
             stale.append(message.id)
     assert stale == []

@@ -18,7 +18,12 @@ API_KEY, SCIM_TOKEN = Credential.Kind.API_KEY, Credential.Kind.SCIM_TOKEN
 def one_of_each():
     organization, _subscription, owner = organization_with_seats()
     key, key_secret = credential_create(
-        organization=organization, kind=API_KEY, name="Backend", at=MAR_3_AT, acting_user=owner
+        organization=organization,
+        kind=API_KEY,
+        name="Backend",
+        at=MAR_3_AT,
+        acting_user=owner,
+        scopes=["usage:write", "usage:read", "entitlements:read"],
     )
     token, token_secret = credential_create(
         organization=organization, kind=SCIM_TOKEN, name="IdP", at=MAR_3_AT, acting_user=owner

@@ -302,7 +302,10 @@ def victim_objects(at):
     )
     domains.sso_domain_add(organization=organization, domain="victim.example", at=at, acting_user=owner)
     for kind in Credential.Kind:
-        credential_create(organization=organization, kind=kind, name=kind.label, at=at, acting_user=owner)
+        scopes = ["usage:write"] if kind == Credential.Kind.API_KEY else ()
+        credential_create(
+            organization=organization, kind=kind, name=kind.label, at=at, acting_user=owner, scopes=scopes
+        )
     SeatWaiter.objects.create(
         organization=organization,
         email="waiting@victim.example",

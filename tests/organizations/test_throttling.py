@@ -211,7 +211,11 @@ def test_invitations_are_limited_per_address_and_per_organization_on_the_page_an
 def api_secret(danish_team):
     organization, owner, _bo = danish_team
     _key, secret = credential_create(
-        organization=organization, kind=Credential.Kind.API_KEY, name="Backend", at=dt.datetime.now(dt.UTC)
+        organization=organization,
+        kind=Credential.Kind.API_KEY,
+        name="Backend",
+        at=dt.datetime.now(dt.UTC),
+        scopes=["usage:write", "usage:read", "entitlements:read"],
     )
     return organization, secret
 

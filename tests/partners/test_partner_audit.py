@@ -30,7 +30,9 @@ def test_a_partners_person_is_logged_as_acting_for_the_client(bakery, client):
     slug = link.organization.slug
     client.force_login(anna)
     client.post(f"/o/{partner.slug}/companies/{link.organization_id}/manage/")
-    client.post(f"/o/{slug}/api-keys/", {"name": "Produktion"})
+    client.post(
+        f"/o/{slug}/api-keys/", {"name": "Produktion", "scopes": ["usage:write", "entitlements:read"]}
+    )
     client.post(f"/o/{slug}/settings/", {"legal_name": "Bageriet Hansen ApS", "country": "DK"})
     client.post(f"/o/{slug}/members/invite/", {"email": "svend@bageriet.dk", "role": "member"})
 
@@ -59,7 +61,10 @@ def test_the_clients_own_people_are_logged_as_themselves(bakery, client):
     partner, anna, link = bakery
     owner = add_member(link.organization, "ejer@bageriet.dk", Role.OWNER, MAR_17)
     client.force_login(owner)
-    client.post(f"/o/{link.organization.slug}/api-keys/", {"name": "Egen"})
+    client.post(
+        f"/o/{link.organization.slug}/api-keys/",
+        {"name": "Egen", "scopes": ["usage:write", "entitlements:read"]},
+    )
     entry = AuditLogEntry.objects.get(organization=link.organization, action="api_key.created")
     assert (entry.acting_for_partner, entry.who) == (None, "ejer@bageriet.dk")
     assert entry.details["created_as_partner"] is None

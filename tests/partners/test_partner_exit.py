@@ -119,7 +119,9 @@ def acting_makes_credentials(client, partner, anna, link):
     slug = link.organization.slug
     client.force_login(anna)
     client.post(f"/o/{partner.slug}/companies/{link.organization_id}/manage/")
-    key = client.post(f"/o/{slug}/api-keys/", {"name": "Produktion"})
+    key = client.post(
+        f"/o/{slug}/api-keys/", {"name": "Produktion", "scopes": ["usage:write", "entitlements:read"]}
+    )
     token = client.post(f"/o/{slug}/identity/scim/", {"name": "Entra"})
     assert key.status_code == 200 and token.status_code == 200
     sso.sso_configure(
@@ -177,7 +179,10 @@ def test_credentials_record_the_partner_they_were_made_for(firm, bakery, client)
     acting_makes_credentials(client, partner, anna, link)
     own_owner = add_member(link.organization, "ejer@bageriet.dk", Role.OWNER, MAR_17)
     client.force_login(own_owner)
-    client.post(f"/o/{link.organization.slug}/api-keys/", {"name": "Egen"})
+    client.post(
+        f"/o/{link.organization.slug}/api-keys/",
+        {"name": "Egen", "scopes": ["usage:write", "entitlements:read"]},
+    )
 
     made = {key.name: (key.created_by, key.created_as_partner) for key in API_KEYS.all()}
     assert made == {"Produktion": (anna, partner), "Egen": (own_owner, None)}
@@ -403,7 +408,9 @@ def test_removing_the_partner_revokes_what_its_people_made_as_members_too(
     client.force_login(mette)
     client.post(f"/o/{slug}/members/{bo_membership.pk}/role/", {"role": Role.OWNER})
     client.force_login(bo)
-    key_secret = client.post(f"/o/{slug}/api-keys/", {"name": "Bo's"}).context["secret"]
+    key_secret = client.post(
+        f"/o/{slug}/api-keys/", {"name": "Bo's", "scopes": ["usage:write", "entitlements:read"]}
+    ).context["secret"]
     token_secret = client.post(f"/o/{slug}/identity/scim/", {"name": "Bo's IdP"}).context["secret"]
     assert send_usage(client, key_secret, "as-owner").status_code == 200
     assert API_KEYS.get(name="Bo's").created_as_partner is None  # a member, not acting

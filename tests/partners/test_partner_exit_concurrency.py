@@ -70,6 +70,7 @@ def test_a_key_made_during_the_handover_waits_for_it_and_is_refused():
                     name="Late",
                     at=at(MAR_17),
                     acting_user=anna,
+                    scopes=["usage:write", "usage:read", "entitlements:read"],
                 )
             except RuleViolation as refusal:
                 creator["refusal"] = refusal

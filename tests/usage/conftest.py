@@ -64,7 +64,12 @@ def subscription(organization):
 @pytest.fixture
 def api_key(organization, owner):
     _key, secret = credential_create(
-        organization=organization, kind=Credential.Kind.API_KEY, name="Backend", at=AT, acting_user=owner
+        organization=organization,
+        kind=Credential.Kind.API_KEY,
+        name="Backend",
+        at=AT,
+        acting_user=owner,
+        scopes=["usage:write", "usage:read", "entitlements:read"],
     )
     return secret
 

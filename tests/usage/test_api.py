@@ -126,7 +126,12 @@ def test_missing_or_unknown_key_is_401(subscription, header):
 
 def test_a_revoked_key_is_401(organization, subscription, owner):
     key, secret = credential_create(
-        organization=organization, kind=API_KEY, name="Old", at=AT, acting_user=owner
+        organization=organization,
+        kind=API_KEY,
+        name="Old",
+        at=AT,
+        acting_user=owner,
+        scopes=["usage:write", "usage:read", "entitlements:read"],
     )
     credential_revoke(organization=organization, kind=API_KEY, credential_id=key.pk, at=AT, acting_user=owner)
     response = client_with(secret).post(EVENTS_URL, {"events": [event("a")]}, format="json")
@@ -183,7 +188,12 @@ def test_a_key_holders_check_is_the_views_answer_through_the_whole_stack(
     assert answer.json()["used"] == 400 and answer.json()["quantity"] == 7
 
     key, revoked = credential_create(
-        organization=organization, kind=API_KEY, name="Old", at=AT, acting_user=owner
+        organization=organization,
+        kind=API_KEY,
+        name="Old",
+        at=AT,
+        acting_user=owner,
+        scopes=["usage:write", "usage:read", "entitlements:read"],
     )
     credential_revoke(organization=organization, kind=API_KEY, credential_id=key.pk, at=AT, acting_user=owner)
     other = OrganizationFactory()
@@ -232,7 +242,12 @@ def test_another_organizations_key_gets_404(organization, subscription, owner):
     other = OrganizationFactory()
     subscribe(other, code="other")
     _key, other_secret = credential_create(
-        organization=other, kind=API_KEY, name="Theirs", at=AT, acting_user=owner
+        organization=other,
+        kind=API_KEY,
+        name="Theirs",
+        at=AT,
+        acting_user=owner,
+        scopes=["usage:write", "usage:read", "entitlements:read"],
     )
     for path in ("entitlements", "entitlements/ai_tokens", "usage", "usage/statistics/daily"):
         response = client_with(other_secret).get(f"/api/v1/organizations/{organization.pk}/{path}")

@@ -27,7 +27,11 @@ def test_an_uncollectible_invoice_blocks_every_meter_until_it_is_paid(django_ass
         tokens = entitlement(organization=organization, meter="ai_tokens", quantity=1, on=ON)
     assert not tokens.allowed and tokens.payment_blocked
     _key, secret = credential_create(
-        organization=organization, kind=Credential.Kind.API_KEY, name="Backend", at=at(ON)
+        organization=organization,
+        kind=Credential.Kind.API_KEY,
+        name="Backend",
+        at=at(ON),
+        scopes=["usage:write", "usage:read", "entitlements:read"],
     )
     with mock.patch("core.clock.now", return_value=at(ON)):
         keyed = APIClient(HTTP_AUTHORIZATION=f"Bearer {secret}").get(

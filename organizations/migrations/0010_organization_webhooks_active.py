@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('organizations', '0008_idempotent_request'),
+        ('organizations', '0009_credential_scopes'),
     ]
 
     operations = [
