@@ -110,7 +110,9 @@ def test_a_failing_card_goes_through_the_whole_dunning_schedule(
     assert (subscription.status, subscription.cancel_at_period_end) == (Subscription.Status.ACTIVE, False)
     assert not payment_blocked(organization, on=frozen_clock.at.date())
     assert payment_banner(organization=organization) is None
-    assert len(mail.outbox) == 5
+    # The five dunning e-mails, then the receipt of the payment (payments.receipts).
+    assert len(mail.outbox) == 6
+    assert mail.outbox[-1].extra_headers.get("X-Seatbill-Receipt") == invoice.number
 
 
 def test_the_schedule_and_the_final_action_are_settings(settings):
