@@ -22,6 +22,7 @@ from api.subscription import PreviewSerializer, SubscriptionApiMixin
 from billing import unit_selectors, unit_services
 from billing.unit_services import MAX_UNITS_PER_REQUEST
 from core import clock
+from organizations.models import Scope
 from organizations.tenancy import Capability
 
 TAGS = ["units"]
@@ -62,6 +63,7 @@ class UnitsApiMixin:
     # API keys (the SaaS) and owners' sessions (a comment: see ApiView).
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     capability = Capability.MANAGE_PLAN
+    scope = {"GET": Scope.UNITS_READ, "POST": Scope.UNITS_WRITE, "DELETE": Scope.UNITS_WRITE}
 
     def acting_user(self, request):
         return None if self.api_key is not None else request.user

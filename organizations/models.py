@@ -322,6 +322,10 @@ class Scope(models.TextChoices):
     MEMBERS_WRITE = "members:write", _("Invite, change and remove members")
     PARTNERS_READ = "partners:read", _("Read a partner's clients")
     PARTNERS_WRITE = "partners:write", _("Create and hand over a partner's clients")
+    UNITS_READ = "units:read", _("Read units such as phone numbers")
+    UNITS_WRITE = "units:write", _("Create and delete units such as phone numbers (they are billed)")
+    WEBHOOKS_READ = "webhooks:read", _("Read webhook endpoints and deliveries")
+    WEBHOOKS_WRITE = "webhooks:write", _("Add and change webhook endpoints, roll secrets, replay deliveries")
     KEYS_READ = "keys:read", _("Read API keys")
     KEYS_WRITE = "keys:write", _("Create and revoke API keys (only with scopes the key holds)")
 

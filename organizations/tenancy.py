@@ -70,6 +70,7 @@ CAPABILITY_SCOPES: dict[Capability, Scope] = {
     Capability.VIEW_INVOICES: Scope.BILLING_READ,
     Capability.MANAGE_MEMBERS: Scope.MEMBERS_WRITE,
     Capability.MANAGE_CLIENTS: Scope.PARTNERS_WRITE,
+    Capability.MANAGE_WEBHOOKS: Scope.WEBHOOKS_WRITE,
 }
 
 

@@ -49,7 +49,11 @@ class Customer:
             max_units=10,
         )
         _key, self.secret = credential_create(
-            organization=self.organization, kind=Credential.Kind.API_KEY, name="Backend", at=at(MAR_1)
+            organization=self.organization,
+            kind=Credential.Kind.API_KEY,
+            name="Backend",
+            at=at(MAR_1),
+            scopes=["units:read", "units:write"],
         )
 
     def url(self, tail: str = "") -> str:

@@ -152,13 +152,29 @@ def test_another_organization_gets_404_and_members_403(
     admin = api(MembershipFactory(organization=organization, role=Role.ADMIN))
     assert admin.get(f"{base(organization)}/webhook-endpoints/").status_code == 200
 
-    # The organization's API key cannot manage webhooks (keys have no scopes yet).
+    # An API key manages webhooks only with the webhooks scopes an owner chose for it.
     _key, secret = credential_create(
-        organization=organization, kind=Credential.Kind.API_KEY, name="Backend", at=frozen_clock.at
+        organization=organization,
+        kind=Credential.Kind.API_KEY,
+        name="Backend",
+        at=frozen_clock.at,
+        scopes=["usage:write"],
     )
     keyed = APIClient()
     keyed.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    assert keyed.get(f"{base(organization)}/webhook-endpoints/").status_code in (401, 403)
+    refused = keyed.get(f"{base(organization)}/webhook-endpoints/")
+    assert (refused.status_code, refused.json()["code"]) == (403, "scope_missing")
+    _key, reader_secret = credential_create(
+        organization=organization,
+        kind=Credential.Kind.API_KEY,
+        name="Reader",
+        at=frozen_clock.at,
+        scopes=["webhooks:read"],
+    )
+    reader = APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {reader_secret}")
+    assert reader.get(f"{base(organization)}/webhook-endpoints/").status_code == 200
+    assert reader.post(f"{base(organization)}/webhook-deliveries/{delivery.pk}/replay").status_code == 403
 
     assert WebhookEndpoint.objects.get().active and WebhookDelivery.objects.count() == 1
     assert len(receiver.received) == 1
