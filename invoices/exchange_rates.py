@@ -230,3 +230,24 @@ def exchange_rate_missing_report(error: ExchangeRateMissing) -> None:
     )
     if not recipients or not message.send(fail_silently=True):
         cache.delete(key)  # no ADMINS or the mail server refused: the next failure tries again
+
+
+# The krone is pegged to the euro in ERM II at this central rate (Danmarks Nationalbank).
+KRONE_CENTRAL_RATE = "7.46038"
+SIMULATED_RATES_SOURCE = "simulate: the krone's ERM II central rate, no ECB rate was loaded"
+
+
+def simulated_rates_ensure(*, on: dt.date, at: dt.datetime) -> bool:
+    """For the test clock (`simulate`), whose scenarios start on any day: when the seller states
+    VAT in kroner and no ECB rate is loaded on or before `on`, the krone's ERM II central rate
+    stands in from the day before, labelled as such (in the scenario's transaction, so it is
+    rolled back with it unless kept). Other national currencies get nothing: a document that
+    needs their rate still fails loudly. True when it loaded the stand-in."""
+    national = ecb.national_currency(settings.SELLER_COUNTRY)
+    if national != "DKK" or euro_rates_on(currencies=["DKK"], on=on) is not None:
+        return False
+    day = on - dt.timedelta(days=1)
+    exchange_rates_import(
+        text=f"Date,DKK,\n{day.isoformat()},{KRONE_CENTRAL_RATE},\n", source=SIMULATED_RATES_SOURCE, at=at
+    )
+    return True

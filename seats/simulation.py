@@ -20,6 +20,7 @@ from billing.models import Plan, PlanSeatPrice, PlanUnitType, Subscription, Unit
 from billing.selectors import active_members, seats_total
 from billing.services import subscription_create, subscription_renew
 from billing.units import units_created
+from invoices.exchange_rates import simulated_rates_ensure
 from invoices.models import CreditNote, Invoice
 from invoices.services import credit_balance_minor
 from organizations import services as org_services
@@ -370,6 +371,7 @@ def run_scenario(scenario: dict, *, keep: bool = False, after_each_step=None) ->
     try:
         with transaction.atomic():
             plan = _plan_from(scenario.get("plan"))
+            simulated_rates_ensure(on=start, at=clock.at())
             User = get_user_model()
             owner_email = f"owner-{Organization.objects.count() + 1}-{plan.code}@sim.invalid"
             owner = User.objects.create(username=owner_email, email=owner_email)
