@@ -69,29 +69,34 @@ class UnitsApiMixin:
         return None if self.api_key is not None else request.user
 
 
+class UnitsRequestSerializer(serializers.Serializer):
+    """Which units to create: a type and either their labels or a count (preview and create)."""
+
+    unit = serializers.SlugField(help_text="The unit type's code, e.g. phone_numbers.")
+    labels = serializers.ListField(
+        child=label_field(),
+        min_length=1,
+        max_length=MAX_UNITS_PER_REQUEST,
+        required=False,
+        help_text="One unit per label, each unique among the live units of its type.",
+    )
+    count = serializers.IntegerField(
+        min_value=1, max_value=MAX_UNITS_PER_REQUEST, required=False, help_text="Units without a label."
+    )
+
+    def validate(self, attrs):
+        if ("labels" in attrs) == ("count" in attrs):
+            raise serializers.ValidationError("Give either labels or count.")
+        return attrs
+
+
 class UnitListCreateApi(UnitsApiMixin, SubscriptionApiMixin, ApiView):
-    class InputSerializer(serializers.Serializer):
-        unit = serializers.SlugField(help_text="The unit type's code, e.g. phone_numbers.")
-        labels = serializers.ListField(
-            child=label_field(),
-            min_length=1,
-            max_length=MAX_UNITS_PER_REQUEST,
-            required=False,
-            help_text="One unit per label, each unique among the live units of its type.",
-        )
-        count = serializers.IntegerField(
-            min_value=1, max_value=MAX_UNITS_PER_REQUEST, required=False, help_text="Units without a label."
-        )
+    class InputSerializer(UnitsRequestSerializer):
         state_token = serializers.CharField(
             max_length=64,
             required=False,
             help_text="Optional, from the preview: refused if anything changed.",
         )
-
-        def validate(self, attrs):
-            if ("labels" in attrs) == ("count" in attrs):
-                raise serializers.ValidationError("Give either labels or count.")
-            return attrs
 
     class OutputSerializer(serializers.Serializer):
         unit_types = UnitTypeSerializer(many=True)
@@ -158,17 +163,8 @@ class UnitListCreateApi(UnitsApiMixin, SubscriptionApiMixin, ApiView):
 
 
 class UnitCreatePreviewApi(UnitsApiMixin, SubscriptionApiMixin, ApiView):
-    class InputSerializer(serializers.Serializer):
-        unit = serializers.SlugField()
-        labels = serializers.ListField(
-            child=label_field(), min_length=1, max_length=MAX_UNITS_PER_REQUEST, required=False
-        )
-        count = serializers.IntegerField(min_value=1, max_value=MAX_UNITS_PER_REQUEST, required=False)
-
-        def validate(self, attrs):
-            if ("labels" in attrs) == ("count" in attrs):
-                raise serializers.ValidationError("Give either labels or count.")
-            return attrs
+    class InputSerializer(UnitsRequestSerializer):
+        pass
 
     @extend_schema(
         operation_id="units_create_preview",
