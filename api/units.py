@@ -65,9 +65,6 @@ class UnitsApiMixin:
     capability = Capability.MANAGE_PLAN
     scope = {"GET": Scope.UNITS_READ, "POST": Scope.UNITS_WRITE, "DELETE": Scope.UNITS_WRITE}
 
-    def acting_user(self, request):
-        return None if self.api_key is not None else request.user
-
 
 class UnitsRequestSerializer(serializers.Serializer):
     """Which units to create: a type and either their labels or a count (preview and create)."""
@@ -154,7 +151,7 @@ class UnitListCreateApi(UnitsApiMixin, SubscriptionApiMixin, ApiView):
             labels=data.validated_data.get("labels"),
             on=on,
             at=at,
-            acting_user=self.acting_user(request),
+            acting_user=request.user,
             expected_token=data.validated_data.get("state_token"),
         )
         invoices = [done.invoice] if done.invoice is not None else []
@@ -236,7 +233,7 @@ class UnitDetailApi(UnitsApiMixin, ApiView):
             unit_ids=[unit.pk],
             on=on,
             at=at,
-            acting_user=self.acting_user(request),
+            acting_user=request.user,
         )
         notes = [done.credit_note] if done.credit_note is not None else []
         return Response(self.DeletedSerializer({"credit_notes": notes}).data)
