@@ -50,6 +50,16 @@ def plan_is_free(plan: Plan) -> bool:
     )
 
 
+def _invitations_holding_a_place(*, organization: Organization, at: dt.datetime):
+    """Open invitations that will take a new place when accepted (not seat hand-overs)."""
+    return Invitation.objects.filter(
+        organization=organization,
+        status=Invitation.Status.PENDING,
+        expires_at__gt=at,
+        takes_seat_of__isnull=True,
+    )
+
+
 def _team_full(*, organization: Organization, at: dt.datetime, joining: int, invited_counts: bool) -> None:
     """Refuse when `joining` more people would pass the plan's most seats; `invited_counts`:
     open invitations (other than seat hand-overs) hold a place too."""
@@ -59,12 +69,7 @@ def _team_full(*, organization: Organization, at: dt.datetime, joining: int, inv
     plan = subscription.plan
     taken = active_members(organization=organization).count()
     if invited_counts:
-        taken += Invitation.objects.filter(
-            organization=organization,
-            status=Invitation.Status.PENDING,
-            expires_at__gt=at,
-            takes_seat_of__isnull=True,
-        ).count()
+        taken += _invitations_holding_a_place(organization=organization, at=at).count()
     if taken + joining <= plan.max_seats:
         return
     values = {"plan": plan.name, "max": plan.max_seats, "taken": taken}
@@ -473,13 +478,9 @@ def invitation_create(
     subscription = subscription_live(organization=organization)
     if subscription is not None and subscription.source == Subscription.Source.APP_STORE:
         members = active_members(organization=organization).count()
+        # Inviting someone again replaces their open invitation: it holds no place of its own.
         pending = (
-            Invitation.objects.filter(
-                organization=organization,
-                status=Invitation.Status.PENDING,
-                expires_at__gt=at,
-                takes_seat_of__isnull=True,
-            )
+            _invitations_holding_a_place(organization=organization, at=at)
             .exclude(email__iexact=(email or "").strip())
             .count()
         )
