@@ -22,6 +22,8 @@ RETRY = {
 }
 
 
+# The PDF and the e-mail apart: outbox rows written before `invoices.document_deliver` (one row
+# a document) still name these, and the relay sends such rows until they are done.
 @shared_task(name="invoices.document_pdf_render", **RETRY)
 def document_pdf_render_task(kind: str, document_id: int) -> int:
     document = delivery.document_get(kind=kind, document_id=document_id)
