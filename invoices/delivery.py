@@ -22,10 +22,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from core import clock
 from core.site import absolute_url
 from organizations import formatting as fmt
 from organizations.models import Membership, Role
-from outbox.relay import Work, outbox_enqueue_all
+from outbox.relay import Work, outbox_enqueue_all, runs_rows_together
 
 from .models import CreditNote, DocumentEmail, DocumentPdf, Invoice
 from .pdf import CURRENT_TEMPLATE_VERSION, render_document, template_for
@@ -203,6 +204,14 @@ def document_email_send(*, document, at) -> DocumentEmail | None:
         )
         _email_message(document, pdf, content, recipients).send(fail_silently=False)
         return marker
+
+
+@runs_rows_together("invoices.document_deliver")
+def document_deliver(kind: str, document_id: int) -> DocumentEmail | None:
+    """An issued document's delivery: its PDF stored, then e-mailed (each once). What its
+    outbox row runs, alone as the `invoices.document_deliver` task or with others of a
+    renewal batch in one message."""
+    return document_email_send(document=document_get(kind=kind, document_id=document_id), at=clock.now())
 
 
 def delivery_enqueue(*, kind: str, document_id: int) -> None:

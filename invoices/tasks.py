@@ -35,15 +35,18 @@ def document_pdf_render_task(kind: str, document_id: int) -> int:
 
 @shared_task(name="invoices.document_email_send", **RETRY)
 def document_email_send_task(kind: str, document_id: int) -> int | None:
-    document = delivery.document_get(kind=kind, document_id=document_id)
-    marker = delivery.document_email_send(document=document, at=clock.now())
-    return marker.pk if marker else None
+    return _deliver(kind, document_id)
 
 
 @shared_task(name="invoices.document_deliver", **RETRY)
 def document_deliver_task(kind: str, document_id: int) -> int | None:
     """What an issued document's outbox row runs: its PDF stored, then e-mailed (once each)."""
-    return document_email_send_task(kind, document_id)
+    return _deliver(kind, document_id)
+
+
+def _deliver(kind: str, document_id: int) -> int | None:
+    marker = delivery.document_deliver(kind, document_id)
+    return marker.pk if marker else None
 
 
 # How far back the sweep looks: a document older than this that still lacks its PDF or e-mail

@@ -14,7 +14,7 @@ never fails because of it.
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -32,11 +32,34 @@ from .models import OutboxMessage
 logger = logging.getLogger(__name__)
 
 TASK_ID_PREFIX = "outbox-"
+# A message that carries several rows (`outbox.run_rows`): its rows are marked by the task itself.
+ROWS_TASK_ID_PREFIX = "outbox-rows-"
+# Rows of one task in a shared message: a renewal batch's fifty PDFs become two messages,
+# few enough per message that they still spread over the document workers.
+ROWS_PER_MESSAGE = 25
 # After this many attempts a row is listed as failing (admin, `outbox_status`); it is still retried.
 FAILING_AFTER_ATTEMPTS = 5
 
 # Inside `sends_batched`: the keys committed so far, sent together when the block ends.
 _batched_keys: ContextVar[list[str] | None] = ContextVar("outbox_batched_keys", default=None)
+
+# Task name -> the plain function its task runs, for tasks whose rows may share a message.
+_row_runners: dict[str, Callable] = {}
+
+
+def runs_rows_together(task_name: str) -> Callable[[Callable], Callable]:
+    """Declare `function` the work of the task `task_name`, so that rows of that task claimed
+    together share one broker message (`outbox.run_rows`) instead of one each: a message
+    costs the sender about as much as the row's own database work (bench/renewals.py).
+    `function(*row.args, **row.kwargs)` must be idempotent. In a shared message a failure
+    waits the outbox's backoff, not the task's own retry policy; a row claimed alone is
+    still sent as its task, with that policy."""
+
+    def register(function: Callable) -> Callable:
+        _row_runners[task_name] = function
+        return function
+
+    return register
 
 
 def lease_seconds() -> int:
@@ -171,6 +194,85 @@ def _send(row: OutboxMessage, *, now: dt.datetime) -> bool:
     return True
 
 
+def _row_runner(task_name: str) -> Callable | None:
+    if task_name not in _row_runners:
+        try:
+            _task(task_name)  # imports the task modules, which declare their runners
+        except KeyError:
+            return None  # no such task: `_send` records the error on the row
+    return _row_runners.get(task_name)
+
+
+def _send_rows(task_name: str, rows: list[OutboxMessage], *, now: dt.datetime) -> bool:
+    """One `outbox.run_rows` message for `rows` (all of `task_name`), in the queue that task's
+    messages take (CELERY_TASK_ROUTES)."""
+    first = rows[0]
+    try:
+        routing = current_app.amqp.router.route({}, task_name)
+        _task("outbox.run_rows").apply_async(
+            kwargs={"task_name": task_name, "row_ids": [row.pk for row in rows]},
+            task_id=f"{ROWS_TASK_ID_PREFIX}{first.pk}-{first.attempts}-{len(rows)}",
+            **routing,
+        )
+    except Exception as error:  # the broker down
+        logger.warning("Outbox %d rows of %s not sent: %r", len(rows), task_name, error)
+        OutboxMessage.objects.filter(pk__in=[row.pk for row in rows], done_at__isnull=True).update(
+            last_error=f"{type(error).__name__}: {error}"[:2000], due_at=now + backoff(first.attempts)
+        )
+        return False
+    return True
+
+
+def _send_all(rows: list[OutboxMessage], *, now: dt.datetime) -> list[int]:
+    """Send the claimed `rows`; the keys of those sent. Rows of a task that `runs_rows_together`
+    share messages; every other row, and a row that would be alone, is its task's message."""
+    sent: list[int] = []
+    together: dict[str, list[OutboxMessage]] = {}
+    for row in rows:
+        if _row_runner(row.task_name) is None:
+            sent += [row.pk] if _send(row, now=now) else []
+        else:
+            together.setdefault(row.task_name, []).append(row)
+    for task_name, group in together.items():
+        for start in range(0, len(group), ROWS_PER_MESSAGE):
+            chunk = group[start : start + ROWS_PER_MESSAGE]
+            if len(chunk) == 1:
+                sent += [chunk[0].pk] if _send(chunk[0], now=now) else []
+            elif _send_rows(task_name, chunk, now=now):
+                sent += [row.pk for row in chunk]
+    return sent
+
+
+def rows_run(*, task_name: str, row_ids: list[int]) -> int:
+    """What an `outbox.run_rows` message does: run each row not yet done, in order, with the
+    function its task declared (`runs_rows_together`). A row that fails keeps its error and
+    waits its backoff; the others go on. Rows done are marked together at the end (a
+    worker killed before that runs them again after their lease: idempotent). Returns how
+    many were done."""
+    runner = _row_runner(task_name)
+    if runner is None:
+        raise LookupError(f"No outbox row runner for {task_name!r}")
+    done: list[int] = []
+    try:
+        for row in OutboxMessage.objects.filter(pk__in=row_ids, done_at__isnull=True).order_by("pk"):
+            try:
+                runner(*row.args, **row.kwargs)
+            except Exception as error:
+                logger.warning("Outbox %s (attempt %s) failed: %r", row, row.attempts, error)
+                OutboxMessage.objects.filter(pk=row.pk, done_at__isnull=True).update(
+                    last_error=f"{type(error).__name__}: {error}"[:2000],
+                    due_at=clock.now() + backoff(row.attempts),
+                )
+            else:
+                done.append(row.pk)
+    finally:
+        if done:
+            OutboxMessage.objects.filter(pk__in=done, done_at__isnull=True).update(
+                done_at=clock.now(), last_error=""
+            )
+    return len(done)
+
+
 def relay_due(*, keys: list[str] | None = None, batch_size: int = 100, progress=None) -> RelayResult:
     """Send every due row (or only those of `keys`) to the broker, in batches; `progress(result)`
     after each batch. Returns how many were sent and how many failed to send."""
@@ -178,7 +280,7 @@ def relay_due(*, keys: list[str] | None = None, batch_size: int = 100, progress=
     while True:
         now = clock.now()
         rows = _claim(now=now, limit=batch_size, keys=keys)
-        sent = [row.pk for row in rows if _send(row, now=now)]
+        sent = _send_all(rows, now=now)
         if sent:
             OutboxMessage.objects.filter(pk__in=sent).update(sent_at=now)
         result.sent += len(sent)
@@ -193,8 +295,8 @@ def task_finished(sender=None, task_id=None, state=None, retval=None, **kwargs) 
     """Celery's task_postrun: an outbox task's outcome on its row. Success marks it done; a final
     failure keeps the error and sends it again after a backoff. (A retry is not an outcome:
     the task runs again under the same id.)"""
-    if not task_id or not task_id.startswith(TASK_ID_PREFIX):
-        return
+    if not task_id or not task_id.startswith(TASK_ID_PREFIX) or task_id.startswith(ROWS_TASK_ID_PREFIX):
+        return  # not an outbox task, or a shared message whose task marks its rows (rows_run)
     now = clock.now()
     rows = OutboxMessage.objects.filter(task_id=task_id, done_at__isnull=True)
     if state == "SUCCESS":

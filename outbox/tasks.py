@@ -7,13 +7,19 @@ from django.db import transaction
 from core import clock
 
 from .models import OutboxMessage
-from .relay import relay_due
+from .relay import relay_due, rows_run
 
 
 @shared_task(name="outbox.relay", acks_late=True, ignore_result=True)
 def outbox_relay_task() -> int:
     """Send every due outbox row to the broker (every few seconds, CELERY_BEAT_SCHEDULE)."""
     return relay_due().sent
+
+
+@shared_task(name="outbox.run_rows", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_rows_task(task_name: str, row_ids: list[int]) -> int:
+    """Several rows of one task in one message (relay.runs_rows_together)."""
+    return rows_run(task_name=task_name, row_ids=row_ids)
 
 
 @shared_task(name="outbox.mail_send", acks_late=True, ignore_result=True)

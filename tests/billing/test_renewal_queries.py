@@ -13,10 +13,12 @@ from billing import tasks as billing_tasks
 from billing.models import Plan, SeatLedgerEntry
 from billing.selectors import subscription_invoices
 from billing.services import subscription_renew
-from invoices.models import Reason
+from invoices.models import DocumentEmail, DocumentPdf, Reason
 from outbox.models import OutboxMessage
+from outbox.tasks import run_rows_task
 from tests.factories import SubscriptionFactory
 
+REAL_APPLY_ASYNC = Task.apply_async
 AT = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
 
 
@@ -89,15 +91,28 @@ def test_a_renewal_batch_sends_its_invoices_pdfs_and_emails_in_one_claim(frozen_
     subscriptions = [SubscriptionFactory(plan=plan, start_on=dt.date(2026, 1, 1), at=AT) for _ in range(3)]
     frozen_clock.set(dt.datetime(2026, 2, 1, 9, tzinfo=dt.UTC))
     sent = []
-    monkeypatch.setattr(Task, "apply_async", lambda self, *args, **options: sent.append(self.name))
+    monkeypatch.setattr(
+        Task, "apply_async", lambda self, args=None, kwargs=None, **options: sent.append((self.name, kwargs))
+    )
 
     with CaptureQueriesContext(connection) as captured:
         billing_tasks.renew_subscriptions([subscription.pk for subscription in subscriptions])
 
+    renewals = []
     for subscription in subscriptions:
-        renewals = subscription_invoices(subscription=subscription).filter(reason=Reason.SUBSCRIPTION_CYCLE)
-        assert renewals.count() == 1
-    assert sent == ["invoices.document_deliver"] * 3  # one message a document: PDF, then e-mail
+        renewals += subscription_invoices(subscription=subscription).filter(reason=Reason.SUBSCRIPTION_CYCLE)
+    assert len(renewals) == 3
+    # One message for the three documents' deliveries (outbox.relay.runs_rows_together).
+    [(task_name, kwargs)] = sent
+    assert task_name == "outbox.run_rows" and kwargs["task_name"] == "invoices.document_deliver"
+    assert len(kwargs["row_ids"]) == 3
     claims = [q["sql"] for q in captured if "FOR UPDATE" in q["sql"] and "outbox" in q["sql"]]
     assert len(claims) == 1
     assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 0
+
+    monkeypatch.setattr(Task, "apply_async", REAL_APPLY_ASYNC)
+    assert run_rows_task.apply(kwargs=kwargs).get() == 3
+    assert OutboxMessage.objects.filter(done_at__isnull=True).count() == 0
+    for invoice in renewals:
+        assert DocumentPdf.objects.filter(invoice=invoice).count() == 1
+        assert DocumentEmail.objects.filter(invoice=invoice).count() == 1

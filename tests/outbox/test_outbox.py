@@ -10,6 +10,8 @@ import datetime as dt
 import io
 
 import pytest
+from celery import current_app
+from celery.app import routes as celery_routes
 from celery.app.task import Task
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
@@ -23,7 +25,8 @@ from invoices.models import Invoice
 from organizations import services
 from organizations.models import Invitation, Role
 from outbox.models import OutboxMessage
-from outbox.relay import FAILING_AFTER_ATTEMPTS, outbox_enqueue, relay_due, sends_batched
+from outbox.relay import FAILING_AFTER_ATTEMPTS, backoff, outbox_enqueue, relay_due, sends_batched
+from outbox.tasks import run_rows_task
 from payments.models import PaymentMethod
 from tests.factories import InvoiceFactory, MembershipFactory, OrganizationFactory
 
@@ -31,6 +34,9 @@ from tests.factories import InvoiceFactory, MembershipFactory, OrganizationFacto
 class MailServerDown(EmailBackend):
     def send_messages(self, messages):
         raise ConnectionRefusedError(111, "Connection refused")
+
+
+REAL_APPLY_ASYNC = Task.apply_async
 
 
 @pytest.fixture
@@ -263,3 +269,79 @@ def test_outside_a_batch_each_commit_sends_its_own_rows_at_once(monkeypatch):
         with transaction.atomic():
             outbox_enqueue(task_name="invoices.document_pdf_render", key=f"invoice:{number}:pdf")
         assert len(sent) == number + 1
+
+
+def _claimable_deliveries(count: int) -> list[Invoice]:
+    """`count` invoices issued, each in its own transaction, inside one batch (as a renewal
+    batch issues them): their delivery rows are sent together at its end."""
+    with sends_batched():
+        return [
+            InvoiceFactory(organization=OrganizationFactory(billing_email="ap@example.com"))
+            for _ in range(count)
+        ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_of_a_task_that_runs_rows_together_share_messages_in_its_queue(monkeypatch):
+    """Sixty deliveries claimed together are three messages (25, 25, 10), routed where the
+    task's own messages go (CELERY_TASK_ROUTES: invoices.* to `documents`), not sixty."""
+    sent = []
+    monkeypatch.setattr(
+        Task,
+        "apply_async",
+        lambda self, args=None, kwargs=None, **options: sent.append((self.name, kwargs, options)),
+    )
+    # The production routes (config/settings/base.py); the tests' own route everything to one queue.
+    routes = celery_routes.prepare({"invoices.*": {"queue": "documents"}})
+    router = celery_routes.Router(routes, current_app.amqp.queues, True, app=current_app)
+    monkeypatch.setattr(current_app.amqp, "router", router)
+    _claimable_deliveries(60)
+
+    assert [(name, len(kwargs["row_ids"])) for name, kwargs, _ in sent] == [("outbox.run_rows", 25)] * 2 + [
+        ("outbox.run_rows", 10)
+    ]
+    assert {options["queue"].name for _, _, options in sent} == {"documents"}
+    row_ids = [row_id for _, kwargs, _ in sent for row_id in kwargs["row_ids"]]
+    assert sorted(row_ids) == sorted(OutboxMessage.objects.values_list("pk", flat=True))
+    assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shared_message_runs_each_row_once_and_a_failing_row_waits_its_backoff(frozen_clock, monkeypatch):
+    """`outbox.run_rows`: each row's document gets its PDF and e-mail; a row whose work fails
+    keeps its error and is due after its backoff while the others are done; the message
+    delivered again runs nothing twice."""
+    sent = []
+    monkeypatch.setattr(
+        Task, "apply_async", lambda self, args=None, kwargs=None, **options: sent.append(kwargs)
+    )
+    invoices = _claimable_deliveries(3)
+    monkeypatch.setattr(Task, "apply_async", REAL_APPLY_ASYNC)
+    [kwargs] = sent
+    broken = OutboxMessage.objects.get(idempotency_key=f"invoice:{invoices[1].pk}:delivery")
+    OutboxMessage.objects.filter(pk=broken.pk).update(args=["receipt", invoices[1].pk])  # no such kind
+
+    assert run_rows_task.apply(kwargs=kwargs).get() == 2
+    assert run_rows_task.apply(kwargs=kwargs).get() == 0  # delivered again: nothing runs twice
+    assert len(mail.outbox) == 2
+    broken.refresh_from_db()
+    assert broken.done_at is None and "UnknownDocumentKind" in broken.last_error
+    assert broken.due_at == frozen_clock.at + backoff(broken.attempts)
+    assert OutboxMessage.objects.filter(done_at__isnull=False).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_broker_down_a_shared_messages_rows_wait_and_are_sent_later(frozen_clock, monkeypatch):
+    def broker_down(self, *args, **kwargs):
+        raise BrokerDown("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(Task, "apply_async", broker_down)
+    _claimable_deliveries(3)
+    rows = OutboxMessage.objects.all()
+    assert all(row.sent_at is None and "Connection refused" in row.last_error for row in rows)
+
+    monkeypatch.setattr(Task, "apply_async", REAL_APPLY_ASYNC)
+    frozen_clock.advance(seconds=10)
+    assert relay_due().sent == 3
+    assert OutboxMessage.objects.filter(done_at__isnull=True).count() == 0
+    assert len(mail.outbox) == 3
