@@ -16,7 +16,6 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from billing.models import Subscription
-from dashboard.demo import seed_demo
 from organizations import formatting as fmt
 from organizations.models import AuditLogEntry, Organization
 from tests.dashboard import test_browser
@@ -26,11 +25,6 @@ from usage.models import ModelPrice
 open_as = test_browser.open_as  # the fixture: a page logged in as someone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def demo(live_server):
-    seed_demo(progress=lambda *args: None)
 
 
 def _post_as(email: str, url: str) -> int:
