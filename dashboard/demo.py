@@ -167,7 +167,8 @@ PLANS = [
 ]
 
 
-def _catalogue() -> dict[str, Plan]:
+def demo_catalogue() -> dict[str, Plan]:
+    """The demo's plans (PLANS), created or brought up to date."""
     plans = {}
     for spec in PLANS:
         spec = dict(spec)
@@ -513,7 +514,7 @@ def seed_demo(*, today: dt.date | None = None, progress=print) -> list[DemoLogin
     """Create (once) the demo catalogue and organizations; return the logins to print."""
     today = today or clock.today_in("UTC")
     _demo_rates(today=today)
-    plans = _catalogue()
+    plans = demo_catalogue()
     _model_prices()
     operator = _operator()
     logins: list[DemoLogin] = [DemoLogin(OPERATOR_EMAIL, "staff", "Django admin: /admin/")]
