@@ -13,7 +13,7 @@ from billing.domain.periods import add_months
 from billing.models import Meter, Plan, PlanLimit, PlanSeatPrice, PlanUnitType, Subscription
 from billing.services import subscription_create, subscription_renew
 from billing.unit_services import units_create
-from core.clock import now, today_in
+from core import clock
 from invoices.exchange_rates import exchange_rates_import
 from invoices.models import Invoice
 from organizations import services as org_services
@@ -74,6 +74,24 @@ PLANS = [
         limits={"ai_tokens": (20_000_000, False), "documents": (10_000, True), "agents": (3, True)},
     ),
     dict(
+        code="max-team",
+        name="Max team",
+        interval="year",
+        base_price_minor=48000,
+        seat_price_minor=24000,
+        included_seats=3,
+        max_seats=50,
+        seat_mode="auto",
+        seat_removal="credit",
+        renewal_seats="in_use",
+        seat_invoicing="next_day",
+        proration="day",
+        display_order=3,
+        recommended_rank=None,
+        seat_intervals={"year": 24000, "month": 2400, "week": 700},
+        limits={"ai_tokens": (60_000_000, False), "documents": (30_000, True), "agents": (6, True)},
+    ),
+    dict(
         code="business-monthly",
         name="Business",
         interval="month",
@@ -86,7 +104,7 @@ PLANS = [
         renewal_seats="in_use",
         seat_invoicing="immediate",
         proration="day",
-        display_order=3,
+        display_order=4,
         recommended_rank=1,
         limits={"ai_tokens": (50_000_000, True), "documents": (25_000, True), "agents": (5, True)},
     ),
@@ -103,7 +121,7 @@ PLANS = [
         renewal_seats="in_use",
         seat_invoicing="immediate",
         proration="day",
-        display_order=4,
+        display_order=5,
         recommended_rank=3,
         limits={"ai_tokens": (200_000_000, True), "documents": (100_000, True), "agents": (5, True)},
     ),
@@ -120,7 +138,7 @@ PLANS = [
         renewal_seats="in_use",
         seat_invoicing="immediate",
         proration="month",
-        display_order=5,
+        display_order=6,
         recommended_rank=None,
         is_public=False,
         limits={},
@@ -138,7 +156,7 @@ PLANS = [
         renewal_seats="in_use",
         seat_invoicing="immediate",
         proration="day",
-        display_order=6,
+        display_order=7,
         recommended_rank=None,
         is_public=False,
         limits={},
@@ -149,7 +167,8 @@ PLANS = [
 ]
 
 
-def _catalogue() -> dict[str, Plan]:
+def demo_catalogue() -> dict[str, Plan]:
+    """The demo's plans (PLANS), created or brought up to date."""
     plans = {}
     for spec in PLANS:
         spec = dict(spec)
@@ -295,7 +314,7 @@ def _partner_clients(*, partner: Organization, owner, plan: Plan, today: dt.date
             city="Aarhus C",
         )
         for subscription in link.organization.subscriptions.all():
-            subscription_renew(subscription=subscription, on=today, at=now())
+            subscription_renew(subscription=subscription, on=today, at=clock.now())
 
 
 def _months_before(today: dt.date, months: int, day: int) -> dt.date:
@@ -384,7 +403,7 @@ def _usage_history(*, organization: Organization, start: dt.date, today: dt.date
     accepted = 0
     for n in range(days):
         day = first + dt.timedelta(days=n)
-        until = now() if day == today else _at(day) + dt.timedelta(hours=14)  # 23:00 UTC
+        until = clock.now() if day == today else _at(day) + dt.timedelta(hours=14)  # 23:00 UTC
         growth = 0.6 + 0.4 * (n + 1) / days
         quiet = 0.25 if day.weekday() >= 5 else 1.0
         events = _day_events(
@@ -429,7 +448,9 @@ def _paid_by_transfer(*, organization: Organization, operator, keep_open: int) -
         )
     )
     for invoice in open_invoices[keep_open:]:
-        invoice_mark_paid(invoice=invoice, at=now(), acting_user=operator, reference="Demo bank transfer")
+        invoice_mark_paid(
+            invoice=invoice, at=clock.now(), acting_user=operator, reference="Demo bank transfer"
+        )
 
 
 # Illustrative euro rates (1 EUR = ...) for the demo's invoices, whose VAT the Danish seller
@@ -451,7 +472,7 @@ def _demo_rates(*, today: dt.date) -> None:
         day = add_months(day, 1)
     lines = ["Date," + ",".join(DEMO_EURO_RATES) + ","]
     lines += [f"{day.isoformat()}," + ",".join(DEMO_EURO_RATES.values()) + "," for day in sorted(days)]
-    exchange_rates_import(text="\n".join(lines), source=DEMO_RATES_SOURCE, at=now())
+    exchange_rates_import(text="\n".join(lines), source=DEMO_RATES_SOURCE, at=clock.now())
 
 
 APP_STORE_TEAM = ("fjord-mobile", "Fjord Mobile AS")
@@ -484,16 +505,16 @@ def _app_store_team(*, plans: dict[str, Plan], today: dt.date, progress) -> list
             at=_at(start),
             acting_user=owner,
         )
-        subscription_renew(subscription=subscription, on=today, at=now())
+        subscription_renew(subscription=subscription, on=today, at=clock.now())
     return [DemoLogin(owner.email, "owner", name), DemoLogin(f"member@{slug}.example", "member", name)]
 
 
 @transaction.atomic
 def seed_demo(*, today: dt.date | None = None, progress=print) -> list[DemoLogin]:
     """Create (once) the demo catalogue and organizations; return the logins to print."""
-    today = today or today_in("UTC")
+    today = today or clock.today_in("UTC")
     _demo_rates(today=today)
-    plans = _catalogue()
+    plans = demo_catalogue()
     _model_prices()
     operator = _operator()
     logins: list[DemoLogin] = [DemoLogin(OPERATOR_EMAIL, "staff", "Django admin: /admin/")]
@@ -582,5 +603,5 @@ def _story_organization(
         )
     if plan.code == "phone-monthly":
         _phone_numbers(organization=organization, owner=owner, start=start)
-    subscription_renew(subscription=subscription, on=today, at=now())
+    subscription_renew(subscription=subscription, on=today, at=clock.now())
     return organization

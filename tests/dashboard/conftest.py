@@ -25,3 +25,17 @@ def nordlys(db):
 @pytest.fixture
 def plans(nordlys):
     return {p.code: p for p in Plan.objects.all()}
+
+
+@pytest.fixture
+def demo(live_server, monkeypatch):
+    """A fresh `seed_demo` (dashboard/demo.py) on the test's clock, for the browser tests that
+    walk the demo's organizations. What its commits leave in the outbox (invoice PDFs and
+    e-mails, receipts) stays there, due, as it would until the relay's next beat: rendering the
+    demo's few dozen PDFs would take most of the seeding's time, and these tests read pages."""
+    from dashboard.demo import seed_demo
+    from outbox import relay
+
+    with monkeypatch.context() as patch:
+        patch.setattr(relay, "relay_due", lambda **kwargs: None)
+        seed_demo(progress=lambda *args: None)

@@ -8,6 +8,7 @@ import pytest
 from billing.models import Plan, Subscription
 from billing.selectors import seat_summary
 from billing.services import plan_change, subscription_start_free
+from dashboard.demo import demo_catalogue
 from invoices.models import Invoice
 from organizations.models import Organization
 from tests.factories import OrganizationFactory, PlanFactory, UserFactory
@@ -86,3 +87,26 @@ def test_subscription_start_free_is_none_without_a_free_plan(frozen_clock):
     assert subscription_start_free(organization=organization, on=at.date(), at=at) is None
     started = plan_change(organization=organization, plan=Plan.objects.get(code="paid"), on=at.date(), at=at)
     assert started.plan.code == "paid"
+
+
+def test_a_free_team_moves_to_the_demos_max_team_through_the_dialog(client):
+    """Seed 004: "you can upgrade a free team to a Pro or Max team in the web app"; the demo's
+    Max team: 480.00 a year, the admin's seat and 2 more included, at most 50 members."""
+    demo_catalogue()
+    _owner(client)
+    client.post("/o/new/", {"name": "Fjord Apps", "country": "DK"})
+    slug = Organization.objects.get(name="Fjord Apps").slug
+    assert Subscription.objects.get(organization__slug=slug).plan.code == "free-team"
+    choices = client.get(f"/o/{slug}/plan/?all=1", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="plan-modal-body")
+    assert f'href="/o/{slug}/plan/max-team/"' in choices.content.decode()
+    dialog = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "plan-modal-body"}
+    preview = client.get(f"/o/{slug}/plan/max-team/", **dialog)
+    text = re.sub(r"\s+", " ", preview.content.decode())
+    assert "From Free team to Max team" in text and "You pay €600.00 now" in text  # 480.00 + 25 % VAT
+    token = re.search(r'name="state_token" value="([0-9a-f]+)"', text)[1]
+
+    client.post(f"/o/{slug}/plan/max-team/confirm/", {"state_token": token}, **HTMX)
+    subscription = Subscription.objects.get(organization__slug=slug)
+    assert subscription.plan.code == "max-team"
+    assert (subscription.plan.included_seats, subscription.plan.max_seats) == (3, 50)
+    assert Invoice.objects.get(organization__slug=slug, reason="plan_change").total_minor == 60000

@@ -10,7 +10,6 @@ of May: 6.00 x 12/31 = 2.32 (2.3226); Rheinfon has a German VAT ID, so it is rev
 import pytest
 
 from billing.models import Unit
-from dashboard.demo import seed_demo
 from invoices.models import Invoice
 from organizations.models import Organization
 from tests.dashboard import test_browser
@@ -22,8 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def rheinfon(live_server):
-    seed_demo(progress=lambda *args: None)
+def rheinfon(demo):
     return Organization.objects.get(slug="rheinfon")
 
 
