@@ -5,8 +5,9 @@ app serves (`/api/schema/`), exactly as an integrator would (docs/api.md, "A gen
 client"), and fails on any warning about the document. The SaaS's round then runs through that
 client's functions and models only, against pytest-django's live server on loopback
 (PostgreSQL): a key with `keys:write` makes the backend's key; with it, usage is reported, an
-entitlement checked, seats previewed and bought with an Idempotency-Key (replayed once, reused
-for another body once) and the invoices listed. Another organization's key gets 404.
+entitlement checked and the usage overview read, seats previewed and bought with an
+Idempotency-Key (replayed once, reused for another body once) and the invoices listed. Another
+organization's key gets 404.
 """
 
 import datetime as dt
@@ -87,6 +88,7 @@ def generated(django_db_setup, live_server, tmp_path_factory):
             api_keys_create=module("api.api_keys.api_keys_create"),
             usage_events_record=module("api.usage.usage_events_record"),
             entitlements_check=module("api.usage.entitlements_check"),
+            usage_overview=module("api.usage.usage_overview"),
             seats_purchase_preview=module("api.subscription.seats_purchase_preview"),
             seats_purchase=module("api.subscription.seats_purchase"),
             invoices_list=module("api.invoices.invoices_list"),
@@ -122,6 +124,7 @@ def acme():
         owner,
         Scope.KEYS_WRITE,
         Scope.USAGE_WRITE,
+        Scope.USAGE_READ,
         Scope.ENTITLEMENTS_READ,
         Scope.BILLING_READ,
         Scope.BILLING_WRITE,
@@ -150,6 +153,7 @@ def test_the_saas_round_through_the_generated_client(generated, live_server, acm
             name="Backend",
             scopes=[
                 m.ScopesEnum.USAGE_WRITE,
+                m.ScopesEnum.USAGE_READ,
                 m.ScopesEnum.ENTITLEMENTS_READ,
                 m.ScopesEnum.BILLING_READ,
                 m.ScopesEnum.BILLING_WRITE,
@@ -162,6 +166,7 @@ def test_the_saas_round_through_the_generated_client(generated, live_server, acm
     assert key.secret.startswith(key.prefix + "_") and key.revoked_at is None
     assert set(key.scopes) == {
         m.ScopesEnum.USAGE_WRITE,
+        m.ScopesEnum.USAGE_READ,
         m.ScopesEnum.ENTITLEMENTS_READ,
         m.ScopesEnum.BILLING_READ,
         m.ScopesEnum.BILLING_WRITE,
@@ -200,6 +205,10 @@ def test_the_saas_round_through_the_generated_client(generated, live_server, acm
         org_id, m.EntitlementsCheckMeter.AI_TOKENS, client=backend, quantity=600
     )
     assert (may_not.allowed, may_not.would_exceed) == (False, True)
+    overview = generated.usage_overview.sync(org_id, client=backend)
+    assert isinstance(overview, m.UsageOverviewOutput)
+    (ai_tokens,) = [meter for meter in overview.meters if meter.meter == "ai_tokens"]
+    assert (ai_tokens.used, ai_tokens.percent, overview.overall_percent) == (500, 50, 50)
 
     # Seats: the preview, then the purchase with an Idempotency-Key, replayed.
     preview = generated.seats_purchase_preview.sync(
