@@ -44,6 +44,7 @@ def clock_start():
 @pytest.fixture(scope="module")
 def generated(django_db_setup, live_server, tmp_path_factory):
     """The client generated from the schema the live server serves now, imported."""
+    assert GENERATOR.exists(), "openapi-python-client is in the test extra: make test installs it"
     folder = tmp_path_factory.mktemp("generated")
     out = folder / PACKAGE
     # The first schema a process builds takes seconds (the generator waits 5 by default).
