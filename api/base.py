@@ -303,7 +303,13 @@ class AmountField(serializers.Field):
 
 
 @extend_schema_field(
-    {"type": "string", "enum": [*Interval.values, ""], "description": "Empty: the plan's own interval."},
+    {
+        "type": "string",
+        "enum": [*Interval.values, ""],
+        "description": "Empty: the plan's own interval.",
+        # The names generated clients give the values ("" has none of its own).
+        "x-enum-varnames": [*(value.upper() for value in Interval.values), "PLAN_INTERVAL"],
+    },
     component_name="SeatInterval",
 )
 class SeatIntervalField(serializers.ChoiceField):

@@ -4,6 +4,7 @@ DEFAULT_SCHEMA_CLASS) and its post-processing (SPECTACULAR_SETTINGS["POSTPROCESS
 import copy
 import functools
 import json
+import re
 from pathlib import Path
 
 from drf_spectacular.openapi import AutoSchema
@@ -105,11 +106,25 @@ def _nullable_refs_as_one_of(schema) -> None:
             _nullable_refs_as_one_of(value)
 
 
+def _name_enum_values(schemas: dict) -> None:
+    # Generated clients name each enum value after the value: openapi-python-client dropped the
+    # colon of a scope (`billing:read` became BILLINGREAD). `x-enum-varnames` gives every value of a
+    # string enum its name (BILLING_READ); an enum that names its values itself keeps its names.
+    for schema in schemas.values():
+        values = schema.get("enum") if isinstance(schema, dict) else None
+        if not values or "x-enum-varnames" in schema or not all(isinstance(v, str) for v in values):
+            continue
+        names = [re.sub(r"[^A-Za-z0-9]+", "_", value).strip("_").upper() for value in values]
+        if all(names) and len(set(names)) == len(names):
+            schema["x-enum-varnames"] = names
+
+
 def complete_contract(result, generator, request, public):
     """Every operation documents 429 with Retry-After and carries examples (request, success,
-    each error); defaults sit where the validator accepts them."""
+    each error); defaults sit where the validator accepts them; enum values have names."""
     _move_defaults_beside_one_of(result.get("components", {}).get("schemas", {}))
     _nullable_refs_as_one_of(result.get("components", {}).get("schemas", {}))
+    _name_enum_values(result.get("components", {}).get("schemas", {}))
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:

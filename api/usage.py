@@ -8,7 +8,6 @@ not errors: each carries its `index`, `code` and `message`.
 
 import orjson
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, parsers, renderers, serializers
 from rest_framework.response import Response
@@ -241,8 +240,23 @@ def asked_quantity(raw: str) -> int | None:
     return quantity if 0 <= quantity <= D.MAX_QUANTITY else None
 
 
+class UsageMeterSerializer(EntitlementSerializer):
+    label = serializers.CharField(help_text="The meter's name, in the caller's language.")
+    percent = serializers.IntegerField(
+        allow_null=True, help_text="Percent of the limit used; null: unlimited."
+    )
+
+
 class UsageOverviewApi(ApiView):
     scope = Scope.USAGE_READ
+
+    class OutputSerializer(serializers.Serializer):
+        # The schema only: `get` builds the answer from the selector's overview.
+        plan = serializers.CharField(allow_null=True, help_text="The plan's name; null: no subscription.")
+        period_start = serializers.DateField()
+        resets_on = serializers.DateField(help_text="Start of the next period.")
+        overall_percent = serializers.IntegerField(help_text="The highest percent of any limited meter.")
+        meters = UsageMeterSerializer(many=True)
 
     @extend_schema(
         operation_id="usage_overview",
@@ -252,7 +266,7 @@ class UsageOverviewApi(ApiView):
             " the limits used. With the organization's API key or a member's session."
         ),
         parameters=[ORGANIZATION_ID],
-        responses={200: OpenApiTypes.OBJECT, **error_responses(401, 429)},
+        responses={200: OutputSerializer, **error_responses(401, 429)},
         tags=["usage"],
     )
     def get(self, request, organization_id: int):
