@@ -267,21 +267,43 @@ def error_responses(*codes: int, organization_in_url: bool = True) -> dict:
 
 
 # Amounts --------------------------------------------------------------------------------
+#
+# Every amount the API answers is three things on one object, as Stripe and Lago do: the integer
+# in minor units of the currency (`total_minor: 2419`, the number to compute with), the ISO 4217
+# code (`currency: "EUR"`) and the display string in the currency's decimals (`total: "24.19"`).
+# Declare the string once, `total = AmountField(source="total_minor")`, on a serializer with
+# `AmountsMixin`: the mixin adds `total_minor` beside it, and `currency` where the serializer
+# declares none (tests/test_api_amounts.py holds every amount in the schema to this).
+
+AMOUNT_PATTERN = r"^-?\d+(\.\d+)?$"
+
+
+def _currency_of(field: serializers.Field, instance) -> str:
+    """The currency of `field`'s amounts on `instance`: the instance's `currency_source`
+    attribute path, or else the serializer context's `currency`."""
+    try:
+        currency = fields.get_attribute(instance, field.currency_source.split("."))
+    except (AttributeError, KeyError):
+        currency = None
+    return currency or field.context["currency"]
 
 
 @extend_schema_field(
     {
         "type": "string",
-        "pattern": r"^-?\d+(\.\d+)?$",
+        "pattern": AMOUNT_PATTERN,
         "example": "1234.50",
-        "description": "An amount in the currency's decimals (2 for EUR, 0 for JPY), never a float.",
+        "description": "An amount in the currency's decimals (2 for EUR, 0 for JPY), never a float; "
+        "the same amount as an integer is the `_minor` field beside it.",
     }
 )
 class AmountField(serializers.Field):
     """An amount kept in integer minor units, rendered as a string with the currency's decimals.
 
-    The currency comes from the instance's `currency_source` attribute path (default
-    `currency`), or else from the serializer context's `currency`.
+    `source` names the minor units (`total_minor`). The currency comes from the instance's
+    `currency_source` attribute path (default `currency`), or else from the serializer
+    context's `currency`. Only on an `AmountsMixin` serializer, which adds the `<name>_minor`
+    integer beside it.
     """
 
     def __init__(self, *, currency_source: str = "currency", **kwargs):
@@ -289,17 +311,84 @@ class AmountField(serializers.Field):
         super().__init__(**kwargs)
         self.currency_source = currency_source
 
+    def bind(self, field_name, parent):
+        if not isinstance(parent, AmountsMixin):
+            raise TypeError(
+                f"{type(parent).__name__}.{field_name}: an AmountField needs AmountsMixin on its "
+                "serializer (it adds the amount in minor units and the currency beside it)."
+            )
+        super().bind(field_name, parent)
+
     def get_attribute(self, instance):
         minor = super().get_attribute(instance)
-        try:
-            currency = fields.get_attribute(instance, self.currency_source.split("."))
-        except (AttributeError, KeyError):
-            currency = None
-        return minor, currency or self.context["currency"]
+        return minor, _currency_of(self, instance)
 
     def to_representation(self, value):
         minor, currency = value
-        return format_amount(minor, currency)
+        return None if minor is None else format_amount(minor, currency)
+
+
+def minor_units_field(amount_name: str, **kwargs) -> serializers.IntegerField:
+    """The integer beside the amount `amount_name`: its minor units of `currency`."""
+    return serializers.IntegerField(
+        help_text=f"`{amount_name}` in minor units of `currency`: an integer (2419 for EUR 24.19, "
+        "2419 for JPY 2419).",
+        **kwargs,
+    )
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^[A-Z]{3}$",
+        "example": "EUR",
+        "description": "ISO 4217 code of the amounts on this object.",
+    }
+)
+class CurrencyField(serializers.Field):
+    """The currency of an object's amounts, read as its AmountFields read it."""
+
+    def __init__(self, *, currency_source: str = "currency", **kwargs):
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+        self.currency_source = currency_source
+
+    def get_attribute(self, instance):
+        return _currency_of(self, instance)
+
+    def to_representation(self, value):
+        return value
+
+
+class AmountsMixin:
+    """For serializers with AmountFields: beside each amount `x` its integer `x_minor` (same
+    source, minor units), and `currency` before the first amount unless the serializer declares
+    its own."""
+
+    def get_fields(self):
+        declared = super().get_fields()
+        amounts = {name: field for name, field in declared.items() if isinstance(field, AmountField)}
+        result = {}
+        for name, field in declared.items():
+            if name in amounts:
+                if "currency" not in declared and "currency" not in result:
+                    sources = {amount.currency_source for amount in amounts.values()}
+                    if len(sources) != 1:
+                        raise TypeError(f"{type(self).__name__}: amounts in more than one currency.")
+                    result["currency"] = CurrencyField(currency_source=sources.pop())
+                result[name] = field
+                minor = f"{name}_minor"
+                if minor in declared:
+                    raise TypeError(
+                        f"{type(self).__name__}.{minor}: AmountsMixin adds it; do not declare it."
+                    )
+                source = field.source or name
+                result[minor] = minor_units_field(
+                    name, source=None if source == minor else source, allow_null=field.allow_null
+                )
+            else:
+                result[name] = field
+        return result
 
 
 @extend_schema_field(

@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from api.base import AmountField, ApiView, DocumentPagination, error_responses, percent_text
+from api.base import AmountField, AmountsMixin, ApiView, DocumentPagination, error_responses, percent_text
 from billing.domain.money import BILLED_CURRENCIES
 from billing.selectors import subscription_live
 from invoices.models import CreditNote, Invoice
@@ -16,7 +16,7 @@ from organizations.tenancy import Capability
 TAGS = ["invoices"]
 
 
-class InvoiceSummarySerializer(serializers.Serializer):
+class InvoiceSummarySerializer(AmountsMixin, serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
     reason = serializers.CharField()
@@ -34,7 +34,7 @@ class InvoiceSummarySerializer(serializers.Serializer):
     due_on_receipt = serializers.BooleanField(help_text="Charged to the card at issue: due at once.")
 
 
-class CreditNoteSummarySerializer(serializers.Serializer):
+class CreditNoteSummarySerializer(AmountsMixin, serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
     reason = serializers.CharField()
@@ -46,7 +46,7 @@ class CreditNoteSummarySerializer(serializers.Serializer):
     total = AmountField(source="total_minor", help_text="Added to the credit balance.")
 
 
-class DocumentLineSerializer(serializers.Serializer):
+class DocumentLineSerializer(AmountsMixin, serializers.Serializer):
     position = serializers.IntegerField()
     kind = serializers.CharField()
     description = serializers.CharField()
@@ -211,7 +211,7 @@ class CreditBalanceDetailApi(ApiView):
     capability = Capability.VIEW_INVOICES
     scope = Scope.BILLING_READ
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(AmountsMixin, serializers.Serializer):
         currency = serializers.CharField()
         balance = AmountField(source="balance_minor", help_text="Credit applied to the next invoices.")
 

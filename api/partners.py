@@ -19,12 +19,11 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from api.base import ApiView, error_responses
+from api.base import AmountField, AmountsMixin, ApiView, error_responses, minor_units_field
 from api.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from api.idempotency import idempotent
 from api.subscription import SubscriptionSerializer, subscription_state
 from billing.domain.limits import MAX_SEATS
-from billing.domain.money import format_amount
 from billing.models import Plan
 from billing.selectors import subscription_live
 from core import clock
@@ -61,7 +60,7 @@ def plan_for_code(code: str, *, subscription=None) -> Plan:
     return plan
 
 
-class ClientSerializer(serializers.Serializer):
+class ClientSerializer(AmountsMixin, serializers.Serializer):
     id = serializers.IntegerField(source="client_id")
     name = serializers.CharField()
     slug = serializers.CharField()
@@ -71,15 +70,12 @@ class ClientSerializer(serializers.Serializer):
     agreement = serializers.ChoiceField(choices=["internal", "external"])
     status = serializers.CharField(help_text="active, past_due, canceled or none.")
     next_renewal_on = serializers.DateField(allow_null=True)
-    next_invoice_total = serializers.SerializerMethodField(help_text="Tax included; null: none due.")
+    next_invoice_total = AmountField(
+        source="next_invoice_minor", allow_null=True, help_text="Tax included; null: none due."
+    )
     currency = serializers.CharField()
     overdue = serializers.BooleanField()
     handback_requested = serializers.BooleanField(help_text="The client's owner asked you to pay again.")
-
-    def get_next_invoice_total(self, row) -> str | None:
-        if row.next_invoice_minor is None:
-            return None
-        return format_amount(row.next_invoice_minor, row.currency)
 
 
 class ClientListCreateApi(PartnerApi):
@@ -216,20 +212,27 @@ class SettlementLineSerializer(serializers.Serializer):
     description = serializers.CharField()
     quantity = serializers.IntegerField()
     fraction = serializers.CharField()
-    amount = serializers.CharField(help_text="Formatted for reading; the totals below are minor units.")
+    currency = serializers.CharField()
+    # The one amount shown as people read it (the handover page's wording), so declared as text
+    # with its integer beside it rather than as an AmountField.
+    amount = serializers.CharField(
+        help_text="Formatted for reading, e.g. '-€145.16'; `amount_minor` to compute."
+    )
+    amount_minor = minor_units_field("amount")
 
 
-class SettlementDocumentSerializer(serializers.Serializer):
+class SettlementDocumentSerializer(AmountsMixin, serializers.Serializer):
     kind = serializers.ChoiceField(choices=["invoice", "credit_note"])
     party = serializers.CharField(help_text="The customer on the document.")
     party_role = serializers.ChoiceField(choices=["partner", "client"])
+    currency = serializers.CharField()
     lines = SettlementLineSerializer(many=True)
-    subtotal_minor = serializers.IntegerField()
+    subtotal = AmountField(source="subtotal_minor")
     tax_rate = serializers.CharField()
-    tax_minor = serializers.IntegerField()
-    total_minor = serializers.IntegerField()
-    credit_applied_minor = serializers.IntegerField()
-    amount_due_minor = serializers.IntegerField()
+    tax = AmountField(source="tax_minor")
+    total = AmountField(source="total_minor")
+    credit_applied = AmountField(source="credit_applied_minor")
+    amount_due = AmountField(source="amount_due_minor")
 
 
 class LeftoverSerializer(serializers.Serializer):

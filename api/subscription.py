@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from api.base import AmountField, ApiView, SeatIntervalField, error_responses
+from api.base import AmountField, AmountsMixin, ApiView, SeatIntervalField, error_responses
 from api.documents import CreditNoteSummarySerializer, InvoiceSummarySerializer
 from api.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from api.idempotency import idempotent
@@ -71,7 +71,7 @@ def subscription_state(organization) -> dict | None:
     return {"subscription": subscription, "seats": seat_summary(organization=organization)}
 
 
-class PreviewLineSerializer(serializers.Serializer):
+class PreviewLineSerializer(AmountsMixin, serializers.Serializer):
     description = serializers.CharField()
     quantity = serializers.IntegerField(help_text="Negative on a credit.")
     unit_price = AmountField(source="unit_price_minor")
@@ -81,7 +81,7 @@ class PreviewLineSerializer(serializers.Serializer):
     period_end = serializers.DateField(help_text="Exclusive.")
 
 
-class PreviewDocumentSerializer(serializers.Serializer):
+class PreviewDocumentSerializer(AmountsMixin, serializers.Serializer):
     type = serializers.ChoiceField(
         choices=["invoice", "credit_note", "pending"],
         help_text="pending: charged on a later invoice, on `issued_on` (null: the next renewal).",
@@ -107,7 +107,7 @@ class RefusalSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class PreviewSerializer(serializers.Serializer):
+class PreviewSerializer(AmountsMixin, serializers.Serializer):
     action = serializers.CharField()
     allowed = serializers.BooleanField(help_text="False: confirming would be refused, see `refusal`.")
     refusal = serializers.SerializerMethodField()
@@ -169,7 +169,7 @@ def plan_for_code(code: str):
     return plan
 
 
-class PlanSeatPriceSerializer(serializers.Serializer):
+class PlanSeatPriceSerializer(AmountsMixin, serializers.Serializer):
     interval = serializers.CharField()
     unit_price = AmountField(source="unit_price_minor", currency_source="plan.currency")
 
@@ -184,7 +184,7 @@ class PlanListApi(ApiView):
     capability = Capability.VIEW
     scope = Scope.BILLING_READ
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(AmountsMixin, serializers.Serializer):
         code = serializers.CharField()
         name = serializers.CharField()
         description = serializers.CharField()

@@ -14,7 +14,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 
 from api.authentication import ApiKeyAuthentication
-from api.base import AmountField, ApiView, error_responses
+from api.base import AmountField, AmountsMixin, ApiView, error_responses
 from api.documents import CreditNoteSummarySerializer, InvoiceSummarySerializer
 from api.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from api.idempotency import idempotent
@@ -41,7 +41,7 @@ class UnitSerializer(serializers.Serializer):
     created_on = serializers.DateField()
 
 
-class UnitTypeSerializer(serializers.Serializer):
+class UnitTypeSerializer(AmountsMixin, serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     unit_price = AmountField(

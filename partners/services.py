@@ -560,6 +560,8 @@ class SettlementLine:
     quantity: int
     fraction: str
     amount: str
+    amount_minor: int
+    currency: str
 
 
 @dataclass(frozen=True)
@@ -567,6 +569,7 @@ class SettlementDocument:
     kind: str  # "invoice" or "credit_note"
     party: str  # the customer name on the document
     party_role: str  # "partner" or "client"
+    currency: str
     title: str
     lines: list[SettlementLine]
     subtotal_minor: int
@@ -610,6 +613,7 @@ def _settlement_document(document, *, kind: str, partner: Organization, language
         kind=kind,
         party=document.customer_name,
         party_role=party_role,
+        currency=document.currency,
         title=title,
         lines=[
             SettlementLine(
@@ -617,6 +621,8 @@ def _settlement_document(document, *, kind: str, partner: Organization, language
                 quantity=line.quantity,
                 fraction=fraction_text(line.fraction_numerator, line.fraction_denominator),
                 amount=money(line.amount_minor),
+                amount_minor=line.amount_minor,
+                currency=document.currency,
             )
             for line in document.lines.all()
         ],

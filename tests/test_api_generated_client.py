@@ -218,7 +218,11 @@ def test_the_saas_round_through_the_generated_client(generated, live_server, acm
     assert isinstance(preview, m.Preview)
     assert preview.allowed and preview.refusal is None
     # 4 seats × 10.00 × 15/31 = 19.35, VAT 25 %: 4.84.
-    assert (preview.currency, preview.amount_due_now) == ("EUR", "24.19")
+    assert (preview.currency, preview.amount_due_now, preview.amount_due_now_minor) == ("EUR", "24.19", 2419)
+    (document,) = preview.documents
+    (line,) = document.lines
+    assert (line.currency, line.unit_price_minor, line.amount_minor) == ("EUR", 1000, 1935)
+    assert (document.currency, document.tax_minor, document.total_minor) == ("EUR", 484, 2419)
     purchase = m.SeatPurchaseInput(count=4, state_token=preview.state_token)
 
     first = generated.seats_purchase.sync_detailed(
@@ -233,7 +237,12 @@ def test_the_saas_round_through_the_generated_client(generated, live_server, acm
     assert isinstance(bought, m.ChangeResult)
     assert bought.subscription.seats.seats == 10
     (issued,) = bought.invoices
-    assert (issued.reason, issued.currency, issued.amount_due) == ("seat_change", "EUR", "24.19")
+    assert (issued.reason, issued.currency, issued.amount_due, issued.amount_due_minor) == (
+        "seat_change",
+        "EUR",
+        "24.19",
+        2419,
+    )
     assert "Idempotent-Replayed" not in first.headers
     assert replayed.status_code == 200 and replayed.headers["Idempotent-Replayed"] == "true"
     assert replayed.parsed.to_dict() == bought.to_dict()
@@ -258,7 +267,8 @@ def test_the_saas_round_through_the_generated_client(generated, live_server, acm
     assert (invoice.subtotal_minor, invoice.tax_minor, invoice.amount_due_minor) == (1935, 484, 2419)
     assert IdempotentRequest.objects.filter(organization=organization).count() == 1
 
-    # The invoices, newest first: the seat purchase's, amounts exact in the currency's decimals.
+    # The invoices, newest first: the seat purchase's, each amount its integer minor units (typed
+    # int by the generated model) beside the display string in the currency's decimals.
     page = generated.invoices_list.sync(org_id, client=backend)
     assert isinstance(page, m.PaginatedInvoiceSummaryList)
     assert page.count == Invoice.objects.filter(organization=organization).count() == 2
@@ -270,12 +280,14 @@ def test_the_saas_round_through_the_generated_client(generated, live_server, acm
         "EUR",
     )
     places = minor_units(listed.currency)
-    for shown, minor in [
-        (listed.subtotal, invoice.subtotal_minor),
-        (listed.tax, invoice.tax_minor),
-        (listed.total, invoice.total_minor),
-        (listed.amount_due, invoice.amount_due_minor),
+    for shown, minor, stored in [
+        (listed.subtotal, listed.subtotal_minor, invoice.subtotal_minor),
+        (listed.tax, listed.tax_minor, invoice.tax_minor),
+        (listed.total, listed.total_minor, invoice.total_minor),
+        (listed.credit_applied, listed.credit_applied_minor, invoice.credit_applied_minor),
+        (listed.amount_due, listed.amount_due_minor, invoice.amount_due_minor),
     ]:
+        assert type(minor) is int and minor == stored
         assert isinstance(shown, str) and len(shown.partition(".")[2]) == places
         assert Decimal(shown).scaleb(places) == minor
     assert listed.to_dict() == issued.to_dict()

@@ -34,6 +34,7 @@ def payment_attempt(attempt) -> dict:
         "number": attempt.number,
         "failure_code": attempt.failure_code or "",
         "amount_minor": attempt.amount_minor,
+        "currency": attempt.currency,
     }
 
 

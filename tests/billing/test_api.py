@@ -588,7 +588,7 @@ def test_credit_notes_list_and_detail_and_the_credit_balance(team):
     )
     assert len(detail["lines"]) == 4
     assert [row["id"] for row in invoice["credit_notes"]] == [note.pk]
-    assert balance == {"currency": "EUR", "balance": detail["total"]}
+    assert balance == {"currency": "EUR", "balance": detail["total"], "balance_minor": note.total_minor}
     assert client.get(team.url("credit-balance/"), {"currency": "DKK"}).json()["balance"] == "0.00"
     assert client.get(team.url("credit-balance/"), {"currency": "XYZ"}).status_code == 400
 

@@ -13,12 +13,14 @@ import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 
+from billing.domain.money import format_amount
 from billing.models import SeatLedgerEntry, Subscription
 from billing.preview import plan_change_preview
 from billing.selectors import state_token
 from billing.services import PreviewStale, subscription_renew
 from invoices.models import CreditBalanceEntry, CreditNote, Invoice
 from invoices.services import credit_balance_minor
+from organizations import formatting as fmt
 from organizations import partners as org_partners
 from organizations.errors import RuleViolation
 from organizations.models import Agreement, AgreementEvent, AuditLogEntry, Invitation, Membership, Role
@@ -627,6 +629,12 @@ def test_the_partner_api_lists_creates_reads_and_hands_over(firm, bakery, client
         base, {"name": "Cykelsmeden", "country": "DK", "plan_code": "team-monthly"}, "application/json"
     )
     assert created.status_code == 201 and created.json()["agreement"] == "internal"
+    row = created.json()
+    assert (row["currency"], row["next_invoice_total"], row["next_invoice_total_minor"]) == (
+        "EUR",
+        "375.00",
+        37500,
+    )
 
     read = client.get(f"{base}{link.organization_id}/subscription/").json()
     assert (read["agreement"], read["bill_to"], read["subscription"]["plan"]["code"]) == (
@@ -642,6 +650,19 @@ def test_the_partner_api_lists_creates_reads_and_hands_over(firm, bakery, client
     }
     preview = client.post(f"{base}{link.organization_id}/handover/preview", body, "application/json").json()
     assert [d["total_minor"] for d in preview["documents"]] == [24194, 32056]
+    # Each amount's minor units beside its string and the currency; the lines' strings are for
+    # people ('-€145.16'), the documents' in plain decimals.
+    for document in preview["documents"]:
+        assert document["currency"] == "EUR"
+        assert document["total"] == format_amount(document["total_minor"], "EUR")
+        assert document["amount_due"] == format_amount(document["amount_due_minor"], "EUR")
+        for line in document["lines"]:
+            assert line["currency"] == "EUR"
+            assert line["amount"] == fmt.money(line["amount_minor"], "EUR", "en")
+    assert (
+        sum(line["amount_minor"] for line in preview["documents"][0]["lines"])
+        == (preview["documents"][0]["subtotal_minor"])
+    )
     stale = client.post(
         f"{base}{link.organization_id}/handover", {**body, "state_token": "0" * 32}, "application/json"
     )

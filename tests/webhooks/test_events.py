@@ -156,6 +156,7 @@ def test_a_failed_payment_announces_invoice_payment_failed(
         "number": 1,
         "failure_code": "card_declined",
         "amount_minor": invoice.amount_due_minor,
+        "currency": invoice.currency,
     }
 
 
