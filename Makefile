@@ -7,8 +7,11 @@ DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/seatbill
 REDIS_URL ?= redis://127.0.0.1:6379/0
 PORT ?= 8000
+# Node tools the checks run (Redocly's OpenAPI linter), pinned by tools/package-lock.json.
+TOOLS_STAMP := tools/node_modules/.installed
+OPENAPI_FILE := $(or $(TMPDIR),/tmp)/seatbill-openapi.yaml
 
-.PHONY: install system-deps services run demo test test-at lint fmt scenarios bench bench-usage bench-compare clean
+.PHONY: install system-deps services run demo test test-at lint api-lint fmt scenarios bench bench-usage bench-compare clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "==> Python environment in $(VENV) (pinned by constraints.txt)"
@@ -18,6 +21,25 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+$(TOOLS_STAMP): tools/package.json tools/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "==> Installing Debian's nodejs and npm"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	  else \
+	    echo "Node.js is missing. Install it with: sudo apt-get install nodejs npm"; exit 1; \
+	  fi; }
+	@echo "==> Node tools in tools/node_modules (pinned by tools/package-lock.json)"
+	@cd tools && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $(TOOLS_STAMP)
+
+# The OpenAPI document as /api/schema/ serves it, through Redocly's recommended rules
+# (tools/redocly.yaml): errors fail; warnings are printed.
+api-lint: $(STAMP) $(TOOLS_STAMP)
+	@DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py spectacular --validate --fail-on-warn --file $(OPENAPI_FILE)
+	@out=$$(cd tools && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true ./node_modules/.bin/redocly lint --config redocly.yaml --format stylish $(OPENAPI_FILE) 2>&1) \
+	  || { echo "$$out"; exit 1; }; echo "$$out" | grep -E '(warning|error)s?\b|valid' | grep -v '║' || true
 
 # Debian packages that WeasyPrint (PDFs), pdftotext (PDF checks) and the browser tests need.
 system-deps:
@@ -54,6 +76,8 @@ run: $(STAMP)
 test: $(STAMP) system-deps services
 	@echo "==> Lint"
 	@$(BIN)/ruff check --quiet .
+	@echo "==> The OpenAPI document (Redocly's recommended rules, tools/redocly.yaml)"
+	@$(MAKE) --no-print-directory api-lint
 	@echo "==> Layers (docs/architecture.md; contracts in pyproject.toml)"
 	@out=$$($(BIN)/lint-imports --no-cache 2>&1) || { echo "$$out"; exit 1; }; echo "$$out" | grep -E '^(Contracts|.* (KEPT|BROKEN))'
 	@echo "==> Migrations match the models"

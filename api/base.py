@@ -15,6 +15,7 @@ invalid (`invalid_*`); a limit reached is 429 with Retry-After.
 from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import exceptions, fields, serializers
@@ -206,6 +207,22 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def _messages_per_field(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as the documented `{field: [messages]}`: an item of a list or a field
+    of a nested object is named by its path (`labels.1`, `items.0.name`); errors about the
+    body as a whole (a list) under `non_field_errors`."""
+    if isinstance(detail, dict):
+        items = detail.items()
+    elif isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        items = ((str(index), item) for index, item in enumerate(detail) if item)
+    else:
+        return {prefix or "non_field_errors": [str(message) for message in detail]}
+    flat = {}
+    for name, value in items:
+        flat.update(_messages_per_field(value, f"{prefix}.{name}" if prefix else str(name)))
+    return flat
+
+
 class InputRefused(RuleViolation):
     """Input that is well-formed but names nothing usable (an unknown e-mail): answered 400."""
 
@@ -221,7 +238,11 @@ def api_exception_handler(exc, context):
     if isinstance(exc, RuleViolation):
         status = 400 if isinstance(exc, InputRefused) or exc.code.startswith("invalid") else 409
         return Response({"code": exc.code, "message": exc.message, "field": exc.field}, status=status)
-    if isinstance(exc, Http404):
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        # Django's limits on a request's body, met while DRF parses it: the one error format
+        # rather than Django's HTML 400 page.
+        exc = exceptions.ParseError(str(exc))
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
@@ -233,7 +254,7 @@ def api_exception_handler(exc, context):
             "code": "invalid",
             "message": _first_message(exc.detail),
             "field": None,
-            "fields": exc.detail,
+            "fields": _messages_per_field(exc.detail),
         }
     elif isinstance(exc, exceptions.APIException):
         detail = exc.detail
@@ -251,7 +272,10 @@ class ErrorSerializer(serializers.Serializer):
     fields = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
-        help_text="Invalid input only: messages per input field.",
+        help_text=(
+            "Invalid input only: messages per input field; an item of a list or a field of a nested "
+            "object is named by its path (`labels.1`)."
+        ),
     )
     scope = serializers.CharField(
         required=False, help_text="403 `scope_missing` only: the scope the API key lacks, e.g. billing:read."

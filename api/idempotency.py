@@ -36,10 +36,11 @@ MAX_KEY_LENGTH = 255
 
 PARAMETER = OpenApiParameter(
     HEADER,
-    str,
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
     location=OpenApiParameter.HEADER,
     description=(
-        "Optional, up to 255 characters (a UUID is a good choice). Sending the same request with the "
+        "Optional, 1 to 255 characters (a UUID is a good choice; else 400 `invalid_idempotency_key`). "
+        "Sending the same request with the "
         "same key within 24 hours returns the first answer again (header `Idempotent-Replayed: true`) "
         "instead of doing it twice; the same key with another body is refused with 422 "
         "`idempotency_key_reused`, and while the first is still running with 409 "

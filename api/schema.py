@@ -119,9 +119,23 @@ def _name_enum_values(schemas: dict) -> None:
             schema["x-enum-varnames"] = names
 
 
+INVALID_IDEMPOTENCY_KEY = {
+    "description": "Invalid input; `invalid_idempotency_key`: the Idempotency-Key is empty or too long.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
+def _takes_idempotency_key(operation: dict) -> bool:
+    return any(
+        parameter.get("in") == "header" and parameter.get("name") == "Idempotency-Key"
+        for parameter in operation.get("parameters", ())
+    )
+
+
 def complete_contract(result, generator, request, public):
-    """Every operation documents 429 with Retry-After and carries examples (request, success,
-    each error); defaults sit where the validator accepts them; enum values have names."""
+    """Every operation documents 429 with Retry-After, and 400 where it takes an Idempotency-Key
+    (an empty or too long one is refused before anything runs), and carries examples (request,
+    success, each error); defaults sit where the validator accepts them; enum values have names."""
     _move_defaults_beside_one_of(result.get("components", {}).get("schemas", {}))
     _nullable_refs_as_one_of(result.get("components", {}).get("schemas", {}))
     _name_enum_values(result.get("components", {}).get("schemas", {}))
@@ -131,6 +145,9 @@ def complete_contract(result, generator, request, public):
                 continue
             too_many = operation["responses"].setdefault("429", copy.deepcopy(TOO_MANY_REQUESTS))
             too_many.setdefault("headers", copy.deepcopy(RETRY_AFTER))
+            if _takes_idempotency_key(operation):
+                operation["responses"].setdefault("400", copy.deepcopy(INVALID_IDEMPOTENCY_KEY))
+                operation["responses"] = dict(sorted(operation["responses"].items()))
             _add_examples(operation)
     return result
 

@@ -65,3 +65,40 @@ def test_every_api_url_refuses_in_the_one_error_format():
             assert body["scope"] in body["message"], (method, path, body)
         if answer.status_code == 401:
             assert answer["WWW-Authenticate"] == "Bearer", (who, method, path)
+
+
+def test_invalid_items_of_a_list_are_named_by_their_path():
+    """`fields` is one list of messages per input, as documented: DRF's nested errors of a list
+    (`{"labels": {"1": [...]}}`) are named `labels.1`."""
+    from tests.billing.test_api import Team
+
+    team = Team()
+    team.unit()  # the plan's phone numbers
+    answer = team.client().post(
+        team.url("units/preview"),
+        {"unit": "phone_numbers", "labels": ["+45 1", "", "+45 3", ""]},
+        format="json",
+    )
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["code"] == "invalid"
+    assert body["fields"] == {
+        "labels.1": ["This field may not be blank."],
+        "labels.3": ["This field may not be blank."],
+    }
+    assert body["message"] == "labels: 1: This field may not be blank."
+
+
+def test_a_body_beyond_djangos_limits_is_refused_in_the_one_error_format():
+    """More form fields than DATA_UPLOAD_MAX_NUMBER_FIELDS: Django's limit, met while DRF parses
+    the body, answers 400 in the API's format rather than Django's HTML page."""
+    from tests.billing.test_api import Team
+
+    team = Team()
+    body = "&".join(f"labels=%2B45{number}" for number in range(1001))
+    answer = team.client().post(
+        team.url("units/preview"), body, content_type="application/x-www-form-urlencoded"
+    )
+    assert answer.status_code == 400
+    assert answer["Content-Type"] == "application/json"
+    assert answer.json()["code"] == "parse_error"

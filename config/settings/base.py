@@ -291,6 +291,8 @@ SPECTACULAR_SETTINGS = {
         "24 hours returns the first answer again instead of doing it twice."
     ),
     "VERSION": "1",
+    # The paths start at the installation's own address, wherever it is served.
+    "SERVERS": [{"url": "/", "description": "This Seatbill installation"}],
     "SERVE_INCLUDE_SCHEMA": False,
     # The docs pages load Swagger UI and ReDoc from the project's static files (the no-CDN rule):
     # they work offline and never pull an unpinned `@latest`.
