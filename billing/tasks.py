@@ -16,6 +16,7 @@ from celery import shared_task
 from django.db import OperationalError, close_old_connections, connection
 
 from core import clock
+from invoices.exchange_rates import rates_read_once
 from outbox.relay import sends_batched
 
 from .models import Subscription
@@ -53,8 +54,9 @@ def renew_subscriptions(subscription_ids: list[int]) -> None:
     """
     live = _live_subscriptions(subscription_ids)
     # Each renewal commits alone; their invoices' PDFs and e-mails go to the broker together
-    # at the end (one outbox claim for the batch, not one per invoice: bench/renewals.py).
-    with sends_batched():
+    # at the end (one outbox claim for the batch, not one per invoice: bench/renewals.py), and
+    # the day's ECB rate (art. 230) is read once for the batch.
+    with sends_batched(), rates_read_once():
         for subscription_id in subscription_ids:
             try:
                 _renew(subscription_id, live=live)

@@ -11,7 +11,9 @@ the log, and an e-mail to ADMINS at most once an hour per currency and day).
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -124,13 +126,42 @@ def exchange_rates_import(
 _RECENT_ROWS_PER_CURRENCY = 20
 
 
+# Inside `rates_read_once`: what `euro_rates_on` answered, by (currencies, day).
+_rates_read: ContextVar[dict | None] = ContextVar("exchange_rates_read", default=None)
+
+
+@contextmanager
+def rates_read_once() -> Iterator[None]:
+    """Within the block, the rates of a day are read from the database once, however many
+    documents ask: for a loop that issues many, such as a renewal batch (a statement saved
+    per invoice, bench/renewals.py). A rate loaded while the block runs counts from the next
+    block on, as if the block's documents had been issued a moment earlier."""
+    token = _rates_read.set({})
+    try:
+        yield
+    finally:
+        _rates_read.reset(token)
+
+
 def euro_rates_on(*, currencies: list[str], on: dt.date) -> tuple[dt.date, dict[str, Decimal]] | None:
     """The latest day on or before `on` with an ECB rate for every one of `currencies` (the euro
     itself needs none), and those rates; None when there is no such day. One statement in
-    the usual case (every invoice issued asks: docs/performance.md counts a renewal's)."""
+    the usual case (every invoice issued asks: docs/performance.md counts a renewal's), none
+    for a question already answered inside `rates_read_once`."""
     needed = sorted({c.upper() for c in currencies} - {ecb.EUR})
     if not needed:
         return on, {ecb.EUR: Decimal(1)}
+    read = _rates_read.get()
+    if read is None:
+        return _euro_rates_read(needed=needed, on=on)
+    key = (tuple(needed), on)
+    if key not in read:
+        read[key] = _euro_rates_read(needed=needed, on=on)
+    answer = read[key]
+    return None if answer is None else (answer[0], dict(answer[1]))  # a copy: callers may change it
+
+
+def _euro_rates_read(*, needed: list[str], on: dt.date) -> tuple[dt.date, dict[str, Decimal]] | None:
     rates_before = ExchangeRate.objects.filter(currency__in=needed, rate_on__lte=on)
     recent = rates_before.order_by("-rate_on", "currency")
     by_day: dict[dt.date, dict[str, Decimal]] = {}

@@ -109,6 +109,12 @@ def test_a_renewal_batch_sends_its_invoices_pdfs_and_emails_in_one_claim(frozen_
     claims = [q["sql"] for q in captured if "FOR UPDATE" in q["sql"] and "outbox" in q["sql"]]
     assert len(claims) == 1
     assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 0
+    # The day's DKK rate (art. 230) is read once for the batch, and each invoice states it.
+    assert len([q for q in captured if "invoices_exchangerate" in q["sql"]]) == 1
+    assert {(invoice.vat_national_currency, invoice.vat_national_rate) for invoice in renewals} == {
+        ("DKK", renewals[0].vat_national_rate)
+    }
+    assert renewals[0].vat_national_rate is not None
 
     monkeypatch.setattr(Task, "apply_async", REAL_APPLY_ASYNC)
     assert run_rows_task.apply(kwargs=kwargs).get() == 3

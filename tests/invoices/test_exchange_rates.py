@@ -16,13 +16,14 @@ import facturx
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from lxml import etree
 
 from billing.services import credit_note_issue
 from core import clock
 from invoices import ecb, pdf
 from invoices.einvoice import NAMESPACES, einvoice_xml
-from invoices.exchange_rates import ExchangeRateMissing, euro_rates_on
+from invoices.exchange_rates import ExchangeRateMissing, euro_rates_on, rates_read_once
 from invoices.models import CreditNote, DocumentSequence, ExchangeRate, Invoice
 from outbox.models import OutboxMessage
 from tests.conftest import at_noon
@@ -192,6 +193,26 @@ def test_a_cross_rate_needs_one_day_with_both_rates_even_weeks_back(no_rates):
     assert euro_rates_on(currencies=["EUR", "DKK"], on=first + dt.timedelta(days=39))[
         0
     ] == first + dt.timedelta(days=39)
+
+
+def test_inside_rates_read_once_a_days_rates_are_read_once_and_outside_each_time(no_rates):
+    """A renewal batch reads the day's rate once (billing.tasks.renew_subscriptions); a rate
+    loaded meanwhile counts from the next block; outside a block every question reads."""
+    day = dt.date(2026, 1, 5)
+    ExchangeRate.objects.create(
+        currency="DKK", rate_on=day, rate=Decimal("7.46"), source="test", imported_at=clock.now()
+    )
+    with CaptureQueriesContext(connection) as captured, rates_read_once():
+        first = euro_rates_on(currencies=["DKK"], on=day)
+        first[1]["DKK"] = Decimal(0)  # a caller changing its answer changes nobody else's
+        ExchangeRate.objects.filter(currency="DKK").update(rate=Decimal("7.47"))
+        assert euro_rates_on(currencies=["DKK"], on=day) == (day, {"EUR": Decimal(1), "DKK": Decimal("7.46")})
+        assert euro_rates_on(currencies=["DKK"], on=day + dt.timedelta(days=1)) is not None  # another day
+    assert (
+        len([q for q in captured if "invoices_exchangerate" in q["sql"] and q["sql"].startswith("SELECT")])
+        == 2
+    )
+    assert euro_rates_on(currencies=["DKK"], on=day) == (day, {"EUR": Decimal(1), "DKK": Decimal("7.47")})
 
 
 # Issuing --------------------------------------------------------------------------------------
