@@ -132,6 +132,12 @@ def _takes_idempotency_key(operation: dict) -> bool:
     )
 
 
+def published_paths_only(endpoints):
+    """The API's paths as published (no trailing slash); the slashed addresses of api/urls.py
+    that clients of the first version may still call stay out of the document."""
+    return [endpoint for endpoint in endpoints if not endpoint[0].endswith("/")]
+
+
 def complete_contract(result, generator, request, public):
     """Every operation documents 429 with Retry-After, and 400 where it takes an Idempotency-Key
     (an empty or too long one is refused before anything runs), and carries examples (request,

@@ -1,6 +1,7 @@
 """/api/v1/: every REST endpoint (config.urls includes this once)."""
 
 from django.urls import include, path
+from django.urls.resolvers import URLPattern
 
 from api import documents, keys, members, organization, partners, subscription, units, usage, webhooks
 
@@ -98,8 +99,25 @@ usage_patterns = [
     ),
 ]
 
+
+def without_trailing_slashes(patterns: list[URLPattern]) -> list[URLPattern]:
+    """Each path as published, without a trailing slash (as Redocly's recommended rules ask),
+    and, for a path first published with one, that address too: clients written against it
+    keep working. The schema leaves those out (api.schema.published_paths_only); they have no
+    name, so reverse() gives the published path."""
+    published = []
+    for pattern in patterns:
+        route = str(pattern.pattern)
+        if not route.endswith("/"):
+            published.append(pattern)
+            continue
+        published.append(path(route.rstrip("/"), pattern.callback, name=pattern.name))
+        published.append(path(route, pattern.callback))
+    return published
+
+
 urlpatterns = [
     *usage_patterns,
-    path("organizations/<int:organization_id>/", include(organization_patterns)),
-    path("organizations/<int:organization_id>/", include(partner_patterns)),
+    path("organizations/<int:organization_id>/", include(without_trailing_slashes(organization_patterns))),
+    path("organizations/<int:organization_id>/", include(without_trailing_slashes(partner_patterns))),
 ]

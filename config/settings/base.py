@@ -303,6 +303,7 @@ SPECTACULAR_SETTINGS = {
     # bodies, and documenting all three made the generated client (openapi-python-client) send
     # every body as multipart with a broken boundary (tests/test_api_generated_client.py).
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "PREPROCESSING_HOOKS": ["api.schema.published_paths_only"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.complete_contract",

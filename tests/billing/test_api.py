@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from api.urls import organization_patterns
@@ -809,12 +810,26 @@ def test_schema_and_docs_are_served_to_a_logged_in_user(team):
     assert schema.status_code == 200 and docs.status_code == 200
     text = schema.content.decode()
     for tail in (
-        "plans/",
+        "plans",
         "subscription/plan-change/preview",
         "members/{membership_id}/reassign",
-        "credit-balance/",
+        "credit-balance",
     ):
         assert f"/api/v1/organizations/{{organization_id}}/{tail}:" in text
+    # Published without a trailing slash (Redocly's recommended rules); no path has one.
+    assert "/:\n" not in text
+
+
+def test_the_first_versions_slashed_paths_answer_as_the_published_ones(team):
+    """`…/invoices/` and `…/members/{id}/` were published with a slash: they stay, the same."""
+    client = team.client(Role.OWNER)
+    base = f"/api/v1/organizations/{team.organization.pk}"
+    member = team.members[Role.MEMBER]
+    for published in ("/plans", "/invoices", "/members", f"/members/{member.pk}", "/credit-balance"):
+        answer, alias = client.get(base + published), client.get(base + published + "/")
+        assert answer.status_code == alias.status_code == 200, published
+        assert answer.json() == alias.json()
+    assert reverse("api_invoices", args=[team.organization.pk]) == base + "/invoices"
 
 
 def test_schema_generation_has_no_warnings_or_errors(tmp_path):
