@@ -76,10 +76,11 @@ CHECKS = [
     response_schema_conformance,
 ]
 # Generated requests per operation and caller, after its example: valid ones, then invalid
-# ones. The defaults keep the test near a minute and a half on two cores; a deeper run
-# locally: SCHEMATHESIS_MAX_EXAMPLES=25 SCHEMATHESIS_MAX_NEGATIVE=12 (about 7 minutes).
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", 5))
-MAX_NEGATIVE = int(os.environ.get("SCHEMATHESIS_MAX_NEGATIVE", 2))
+# ones. The defaults keep the test under a minute on two cores (CI's whole run must stay
+# under 20 minutes); a deeper run locally: SCHEMATHESIS_MAX_EXAMPLES=25
+# SCHEMATHESIS_MAX_NEGATIVE=12 (about 7 minutes: 3,344 cases, 0 failed on 2026-12-07).
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", 3))
+MAX_NEGATIVE = int(os.environ.get("SCHEMATHESIS_MAX_NEGATIVE", 1))
 # Operations that answered 2xx at least once, of 44 (measured: the key 41, the session 37: it
 # comes second, after the key invited the example's person and made the example's client and
 # units, and ingestion takes keys only), with a margin.

@@ -117,7 +117,7 @@ def test_a_renewal_batch_sends_its_invoices_pdfs_and_emails_in_one_claim(frozen_
     assert renewals[0].vat_national_rate is not None
 
     monkeypatch.setattr(Task, "apply_async", REAL_APPLY_ASYNC)
-    assert run_rows_task.apply(kwargs=kwargs).get() == 3
+    assert run_rows_task.apply(kwargs=kwargs).result == 3
     assert OutboxMessage.objects.filter(done_at__isnull=True).count() == 0
     for invoice in renewals:
         assert DocumentPdf.objects.filter(invoice=invoice).count() == 1

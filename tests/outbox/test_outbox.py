@@ -321,8 +321,8 @@ def test_a_shared_message_runs_each_row_once_and_a_failing_row_waits_its_backoff
     broken = OutboxMessage.objects.get(idempotency_key=f"invoice:{invoices[1].pk}:delivery")
     OutboxMessage.objects.filter(pk=broken.pk).update(args=["receipt", invoices[1].pk])  # no such kind
 
-    assert run_rows_task.apply(kwargs=kwargs).get() == 2
-    assert run_rows_task.apply(kwargs=kwargs).get() == 0  # delivered again: nothing runs twice
+    assert run_rows_task.apply(kwargs=kwargs).result == 2
+    assert run_rows_task.apply(kwargs=kwargs).result == 0  # delivered again: nothing runs twice
     assert len(mail.outbox) == 2
     broken.refresh_from_db()
     assert broken.done_at is None and "UnknownDocumentKind" in broken.last_error
