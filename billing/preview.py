@@ -132,6 +132,19 @@ def _preview_document(
     )
 
 
+def _invoice_documents(invoices) -> list[PreviewDocument]:
+    """The invoices a dry run issued, as a preview shows them (with the credit they apply)."""
+    return [
+        _preview_document(
+            type="invoice",
+            document=invoice,
+            credit_applied_minor=invoice.credit_applied_minor,
+            amount_due_minor=invoice.amount_due_minor,
+        )
+        for invoice in invoices
+    ]
+
+
 def _pending_document(pending: list[PendingCharge]) -> PreviewDocument:
     """Pending charges, as the lines of the later invoice they go on."""
     lines = []
@@ -267,15 +280,7 @@ def preview_run(
         return Preview(
             action, done.state_token, refusal_code=done.refusal.code, refusal_message=done.refusal.message
         )
-    documents = [
-        _preview_document(
-            type="invoice",
-            document=x,
-            credit_applied_minor=x.credit_applied_minor,
-            amount_due_minor=x.amount_due_minor,
-        )
-        for x in done.invoices
-    ]
+    documents = _invoice_documents(done.invoices)
     documents += [_preview_document(type="credit_note", document=x) for x in done.credit_notes]
     if done.pending_charges:
         documents.append(_pending_document(done.pending_charges))
@@ -364,15 +369,7 @@ def upcoming_invoices(*, organization: Organization, on: dt.date, at: dt.datetim
         renews_on=seen["renews_on"],
         ends=seen["ends"],
         currency=seen["currency"],
-        invoices=[
-            _preview_document(
-                type="invoice",
-                document=x,
-                credit_applied_minor=x.credit_applied_minor,
-                amount_due_minor=x.amount_due_minor,
-            )
-            for x in done.invoices
-        ],
+        invoices=_invoice_documents(done.invoices),
         pending=_pending_document(seen["pending"]) if seen["pending"] else None,
         credit_balance_minor=seen["balance"],
         more=seen["more"],
